@@ -1,0 +1,174 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+/// wsscale: scales WebSocket servers horizontally by their number of persistent connections.
+///
+/// Layout (fixed): `Sources/Core` is pure policy and protocols, `Sources/Backends`
+/// holds one folder per backend plus the HAProxy and Redis adapters, `Sources/Server`
+/// is the WebSocket server. `Sources/Client` is the client simulator, `Sources/Balancer`
+/// the balancer's HTTP API and wiring, `Sources/wsscale` the executable.
+let swift5: [SwiftSetting] = [.swiftLanguageMode(.v5)]
+
+let package = Package(
+    name: "wsscale",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "wsscale", targets: ["wsscale"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+        .package(url: "https://github.com/x-sheep/swift-property-based.git", from: "2.0.1"),
+    ],
+    targets: [
+        // MARK: System libraries (Debian packages named in `providers`)
+        .systemLibrary(name: "CHiredis", path: "Sources/CHiredis", pkgConfig: "hiredis",
+                       providers: [.apt(["libhiredis-dev"])]),
+        .systemLibrary(name: "CCurl", path: "Sources/CCurl", pkgConfig: "libcurl",
+                       providers: [.apt(["libcurl4-openssl-dev"])]),
+        .systemLibrary(name: "CSystemd", path: "Sources/CSystemd", pkgConfig: "libsystemd",
+                       providers: [.apt(["libsystemd-dev"])]),
+        /// Typed, non-variadic wrappers around libcurl's variadic calls.
+        .target(name: "CCurlShim", dependencies: ["CCurl"], path: "Sources/CCurlShim"),
+
+        // MARK: The scaler: configuration, policy, protocols, control loop. No I/O.
+        .target(
+            name: "WSScaleCore",
+            dependencies: [
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            path: "Sources/Core"
+        ),
+
+        // MARK: Backends (process, docker, podman, systemd) and adapters (HAProxy, Redis)
+        .target(
+            name: "WSScaleBackends",
+            dependencies: [
+                "WSScaleCore", "CHiredis", "CCurl", "CCurlShim", "CSystemd",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            path: "Sources/Backends",
+            swiftSettings: swift5
+        ),
+
+        // MARK: The WebSocket server (SwiftNIO channel handlers on the hot path)
+        .target(
+            name: "WSScaleServer",
+            dependencies: [
+                "WSScaleCore", "CSystemd",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOWebSocket", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            path: "Sources/Server",
+            swiftSettings: swift5
+        ),
+
+        // MARK: The client simulator (users that connect through the load balancer)
+        .target(
+            name: "WSScaleClient",
+            dependencies: [
+                "WSScaleCore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOWebSocket", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            path: "Sources/Client",
+            swiftSettings: swift5
+        ),
+
+        // MARK: The balancer's HTTP API and the wiring of the control loop
+        .target(
+            name: "WSScaleBalancer",
+            dependencies: [
+                "WSScaleCore", "WSScaleBackends",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            path: "Sources/Balancer",
+            swiftSettings: swift5
+        ),
+
+        // MARK: The executable: parses arguments and wires services together
+        .executableTarget(
+            name: "wsscale",
+            dependencies: [
+                "WSScaleCore", "WSScaleBackends", "WSScaleServer", "WSScaleClient", "WSScaleBalancer",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            path: "Sources/wsscale",
+            swiftSettings: swift5
+        ),
+
+        // MARK: Tests, beside what they test
+        .testTarget(
+            name: "CoreTests",
+            dependencies: [
+                "WSScaleCore",
+                .product(name: "PropertyBased", package: "swift-property-based"),
+            ],
+            path: "Tests/CoreTests"
+        ),
+        .testTarget(
+            name: "BackendsTests",
+            dependencies: [
+                "WSScaleCore", "WSScaleBackends", "CHiredis", "CCurl", "CCurlShim", "CSystemd",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            path: "Tests/BackendsTests",
+            swiftSettings: swift5
+        ),
+        .testTarget(
+            name: "ServerTests",
+            dependencies: [
+                "WSScaleCore", "WSScaleServer", "WSScaleBackends",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOWebSocket", package: "swift-nio"),
+            ],
+            path: "Tests/ServerTests",
+            swiftSettings: swift5
+        ),
+        .testTarget(
+            name: "ClientTests",
+            dependencies: ["WSScaleCore", "WSScaleClient"],
+            path: "Tests/ClientTests",
+            swiftSettings: swift5
+        ),
+        .testTarget(
+            name: "IntegrationTests",
+            dependencies: ["WSScaleCore", "WSScaleBackends", "WSScaleClient"],
+            path: "Tests/IntegrationTests",
+            swiftSettings: swift5
+        ),
+    ]
+)

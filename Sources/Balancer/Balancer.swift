@@ -1,0 +1,2 @@
+// The balancer HTTP API and wiring live here.
+import WSScaleCore

@@ -1,0 +1,53 @@
+/// The administrative state of a server in the load balancer.
+public enum BalancerServerState: String, Sendable, Codable, Equatable {
+    /// In rotation.
+    case ready
+    /// Out of rotation for new connections; existing ones stay.
+    case drain
+    /// Out of rotation and not health-checked (how a server is added, and before removal).
+    case maintenance
+}
+
+/// One server as the load balancer reports it.
+public struct BalancerServer: Sendable, Equatable {
+    /// The server's name in the balancer: the instance id.
+    public var id: InstanceID
+    /// Where the balancer sends its traffic.
+    public var endpoint: Endpoint
+    /// Its administrative state.
+    public var state: BalancerServerState
+    /// Whether its health check passes (false while unchecked or failing).
+    public var healthy: Bool
+    /// Connections the balancer currently holds to it.
+    public var currentConnections: Int
+
+    /// Creates a server description.
+    public init(id: InstanceID, endpoint: Endpoint, state: BalancerServerState,
+                healthy: Bool, currentConnections: Int) {
+        self.id = id
+        self.endpoint = endpoint
+        self.state = state
+        self.healthy = healthy
+        self.currentConnections = currentConnections
+    }
+}
+
+/// The load balancer in front of the pool (HAProxy through its runtime API).
+///
+/// Contract:
+/// - `add` creates the server in `maintenance`; `setState(.ready)` puts it in rotation and
+///   enables its health check. Adding an id that exists with the same endpoint succeeds.
+/// - `setState(.drain)` stops new connections and keeps the existing ones.
+/// - `remove` puts the server in maintenance first and deletes it; removing an unknown id
+///   succeeds.
+/// - `servers()` lists only the servers of this pool's backend.
+public protocol LoadBalancer: Sendable {
+    /// The pool's servers with their state and current connections.
+    func servers() async throws -> [BalancerServer]
+    /// Adds a server, in maintenance.
+    func add(_ id: InstanceID, at endpoint: Endpoint) async throws
+    /// Changes a server's administrative state.
+    func setState(_ id: InstanceID, _ state: BalancerServerState) async throws
+    /// Removes a server.
+    func remove(_ id: InstanceID) async throws
+}
