@@ -127,7 +127,32 @@ let package = Package(
             swiftSettings: swift5
         ),
 
+        // MARK: Benchmarks (see bench/README.md)
+        .executableTarget(
+            name: "ConnectionBench",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOWebSocket", package: "swift-nio"),
+            ],
+            path: "bench/Sources/ConnectionBench",
+            swiftSettings: swift5
+        ),
+
         // MARK: Tests, beside what they test
+        /// Shared test helpers: free ports, real redis-server / haproxy / wsscale processes.
+        .target(
+            name: "WSScaleTestSupport",
+            dependencies: [
+                "WSScaleCore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Tests/Support",
+            swiftSettings: swift5
+        ),
         .testTarget(
             name: "CoreTests",
             dependencies: [
@@ -139,6 +164,7 @@ let package = Package(
         .testTarget(
             name: "BackendsTests",
             dependencies: [
+                "WSScaleTestSupport",
                 "WSScaleCore", "WSScaleBackends", "CHiredis", "CCurl", "CCurlShim", "CSystemd",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -149,6 +175,7 @@ let package = Package(
         .testTarget(
             name: "ServerTests",
             dependencies: [
+                "WSScaleTestSupport",
                 "WSScaleCore", "WSScaleServer", "WSScaleBackends",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -160,13 +187,15 @@ let package = Package(
         ),
         .testTarget(
             name: "ClientTests",
-            dependencies: ["WSScaleCore", "WSScaleClient"],
+            dependencies: [
+                "WSScaleTestSupport", "WSScaleCore", "WSScaleClient"],
             path: "Tests/ClientTests",
             swiftSettings: swift5
         ),
         .testTarget(
             name: "IntegrationTests",
-            dependencies: ["WSScaleCore", "WSScaleBackends", "WSScaleClient"],
+            dependencies: [
+                "WSScaleTestSupport", "WSScaleCore", "WSScaleBackends", "WSScaleClient"],
             path: "Tests/IntegrationTests",
             swiftSettings: swift5
         ),
