@@ -1,0 +1,153 @@
+import Foundation
+
+/// A configuration problem, naming the variable and the rule it broke.
+public struct ConfigurationIssue: Sendable, Equatable, CustomStringConvertible {
+    /// The environment variable (or pair of variables) concerned.
+    public var variable: String
+    /// What is wrong, for a person.
+    public var message: String
+
+    /// Creates an issue.
+    public init(variable: String, message: String) {
+        self.variable = variable
+        self.message = message
+    }
+
+    public var description: String { "\(variable): \(message)" }
+}
+
+/// Thrown when a configuration is invalid; lists every problem found, not just the first.
+public struct ConfigurationError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// Every problem found.
+    public var issues: [ConfigurationIssue]
+
+    /// Creates an error from its issues.
+    public init(issues: [ConfigurationIssue]) {
+        self.issues = issues
+    }
+
+    public var description: String {
+        "invalid configuration:\n" + issues.map { "  - \($0)" }.joined(separator: "\n")
+    }
+}
+
+/// Reads typed settings from environment variables, with a `.env` file's values underneath
+/// (the process environment wins), collecting every problem instead of stopping at the first.
+///
+/// Pure: callers pass the environment and the `.env` text; reading the file is the caller's job.
+///
+/// ```swift
+/// var reader = EnvironmentReader(environment: env, dotEnv: text)
+/// let port = reader.int("SERVER_PORT", default: 8088, in: 1...65535)
+/// try reader.finish()   // throws ConfigurationError listing every issue
+/// ```
+public struct EnvironmentReader: Sendable {
+    /// The merged variables: `.env` values overridden by the environment.
+    public private(set) var values: [String: String]
+    /// Problems found so far.
+    public private(set) var issues: [ConfigurationIssue] = []
+
+    /// Creates a reader.
+    /// - Parameters:
+    ///   - environment: the process environment.
+    ///   - dotEnv: the text of a `.env` file, if there is one.
+    public init(environment: [String: String], dotEnv: String? = nil) {
+        var merged = dotEnv.map(Self.parseDotEnv) ?? [:]
+        for (key, value) in environment { merged[key] = value }
+        self.values = merged
+    }
+
+    /// Parses `.env` text: `KEY=value` lines, `#` comments, optional `export `, optional
+    /// single or double quotes around the value.
+    public static func parseDotEnv(_ text: String) -> [String: String] {
+        var result: [String: String] = [:]
+        for rawLine in text.split(whereSeparator: \.isNewline) {
+            var line = rawLine.trimmingCharacters(in: .whitespaces)
+            if line.isEmpty || line.hasPrefix("#") { continue }
+            if line.hasPrefix("export ") { line = String(line.dropFirst(7)).trimmingCharacters(in: .whitespaces) }
+            guard let equals = line.firstIndex(of: "=") else { continue }
+            let key = line[..<equals].trimmingCharacters(in: .whitespaces)
+            var value = line[line.index(after: equals)...].trimmingCharacters(in: .whitespaces)
+            if value.count >= 2, let first = value.first, first == "\"" || first == "'", value.last == first {
+                value = String(value.dropFirst().dropLast())
+            } else if let hash = value.range(of: " #") {
+                value = value[..<hash.lowerBound].trimmingCharacters(in: .whitespaces)
+            }
+            if !key.isEmpty { result[key] = value }
+        }
+        return result
+    }
+
+    /// Records a problem (for rules that involve several variables).
+    public mutating func report(_ variable: String, _ message: String) {
+        issues.append(ConfigurationIssue(variable: variable, message: message))
+    }
+
+    /// The raw value of a variable, or `nil` when unset or empty.
+    public func raw(_ name: String) -> String? {
+        guard let value = values[name]?.trimmingCharacters(in: .whitespaces), !value.isEmpty else { return nil }
+        return value
+    }
+
+    /// A string setting.
+    public func string(_ name: String, default defaultValue: String) -> String {
+        raw(name) ?? defaultValue
+    }
+
+    /// An integer setting within a range.
+    public mutating func int(_ name: String, default defaultValue: Int, in range: ClosedRange<Int> = Int.min...Int.max) -> Int {
+        guard let text = raw(name) else { return defaultValue }
+        guard let value = Int(text) else {
+            report(name, "must be a whole number, got \"\(text)\"")
+            return defaultValue
+        }
+        guard range.contains(value) else {
+            report(name, "must be \(Self.describe(range)), got \(value)")
+            return defaultValue
+        }
+        return value
+    }
+
+    /// A percentage from 0 to 100.
+    public mutating func percent(_ name: String, default defaultValue: Int) -> Int {
+        int(name, default: defaultValue, in: 0...100)
+    }
+
+    /// A duration given in (possibly fractional) seconds, within a range of seconds.
+    public mutating func seconds(_ name: String, default defaultValue: Duration,
+                                 in range: ClosedRange<Double> = 0...Double.greatestFiniteMagnitude) -> Duration {
+        guard let text = raw(name) else { return defaultValue }
+        guard let value = Double(text), value.isFinite else {
+            report(name, "must be a number of seconds, got \"\(text)\"")
+            return defaultValue
+        }
+        guard range.contains(value) else {
+            report(name, "must be between \(range.lowerBound) and \(range.upperBound) seconds, got \(text)")
+            return defaultValue
+        }
+        return .milliseconds(Int64((value * 1000).rounded()))
+    }
+
+    /// A boolean setting: true/false, 1/0, yes/no, on/off.
+    public mutating func bool(_ name: String, default defaultValue: Bool) -> Bool {
+        guard let text = raw(name)?.lowercased() else { return defaultValue }
+        switch text {
+        case "1", "true", "yes", "on": return true
+        case "0", "false", "no", "off": return false
+        default:
+            report(name, "must be true or false, got \"\(text)\"")
+            return defaultValue
+        }
+    }
+
+    /// Throws a `ConfigurationError` listing every problem, if there was any.
+    public func finish() throws {
+        if !issues.isEmpty { throw ConfigurationError(issues: issues) }
+    }
+
+    private static func describe(_ range: ClosedRange<Int>) -> String {
+        if range.upperBound == Int.max { return "at least \(range.lowerBound)" }
+        if range.lowerBound == Int.min { return "at most \(range.upperBound)" }
+        return "between \(range.lowerBound) and \(range.upperBound)"
+    }
+}
