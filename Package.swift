@@ -105,6 +105,7 @@ let package = Package(
             dependencies: [
                 "WSScaleCore", "WSScaleBackends",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -192,6 +193,15 @@ let package = Package(
             dependencies: [
                 "WSScaleTestSupport", "WSScaleCore", "WSScaleClient"],
             path: "Tests/ClientTests",
+            swiftSettings: swift5
+        ),
+        .testTarget(
+            name: "BalancerTests",
+            dependencies: [
+                "WSScaleCore", "WSScaleBalancer",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+            ],
+            path: "Tests/BalancerTests",
             swiftSettings: swift5
         ),
         .testTarget(

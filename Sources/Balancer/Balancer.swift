@@ -1,2 +1,0 @@
-// The balancer HTTP API and wiring live here.
-import WSScaleCore

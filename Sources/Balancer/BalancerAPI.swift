@@ -1,0 +1,56 @@
+import Foundation
+import Hummingbird
+import Logging
+import WSScaleCore
+
+/// The balancer's HTTP API (port 8488 by default).
+///
+/// - `GET /api/topology`: the pool as JSON (`PoolStatus`: servers with id, state, endpoint,
+///   sessions, utilization, the load balancer's view; overall utilization; recent decisions
+///   with their reasons).
+/// - `GET /metrics`: Prometheus text format.
+/// - `GET /health`: 200 while the balancer runs.
+public struct BalancerAPI: Sendable {
+    /// Where the API reads the pool's status from (the `Autoscaler`).
+    public typealias StatusSource = @Sendable () async -> PoolStatus
+
+    private let status: StatusSource
+    private let metrics = BalancerMetrics()
+
+    /// Creates the API over a status source.
+    public init(status: @escaping StatusSource) {
+        self.status = status
+    }
+
+    /// The routes, for an application or a test.
+    public func makeRouter() -> Router<BasicRequestContext> {
+        let router = Router()
+        let status = self.status
+        let metrics = self.metrics
+        router.get("/api/topology") { _, _ -> Response in
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            let body = try encoder.encode(await status())
+            return Response(status: .ok, headers: [.contentType: "application/json"],
+                            body: .init(byteBuffer: ByteBuffer(bytes: body)))
+        }
+        router.get("/metrics") { _, _ -> Response in
+            let text = metrics.render(await status())
+            return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
+                            body: .init(byteBuffer: ByteBuffer(string: text)))
+        }
+        router.get("/health") { _, _ -> String in "ok" }
+        return router
+    }
+
+    /// An application serving the API, to run as a `Service`.
+    /// - Parameters:
+    ///   - host: the address to bind (`0.0.0.0` by default in the command).
+    ///   - port: the port (8488 by default in the command).
+    ///   - logger: the logger for requests and errors.
+    public func makeApplication(host: String, port: Int, logger: Logger) -> some ApplicationProtocol {
+        Application(router: makeRouter(),
+                    configuration: .init(address: .hostname(host, port: port), serverName: "wsscale-balancer"),
+                    logger: logger)
+    }
+}

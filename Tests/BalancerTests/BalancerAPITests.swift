@@ -1,0 +1,67 @@
+import Foundation
+import Hummingbird
+import HummingbirdTesting
+import Testing
+import WSScaleBalancer
+import WSScaleCore
+
+@Suite struct BalancerAPITests {
+    static func sampleStatus() -> PoolStatus {
+        let instances = [
+            InstanceStatus(id: "ws-a", state: .active, endpoint: Endpoint(host: "127.0.0.1", port: 4001),
+                           sessions: 8, utilizationPercent: 80, balancerState: .ready,
+                           balancerConnections: 8, balancerDisagrees: false, ageSeconds: 10, secondsInState: 9),
+            InstanceStatus(id: "ws-b", state: .draining, endpoint: Endpoint(host: "127.0.0.1", port: 4002),
+                           sessions: 2, utilizationPercent: 20, balancerState: .drain,
+                           balancerConnections: 3, balancerDisagrees: true, ageSeconds: 20, secondsInState: 5),
+        ]
+        let decision = Decision(sequence: 1, timestamp: 1_700_000_000_000, kind: .plan,
+                                reasons: ["utilization 85.0% > 80%: launching 1"],
+                                plan: ScalePlan(launch: 1), dryRun: false)
+        return PoolStatus(driver: "process", dryRun: false, connectionLimitPerHost: 10, instances: instances,
+                          totalSessions: 10, utilizationPercent: 100, decisions: [decision],
+                          observedAt: 1_700_000_000_000, lastError: nil)
+    }
+
+    @Test func topologyIsTheStatusAsJSON() async throws {
+        let api = BalancerAPI(status: { Self.sampleStatus() })
+        let app = Application(router: api.makeRouter())
+        try await app.test(.router) { client in
+            try await client.execute(uri: "/api/topology", method: .get) { response in
+                #expect(response.status == .ok)
+                #expect(response.headers[.contentType] == "application/json")
+                let decoded = try JSONDecoder().decode(PoolStatus.self, from: Data(buffer: response.body))
+                #expect(decoded == Self.sampleStatus())
+            }
+        }
+    }
+
+    @Test func metricsCountInstancesSessionsAndDecisions() async throws {
+        let api = BalancerAPI(status: { Self.sampleStatus() })
+        let app = Application(router: api.makeRouter())
+        try await app.test(.router) { client in
+            try await client.execute(uri: "/metrics", method: .get) { response in
+                #expect(response.status == .ok)
+                let text = String(buffer: response.body)
+                #expect(text.contains(#"wsscale_pool_instances{state="active"} 1"#))
+                #expect(text.contains(#"wsscale_pool_instances{state="draining"} 1"#))
+                #expect(text.contains("wsscale_pool_sessions 10"))
+                #expect(text.contains(#"wsscale_instance_disagreement{instance="ws-b"} 1"#))
+                #expect(text.contains(#"wsscale_decisions_total{kind="plan"} 1"#))
+            }
+            // A second scrape does not count the same decision twice.
+            try await client.execute(uri: "/metrics", method: .get) { response in
+                #expect(String(buffer: response.body).contains(#"wsscale_decisions_total{kind="plan"} 1"#))
+            }
+        }
+    }
+
+    @Test func healthAnswersOK() async throws {
+        let app = Application(router: BalancerAPI(status: { Self.sampleStatus() }).makeRouter())
+        try await app.test(.router) { client in
+            try await client.execute(uri: "/health", method: .get) { response in
+                #expect(response.status == .ok)
+            }
+        }
+    }
+}
