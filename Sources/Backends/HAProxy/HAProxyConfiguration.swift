@@ -73,7 +73,7 @@ public struct HAProxyConfiguration: Sendable, Equatable {
             }
         }
         for (name, value) in [("trafficBind", trafficBind), ("statsBind", statsBind ?? "x:1"), ("runtimeTCPBind", runtimeTCPBind ?? "x:1")] {
-            guard let port = value.split(separator: ":").last.flatMap({ Int($0) }), (1...65535).contains(port),
+            guard value.contains(":"), let port = value.split(separator: ":").last.flatMap({ Int($0) }), (1...65535).contains(port),
                   !value.contains(" ") else {
                 throw HAProxyError("\(name) \"\(value)\" must look like [address]:port")
             }
