@@ -165,7 +165,7 @@ struct HAProxyBench {
     }
 
     /// Starts HAProxy and `servers` stand-ins, runs `body`, and stops everything, also on failure.
-    static func run(servers count: Int,
+    static func run(servers count: Int, runtimeTCP: Bool = false,
                     _ body: (HAProxyBench, [(InstanceID, Endpoint)]) async throws -> Void) async throws {
         let directory = ProcessDriverFixture.temporaryDirectory()
         let logger = Logger(label: "test.haproxy")
@@ -175,8 +175,10 @@ struct HAProxyBench {
         do {
             let traffic = try #require(LoopbackPort.free())
             let stats = try #require(LoopbackPort.free(excluding: [traffic]))
+            let tcp = try #require(LoopbackPort.free(excluding: [traffic, stats]))
             let configuration = HAProxyConfiguration(runtimeSocketPath: directory + "/admin.sock",
                                                      trafficBind: "127.0.0.1:\(traffic)", statsBind: "127.0.0.1:\(stats)",
+                                                     runtimeTCPBind: runtimeTCP ? "127.0.0.1:\(tcp)" : nil,
                                                      backendName: "servers")
             haproxy = try await HAProxyProcess.start(configuration, in: directory, logger: logger)
             var servers: [(InstanceID, Endpoint)] = []
@@ -218,4 +220,40 @@ func eventually(_ what: String, timeout: Duration = .seconds(3),
     if try await condition() { return }
     struct NotReached: Error, CustomStringConvertible { var description: String }
     throw NotReached(description: "not reached within \(timeout): \(what)")
+}
+
+/// How fast the real pieces are (printed; bounds kept loose for a shared 2-core machine).
+@Suite(.serialized) struct HAProxyTimingTests {
+    @Test func launchToInRotationIsUnderASecond() async throws {
+        try await HAProxyBench.run(servers: 0) { bench, _ in
+            let state = ProcessDriverFixture.temporaryDirectory()
+            defer { try? FileManager.default.removeItem(atPath: state) }
+            let driver = try ProcessDriver(configuration: ProcessDriverFixture.standInConfiguration(stateDirectory: state),
+                                           logger: bench.logger)
+            let clock = ContinuousClock()
+            let start = clock.now
+            _ = try await driver.launch(LaunchRequest(id: "ws-timed"))
+            let endpoint = try await driver.waitUntilRunning("ws-timed", timeout: .seconds(10))
+            let running = clock.now
+            try await bench.balancer.add("ws-timed", at: endpoint)
+            try await bench.balancer.setState("ws-timed", .ready)
+            try await eventually("the server is healthy") { try await bench.balancer.servers().first?.healthy == true }
+            let inRotation = clock.now
+            let status = try await LoopbackHTTP.status(bench.traffic, path: "/health")
+            try await driver.stopAll(grace: .seconds(1))
+            print("timing: launch→/health answers \(running - start), add+ready→healthy in HAProxy \(inRotation - running)")
+            #expect(status == 200)
+            #expect(inRotation - running < .seconds(1))
+        }
+    }
+
+    @Test func statsPageAndTCPRuntimeAPIAnswer() async throws {
+        try await HAProxyBench.run(servers: 0, runtimeTCP: true) { bench, _ in
+            let tcp = try #require(bench.configuration.runtimeTCPBind?.split(separator: ":").last.flatMap { Int($0) })
+            let api = HAProxyRuntimeAPI(address: .tcp(host: "127.0.0.1", port: tcp))
+            #expect(try await api.processIdentity() == bench.haproxy.processIdentity())
+            let stats = try #require(bench.configuration.statsBind?.split(separator: ":").last.flatMap { Int($0) })
+            #expect(try await LoopbackHTTP.status(Endpoint(host: "127.0.0.1", port: stats), path: "/") == 200)
+        }
+    }
 }

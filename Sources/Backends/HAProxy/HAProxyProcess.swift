@@ -3,6 +3,7 @@ import Glibc
 #endif
 import Foundation
 import Logging
+import NIOConcurrencyHelpers
 
 /// HAProxy run as a child process (`haproxy -f <cfg> -db`), for `wsscale up` and tests.
 ///
@@ -20,6 +21,7 @@ public final class HAProxyProcess: Sendable {
     /// A client of its runtime API (the unix socket).
     public let api: HAProxyRuntimeAPI
     private let logger: Logger
+    private let ended = NIOLockedValueBox<ProcessExitStatus?>(nil)
 
     private init(configuration: HAProxyConfiguration, configurationPath: String, logPath: String,
                  process: LocalProcess, logger: Logger) {
@@ -76,11 +78,14 @@ public final class HAProxyProcess: Sendable {
         throw HAProxyError("haproxy did not answer on \(configuration.runtimeSocketPath) within \(startTimeout): \(haproxy.logTail())")
     }
 
-    /// Stops HAProxy (SIGTERM, then SIGKILL after `grace`) and reaps it.
+    /// Stops HAProxy (SIGTERM, then SIGKILL after `grace`) and reaps it. Stopping it again
+    /// returns the first result.
     /// - Returns: how it ended, `nil` if it survived SIGKILL.
     @discardableResult
     public func stop(grace: Duration = .seconds(2)) async -> ProcessExitStatus? {
+        if let status = ended.withLockedValue({ $0 }) { return status }
         let status = await process.terminate(grace: grace)
+        if let status { ended.withLockedValue { $0 = $0 ?? status } }
         logger.info("HAProxy stopped", metadata: ["pid": "\(process.pid)", "status": "\(status.map { "\($0)" } ?? "still running")"])
         return status
     }
