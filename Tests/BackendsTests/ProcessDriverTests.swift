@@ -103,3 +103,30 @@ import WSScaleTestSupport
         #expect(clock.now - started < .seconds(2))
     }
 }
+
+/// What a spawned process inherits.
+@Suite struct ProcessSpawnTests {
+    @Test func childGetsOnlyTheStandardStreamsAndItsOwnProcessGroup() async throws {
+        // Open descriptors in this process that are not close-on-exec, like a listening socket could be.
+        let leaky = open("/dev/null", O_RDONLY)
+        defer { close(leaky) }
+        #expect(leaky > 2)
+        let child = try LocalProcess.spawn(executable: "/bin/sleep", arguments: ["30"],
+                                           environment: [:], outputPath: nil)
+        defer { Task { _ = await child.terminate(grace: .zero) } }
+        try await Task.sleep(for: .milliseconds(100))
+        let descriptors = try FileManager.default.contentsOfDirectory(atPath: "/proc/\(child.pid)/fd").compactMap(Int.init).sorted()
+        #expect(descriptors == [0, 1, 2])
+        #expect(getpgid(child.pid) == child.pid)
+        #expect(child.isAlive)
+        let status = await child.terminate(grace: .seconds(1))
+        #expect(status == .signaled(signal: SIGTERM))
+        #expect(!child.isAlive)
+    }
+
+    @Test func decodesWaitStatusWords() {
+        #expect(ProcessExitStatus(waitStatus: 3 << 8) == .exited(code: 3))
+        #expect(ProcessExitStatus(waitStatus: 9) == .signaled(signal: 9))
+        #expect(ProcessExitStatus(waitStatus: 9).exitCode == nil)
+    }
+}

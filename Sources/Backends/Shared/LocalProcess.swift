@@ -48,6 +48,7 @@ public struct LocalProcess: Sendable, Hashable {
         posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
         posix_spawn_file_actions_addopen(&actions, 1, outputPath ?? "/dev/null", O_WRONLY | O_CREAT | O_APPEND, 0o644)
         posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        try closeInheritedDescriptors(&actions, executable: executable)
 
         var attributes = posix_spawnattr_t()
         posix_spawnattr_init(&attributes)
@@ -81,6 +82,20 @@ public struct LocalProcess: Sendable, Hashable {
         }
         guard result == 0 else { throw SpawnError(executable: executable, code: result) }
         return LocalProcess(pid: pid)
+    }
+
+    /// The child must not inherit our other descriptors (listening sockets, NIO's epoll and
+    /// event fds, log files): a server holding the balancer's port after the balancer died
+    /// would block its restart. glibc 2.34+ has `posix_spawn_file_actions_addclosefrom_np`,
+    /// which Swift does not import (it is a GNU extension), so it is looked up at run time.
+    private static func closeInheritedDescriptors(_ actions: inout posix_spawn_file_actions_t, executable: String) throws {
+        typealias CloseFrom = @convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32
+        guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "posix_spawn_file_actions_addclosefrom_np") else {
+            return // older C library: descriptors opened close-on-exec are all that is closed
+        }
+        let closeFrom = unsafeBitCast(symbol, to: CloseFrom.self)
+        let result = closeFrom(&actions, 3)
+        guard result == 0 else { throw SpawnError(executable: executable, code: result) }
     }
 
     /// Reaps the process if it has ended, without blocking.
@@ -149,7 +164,23 @@ public struct LocalProcess: Sendable, Hashable {
         while true {
             if let status = exitStatusIfEnded() { return status }
             if clock.now >= deadline { return nil }
-            try? await Task.sleep(for: pollInterval)
+            await Self.pause(pollInterval)
+        }
+    }
+
+    /// Sleeps even when the calling task is cancelled: stopping a process must finish
+    /// (Ctrl-C cancels tasks, and the children must still be stopped and reaped).
+    private static func pause(_ duration: Duration) async {
+        do {
+            try await Task.sleep(for: duration)
+        } catch {
+            let (seconds, attoseconds) = duration.components
+            let microseconds = Int(seconds) * 1_000_000 + Int(attoseconds / 1_000_000_000_000)
+            await withCheckedContinuation { continuation in
+                DispatchQueue.global().asyncAfter(deadline: .now() + .microseconds(microseconds)) {
+                    continuation.resume()
+                }
+            }
         }
     }
 
