@@ -130,3 +130,27 @@ import WSScaleTestSupport
         #expect(ProcessExitStatus(waitStatus: 9).exitCode == nil)
     }
 }
+
+/// The health probe against a real stand-in server.
+@Suite struct ProcessHealthProbeTests {
+    @Test func a503CountsAsUp() async throws {
+        let state = ProcessDriverFixture.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: state) }
+        let driver = try ProcessDriver(configuration: ProcessDriverFixture.standInConfiguration(stateDirectory: state),
+                                       logger: ProcessDriverFixture.logger)
+        _ = try await driver.launch(LaunchRequest(id: "ws-full"))
+        do {
+            let endpoint = try await driver.waitUntilRunning("ws-full", timeout: .seconds(10))
+            let probe = HTTPHealthProbe()
+            #expect(await probe.get(endpoint) == 200)
+            #expect(await probe.get(endpoint, path: "/fail-health") == 200)
+            #expect(await probe.get(endpoint) == 503)
+            #expect(await probe.get(endpoint, path: "/nothing-here") == 404)
+            #expect(await probe.waitUntilUp(endpoint, timeout: .seconds(1)))
+        } catch {
+            try? await driver.stopAll(grace: .zero)
+            throw error
+        }
+        try await driver.stopAll(grace: .seconds(1))
+    }
+}

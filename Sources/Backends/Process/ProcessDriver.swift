@@ -191,6 +191,7 @@ public actor ProcessDriver: InstanceDriver {
     }
 
     private func adoptEarlierInstances() async {
+        var candidates: [ProcessPidFile] = []
         for id in directory.instanceIDs() where tracked[id] == nil {
             guard let record = directory.read(id) else {
                 logger.warning("removing unreadable pid file", metadata: ["instance": "\(id)"])
@@ -204,11 +205,26 @@ public actor ProcessDriver: InstanceDriver {
                 directory.remove(id)
                 continue
             }
-            let status = await probe.get(record.endpoint, timeout: configuration.adoptionProbeTimeout)
+            candidates.append(record)
+        }
+        // Ask every survivor's /health at once, so hung servers do not add up their timeouts.
+        let probe = self.probe
+        let timeout = configuration.adoptionProbeTimeout
+        let answers = await withTaskGroup(of: (InstanceID, Int?).self) { group in
+            for record in candidates {
+                group.addTask { (record.id, await probe.get(record.endpoint, timeout: timeout)) }
+            }
+            var answers: [InstanceID: Int] = [:]
+            for await (id, status) in group { answers[id] = status }
+            return answers
+        }
+        for record in candidates {
+            let status = answers[record.id]
             let state: DriverInstanceStatus = HTTPHealthProbe.isUp(status) ? .running : .starting
-            tracked[id] = TrackedInstance(process: process, endpoint: record.endpoint, status: state)
+            tracked[record.id] = TrackedInstance(process: LocalProcess(pid: record.pid), endpoint: record.endpoint, status: state)
             logger.info("adopted instance from an earlier run",
-                        metadata: ["instance": "\(id)", "pid": "\(record.pid)", "health": "\(status.map(String.init) ?? "no answer")"])
+                        metadata: ["instance": "\(record.id)", "pid": "\(record.pid)",
+                                   "health": "\(status.map(String.init) ?? "no answer")"])
         }
     }
 
