@@ -1,0 +1,150 @@
+import Foundation
+
+/// The `haproxy.cfg` wsscale starts HAProxy with.
+///
+/// One traffic frontend, a stats page, the runtime API (a unix socket, optionally TCP too),
+/// and one `balance leastconn` backend without server lines: servers are only ever added,
+/// changed and deleted at run time through the runtime API. Timeouts suit WebSockets
+/// (`timeout tunnel`), and health checks ask the servers' `/health`.
+public struct HAProxyConfiguration: Sendable, Equatable {
+    /// Where clients connect: `*:8000` by default (`bind` syntax: `[address]:port`).
+    public var trafficBind: String
+    /// Where the stats page listens (`*:8404` by default); `nil` for none.
+    public var statsBind: String?
+    /// Path of the runtime API's unix socket (admin level).
+    public var runtimeSocketPath: String
+    /// Optional TCP listener for the runtime API, e.g. `127.0.0.1:9999` (admin level: keep it on loopback).
+    public var runtimeTCPBind: String?
+    /// The frontend's name.
+    public var frontendName: String
+    /// The backend's name, where the dynamic servers live.
+    public var backendName: String
+    /// How servers are checked.
+    public var healthCheck: HAProxyHealthCheck
+    /// `timeout connect`.
+    public var connectTimeout: Duration
+    /// `timeout client` and `timeout server`: idle time allowed before the WebSocket upgrade.
+    public var clientServerTimeout: Duration
+    /// `timeout tunnel`: idle time allowed on an upgraded (WebSocket) connection.
+    public var tunnelTimeout: Duration
+    /// `timeout http-request`: time to receive a whole request head.
+    public var httpRequestTimeout: Duration
+    /// Global `maxconn`; `nil` lets HAProxy derive it from the open-file limit.
+    public var maxConnections: Int?
+
+    /// Creates a configuration.
+    /// - Parameters:
+    ///   - runtimeSocketPath: path of the runtime API's unix socket.
+    ///   - trafficBind: where clients connect.
+    ///   - statsBind: where the stats page listens, `nil` for none.
+    ///   - runtimeTCPBind: optional TCP address of the runtime API.
+    public init(runtimeSocketPath: String,
+                trafficBind: String = "*:8000",
+                statsBind: String? = "*:8404",
+                runtimeTCPBind: String? = nil,
+                frontendName: String = "wsscale_traffic",
+                backendName: String = "wsscale_servers",
+                healthCheck: HAProxyHealthCheck = HAProxyHealthCheck(),
+                connectTimeout: Duration = .seconds(5),
+                clientServerTimeout: Duration = .seconds(30),
+                tunnelTimeout: Duration = .seconds(3600),
+                httpRequestTimeout: Duration = .seconds(10),
+                maxConnections: Int? = nil) {
+        self.runtimeSocketPath = runtimeSocketPath
+        self.trafficBind = trafficBind
+        self.statsBind = statsBind
+        self.runtimeTCPBind = runtimeTCPBind
+        self.frontendName = frontendName
+        self.backendName = backendName
+        self.healthCheck = healthCheck
+        self.connectTimeout = connectTimeout
+        self.clientServerTimeout = clientServerTimeout
+        self.tunnelTimeout = tunnelTimeout
+        self.httpRequestTimeout = httpRequestTimeout
+        self.maxConnections = maxConnections
+    }
+
+    /// Checks the values a user can get wrong.
+    /// - Throws: `HAProxyError` naming the bad setting.
+    public func validate() throws {
+        for (name, value) in [("frontendName", frontendName), ("backendName", backendName)] {
+            guard HAProxyName.isValid(value) else {
+                throw HAProxyError("\(name) \"\(value)\" must be letters, digits, '.', '_', '-' or ':'")
+            }
+        }
+        for (name, value) in [("trafficBind", trafficBind), ("statsBind", statsBind ?? "x:1"), ("runtimeTCPBind", runtimeTCPBind ?? "x:1")] {
+            guard value.contains(":"), let port = value.split(separator: ":").last.flatMap({ Int($0) }), (1...65535).contains(port),
+                  !value.contains(" ") else {
+                throw HAProxyError("\(name) \"\(value)\" must look like [address]:port")
+            }
+        }
+        guard !runtimeSocketPath.isEmpty, !runtimeSocketPath.contains(" ") else {
+            throw HAProxyError("runtimeSocketPath \"\(runtimeSocketPath)\" must be a path without spaces")
+        }
+        guard healthCheck.path.hasPrefix("/"), !healthCheck.path.contains(" ") else {
+            throw HAProxyError("healthCheck.path \"\(healthCheck.path)\" must start with / and have no spaces")
+        }
+        guard healthCheck.fall > 0, healthCheck.rise > 0 else {
+            throw HAProxyError("healthCheck.fall and healthCheck.rise must be at least 1")
+        }
+    }
+
+    /// The configuration file's text.
+    public func render() -> String {
+        var lines: [String] = []
+        lines.append("# Written by wsscale. Servers are added at run time through the runtime API;")
+        lines.append("# the backend has no server lines on purpose.")
+        lines.append("global")
+        lines.append("    stats socket \(runtimeSocketPath) mode 600 level admin expose-fd listeners")
+        if let runtimeTCPBind {
+            lines.append("    stats socket ipv4@\(runtimeTCPBind) level admin")
+        }
+        lines.append("    stats timeout 30s")
+        if let maxConnections { lines.append("    maxconn \(maxConnections)") }
+        lines.append("")
+        lines.append("defaults")
+        lines.append("    mode http")
+        lines.append("    option dontlognull")
+        lines.append("    timeout connect \(HAProxyDuration.render(connectTimeout))")
+        lines.append("    timeout client \(HAProxyDuration.render(clientServerTimeout))")
+        lines.append("    timeout server \(HAProxyDuration.render(clientServerTimeout))")
+        lines.append("    timeout tunnel \(HAProxyDuration.render(tunnelTimeout))")
+        lines.append("    timeout client-fin \(HAProxyDuration.render(clientServerTimeout))")
+        lines.append("    timeout http-request \(HAProxyDuration.render(httpRequestTimeout))")
+        lines.append("")
+        lines.append("frontend \(frontendName)")
+        lines.append("    bind \(trafficBind)")
+        lines.append("    default_backend \(backendName)")
+        if let statsBind {
+            lines.append("")
+            lines.append("frontend wsscale_stats")
+            lines.append("    bind \(statsBind)")
+            lines.append("    stats enable")
+            lines.append("    stats uri /")
+            lines.append("    stats refresh 2s")
+        }
+        lines.append("")
+        lines.append("backend \(backendName)")
+        lines.append("    balance leastconn")
+        lines.append("    option httpchk GET \(healthCheck.path)")
+        lines.append("    http-check expect status 200")
+        lines.append("    default-server \(healthCheck.serverKeywords)")
+        return lines.joined(separator: "\n") + "\n"
+    }
+
+    /// Validates and writes the file.
+    /// - Parameter path: where to write it.
+    public func write(to path: String) throws {
+        try validate()
+        try render().write(toFile: path, atomically: true, encoding: .utf8)
+    }
+}
+
+/// HAProxy's rule for proxy and server names.
+enum HAProxyName {
+    static func isValid(_ name: String) -> Bool {
+        !name.isEmpty && name.unicodeScalars.allSatisfy {
+            ($0.isASCII && CharacterSet.alphanumerics.contains($0)) || "._-:".unicodeScalars.contains($0)
+        }
+    }
+}

@@ -1,0 +1,259 @@
+import Foundation
+import Logging
+import NIOCore
+import Testing
+import WSScaleBackends
+import WSScaleCore
+import WSScaleTestSupport
+
+/// The HAProxy adapter against a real HAProxy 2.6 on free loopback ports, with stand-in
+/// servers launched by the process driver.
+@Suite(.serialized) struct HAProxyLoadBalancerTests {
+    @Test func addReadyDrainMaintenanceRemove() async throws {
+        try await HAProxyBench.run(servers: 1) { bench, servers in
+            let (id, endpoint) = servers[0]
+            let balancer = bench.balancer
+            try await balancer.add(id, at: endpoint)
+            var listed = try await balancer.servers()
+            #expect(listed == [BalancerServer(id: id, endpoint: endpoint, state: .maintenance, healthy: false, currentConnections: 0)])
+
+            try await balancer.add(id, at: endpoint)
+            await #expect(throws: HAProxyError.self) {
+                try await balancer.add(id, at: Endpoint(host: "127.0.0.1", port: endpoint.port + 1))
+            }
+
+            try await balancer.setState(id, .ready)
+            try await eventually("the server is ready and healthy") {
+                try await balancer.servers().first == BalancerServer(id: id, endpoint: endpoint, state: .ready, healthy: true, currentConnections: 0)
+            }
+            #expect(try await LoopbackHTTP.status(bench.traffic, path: "/health") == 200)
+
+            try await balancer.setState(id, .drain)
+            listed = try await balancer.servers()
+            #expect(listed.first?.state == .drain)
+            #expect(try await LoopbackHTTP.status(bench.traffic, path: "/health") == 503, "a drained-only backend takes no new request")
+
+            try await balancer.setState(id, .maintenance)
+            #expect(try await balancer.servers().first?.state == .maintenance)
+
+            try await balancer.remove(id)
+            #expect(try await balancer.servers().isEmpty)
+            try await balancer.remove(id)
+            await #expect(throws: HAProxyError.self) { try await balancer.setState("ws-unknown", .ready) }
+            await #expect(throws: HAProxyError.self) { try await balancer.add("bad name", at: endpoint) }
+        }
+    }
+
+    @Test func currentConnectionsAreReadBackAndBlockRemoval() async throws {
+        try await HAProxyBench.run(servers: 2) { bench, servers in
+            let balancer = bench.balancer
+            for (id, endpoint) in servers {
+                try await balancer.add(id, at: endpoint)
+                try await balancer.setState(id, .ready)
+            }
+            try await eventually("both servers are healthy") {
+                try await balancer.servers().filter(\.healthy).count == 2
+            }
+            let held = try await LoopbackHTTP.openUpgradedConnection(bench.traffic, path: "/ws")
+            defer { held.close(promise: nil) }
+            try await eventually("HAProxy reports the held connection on one server") {
+                try await balancer.servers().map(\.currentConnections).sorted() == [0, 1]
+            }
+            let busy = try #require(try await balancer.servers().first { $0.currentConnections == 1 }).id
+
+            try await balancer.setState(busy, .drain)
+            try await Task.sleep(for: .milliseconds(300))
+            #expect(held.isActive, "draining keeps existing connections")
+            #expect(try await balancer.servers().first { $0.id == busy }?.currentConnections == 1)
+
+            let impatient = HAProxyLoadBalancer(api: bench.haproxy.api, backend: bench.configuration.backendName,
+                                                removalTimeout: .milliseconds(400), logger: bench.logger)
+            await #expect(throws: HAProxyError.self, "a server with a connection cannot be deleted") {
+                try await impatient.remove(busy)
+            }
+            #expect(held.isActive, "a refused removal does not cut the connection")
+
+            try await held.close()
+            try await eventually("the connection count drops to zero") {
+                try await balancer.servers().first { $0.id == busy }?.currentConnections == 0
+            }
+            try await balancer.remove(busy)
+            #expect(try await balancer.servers().map(\.id) == servers.map(\.0).filter { $0 != busy })
+        }
+    }
+
+    @Test func removalCanShutDownTheLastSessionsWhenAsked() async throws {
+        try await HAProxyBench.run(servers: 1) { bench, servers in
+            let (id, endpoint) = servers[0]
+            let balancer = HAProxyLoadBalancer(api: bench.haproxy.api, backend: bench.configuration.backendName,
+                                               removalTimeout: .milliseconds(300), logger: bench.logger)
+            try await balancer.add(id, at: endpoint)
+            try await balancer.setState(id, .ready)
+            try await eventually("the server is healthy") { try await balancer.servers().first?.healthy == true }
+            let held = try await LoopbackHTTP.openUpgradedConnection(bench.traffic, path: "/ws")
+            defer { held.close(promise: nil) }
+            try await eventually("the connection is counted") { try await balancer.servers().first?.currentConnections == 1 }
+            try await balancer.remove(id, shuttingDownSessions: true)
+            #expect(try await balancer.servers().isEmpty)
+            try await eventually("the held connection was cut") { !held.isActive }
+        }
+    }
+
+    @Test func failingHealthCheckMarksTheServerDown() async throws {
+        try await HAProxyBench.run(servers: 1) { bench, servers in
+            let (id, endpoint) = servers[0]
+            try await bench.balancer.add(id, at: endpoint)
+            try await bench.balancer.setState(id, .ready)
+            try await eventually("the server is healthy") { try await bench.balancer.servers().first?.healthy == true }
+            #expect(try await LoopbackHTTP.status(endpoint, path: "/fail-health") == 200)
+            try await eventually("HAProxy marks the server down", timeout: .seconds(5)) {
+                try await bench.balancer.servers().first?.healthy == false
+            }
+            let status = try #require(try await bench.balancer.serverStatuses().first)
+            #expect(status.state == .ready)
+            #expect(status.checkStatus == "L7STS")
+            #expect(status.status.hasPrefix("DOWN"))
+        }
+    }
+
+    @Test func restartChangesTheIdentityAndDropsDynamicServers() async throws {
+        try await HAProxyBench.run(servers: 1) { bench, servers in
+            let (id, endpoint) = servers[0]
+            let before = try await bench.balancer.processIdentity()
+            #expect(before.pid == Int(bench.haproxy.process.pid))
+            try await bench.balancer.add(id, at: endpoint)
+            #expect(try await bench.balancer.processIdentity() == before)
+
+            let restarted = try await bench.restart()
+            defer { Task { await restarted.stop(grace: .seconds(1)) } }
+            let after = try await bench.balancer.processIdentity()
+            #expect(after != before)
+            #expect(after.pid == Int(restarted.process.pid))
+            #expect(try await bench.balancer.servers().isEmpty, "dynamic servers do not survive a restart")
+            try await bench.balancer.add(id, at: endpoint)
+            try await bench.balancer.setState(id, .ready)
+            try await eventually("the re-added server is healthy") { try await bench.balancer.servers().first?.healthy == true }
+            await restarted.stop(grace: .seconds(1))
+        }
+    }
+
+    @Test func missingHAProxyBinaryGivesAnInstallHint() async throws {
+        let directory = ProcessDriverFixture.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let configuration = HAProxyConfiguration(runtimeSocketPath: directory + "/admin.sock", trafficBind: "127.0.0.1:1", statsBind: nil)
+        do {
+            _ = try await HAProxyProcess.start(configuration, in: directory, executable: "haproxy-not-installed-here",
+                                               logger: Logger(label: "test"))
+            Issue.record("starting a missing binary succeeded")
+        } catch let error as HAProxyError {
+            #expect(error.message.contains("apt-get install -y haproxy"))
+        }
+    }
+}
+
+/// A real HAProxy with its runtime API on a temporary socket, traffic and stats on free
+/// loopback ports, and stand-in servers from the process driver.
+struct HAProxyBench {
+    let configuration: HAProxyConfiguration
+    let directory: String
+    let haproxy: HAProxyProcess
+    let balancer: HAProxyLoadBalancer
+    let logger = Logger(label: "test.haproxy")
+
+    var traffic: Endpoint {
+        Endpoint(host: "127.0.0.1", port: Int(configuration.trafficBind.split(separator: ":").last!)!)
+    }
+
+    /// Starts HAProxy and `servers` stand-ins, runs `body`, and stops everything, also on failure.
+    static func run(servers count: Int, runtimeTCP: Bool = false,
+                    _ body: (HAProxyBench, [(InstanceID, Endpoint)]) async throws -> Void) async throws {
+        let directory = ProcessDriverFixture.temporaryDirectory()
+        let logger = Logger(label: "test.haproxy")
+        let driver = try ProcessDriver(configuration: ProcessDriverFixture.standInConfiguration(stateDirectory: directory),
+                                       logger: logger)
+        var haproxy: HAProxyProcess?
+        do {
+            let traffic = try #require(LoopbackPort.free())
+            let stats = try #require(LoopbackPort.free(excluding: [traffic]))
+            let tcp = try #require(LoopbackPort.free(excluding: [traffic, stats]))
+            let configuration = HAProxyConfiguration(runtimeSocketPath: directory + "/admin.sock",
+                                                     trafficBind: "127.0.0.1:\(traffic)", statsBind: "127.0.0.1:\(stats)",
+                                                     runtimeTCPBind: runtimeTCP ? "127.0.0.1:\(tcp)" : nil,
+                                                     backendName: "servers")
+            haproxy = try await HAProxyProcess.start(configuration, in: directory, logger: logger)
+            var servers: [(InstanceID, Endpoint)] = []
+            for index in 0..<count {
+                let id = "ws-\(index)"
+                _ = try await driver.launch(LaunchRequest(id: id))
+                servers.append((id, try await driver.waitUntilRunning(id, timeout: .seconds(10))))
+            }
+            let bench = HAProxyBench(configuration: configuration, directory: directory, haproxy: haproxy!,
+                                     balancer: HAProxyLoadBalancer(configuration: configuration, logger: logger))
+            try await body(bench, servers)
+        } catch {
+            await haproxy?.stop(grace: .seconds(1))
+            try? await driver.stopAll(grace: .zero)
+            try? FileManager.default.removeItem(atPath: directory)
+            throw error
+        }
+        await haproxy?.stop(grace: .seconds(1))
+        try? await driver.stopAll(grace: .zero)
+        try? FileManager.default.removeItem(atPath: directory)
+    }
+
+    /// Stops this HAProxy and starts a new one with the same configuration.
+    func restart() async throws -> HAProxyProcess {
+        await haproxy.stop(grace: .seconds(1))
+        return try await HAProxyProcess.start(configuration, in: directory + "/restarted", logger: logger)
+    }
+}
+
+/// Polls `condition` every 50 ms until it holds or `timeout` passes (then records an issue and throws).
+func eventually(_ what: String, timeout: Duration = .seconds(3),
+                _ condition: () async throws -> Bool) async throws {
+    let clock = ContinuousClock()
+    let deadline = clock.now.advanced(by: timeout)
+    while clock.now < deadline {
+        if try await condition() { return }
+        try await Task.sleep(for: .milliseconds(50))
+    }
+    if try await condition() { return }
+    struct NotReached: Error, CustomStringConvertible { var description: String }
+    throw NotReached(description: "not reached within \(timeout): \(what)")
+}
+
+/// How fast the real pieces are (printed; bounds kept loose for a shared 2-core machine).
+@Suite(.serialized) struct HAProxyTimingTests {
+    @Test func launchToInRotationIsUnderASecond() async throws {
+        try await HAProxyBench.run(servers: 0) { bench, _ in
+            let state = ProcessDriverFixture.temporaryDirectory()
+            defer { try? FileManager.default.removeItem(atPath: state) }
+            let driver = try ProcessDriver(configuration: ProcessDriverFixture.standInConfiguration(stateDirectory: state),
+                                           logger: bench.logger)
+            let clock = ContinuousClock()
+            let start = clock.now
+            _ = try await driver.launch(LaunchRequest(id: "ws-timed"))
+            let endpoint = try await driver.waitUntilRunning("ws-timed", timeout: .seconds(10))
+            let running = clock.now
+            try await bench.balancer.add("ws-timed", at: endpoint)
+            try await bench.balancer.setState("ws-timed", .ready)
+            try await eventually("the server is healthy") { try await bench.balancer.servers().first?.healthy == true }
+            let inRotation = clock.now
+            let status = try await LoopbackHTTP.status(bench.traffic, path: "/health")
+            try await driver.stopAll(grace: .seconds(1))
+            print("timing: launch→/health answers \(running - start), add+ready→healthy in HAProxy \(inRotation - running)")
+            #expect(status == 200)
+            #expect(inRotation - running < .seconds(1))
+        }
+    }
+
+    @Test func statsPageAndTCPRuntimeAPIAnswer() async throws {
+        try await HAProxyBench.run(servers: 0, runtimeTCP: true) { bench, _ in
+            let tcp = try #require(bench.configuration.runtimeTCPBind?.split(separator: ":").last.flatMap { Int($0) })
+            let api = HAProxyRuntimeAPI(address: .tcp(host: "127.0.0.1", port: tcp))
+            #expect(try await api.processIdentity() == bench.haproxy.processIdentity())
+            let stats = try #require(bench.configuration.statsBind?.split(separator: ":").last.flatMap { Int($0) })
+            #expect(try await LoopbackHTTP.status(Endpoint(host: "127.0.0.1", port: stats), path: "/") == 200)
+        }
+    }
+}

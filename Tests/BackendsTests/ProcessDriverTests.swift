@@ -1,0 +1,156 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Foundation
+import Logging
+import Testing
+import WSScaleBackends
+import WSScaleCore
+import WSScaleTestSupport
+
+/// The process backend beyond the shared contract: pid files, stale state, environment.
+@Suite struct ProcessDriverTests {
+    @Test func pidFileRoundTrips() {
+        let record = ProcessPidFile(id: "ws-1", pid: 4242, endpoint: Endpoint(host: "127.0.0.1", port: 18001), startTime: 99)
+        #expect(ProcessPidFile.parse(record.render(), id: "ws-1") == record)
+        #expect(ProcessPidFile.parse("pid=12\n", id: "ws-1") == nil)
+        #expect(ProcessPidFile.parse("pid=abc\nport=80\n", id: "ws-1") == nil)
+        #expect(ProcessPidFile.parse("pid=12\nport=80\n", id: "x")?.startTime == nil)
+    }
+
+    @Test func stalePidFilesAreRemovedAndLiveStrangersAreNotAdopted() async throws {
+        let state = ProcessDriverFixture.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: state) }
+        let configuration = ProcessDriverFixture.standInConfiguration(stateDirectory: state)
+        let directory = ProcessPoolDirectory(stateDirectory: state, pool: configuration.pool)
+        try directory.create()
+        // A pid that cannot exist, and this very test process with a start time that is not its own (a reused pid).
+        try directory.write(ProcessPidFile(id: "ws-dead", pid: 4_000_000, endpoint: Endpoint(host: "127.0.0.1", port: 1), startTime: nil))
+        try directory.write(ProcessPidFile(id: "ws-reused", pid: getpid(), endpoint: Endpoint(host: "127.0.0.1", port: 1), startTime: 1))
+        try "garbage".write(toFile: directory.pidFilePath("ws-garbage"), atomically: true, encoding: .utf8)
+
+        let driver = try ProcessDriver(configuration: configuration, logger: ProcessDriverFixture.logger)
+        let instances = try await driver.instances()
+        #expect(instances.isEmpty)
+        #expect(directory.instanceIDs().isEmpty)
+        #expect(kill(getpid(), 0) == 0)
+    }
+
+    @Test func serverGetsItsIdentityAndTheRequestEnvironment() async throws {
+        let state = ProcessDriverFixture.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: state) }
+        var configuration = ProcessDriverFixture.standInConfiguration(stateDirectory: state)
+        // The stand-in answers /health with $SERVER_ID; a wrapper prints the environment first.
+        configuration.executable = "/bin/sh"
+        configuration.arguments = ["-c", "echo \"id=$SERVER_ID host=$SERVER_HOST port=$SERVER_PORT knob=$KNOB\"; exec \"$0\" \"$@\"",
+                                   StandInServer.executable] + StandInServer.arguments
+        let driver = try ProcessDriver(configuration: configuration, logger: ProcessDriverFixture.logger)
+        let launched = try await driver.launch(LaunchRequest(id: "ws-env", environment: ["KNOB": "42"]))
+        let endpoint = try await driver.waitUntilRunning("ws-env", timeout: .seconds(10))
+        let directory = ProcessPoolDirectory(stateDirectory: state, pool: configuration.pool)
+        let log = try String(contentsOfFile: directory.logPath("ws-env"), encoding: .utf8)
+        try await driver.stop("ws-env", grace: .seconds(1))
+        #expect(launched.endpoint == endpoint)
+        #expect(endpoint.host == "127.0.0.1")
+        #expect(log.contains("id=ws-env host=127.0.0.1 port=\(endpoint.port) knob=42"))
+        #expect(!FileManager.default.fileExists(atPath: directory.pidFilePath("ws-env")))
+    }
+
+    @Test func waitUntilRunningFailsFastWhenTheProgramExits() async throws {
+        let state = ProcessDriverFixture.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: state) }
+        var configuration = ProcessDriverFixture.standInConfiguration(stateDirectory: state)
+        configuration.executable = "/bin/sh"
+        configuration.arguments = ["-c", "echo failing on purpose; exit 3"]
+        let driver = try ProcessDriver(configuration: configuration, logger: ProcessDriverFixture.logger)
+        _ = try await driver.launch(LaunchRequest(id: "ws-exit"))
+        let clock = ContinuousClock()
+        let started = clock.now
+        await #expect(throws: DriverError.self) {
+            _ = try await driver.waitUntilRunning("ws-exit", timeout: .seconds(10))
+        }
+        #expect(clock.now - started < .seconds(3))
+        #expect(try await driver.instances().isEmpty)
+    }
+
+    @Test func stopEscalatesToSIGKILLAfterTheGracePeriod() async throws {
+        let state = ProcessDriverFixture.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: state) }
+        var configuration = ProcessDriverFixture.standInConfiguration(stateDirectory: state)
+        configuration.executable = "/bin/sh"
+        // Ignores SIGTERM; runs the stand-in in the same process (exec keeps the disposition).
+        configuration.arguments = ["-c", "trap '' TERM; exec \"$0\" \"$@\"", StandInServer.executable] + StandInServer.arguments
+        let driver = try ProcessDriver(configuration: configuration, logger: ProcessDriverFixture.logger)
+        _ = try await driver.launch(LaunchRequest(id: "ws-stubborn"))
+        _ = try await driver.waitUntilRunning("ws-stubborn", timeout: .seconds(10))
+        let pid = try #require(ProcessPoolDirectory(stateDirectory: state, pool: "test").read("ws-stubborn")).pid
+        let clock = ContinuousClock()
+        let started = clock.now
+        try await driver.stop("ws-stubborn", grace: .milliseconds(300))
+        let took = clock.now - started
+        #expect(took >= .milliseconds(300))
+        #expect(took < .seconds(3))
+        #expect(kill(pid, 0) != 0)
+    }
+
+    @Test func healthProbeReportsNothingForAClosedPort() async throws {
+        let port = try #require(LoopbackPort.free())
+        let probe = HTTPHealthProbe(requestTimeout: .milliseconds(300))
+        #expect(await probe.get(Endpoint(host: "127.0.0.1", port: port)) == nil)
+        let clock = ContinuousClock()
+        let started = clock.now
+        #expect(await probe.waitUntilUp(Endpoint(host: "127.0.0.1", port: port), timeout: .milliseconds(300)) == false)
+        #expect(clock.now - started < .seconds(2))
+    }
+}
+
+/// What a spawned process inherits.
+@Suite struct ProcessSpawnTests {
+    @Test func childGetsOnlyTheStandardStreamsAndItsOwnProcessGroup() async throws {
+        // Open descriptors in this process that are not close-on-exec, like a listening socket could be.
+        let leaky = open("/dev/null", O_RDONLY)
+        defer { close(leaky) }
+        #expect(leaky > 2)
+        let child = try LocalProcess.spawn(executable: "/bin/sleep", arguments: ["30"],
+                                           environment: [:], outputPath: nil)
+        defer { Task { _ = await child.terminate(grace: .zero) } }
+        try await Task.sleep(for: .milliseconds(100))
+        let descriptors = try FileManager.default.contentsOfDirectory(atPath: "/proc/\(child.pid)/fd").compactMap(Int.init).sorted()
+        #expect(descriptors == [0, 1, 2])
+        #expect(getpgid(child.pid) == child.pid)
+        #expect(child.isAlive)
+        let status = await child.terminate(grace: .seconds(1))
+        #expect(status == .signaled(signal: SIGTERM))
+        #expect(!child.isAlive)
+    }
+
+    @Test func decodesWaitStatusWords() {
+        #expect(ProcessExitStatus(waitStatus: 3 << 8) == .exited(code: 3))
+        #expect(ProcessExitStatus(waitStatus: 9) == .signaled(signal: 9))
+        #expect(ProcessExitStatus(waitStatus: 9).exitCode == nil)
+    }
+}
+
+/// The health probe against a real stand-in server.
+@Suite struct ProcessHealthProbeTests {
+    @Test func a503CountsAsUp() async throws {
+        let state = ProcessDriverFixture.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: state) }
+        let driver = try ProcessDriver(configuration: ProcessDriverFixture.standInConfiguration(stateDirectory: state),
+                                       logger: ProcessDriverFixture.logger)
+        _ = try await driver.launch(LaunchRequest(id: "ws-full"))
+        do {
+            let endpoint = try await driver.waitUntilRunning("ws-full", timeout: .seconds(10))
+            let probe = HTTPHealthProbe()
+            #expect(await probe.get(endpoint) == 200)
+            #expect(await probe.get(endpoint, path: "/fail-health") == 200)
+            #expect(await probe.get(endpoint) == 503)
+            #expect(await probe.get(endpoint, path: "/nothing-here") == 404)
+            #expect(await probe.waitUntilUp(endpoint, timeout: .seconds(1)))
+        } catch {
+            try? await driver.stopAll(grace: .zero)
+            throw error
+        }
+        try await driver.stopAll(grace: .seconds(1))
+    }
+}
