@@ -158,6 +158,8 @@ let package = Package(
             dependencies: [
                 "WSScaleCore",
                 .product(name: "PropertyBased", package: "swift-property-based"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             path: "Tests/CoreTests"
         ),

@@ -123,7 +123,15 @@ public struct EnvironmentReader: Sendable {
             return defaultValue
         }
         guard range.contains(value) else {
-            report(name, "must be between \(range.lowerBound) and \(range.upperBound) seconds, got \(text)")
+            if range.upperBound == .greatestFiniteMagnitude {
+                report(name, "must be at least \(Self.describe(range.lowerBound)) seconds, got \(text)")
+            } else {
+                report(name, "must be between \(Self.describe(range.lowerBound)) and \(Self.describe(range.upperBound)) seconds, got \(text)")
+            }
+            return defaultValue
+        }
+        guard abs(value) <= Self.largestSeconds else {
+            report(name, "must be at most \(Self.describe(Self.largestSeconds)) seconds, got \(text)")
             return defaultValue
         }
         return .milliseconds(Int64((value * 1000).rounded()))
@@ -144,6 +152,13 @@ public struct EnvironmentReader: Sendable {
     /// Throws a `ConfigurationError` listing every problem, if there was any.
     public func finish() throws {
         if !issues.isEmpty { throw ConfigurationError(issues: issues) }
+    }
+
+    /// The longest duration a setting may have (about 31,700 years): milliseconds fit in `Int64`.
+    private static let largestSeconds: Double = 1e12
+
+    private static func describe(_ seconds: Double) -> String {
+        seconds == seconds.rounded() && abs(seconds) < 1e15 ? String(Int64(seconds)) : String(seconds)
     }
 
     private static func describe(_ range: ClosedRange<Int>) -> String {

@@ -1,0 +1,201 @@
+import Logging
+
+extension Autoscaler {
+    /// One wake: handles exits, reads the pool, reconciles, plans and carries the plan out.
+    /// - Returns: launches and stops to run beside the loop.
+    func cycle(_ reasons: [WakeReason]) async -> [BackgroundJob] {
+        var jobs: [BackgroundJob] = []
+        for case let .exit(exit) in reasons {
+            jobs += await handleExit(exit)
+        }
+        let startedAt = clock.now()
+        let observation: PoolObservation
+        do {
+            async let instances = driver.instances()
+            async let servers = loadBalancer.servers()
+            async let hosts = registry.topology()
+            observation = PoolObservation(driver: try await instances, balancer: try await servers,
+                                          registry: try await hosts, startedAt: startedAt)
+        } catch {
+            lastError = "reading the pool failed: \(error)"
+            logger.warning("reading the pool failed; trying again at the next wake", metadata: ["error": "\(error)"])
+            return jobs
+        }
+        lastError = nil
+        observedAt = wallClockMilliseconds
+        lastDriverIDs = Set(observation.driver.map(\.id))
+        let now = clock.now()
+        let reconciliation = pool.reconcile(with: observation, now: now, launchTimeout: tunables.launchTimeout,
+                                            connectionLimit: configuration.connectionLimitPerHost)
+        lastInstances = reconciliation.instances
+        jobs += await correct(reconciliation.actions)
+
+        let plan = planner.plan(for: reconciliation.snapshot, now: now)
+        guard !plan.isEmpty else {
+            logger.trace("nothing to do", metadata: ["instances": "\(reconciliation.snapshot.instances.count)"])
+            return jobs
+        }
+        jobs += await carryOut(plan)
+        return jobs
+    }
+
+    /// Carries out reconciliation actions (or logs them in dry-run).
+    private func correct(_ actions: [ReconcileAction]) async -> [BackgroundJob] {
+        guard !actions.isEmpty else { return [] }
+        if configuration.dryRun {
+            if actions != lastDryRunCorrections {
+                for action in actions { logger.notice("would reconcile: \(action)") }
+                record(Decision(sequence: 0, timestamp: wallClockMilliseconds, kind: .reconcile,
+                                reasons: actions.map(\.description), dryRun: true,
+                                actions: actions.map { "would: \($0)" }))
+            }
+            lastDryRunCorrections = actions
+            return []
+        }
+        var jobs: [BackgroundJob] = []
+        var errors: [String] = []
+        for action in actions {
+            logger.notice("reconcile: \(action)")
+            do {
+                switch action {
+                case let .addToBalancer(id, endpoint, state):
+                    try await loadBalancer.add(id, at: endpoint)
+                    try await loadBalancer.setState(id, state)
+                    try await registry.setDraining(host: id, state == .drain)
+                case let .setBalancerState(id, state):
+                    try await loadBalancer.setState(id, state)
+                case let .removeFromBalancer(id):
+                    try await loadBalancer.remove(id)
+                case let .retire(id, _):
+                    pool.retire(id)
+                    jobs.append(stopJob(id))
+                    try await loadBalancer.remove(id)
+                case let .stop(id):
+                    jobs.append(stopJob(id))
+                }
+            } catch {
+                logger.error("reconcile failed; trying again at the next wake",
+                             metadata: ["action": "\(action)", "error": "\(error)"])
+                errors.append("\(action): \(error)")
+            }
+        }
+        let recorded = actions.filter { if case .stop = $0 { false } else { true } }
+        if !recorded.isEmpty {
+            record(Decision(sequence: 0, timestamp: wallClockMilliseconds, kind: .reconcile,
+                            reasons: recorded.map(\.description), dryRun: false,
+                            actions: recorded.map(\.description), errors: errors))
+        }
+        return jobs
+    }
+
+    /// Carries out a plan in order: activate, launch, drain, shed, remove (or logs it in dry-run).
+    private func carryOut(_ plan: ScalePlan) async -> [BackgroundJob] {
+        let dryRun = configuration.dryRun
+        logger.notice("\(dryRun ? "would " : "")\(plan.summary)", metadata: [
+            "reasons": .array(plan.reasons.map { .string($0) }), "dryRun": "\(dryRun)",
+        ])
+        let sequence = record(Decision(sequence: 0, timestamp: wallClockMilliseconds, kind: .plan,
+                                       reasons: plan.reasons, plan: plan, dryRun: dryRun))
+        if dryRun {
+            let wouldDo = plan.steps.map { "would " + $0 }
+            decisionLog.update(sequence) { $0.actions = wouldDo }
+            return []
+        }
+        var jobs: [BackgroundJob] = []
+        var outcome = StepOutcomes()
+        for id in plan.activate {
+            if await attempt("activate \(id)", into: &outcome, {
+                try await loadBalancer.setState(id, .ready)
+                try await registry.setDraining(host: id, false)
+            }) {
+                pool.setState(id, .active, now: clock.now())
+            }
+        }
+        for _ in 0..<max(0, plan.launch) {
+            let id = newInstanceID()
+            pool.launchStarted(id, at: clock.now())
+            outcome.actions.append("launch \(id)")
+            jobs.append { await self.launch(id, decision: sequence) }
+        }
+        for id in plan.drain {
+            if await attempt("drain \(id)", into: &outcome, {
+                try await loadBalancer.setState(id, .drain)
+                try await registry.setDraining(host: id, true)
+            }) {
+                pool.setState(id, .draining, now: clock.now())
+            }
+        }
+        for order in plan.shed {
+            _ = await attempt("shed \(order.count) from \(order.host) (\(order.cause.rawValue))", into: &outcome, {
+                try await registry.shed(host: order.host, count: order.count)
+            })
+        }
+        for id in plan.remove {
+            if await attempt("remove \(id)", into: &outcome, { try await loadBalancer.remove(id) }) {
+                pool.retire(id)
+                jobs.append(stopJob(id))
+            }
+        }
+        decisionLog.update(sequence) {
+            $0.actions = outcome.actions
+            $0.errors = outcome.errors
+        }
+        if let error = outcome.errors.last { lastError = error }
+        planner.planExecuted(plan, now: clock.now())
+        return jobs
+    }
+
+    /// Runs one step of a plan, noting it as done or failed.
+    /// - Returns: whether it succeeded.
+    private func attempt(_ step: String, into outcome: inout StepOutcomes,
+                         _ body: () async throws -> Void) async -> Bool {
+        do {
+            try await body()
+            outcome.actions.append(step)
+            return true
+        } catch {
+            logger.error("\(step) failed; the next wake will look again", metadata: ["error": "\(error)"])
+            outcome.errors.append("\(step): \(error)")
+            return false
+        }
+    }
+
+    /// Appends a decision to the log. - Returns: its sequence number.
+    @discardableResult
+    func record(_ decision: Decision) -> Int {
+        decisionLog.append(decision)
+    }
+
+    /// A new id, unused by the pool as far as the loop knows.
+    private func newInstanceID() -> InstanceID {
+        let taken = pool.knownIDs.union(lastDriverIDs)
+        for _ in 0..<100 {
+            let id = makeID()
+            if !taken.contains(id) { return id }
+        }
+        var counter = 1
+        let base = makeID()
+        while taken.contains("\(base)-\(counter)") { counter += 1 }
+        return "\(base)-\(counter)"
+    }
+}
+
+/// The steps of a plan that were done and those that failed.
+struct StepOutcomes {
+    var actions: [String] = []
+    var errors: [String] = []
+}
+
+extension ScalePlan {
+    /// The plan's steps in the order the loop carries them out, for logs and decisions.
+    var steps: [String] {
+        activate.map { "activate \($0)" }
+            + (launch > 0 ? ["launch \(launch) instance\(launch == 1 ? "" : "s")"] : [])
+            + drain.map { "drain \($0)" }
+            + shed.map { "shed \($0.count) from \($0.host) (\($0.cause.rawValue))" }
+            + remove.map { "remove \($0)" }
+    }
+
+    /// One line naming every step.
+    var summary: String { steps.joined(separator: ", ") }
+}

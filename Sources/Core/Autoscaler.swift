@@ -1,0 +1,199 @@
+import Logging
+import ServiceLifecycle
+import struct Foundation.Date
+
+/// The control loop: watches the pool (driver, load balancer, session registry), asks a
+/// planner what to do and carries the plan out.
+///
+/// It wakes on registry events (debounced and coalesced), on instance exits reported by the
+/// driver and on a periodic safety tick. Each wake reads the three sides, puts the load
+/// balancer back in line with what runs (reconciliation), builds a `TopologySnapshot`, asks
+/// the planner for a plan and carries it out in order: activate, launch (in the background,
+/// added to the load balancer once healthy), drain, shed, remove. One wake at a time: two
+/// plans never run at once, and launches under way count as `starting` instances.
+/// Errors are logged and the next wake tries again; the loop itself never fails.
+/// In dry-run (`ScalingConfiguration.dryRun`) it logs and records its decisions and
+/// changes nothing.
+public actor Autoscaler: Service {
+    /// Timings and sizes of the loop itself (the scaling knobs are in `ScalingConfiguration`).
+    public struct Tunables: Sendable, Equatable {
+        /// The longest time between two wakes, whatever happens.
+        public var safetyTick: Duration
+        /// How long registry events are gathered before the loop acts on them.
+        public var debounce: Duration
+        /// How long a launch may take until its server answers `/health`.
+        public var launchTimeout: Duration
+        /// Time a stopped server has between SIGTERM and SIGKILL.
+        public var stopGrace: Duration
+        /// How many decisions `status()` keeps.
+        public var decisionCapacity: Int
+
+        /// Creates tunables; the defaults suit production.
+        public init(safetyTick: Duration = .seconds(1), debounce: Duration = .milliseconds(50),
+                    launchTimeout: Duration = .seconds(30), stopGrace: Duration = .seconds(10),
+                    decisionCapacity: Int = 100) {
+            self.safetyTick = safetyTick
+            self.debounce = debounce
+            self.launchTimeout = launchTimeout
+            self.stopGrace = stopGrace
+            self.decisionCapacity = decisionCapacity
+        }
+    }
+
+    /// Why the loop woke.
+    enum WakeReason: Sendable {
+        case startup
+        case tick
+        case registry(RegistryEvent)
+        case exit(InstanceExit)
+        case launchFinished(InstanceID)
+    }
+
+    /// Work that runs beside the loop (launches, stops) so it never stalls a later wake.
+    typealias BackgroundJob = @Sendable () async -> Void
+
+    let configuration: ScalingConfiguration
+    let driver: any InstanceDriver
+    let loadBalancer: any LoadBalancer
+    let registry: any SessionRegistry
+    let environment: [String: String]
+    let makeID: @Sendable () -> InstanceID
+    let tunables: Tunables
+    let clock: LoopClock
+    let logger: Logger
+    var planner: any ScalePlanner
+
+    var pool = PoolState()
+    var decisionLog: DecisionLog
+    var lastInstances: [InstanceStatus] = []
+    var lastDriverIDs: Set<InstanceID> = []
+    var observedAt: Int64?
+    var lastError: String?
+    var lastDryRunCorrections: [ReconcileAction] = []
+
+    private var pendingWakes: [WakeReason] = []
+    private let doorbell: AsyncStream<Void>
+    private let doorbellContinuation: AsyncStream<Void>.Continuation
+
+    /// Creates the control loop; it does nothing until `run()`.
+    /// - Parameters:
+    ///   - configuration: the scaling knobs; `dryRun` makes the loop log without acting.
+    ///   - driver: the backend that launches and stops servers.
+    ///   - loadBalancer: the load balancer in front of the servers.
+    ///   - registry: the session registry the servers write to.
+    ///   - planner: the decision rules (`ScalingPolicy` in wsscale).
+    ///   - environment: environment given to every launched server (Redis address, knobs).
+    ///   - makeID: makes a new instance id; the loop retries when it returns one in use.
+    ///   - clock: the clock for ticks, timeouts and the planner's `now`.
+    ///   - tunables: the loop's own timings.
+    ///   - logger: where decisions and errors go.
+    public init<C: Clock>(
+        configuration: ScalingConfiguration,
+        driver: any InstanceDriver,
+        loadBalancer: any LoadBalancer,
+        registry: any SessionRegistry,
+        planner: any ScalePlanner,
+        environment: [String: String] = [:],
+        makeID: @escaping @Sendable () -> InstanceID = InstanceIDGenerator.randomHex,
+        clock: C = ContinuousClock(),
+        tunables: Tunables = Tunables(),
+        logger: Logger
+    ) where C.Duration == Duration {
+        self.configuration = configuration
+        self.driver = driver
+        self.loadBalancer = loadBalancer
+        self.registry = registry
+        self.planner = planner
+        self.environment = environment
+        self.makeID = makeID
+        self.clock = LoopClock(clock)
+        self.tunables = tunables
+        var logger = logger
+        logger[metadataKey: "driver"] = .string(driver.name)
+        self.logger = logger
+        self.decisionLog = DecisionLog(capacity: tunables.decisionCapacity)
+        (doorbell, doorbellContinuation) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+    }
+
+    /// Runs the loop until the task is cancelled or a graceful shutdown is triggered.
+    /// Launches under way are cancelled on return; running servers are left running.
+    public func run() async {
+        logger.info("control loop started", metadata: [
+            "dryRun": "\(configuration.dryRun)", "safetyTick": "\(tunables.safetyTick)",
+            "debounce": "\(tunables.debounce)",
+        ])
+        enqueue(.startup)
+        await withDiscardingTaskGroup { group in
+            group.addTask { await self.forwardRegistryEvents() }
+            group.addTask { await self.forwardExits() }
+            group.addTask { await self.tick() }
+            for await _ in doorbell.cancelOnGracefulShutdown() {
+                if pendingWakes.allSatisfy(\.isRegistryEvent) {
+                    try? await clock.sleep(tunables.debounce)
+                }
+                let reasons = pendingWakes
+                pendingWakes.removeAll()
+                guard !reasons.isEmpty else { continue }
+                for job in await cycle(reasons) {
+                    group.addTask { await job() }
+                }
+            }
+            group.cancelAll()
+        }
+        logger.info("control loop stopped")
+    }
+
+    /// What the pool looks like at the last wake, with the last decisions.
+    public func status() -> PoolStatus {
+        let total = lastInstances.reduce(0) { $0 + $1.sessions }
+        let active = lastInstances.filter { $0.state == .active }.count
+        return PoolStatus(
+            driver: driver.name, dryRun: configuration.dryRun,
+            connectionLimitPerHost: configuration.connectionLimitPerHost,
+            instances: lastInstances, totalSessions: total,
+            utilizationPercent: PoolStatus.utilizationPercent(
+                sessions: total, hosts: active, limit: configuration.connectionLimitPerHost),
+            decisions: decisionLog.decisions, observedAt: observedAt, lastError: lastError)
+    }
+
+    /// Asks for a wake: the loop reads the pool and plans.
+    func enqueue(_ reason: WakeReason) {
+        pendingWakes.append(reason)
+        doorbellContinuation.yield()
+    }
+
+    private func forwardRegistryEvents() async {
+        for await event in registry.events() {
+            enqueue(.registry(event))
+        }
+    }
+
+    private func forwardExits() async {
+        for await exit in driver.exits() {
+            enqueue(.exit(exit))
+        }
+    }
+
+    private func tick() async {
+        while true {
+            do {
+                try await clock.sleep(tunables.safetyTick)
+            } catch {
+                return
+            }
+            enqueue(.tick)
+        }
+    }
+
+    /// Wall-clock time in milliseconds since 1970, for decisions.
+    nonisolated var wallClockMilliseconds: Int64 {
+        Int64((Date().timeIntervalSince1970 * 1000).rounded())
+    }
+}
+
+extension Autoscaler.WakeReason {
+    /// True for registry events, which are debounced.
+    var isRegistryEvent: Bool {
+        if case .registry = self { true } else { false }
+    }
+}

@@ -1,0 +1,51 @@
+/// The pool as the three sides reported it during one wake of the control loop.
+struct PoolObservation: Sendable {
+    /// What the driver runs.
+    var driver: [DriverInstance]
+    /// What the load balancer holds.
+    var balancer: [BalancerServer]
+    /// What the session registry counts.
+    var registry: [HostSessions]
+    /// Monotonic time at which the loop began reading; changes the loop made from then on
+    /// may be missing from the reports.
+    var startedAt: Duration
+}
+
+/// A correction that puts the load balancer and the driver back in line with each other.
+enum ReconcileAction: Sendable, Equatable, CustomStringConvertible {
+    /// The driver runs the instance but the balancer lacks it: add it back in this state.
+    case addToBalancer(InstanceID, Endpoint, BalancerServerState)
+    /// The balancer holds the instance in maintenance: put it in this state.
+    case setBalancerState(InstanceID, BalancerServerState)
+    /// The balancer holds a server the driver no longer runs.
+    case removeFromBalancer(InstanceID)
+    /// The instance exited or never became ready: take it out of the balancer and stop it.
+    case retire(InstanceID, reason: String)
+    /// A retired instance the driver still lists: stop it (again).
+    case stop(InstanceID)
+
+    var description: String {
+        switch self {
+        case let .addToBalancer(id, endpoint, state):
+            "\(id) runs but is missing from the load balancer: add it at \(endpoint) as \(state.rawValue)"
+        case let .setBalancerState(id, state):
+            "\(id) is in maintenance in the load balancer: set it \(state.rawValue)"
+        case let .removeFromBalancer(id):
+            "\(id) is in the load balancer but no longer runs: remove it"
+        case let .retire(id, reason):
+            "\(id) \(reason): remove it from the load balancer and stop it"
+        case let .stop(id):
+            "\(id) was taken out of the pool but still runs: stop it"
+        }
+    }
+}
+
+/// The outcome of comparing an observation with the loop's bookkeeping.
+struct Reconciliation: Sendable {
+    /// Corrections to carry out, in order.
+    var actions: [ReconcileAction]
+    /// The pool as the planner should see it (corrections taken as done).
+    var snapshot: TopologySnapshot
+    /// The pool as the API shows it.
+    var instances: [InstanceStatus]
+}

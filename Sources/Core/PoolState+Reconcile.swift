@@ -1,0 +1,125 @@
+extension PoolState {
+    /// Compares what the driver, the load balancer and the registry report with what the loop
+    /// remembers; updates the bookkeeping (adopts unknown instances, forgets vanished ones,
+    /// follows state changes made by others) and says what to correct.
+    ///
+    /// Rules: an instance's state is `active` when the balancer has it `ready`, `draining` when
+    /// the balancer has it `drain` or the registry says it drains, `starting` while its launch is
+    /// under way or the driver has not reported it running. A running instance the balancer
+    /// lacks is added back in the state the loop remembers (for an unknown one: what the
+    /// registry's draining flag says). Entries the loop changed after `startedAt` keep the
+    /// loop's view, since the reports may predate the change.
+    /// - Parameters:
+    ///   - observation: the three reports.
+    ///   - now: monotonic time.
+    ///   - launchTimeout: how long an instance may stay `starting`.
+    ///   - connectionLimit: `CONNECTION_LIMIT_PER_HOST`, for utilization.
+    mutating func reconcile(with observation: PoolObservation, now: Duration,
+                            launchTimeout: Duration, connectionLimit: Int) -> Reconciliation {
+        let listed = Self.index(observation.driver, by: \.id)
+        let balancer = Self.index(observation.balancer, by: \.id)
+        let registry = Self.index(observation.registry, by: \.host)
+        var actions: [ReconcileAction] = []
+        var visible: [TrackedInstance] = []
+
+        for instance in observation.driver.sorted(by: { $0.id < $1.id }) {
+            let id = instance.id
+            if retired.contains(id) {
+                if !stopping.contains(id) { actions.append(.stop(id)) }
+                continue
+            }
+            var entry = tracked[id] ?? TrackedInstance(
+                id: id, state: .starting, launching: false, endpoint: instance.endpoint,
+                firstSeen: now, stateSince: now, changedAt: nil)
+            if entry.launching {
+                if now - entry.firstSeen > launchTimeout * 2 {
+                    actions.append(.retire(id, reason: "is still launching after \(launchTimeout * 2)"))
+                } else {
+                    visible.append(entry)
+                }
+                tracked[id] = entry
+                continue
+            }
+            if case let .exited(code) = instance.status {
+                actions.append(.retire(id, reason: "exited" + (code.map { " with code \($0)" } ?? "")))
+                tracked[id] = entry
+                continue
+            }
+            let registryDraining = registry[id]?.draining ?? false
+            let remembered: InstanceState = entry.state == .starting
+                ? (registryDraining ? .draining : .active) : entry.state
+            if entry.changed(since: observation.startedAt) {
+                // The reports may predate the loop's own change: keep the loop's view.
+            } else if let server = balancer[id] {
+                entry.endpoint = server.endpoint
+                switch server.state {
+                case .ready: entry.enter(registryDraining ? .draining : .active, at: now)
+                case .drain: entry.enter(.draining, at: now)
+                case .maintenance:
+                    entry.enter(remembered, at: now)
+                    actions.append(.setBalancerState(id, remembered.balancerState))
+                }
+            } else if instance.status == .running, let endpoint = instance.endpoint ?? entry.endpoint {
+                entry.endpoint = endpoint
+                entry.enter(remembered, at: now)
+                actions.append(.addToBalancer(id, endpoint, remembered.balancerState))
+            } else {
+                entry.enter(.starting, at: now)
+                if now - entry.stateSince > launchTimeout {
+                    actions.append(.retire(id, reason: "did not become ready within \(launchTimeout)"))
+                    tracked[id] = entry
+                    continue
+                }
+            }
+            tracked[id] = entry
+            visible.append(entry)
+        }
+
+        for (id, entry) in tracked.sorted(by: { $0.key < $1.key }) where listed[id] == nil {
+            if entry.launching || entry.changed(since: observation.startedAt) {
+                if entry.launching && now - entry.firstSeen > launchTimeout * 2 {
+                    actions.append(.retire(id, reason: "is still launching after \(launchTimeout * 2)"))
+                } else {
+                    visible.append(entry)
+                }
+            } else {
+                tracked[id] = nil  // gone: the balancer entry, if any, is removed below
+            }
+        }
+        for server in observation.balancer.sorted(by: { $0.id < $1.id })
+        where tracked[server.id] == nil && listed[server.id].map({ _ in retired.contains(server.id) }) ?? true {
+            actions.append(.removeFromBalancer(server.id))
+        }
+        retired = retired.filter { listed[$0] != nil || stopping.contains($0) }
+
+        visible.sort { $0.id < $1.id }
+        let snapshot = TopologySnapshot(instances: visible.map { entry in
+            InstanceSnapshot(id: entry.id, state: entry.state, sessions: registry[entry.id]?.sessions ?? 0,
+                             age: now - entry.firstSeen, timeInState: now - entry.stateSince)
+        })
+        let instances = visible.map { entry in
+            let sessions = registry[entry.id]?.sessions ?? 0
+            let server = balancer[entry.id]
+            return InstanceStatus(
+                id: entry.id, state: entry.state,
+                endpoint: entry.endpoint ?? listed[entry.id]?.endpoint, sessions: sessions,
+                utilizationPercent: PoolStatus.utilizationPercent(sessions: sessions, hosts: 1, limit: connectionLimit),
+                balancerState: server?.state, balancerConnections: server?.currentConnections,
+                balancerDisagrees: server.map { $0.currentConnections != sessions } ?? false,
+                ageSeconds: (now - entry.firstSeen).seconds, secondsInState: (now - entry.stateSince).seconds)
+        }
+        return Reconciliation(actions: actions, snapshot: snapshot, instances: instances)
+    }
+
+    private static func index<T>(_ items: [T], by key: (T) -> InstanceID) -> [InstanceID: T] {
+        Dictionary(items.map { (key($0), $0) }, uniquingKeysWith: { first, _ in first })
+    }
+}
+
+extension Duration {
+    /// The duration in seconds, as a floating-point number.
+    var seconds: Double {
+        let parts = components
+        return Double(parts.seconds) + Double(parts.attoseconds) / 1e18
+    }
+}

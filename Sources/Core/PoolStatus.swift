@@ -1,0 +1,85 @@
+/// One instance of the pool as the balancer's API shows it.
+public struct InstanceStatus: Sendable, Codable, Equatable {
+    /// The instance's identity.
+    public var id: InstanceID
+    /// Its place in the rotation.
+    public var state: InstanceState
+    /// Where the load balancer reaches it, once known.
+    public var endpoint: Endpoint?
+    /// Live sessions according to the session registry.
+    public var sessions: Int
+    /// `sessions / CONNECTION_LIMIT_PER_HOST * 100`.
+    public var utilizationPercent: Double
+    /// Its administrative state in the load balancer; `nil` when the balancer lacks it.
+    public var balancerState: BalancerServerState?
+    /// Connections the load balancer holds to it; `nil` when the balancer lacks it.
+    public var balancerConnections: Int?
+    /// True when the load balancer's connection count differs from the registry's sessions.
+    public var balancerDisagrees: Bool
+    /// Seconds since it was launched (or first seen by this run of the loop).
+    public var ageSeconds: Double
+    /// Seconds since it entered `state`.
+    public var secondsInState: Double
+
+    /// Creates an instance status.
+    public init(id: InstanceID, state: InstanceState, endpoint: Endpoint?, sessions: Int,
+                utilizationPercent: Double, balancerState: BalancerServerState?,
+                balancerConnections: Int?, balancerDisagrees: Bool,
+                ageSeconds: Double, secondsInState: Double) {
+        self.id = id
+        self.state = state
+        self.endpoint = endpoint
+        self.sessions = sessions
+        self.utilizationPercent = utilizationPercent
+        self.balancerState = balancerState
+        self.balancerConnections = balancerConnections
+        self.balancerDisagrees = balancerDisagrees
+        self.ageSeconds = ageSeconds
+        self.secondsInState = secondsInState
+    }
+}
+
+/// The pool as the balancer's `GET /api/topology` shows it: instances, utilization and the
+/// last decisions with their reasons.
+public struct PoolStatus: Sendable, Codable, Equatable {
+    /// The backend's name (`process`, `docker`, `podman`, `systemd`).
+    public var driver: String
+    /// True when the loop only logs its decisions (`DRY_RUN`).
+    public var dryRun: Bool
+    /// `CONNECTION_LIMIT_PER_HOST`: sessions counted as 100 % of one server.
+    public var connectionLimitPerHost: Int
+    /// Every instance, ordered by id.
+    public var instances: [InstanceStatus]
+    /// Sessions held by all instances, draining ones included.
+    public var totalSessions: Int
+    /// Overall utilization: all sessions over the active instances' capacity, in percent
+    /// (the PoC's `S / (A * L) * 100`; with no active instance, `A` counts as 1).
+    public var utilizationPercent: Double
+    /// The last decisions, oldest first.
+    public var decisions: [Decision]
+    /// When the loop last read the pool successfully, in milliseconds since 1970.
+    public var observedAt: Int64?
+    /// The last error that kept the loop from reading or changing the pool, cleared on success.
+    public var lastError: String?
+
+    /// Creates a pool status.
+    public init(driver: String, dryRun: Bool, connectionLimitPerHost: Int, instances: [InstanceStatus],
+                totalSessions: Int, utilizationPercent: Double, decisions: [Decision],
+                observedAt: Int64?, lastError: String?) {
+        self.driver = driver
+        self.dryRun = dryRun
+        self.connectionLimitPerHost = connectionLimitPerHost
+        self.instances = instances
+        self.totalSessions = totalSessions
+        self.utilizationPercent = utilizationPercent
+        self.decisions = decisions
+        self.observedAt = observedAt
+        self.lastError = lastError
+    }
+
+    /// Utilization in percent of `sessions` over `hosts` servers of `limit` sessions each
+    /// (`hosts` counts as at least 1, `limit` as at least 1).
+    public static func utilizationPercent(sessions: Int, hosts: Int, limit: Int) -> Double {
+        Double(sessions) / Double(max(1, hosts) * max(1, limit)) * 100
+    }
+}

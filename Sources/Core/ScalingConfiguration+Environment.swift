@@ -1,0 +1,106 @@
+extension ScalingConfiguration {
+    /// The environment variables of the scaler, under the proof of concept's names for its six
+    /// knobs and ours for the rest.
+    public enum Variable: String, CaseIterable, Sendable {
+        case connectionLimitPerHost = "CONNECTION_LIMIT_PER_HOST"
+        case maxUtilizationPercent = "MAX_UTILIZATION_PERCENT"
+        case minUtilizationPercent = "MIN_UTILIZATION_PERCENT"
+        case overutilizedTolerancePercent = "OVERUTILIZED_TOLERANCE_PERCENT"
+        case underutilizedTolerancePercent = "UNDERUTILIZED_TOLERANCE_PERCENT"
+        case maxConnectionsPerHost = "MAX_CONNECTIONS_PER_HOST"
+        case minInstances = "MIN_INSTANCES"
+        case maxInstances = "MAX_INSTANCES"
+        case drainTimeout = "DRAIN_TIMEOUT_SECONDS"
+        case scaleInStabilization = "SCALE_IN_STABILIZATION_SECONDS"
+        case rebalanceCooldown = "REBALANCE_COOLDOWN_SECONDS"
+        case maxShedPerRebalance = "MAX_SHED_PER_REBALANCE"
+        case dryRun = "DRY_RUN"
+    }
+
+    /// Reads the configuration from `reader`, recording every problem in it; call
+    /// `reader.finish()` afterwards to throw them.
+    ///
+    /// Rules, each reported under the variable it concerns:
+    /// - every number is a whole number (durations: seconds, fractions allowed), never negative;
+    /// - percentages are 0…100, and `MAX_UTILIZATION_PERCENT` is at least 1 (the scale-out
+    ///   target divides by it);
+    /// - `CONNECTION_LIMIT_PER_HOST`, `MIN_INSTANCES` and `MAX_INSTANCES` are at least 1
+    ///   (a pool of no server takes no connection, so it would never grow);
+    /// - `MAX_SHED_PER_REBALANCE` is at least 0 (0 turns rebalancing off);
+    /// - the rules between variables of `consistencyIssues`, checked only for variables
+    ///   that were read without a problem (so one typo gives one message).
+    ///
+    /// Variables that are unset or empty keep their defaults; a variable with a problem keeps
+    /// its default too, so the result is usable for display even when the reader has issues.
+    public static func load(from reader: inout EnvironmentReader) -> ScalingConfiguration {
+        let defaults = ScalingConfiguration()
+        var configuration = ScalingConfiguration()
+        configuration.connectionLimitPerHost = reader.int(
+            Variable.connectionLimitPerHost.rawValue, default: defaults.connectionLimitPerHost, in: 1...Int.max)
+        configuration.maxUtilizationPercent = reader.int(
+            Variable.maxUtilizationPercent.rawValue, default: defaults.maxUtilizationPercent, in: 1...100)
+        configuration.minUtilizationPercent = reader.percent(
+            Variable.minUtilizationPercent.rawValue, default: defaults.minUtilizationPercent)
+        configuration.overutilizedTolerancePercent = reader.percent(
+            Variable.overutilizedTolerancePercent.rawValue, default: defaults.overutilizedTolerancePercent)
+        configuration.underutilizedTolerancePercent = reader.percent(
+            Variable.underutilizedTolerancePercent.rawValue, default: defaults.underutilizedTolerancePercent)
+        configuration.maxConnectionsPerHost = reader.int(
+            Variable.maxConnectionsPerHost.rawValue, default: defaults.maxConnectionsPerHost, in: 1...Int.max)
+        configuration.minInstances = reader.int(
+            Variable.minInstances.rawValue, default: defaults.minInstances, in: 1...Int.max)
+        configuration.maxInstances = reader.int(
+            Variable.maxInstances.rawValue, default: defaults.maxInstances, in: 1...Int.max)
+        configuration.drainTimeout = reader.seconds(
+            Variable.drainTimeout.rawValue, default: defaults.drainTimeout)
+        configuration.scaleInStabilization = reader.seconds(
+            Variable.scaleInStabilization.rawValue, default: defaults.scaleInStabilization)
+        configuration.rebalanceCooldown = reader.seconds(
+            Variable.rebalanceCooldown.rawValue, default: defaults.rebalanceCooldown)
+        configuration.maxShedPerRebalance = reader.int(
+            Variable.maxShedPerRebalance.rawValue, default: defaults.maxShedPerRebalance, in: 0...Int.max)
+        configuration.dryRun = reader.bool(Variable.dryRun.rawValue, default: defaults.dryRun)
+
+        let alreadyReported = Set(reader.issues.map(\.variable))
+        for check in configuration.crossVariableChecks()
+        where !check.involves.contains(where: { alreadyReported.contains($0.rawValue) }) {
+            reader.report(check.issue.variable, check.issue.message)
+        }
+        return configuration
+    }
+
+    /// Reads the configuration from the process environment and the text of a `.env` file
+    /// (the environment wins).
+    /// - Throws: `ConfigurationError` listing every problem, each naming its variable.
+    public static func load(environment: [String: String], dotEnv: String?) throws -> ScalingConfiguration {
+        var reader = EnvironmentReader(environment: environment, dotEnv: dotEnv)
+        let configuration = load(from: &reader)
+        try reader.finish()
+        return configuration
+    }
+
+    /// The effective configuration as `(variable, value)` pairs, in the order of `Variable`;
+    /// values are written so that reading them back gives the same configuration
+    /// (durations in seconds, booleans as `true`/`false`).
+    public func describe() -> [(name: String, value: String)] {
+        Variable.allCases.map { variable in
+            let value: String
+            switch variable {
+            case .connectionLimitPerHost: value = String(connectionLimitPerHost)
+            case .maxUtilizationPercent: value = String(maxUtilizationPercent)
+            case .minUtilizationPercent: value = String(minUtilizationPercent)
+            case .overutilizedTolerancePercent: value = String(overutilizedTolerancePercent)
+            case .underutilizedTolerancePercent: value = String(underutilizedTolerancePercent)
+            case .maxConnectionsPerHost: value = String(maxConnectionsPerHost)
+            case .minInstances: value = String(minInstances)
+            case .maxInstances: value = String(maxInstances)
+            case .drainTimeout: value = drainTimeout.secondsText
+            case .scaleInStabilization: value = scaleInStabilization.secondsText
+            case .rebalanceCooldown: value = rebalanceCooldown.secondsText
+            case .maxShedPerRebalance: value = String(maxShedPerRebalance)
+            case .dryRun: value = dryRun ? "true" : "false"
+            }
+            return (name: variable.rawValue, value: value)
+        }
+    }
+}

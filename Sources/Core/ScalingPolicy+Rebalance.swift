@@ -1,0 +1,92 @@
+extension ScalingPolicy {
+    /// Rule 4: the "Swiss cheese" rebalance, over **active** hosts only.
+    ///
+    /// With `A` active hosts holding `Sa` sessions, the average is `Sa / A` sessions, that is
+    /// utilization `Ua = Sa / (A × L) × 100` (draining hosts are neither sources nor targets;
+    /// starting hosts take no connection yet, so they are ignored: a slow launch does not stall
+    /// rebalancing).
+    /// - A host is over-utilized when `u_h > Ua + OVERUTILIZED_TOLERANCE_PERCENT`, under-utilized
+    ///   when `u_h < Ua − UNDERUTILIZED_TOLERANCE_PERCENT`. A rebalance needs both: an
+    ///   over-utilized host and an under-utilized one (so the second knob has a meaning:
+    ///   a pool where nobody is notably short of load is left alone).
+    /// - An over-utilized host sheds at most `s_h − ceil(L × Ua / 100)` (that is, down to
+    ///   `ceil(Sa / A)`), never below the average.
+    /// - The total is capped by the room on hosts strictly below the average: each can take
+    ///   up to `floor(Sa / A)` sessions, and never more than `MAX_CONNECTIONS_PER_HOST` (it would
+    ///   refuse them). Least-connections balancing sends the shed clients there, so the spread
+    ///   between active hosts never grows.
+    /// - The total is capped by `MAX_SHED_PER_REBALANCE` (0: no rebalancing).
+    /// - Within the total, the fullest hosts shed first (their counts are lowered together,
+    ///   ties by id), which lowers the maximum most.
+    /// - Not within `REBALANCE_COOLDOWN_SECONDS` of the last rebalance carried out, so shed
+    ///   clients have reconnected before the pool is judged again.
+    func planRebalance(_ load: PoolLoad, now: Duration, into plan: inout ScalePlan) {
+        let hosts = load.active
+        let count = hosts.count
+        let total = load.activeSessions
+        guard count >= 2, total > 0, configuration.maxShedPerRebalance > 0 else { return }
+        if let last = lastRebalance, now - last < configuration.rebalanceCooldown { return }
+
+        let unit = count * load.limit
+        let overTolerance = configuration.overutilizedTolerancePercent
+        let underTolerance = configuration.underutilizedTolerancePercent
+        let overUtilized = hosts.filter { $0.sessions * 100 * count > total * 100 + overTolerance * unit }
+        let underUtilized = hosts.filter { $0.sessions * 100 * count < total * 100 - underTolerance * unit }
+        guard !overUtilized.isEmpty, !underUtilized.isEmpty else { return }
+
+        let target = (total + count - 1) / count
+        let fillLevel = min(total / count, configuration.maxConnectionsPerHost)
+        let room = hosts
+            .filter { $0.sessions * count < total }
+            .reduce(0) { $0 + max(0, fillLevel - $1.sessions) }
+        let wanted = overUtilized.reduce(0) { $0 + max(0, $1.sessions - target) }
+        let budget = min(wanted, room, configuration.maxShedPerRebalance)
+        guard budget > 0 else { return }
+
+        let orders = Self.lowerFullestFirst(overUtilized, floor: target, budget: budget)
+        plan.shed.append(contentsOf: orders)
+
+        let average = Double(total) * 100 / Double(unit)
+        func utilization(_ host: InstanceSnapshot) -> String {
+            "\(host.id) \((Double(host.sessions) * 100 / Double(load.limit)).percentText)"
+        }
+        var reason = "rebalance: average \(average.percentText) (\(total) sessions on \(count) active servers of \(load.limit)); "
+            + "over \((average + Double(overTolerance)).percentText): \(overUtilized.map(utilization).joined(separator: ", ")); "
+            + "under \((average - Double(underTolerance)).percentText): \(underUtilized.map(utilization).joined(separator: ", ")); "
+            + "shedding " + orders.map { "\($0.count) from \($0.host)" }.joined(separator: ", ")
+            + " (not below \(target) each)"
+        if budget < wanted {
+            let limits = [
+                room == budget ? "room \(room) on servers below the average" : nil,
+                configuration.maxShedPerRebalance == budget ? "MAX_SHED_PER_REBALANCE \(configuration.maxShedPerRebalance)" : nil,
+            ].compactMap { $0 }
+            reason += ", \(budget) of \(wanted): limited by " + limits.joined(separator: " and ")
+        }
+        plan.reasons.append(reason)
+    }
+
+    /// Distributes `budget` sheds over `hosts` by lowering the fullest first, never taking a
+    /// host below `floor`: every host ends at `max(level, its count)` or one above, for the
+    /// lowest common level the budget reaches. Orders come in the hosts' order; ties by id.
+    static func lowerFullestFirst(_ hosts: [InstanceSnapshot], floor: Int, budget: Int) -> [ShedOrder] {
+        func shedAbove(_ level: Int) -> Int { hosts.reduce(0) { $0 + max(0, $1.sessions - level) } }
+        // The lowest level in [floor, highest] whose shedding fits in the budget.
+        var low = floor, high = hosts.map(\.sessions).max() ?? floor
+        while low < high {
+            let middle = (low + high) / 2
+            if shedAbove(middle) <= budget { high = middle } else { low = middle + 1 }
+        }
+        let level = low
+        var leftover = budget - shedAbove(level)
+        var counts = hosts.map { max(0, $0.sessions - level) }
+        // Hosts sitting at the level after shedding give one more each, by id, for the leftover.
+        let atLevel = hosts.indices.filter { hosts[$0].sessions >= level && level > floor }
+        for index in atLevel.sorted(by: { hosts[$0].id < hosts[$1].id }) where leftover > 0 {
+            counts[index] += 1
+            leftover -= 1
+        }
+        return hosts.indices.compactMap { index in
+            counts[index] > 0 ? ShedOrder(host: hosts[index].id, count: counts[index], cause: .rebalance) : nil
+        }
+    }
+}

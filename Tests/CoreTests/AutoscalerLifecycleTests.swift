@@ -1,0 +1,52 @@
+import Logging
+import ServiceLifecycle
+import Testing
+@testable import WSScaleCore
+
+@Suite("Autoscaler as a Service, and failures while carrying out plans")
+struct AutoscalerLifecycleTests {
+    @Test("a graceful shutdown of its ServiceGroup ends run() promptly, launches under way included")
+    func gracefulShutdown() async throws {
+        let harness = LoopHarness()
+        await harness.driver.script([.hangHealth])
+        var tunables = Autoscaler.Tunables.fast
+        tunables.launchTimeout = .seconds(3600)
+        let probe = PlannerProbe(script: [ScalePlan(launch: 1, reasons: ["one"])])
+        let loop = harness.makeLoop(planner: ScriptedPlanner(probe: probe), tunables: tunables)
+        let group = ServiceGroup(services: [loop],
+                                 logger: Logger(label: "group", factory: { _ in SwiftLogNoOpLogHandler() }))
+        let clock = ContinuousClock()
+        let started = clock.now
+        try await withThrowingTaskGroup(of: Void.self) { tasks in
+            tasks.addTask { try await group.run() }
+            #expect(await eventually { harness.calls.index(of: "driver.wait ws-1") != nil })
+            await group.triggerGracefulShutdown()
+            try await tasks.waitForAll()
+        }
+        #expect(clock.now - started < .seconds(3))
+        // The half-launched server is left for the next run to adopt, not stopped on the way out.
+        #expect(harness.calls.index(of: "driver.stop ws-1") == nil)
+    }
+
+    @Test("a failing step is recorded on its decision and in status(); the next steps still run")
+    func failingStepIsRecorded() async throws {
+        let harness = LoopHarness()
+        await harness.driver.adopt("ws-a", port: 9001)
+        await harness.balancer.preload("ws-a", port: 9001, state: .ready)
+        await harness.registry.setHost("ws-a", sessions: 6)
+        let plan = ScalePlan(drain: ["ws-missing", "ws-a"], reasons: ["scale in"])
+        let probe = PlannerProbe(script: [plan])
+        let loop = harness.makeLoop(planner: ScriptedPlanner(probe: probe))
+        try await harness.running(loop) {
+            #expect(await eventually { await loop.status().decisions.count == 1 })
+            #expect(await eventually { probe.planCalls >= 3 })
+        }
+        let decision = try #require(await loop.status().decisions.first)
+        #expect(decision.actions == ["drain ws-a"])
+        #expect(decision.errors.count == 1 && decision.errors[0].hasPrefix("drain ws-missing"))
+        #expect(await harness.balancer.state(of: "ws-a") == .drain)
+        #expect(await harness.registry.hosts["ws-a"]?.draining == true)
+        #expect(probe.executed == [plan])
+        #expect(probe.snapshots.last?.draining.map(\.id) == ["ws-a"])
+    }
+}

@@ -1,0 +1,49 @@
+import WSScaleCore
+
+/// An in-memory `LoadBalancer` that can be restarted (emptied) or slowed down.
+actor FakeBalancer: LoadBalancer {
+    private let calls: CallLog
+    private(set) var table: [InstanceID: BalancerServer] = [:]
+    private var setStateDelay: Duration = .zero
+
+    init(calls: CallLog) { self.calls = calls }
+
+    /// Holds a server already (as if configured before the loop started).
+    func preload(_ id: InstanceID, port: Int, state: BalancerServerState, connections: Int = 0) {
+        table[id] = BalancerServer(id: id, endpoint: Endpoint(host: "127.0.0.1", port: port), state: state,
+                                   healthy: state == .ready, currentConnections: connections)
+    }
+
+    /// Forgets every server, as HAProxy does when it restarts.
+    func restart() { table = [:] }
+
+    /// Makes every `setState` take this long.
+    func setSetStateDelay(_ delay: Duration) { setStateDelay = delay }
+
+    /// The state of one server, `nil` when absent.
+    func state(of id: InstanceID) -> BalancerServerState? { table[id]?.state }
+
+    func servers() async throws -> [BalancerServer] { Array(table.values) }
+
+    func add(_ id: InstanceID, at endpoint: Endpoint) async throws {
+        calls.append("lb.add \(id)")
+        if let existing = table[id] {
+            guard existing.endpoint == endpoint else { throw DriverError("exists elsewhere", instance: id) }
+            return
+        }
+        table[id] = BalancerServer(id: id, endpoint: endpoint, state: .maintenance, healthy: false, currentConnections: 0)
+    }
+
+    func setState(_ id: InstanceID, _ state: BalancerServerState) async throws {
+        if setStateDelay > .zero { try await Task.sleep(for: setStateDelay) }
+        calls.append("lb.\(state.rawValue) \(id)")
+        guard table[id] != nil else { throw DriverError("no such server", instance: id) }
+        table[id]?.state = state
+        table[id]?.healthy = state == .ready
+    }
+
+    func remove(_ id: InstanceID) async throws {
+        calls.append("lb.remove \(id)")
+        table[id] = nil
+    }
+}

@@ -1,0 +1,118 @@
+import Testing
+@testable import WSScaleCore
+
+/// Rule 4: shed from over-utilized active hosts down to the average, as far as there is room.
+@Suite struct ScalingPolicyRebalanceTests {
+    static let cases: [PolicyCase] = [
+        PolicyCase(name: "Swiss cheese: every over-utilized host sheds down to ceil(average)",
+                   instances: TopologySnapshot.active(1, 8, 8, 8, 8).instances,
+                   expected: ScalePlan(shed: [rebalance("ws-2", 1), rebalance("ws-3", 1), rebalance("ws-4", 1), rebalance("ws-5", 1)]),
+                   reasons: ["rebalance: average 66.0% (33 sessions on 5 active servers of 10); over 76.0%: ws-2 80.0%, ws-3 80.0%, ws-4 80.0%, ws-5 80.0%; under 56.0%: ws-1 10.0%; shedding 1 from ws-2, 1 from ws-3, 1 from ws-4, 1 from ws-5 (not below 7 each)"]),
+        PolicyCase(name: "one full host and new empty ones",
+                   instances: TopologySnapshot.active(30, 0, 0, 0, 0).instances,
+                   expected: ScalePlan(shed: [rebalance("ws-1", 24)])),
+        PolicyCase(name: "the room below the average caps the total",
+                   instances: TopologySnapshot.active(13, 0, 0).instances,
+                   expected: ScalePlan(shed: [rebalance("ws-1", 8)])),
+        PolicyCase(name: "fullest first within the total",
+                   configuration: .seed { $0.maxShedPerRebalance = 3 },
+                   instances: TopologySnapshot.active(12, 11, 0).instances,
+                   expected: ScalePlan(shed: [rebalance("ws-1", 2), rebalance("ws-2", 1)]),
+                   reasons: ["shedding 2 from ws-1, 1 from ws-2 (not below 8 each), 3 of 7: limited by MAX_SHED_PER_REBALANCE 3"]),
+        PolicyCase(name: "without a cap both come down to the average",
+                   instances: TopologySnapshot.active(12, 11, 0).instances,
+                   expected: ScalePlan(shed: [rebalance("ws-1", 4), rebalance("ws-2", 3)])),
+        PolicyCase(name: "MAX_SHED_PER_REBALANCE caps the total",
+                   configuration: .seed { $0.maxShedPerRebalance = 5 },
+                   instances: TopologySnapshot.active(30, 0, 0, 0, 0).instances,
+                   expected: ScalePlan(shed: [rebalance("ws-1", 5)])),
+        PolicyCase(name: "MAX_SHED_PER_REBALANCE 0 turns rebalancing off",
+                   configuration: .seed { $0.maxShedPerRebalance = 0 },
+                   instances: TopologySnapshot.active(30, 0, 0, 0, 0).instances,
+                   expected: ScalePlan()),
+        PolicyCase(name: "no under-utilized host: nothing",
+                   instances: TopologySnapshot.active(12, 7, 7, 7, 7).instances,
+                   expected: ScalePlan()),
+        PolicyCase(name: "an under-utilized host but none over-utilized: nothing",
+                   instances: TopologySnapshot.active(5, 7, 7, 7, 7).instances,
+                   expected: ScalePlan()),
+        PolicyCase(name: "balanced pool: nothing",
+                   instances: TopologySnapshot.active(6, 6, 6, 6).instances,
+                   expected: ScalePlan()),
+        PolicyCase(name: "no sessions at all: nothing",
+                   instances: TopologySnapshot.active(0, 0, 0).instances,
+                   expected: ScalePlan()),
+        PolicyCase(name: "a single active host: nothing",
+                   instances: [.active("a", 30), .starting("b"), .starting("c"), .starting("d"), .starting("e")],
+                   expected: ScalePlan()),
+        PolicyCase(name: "draining hosts are neither sources nor targets",
+                   instances: [.active("a", 14), .active("b", 0), .draining("d", 2, for: .seconds(10))],
+                   expected: ScalePlan(shed: [rebalance("a", 7)])),
+        PolicyCase(name: "a starting host does not stall rebalancing",
+                   instances: [.active("a", 14), .active("b", 0), .starting("c", since: .seconds(120))],
+                   expected: ScalePlan(shed: [rebalance("a", 7)])),
+        PolicyCase(name: "no rebalance in a plan that launches",
+                   instances: TopologySnapshot.active(30, 0).instances,
+                   expected: ScalePlan(launch: 3)),
+        PolicyCase(name: "no rebalance in a plan that drains",
+                   configuration: .seed { $0.scaleInStabilization = .zero },
+                   instances: TopologySnapshot.active(6, 0, 0, 0, 0, 0).instances,
+                   expected: ScalePlan(drain: ["ws-2", "ws-3", "ws-4", "ws-5", "ws-6"])),
+        PolicyCase(name: "no rebalance in a plan that re-activates",
+                   instances: [.active("a", 9), .active("b", 0), .draining("d", 8)],
+                   expected: ScalePlan(activate: ["d"])),
+        PolicyCase(name: "rebalance goes along with a timeout shed and a removal",
+                   instances: [.active("a", 14), .active("b", 0), .draining("d", 1, for: .seconds(300)), .draining("e", 0)],
+                   expected: ScalePlan(shed: [ShedOrder(host: "d", count: 1, cause: .drainTimeout), rebalance("a", 7)],
+                                       remove: ["e"])),
+        PolicyCase(name: "hosts above the hard limit: receivers are filled only up to it",
+                   configuration: .seed { $0.maxConnectionsPerHost = 15; $0.maxInstances = 2 },
+                   instances: TopologySnapshot.active(40, 0).instances,
+                   expected: ScalePlan(shed: [rebalance("ws-1", 15)]),
+                   reasons: ["shedding 15 from ws-1 (not below 20 each), 15 of 20: limited by room 15 on servers below the average"]),
+        PolicyCase(name: "receivers already at the hard limit have no room",
+                   configuration: .seed { $0.maxConnectionsPerHost = 10; $0.connectionLimitPerHost = 10; $0.maxInstances = 3 },
+                   instances: TopologySnapshot.active(60, 10, 10).instances,
+                   expected: ScalePlan()),
+        PolicyCase(name: "L = 1: a host one session above the average is over-utilized",
+                   configuration: .seed {
+                       $0.connectionLimitPerHost = 1; $0.maxConnectionsPerHost = 5; $0.maxUtilizationPercent = 90
+                   },
+                   instances: TopologySnapshot.active(3, 1, 0, 0).instances,
+                   expected: ScalePlan(shed: [rebalance("ws-1", 2)])),
+    ]
+
+    @Test(arguments: cases)
+    func rebalancing(_ row: PolicyCase) {
+        row.check()
+    }
+
+    @Test func cooldownStartsWhenARebalanceIsCarriedOut() {
+        var policy = ScalingPolicy(configuration: .seed)
+        let uneven = TopologySnapshot.active(14, 0)
+        let first = policy.plan(for: uneven, now: .seconds(10))
+        #expect(first.rebalanceSheds == ["ws-1": 7])
+        // Not carried out (dry run): planned again.
+        #expect(policy.plan(for: uneven, now: .seconds(11)).rebalanceSheds == ["ws-1": 7])
+        policy.planExecuted(first, now: .seconds(11))
+        #expect(policy.plan(for: uneven, now: .seconds(12)).isEmpty)
+        #expect(policy.plan(for: uneven, now: .milliseconds(13_999)).isEmpty)
+        #expect(policy.plan(for: uneven, now: .seconds(14)).rebalanceSheds == ["ws-1": 7])
+    }
+
+    @Test func aPlanWithoutRebalanceDoesNotStartTheCooldown() {
+        var policy = ScalingPolicy(configuration: .seed)
+        let launch = policy.plan(for: .active(30), now: .seconds(0))
+        policy.planExecuted(launch, now: .seconds(0))
+        #expect(policy.plan(for: .active(30, 0, 0, 0, 0), now: .seconds(1)).rebalanceSheds == ["ws-1": 24])
+    }
+
+    @Test func lowerFullestFirstSpreadsTheLeftoverByID() {
+        let hosts: [InstanceSnapshot] = [.active("c", 10), .active("a", 10), .active("b", 9)]
+        // Down to level 9 costs 2; the third shed goes to the first id at level 9 (a).
+        #expect(ScalingPolicy.lowerFullestFirst(hosts, floor: 5, budget: 3)
+            == [rebalance("c", 1), rebalance("a", 2)])
+        #expect(ScalingPolicy.lowerFullestFirst(hosts, floor: 8, budget: 100)
+            == [rebalance("c", 2), rebalance("a", 2), rebalance("b", 1)])
+    }
+}
