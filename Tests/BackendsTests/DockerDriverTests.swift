@@ -160,6 +160,26 @@ struct DockerDriverTests {
         #expect(error?.message.contains("exited with code 3") == true)
     }
 
+    @Test func joinsANamedNetworkWithoutPublishing() async throws {
+        let pool = DockerTestPool()
+        let network = "\(pool.pool)-net"
+        #expect(DockerTestEnvironment.docker("network", "create", network).status == 0)
+        defer {
+            pool.removeEverything()
+            DockerTestEnvironment.docker("network", "rm", network)
+        }
+        var configuration = pool.configuration()
+        configuration.reachability = .network(name: network)
+        let driver = DockerDriver(configuration: configuration, logger: Logger(label: "test.docker"))
+        let launched = try await driver.launch(LaunchRequest(id: pool.id("n")))
+        // Reached by name inside the network (by a balancer there; tests stay on loopback).
+        #expect(launched.endpoint == Endpoint(host: pool.id("n"), port: 8088))
+        let seen = DockerTestEnvironment.docker("inspect", "-f", "{{.HostConfig.NetworkMode}} {{len .HostConfig.PortBindings}}", pool.id("n")).output
+        #expect(seen.trimmingCharacters(in: .whitespacesAndNewlines) == "\(network) 0")
+        try await driver.stop(pool.id("n"), grace: .seconds(1))
+        #expect(try await driver.instances().isEmpty)
+    }
+
     @Test func reportsADaemonThatIsNotThere() async throws {
         var pool = DockerTestPool()
         pool.daemon = .unixSocket(path: "/nonexistent/docker.sock")
