@@ -1,0 +1,71 @@
+import Foundation
+import Logging
+import WSScaleCore
+
+extension DockerDriver {
+    public func exits() -> AsyncStream<InstanceExit> {
+        let since = Self.timestamp(Date())
+        return AsyncStream { continuation in
+            let task = Task { await self.watchExits(since: since, into: continuation) }
+            continuation.onTermination = { _ in task.cancel() }
+        }
+    }
+
+    /// Follows `GET /events` (`die` of this pool's containers) from `since`, reconnecting
+    /// with backoff (and from the last event seen) when the stream breaks, and yields each
+    /// container that died without being stopped on purpose, once.
+    private func watchExits(since start: String, into continuation: AsyncStream<InstanceExit>.Continuation) async {
+        var since = start
+        var reported = Set<String>()
+        var failures = 0
+        let filters = ["type": ["container"], "event": ["die"], "label": ["\(DockerLabel.pool)=\(configuration.pool)"]]
+        while !Task.isCancelled {
+            var splitter = JSONLineSplitter()
+            do {
+                for try await chunk in api.events(filters: filters, since: since) {
+                    failures = 0
+                    for line in splitter.append(chunk) {
+                        guard let event = try? JSONDecoder().decode(DockerEvent.self, from: line) else { continue }
+                        if let nanos = event.timeNano { since = Self.timestamp(nanoseconds: nanos) }
+                        guard let exit = await exitReport(event, alreadyReported: &reported) else { continue }
+                        logger.warning("instance exited on its own", metadata: ["instance": "\(exit.id)", "reason": "\(exit.reason)"])
+                        continuation.yield(exit)
+                    }
+                }
+            } catch {
+                if Task.isCancelled { break }
+                failures += 1
+                logger.warning("docker event stream broke; reconnecting", metadata: ["error": "\(error)", "failures": "\(failures)"])
+            }
+            let wait = min(Duration.milliseconds(100) * (1 << min(failures, 6)), .seconds(5))
+            try? await Task.sleep(for: wait)
+        }
+        continuation.finish()
+    }
+
+    /// The report for one `die` event, or `nil` when it is a stop asked for, another
+    /// pool's, or already reported.
+    private func exitReport(_ event: DockerEvent, alreadyReported: inout Set<String>) async -> InstanceExit? {
+        guard event.Action == "die", let actor = event.Actor, let containerID = actor.ID else { return nil }
+        let attributes = actor.Attributes ?? [:]
+        guard attributes[DockerLabel.pool] == configuration.pool,
+              let id = attributes[DockerLabel.instance] ?? attributes["name"] else { return nil }
+        guard !alreadyReported.contains(containerID) else { return nil }
+        alreadyReported.insert(containerID)
+        if stopping.withLockedValue({ $0.contains(id) }) { return nil }
+        let code = attributes["exitCode"].flatMap { Int32($0) }
+        let oomKilled = (try? await api.inspect(containerID))??.State?.OOMKilled ?? false
+        return InstanceExit(id: id, exitCode: code, reason: DockerInstanceMapping.exitReason(code: code, oomKilled: oomKilled))
+    }
+
+    /// A `since` value: Unix seconds with nanoseconds.
+    static func timestamp(_ date: Date) -> String {
+        timestamp(nanoseconds: Int64(date.timeIntervalSince1970 * 1_000_000_000))
+    }
+
+    /// A `since` value from Unix nanoseconds.
+    static func timestamp(nanoseconds: Int64) -> String {
+        let fraction = String(nanoseconds % 1_000_000_000)
+        return "\(nanoseconds / 1_000_000_000).\(String(repeating: "0", count: 9 - fraction.count))\(fraction)"
+    }
+}

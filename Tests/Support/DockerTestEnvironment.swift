@@ -1,0 +1,179 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// What the Docker tests need from the machine: a Docker daemon that answers, the local
+/// base image, a container image that answers `GET /health`, and the socket proxy.
+///
+/// Decision: the tests make the daemon answer themselves. The first use runs
+/// `scripts/setup-docker.sh` (installs docker.io + debootstrap when missing, starts dockerd
+/// when `docker info` fails; needs root, as CI has) and `docker/base-image.sh` (debootstraps
+/// `wsscale-base:bookworm` once, ~30 s–3 min on a fresh machine). When either fails, every
+/// Docker test is skipped and the reason is printed once, starting with `SKIPPING`.
+public enum DockerTestEnvironment {
+    /// The repository's root (where `scripts/` and `docker/` are).
+    public static let repositoryRoot: URL = URL(fileURLWithPath: #filePath)
+        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+    /// `nil` when a Docker daemon answers and the test image exists; otherwise why the
+    /// Docker tests are skipped (printed to standard error once).
+    public static let unavailableReason: String? = prepare()
+
+    /// Whether the Docker tests can run.
+    public static var isAvailable: Bool { unavailableReason == nil }
+
+    /// The image the driver tests run. `WSSCALE_DOCKER_TEST_IMAGE` names one whose default
+    /// command serves `/health` on `$SERVER_PORT` (the `wsscale:local` image built by
+    /// `docker/build-image.sh`); otherwise the local base image, with `responderCommand`.
+    public static let testImage: String = ProcessInfo.processInfo.environment["WSSCALE_DOCKER_TEST_IMAGE"] ?? "wsscale-base:bookworm"
+
+    /// The command the containers run: `nil` (the image's own) for `WSSCALE_DOCKER_TEST_IMAGE`;
+    /// otherwise busybox httpd serving a `/health` file on `$SERVER_PORT`.
+    public static let testCommand: [String]? = ProcessInfo.processInfo.environment["WSSCALE_DOCKER_TEST_IMAGE"] != nil ? nil : [
+        "/bin/busybox", "sh", "-c",
+        "mkdir -p /tmp/www && echo ok > /tmp/www/health && exec /bin/busybox httpd -f -p \"$SERVER_PORT\" -h /tmp/www",
+    ]
+
+    /// Runs a program to its end.
+    /// - Parameters:
+    ///   - executable: an absolute path, or a name looked up in `PATH`.
+    ///   - arguments: its arguments.
+    ///   - environment: extra environment variables.
+    /// - Returns: its exit status and its standard output and error, together.
+    @discardableResult
+    public static func run(_ executable: String, _ arguments: [String], environment: [String: String] = [:]) -> (status: Int32, output: String) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = [executable] + arguments
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = pipe
+        do { try process.run() } catch { return (127, "cannot run \(executable): \(error)") }
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+    }
+
+    /// Runs the `docker` CLI.
+    @discardableResult
+    public static func docker(_ arguments: String...) -> (status: Int32, output: String) {
+        run("docker", arguments)
+    }
+
+    /// Removes every container labelled `wsscale.pool=<pool>` (test cleanup).
+    public static func removeContainers(ofPool pool: String) {
+        let ids = docker("ps", "-aq", "--filter", "label=wsscale.pool=\(pool)").output
+            .split(whereSeparator: \.isNewline).map(String.init)
+        if !ids.isEmpty { run("docker", ["rm", "-f"] + ids) }
+    }
+
+    /// A TCP port on 127.0.0.1 that was free a moment ago (bound to port 0, then closed).
+    public static func freeLoopbackPort() throws -> Int {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw TestEnvironmentError("socket() failed: errno \(errno)") }
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = 0
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) { pointer in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { socketAddress in
+                bind(fd, socketAddress, length) == 0 && getsockname(fd, socketAddress, &length) == 0
+            }
+        }
+        guard bound else { throw TestEnvironmentError("bind(127.0.0.1:0) failed: errno \(errno)") }
+        return Int(UInt16(bigEndian: address.sin_port))
+    }
+
+    /// Starts `haproxy -f docker/socket-proxy/haproxy.cfg` on a free port of 127.0.0.1 in
+    /// front of `/var/run/docker.sock`, and waits until it accepts connections.
+    /// - Returns: the running proxy; call `stop()` when done (use `defer`).
+    public static func startSocketProxy() throws -> SocketProxyProcess {
+        let port = try freeLoopbackPort()
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["haproxy", "-f", repositoryRoot.appendingPathComponent("docker/socket-proxy/haproxy.cfg").path, "-db"]
+        process.environment = ProcessInfo.processInfo.environment.merging(
+            ["DOCKER_PROXY_BIND": "127.0.0.1:\(port)", "DOCKER_SOCKET": "/var/run/docker.sock"]) { _, new in new }
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        let proxy = SocketProxyProcess(process: process, port: port)
+        for _ in 0..<100 {
+            if canConnect(port: port) { return proxy }
+            guard process.isRunning else { break }
+            usleep(50_000)
+        }
+        proxy.stop()
+        throw TestEnvironmentError("haproxy (socket proxy) did not listen on 127.0.0.1:\(port)")
+    }
+
+    /// Whether something accepts TCP connections on 127.0.0.1:`port`.
+    public static func canConnect(port: Int) -> Bool {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = UInt16(port).bigEndian
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        return withUnsafePointer(to: &address) { pointer in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0
+            }
+        }
+    }
+
+    private static func prepare() -> String? {
+        let scripts = repositoryRoot.path
+        let setup = run("\(scripts)/scripts/setup-docker.sh", [])
+        guard setup.status == 0 else {
+            return skip("dockerd cannot start: \(setup.output.trimmingCharacters(in: .whitespacesAndNewlines))")
+        }
+        if ProcessInfo.processInfo.environment["WSSCALE_DOCKER_TEST_IMAGE"] == nil {
+            let image = run("\(scripts)/docker/base-image.sh", [])
+            guard image.status == 0 else {
+                return skip("the base image wsscale-base:bookworm cannot be made: \(image.output.trimmingCharacters(in: .whitespacesAndNewlines))")
+            }
+        } else if docker("image", "inspect", testImage).status != 0 {
+            return skip("WSSCALE_DOCKER_TEST_IMAGE=\(testImage) does not exist (docker/build-image.sh builds wsscale:local)")
+        }
+        return nil
+    }
+
+    private static func skip(_ reason: String) -> String {
+        FileHandle.standardError.write(Data("SKIPPING the Docker tests: \(reason)\n".utf8))
+        return reason
+    }
+}
+
+/// A socket proxy (haproxy) started by a test.
+public final class SocketProxyProcess: @unchecked Sendable {
+    private let process: Process
+    /// Its TCP port on 127.0.0.1.
+    public let port: Int
+
+    init(process: Process, port: Int) {
+        self.process = process
+        self.port = port
+    }
+
+    /// Stops haproxy and waits for it to exit.
+    public func stop() {
+        if process.isRunning {
+            process.terminate()
+            process.waitUntilExit()
+        }
+    }
+}
+
+/// A test environment that could not be prepared.
+public struct TestEnvironmentError: Error, CustomStringConvertible {
+    /// What failed.
+    public var description: String
+    /// Creates an error.
+    public init(_ description: String) { self.description = description }
+}

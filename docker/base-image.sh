@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Makes the local base image `wsscale-base:bookworm` without a registry: debootstraps a
+# minimal Debian bookworm with the runtime libraries of a `swift build --static-swift-stdlib`
+# binary (libhiredis0.14, libcurl4, libsystemd0, ca-certificates) plus busybox (health
+# checks in compose, the tiny HTTP responder of the tests), drops the apt lists, and
+# `docker import`s it. Does nothing when the image exists (WSSCALE_BASE_REBUILD=1 forces).
+# Needs root, debootstrap and a running dockerd (scripts/setup-docker.sh does both).
+# Usage: docker/base-image.sh [IMAGE]   (default wsscale-base:bookworm)
+set -euo pipefail
+
+IMAGE="${1:-wsscale-base:bookworm}"
+MIRROR="${WSSCALE_DEBIAN_MIRROR:-http://deb.debian.org/debian}"
+PACKAGES="libhiredis0.14,libcurl4,libsystemd0,ca-certificates,busybox"
+
+if [ "${WSSCALE_BASE_REBUILD:-0}" != 1 ] && docker image inspect "$IMAGE" >/dev/null 2>&1; then
+  echo "==> $IMAGE exists"
+  exit 0
+fi
+[ "$(id -u)" = 0 ] || { echo "base-image: debootstrap needs root" >&2; exit 1; }
+command -v debootstrap >/dev/null || { echo "base-image: debootstrap missing (scripts/setup-docker.sh installs it)" >&2; exit 1; }
+
+ROOT="$(mktemp -d /tmp/wsscale-rootfs.XXXXXX)"
+trap 'rm -rf "$ROOT"' EXIT
+echo "==> debootstrap bookworm (minbase + $PACKAGES) into $ROOT"
+debootstrap --variant=minbase --include="$PACKAGES" bookworm "$ROOT" "$MIRROR" >"$ROOT.log" 2>&1 \
+  || { tail -n 20 "$ROOT.log" >&2; rm -f "$ROOT.log"; echo "base-image: debootstrap failed" >&2; exit 1; }
+rm -f "$ROOT.log"
+rm -rf "$ROOT"/var/lib/apt/lists/* "$ROOT"/var/cache/apt/*.bin "$ROOT"/var/cache/apt/archives/*.deb
+echo "==> docker import $IMAGE"
+tar -C "$ROOT" -c . | docker import --change 'CMD ["/bin/sh"]' - "$IMAGE" >/dev/null
+docker image ls "$IMAGE"

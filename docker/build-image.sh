@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Builds the runtime image (default wsscale:local) from a wsscale binary built on the host.
+# - makes the local base image first when the base is the default (docker/base-image.sh);
+# - builds `swift build -c release --static-swift-stdlib --product wsscale`, unless
+#   WSSCALE_BINARY names a binary to use;
+# - the build context is a temporary directory holding only the (stripped) binary.
+# Usage: docker/build-image.sh [IMAGE]   env: BASE (default wsscale-base:bookworm), WSSCALE_BINARY
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+IMAGE="${1:-wsscale:local}"
+BASE="${BASE:-wsscale-base:bookworm}"
+
+if [ "$BASE" = "wsscale-base:bookworm" ]; then
+  docker/base-image.sh "$BASE"
+fi
+
+BINARY="${WSSCALE_BINARY:-}"
+if [ -z "$BINARY" ]; then
+  echo "==> swift build -c release --static-swift-stdlib --product wsscale"
+  swift build -c release --static-swift-stdlib --product wsscale
+  BINARY="$(swift build -c release --static-swift-stdlib --show-bin-path)/wsscale"
+fi
+[ -x "$BINARY" ] || { echo "build-image: no executable at $BINARY" >&2; exit 1; }
+
+CONTEXT="$(mktemp -d /tmp/wsscale-image.XXXXXX)"
+trap 'rm -rf "$CONTEXT"' EXIT
+cp "$BINARY" "$CONTEXT/wsscale"
+strip "$CONTEXT/wsscale" 2>/dev/null || true
+cp docker/Dockerfile "$CONTEXT/Dockerfile"
+echo "==> docker build -t $IMAGE (base $BASE, context $(du -sh "$CONTEXT" | cut -f1))"
+docker build -q --build-arg BASE="$BASE" -t "$IMAGE" "$CONTEXT"
