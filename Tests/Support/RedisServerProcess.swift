@@ -11,11 +11,13 @@ import Foundation
 public final class RedisServerProcess: @unchecked Sendable {
     /// The port it listens on (kept across restarts).
     public let port: Int
+    private let extraArguments: [String]
     private let lock = NSLock()
-    private var process: Process?
+    private var process: SpawnedProcess?
 
-    private init(port: Int) {
+    private init(port: Int, extraArguments: [String]) {
         self.port = port
+        self.extraArguments = extraArguments
     }
 
     /// `redis://127.0.0.1:PORT`.
@@ -24,48 +26,51 @@ public final class RedisServerProcess: @unchecked Sendable {
     /// Starts `redis-server` on a free port and returns once it answers `PING`.
     /// - Parameter arguments: extra arguments (for example `["--requirepass", "secret"]`).
     public static func start(arguments: [String] = []) async throws -> RedisServerProcess {
-        let server = RedisServerProcess(port: try TestSupport.freeLoopbackPort())
-        server.extraArguments = arguments
+        let server = RedisServerProcess(port: try TestSupport.freeLoopbackPort(), extraArguments: arguments)
         try await server.launch()
         return server
     }
 
-    private var extraArguments: [String] = []
-
     /// Starts it again on the same port (after `kill()` or `stop()`), empty.
     public func restart() async throws {
-        stop()
+        kill()
         try await launch()
     }
 
     /// Kills it with SIGKILL, like a crash, and waits until it is gone.
     public func kill() {
-        end(signal: SIGKILL)
+        takeProcess()?.kill()
     }
 
-    /// Stops it with SIGTERM and waits until it is gone. Safe to call twice.
+    /// Stops it with SIGTERM (SIGKILL after 5 s) and waits until it is gone. Safe to call twice.
     public func stop() {
-        end(signal: SIGTERM)
+        takeProcess()?.terminate()
     }
 
     deinit {
-        end(signal: SIGKILL)
+        process?.kill()
+    }
+
+    private func takeProcess() -> SpawnedProcess? {
+        lock.withLock {
+            defer { process = nil }
+            return process
+        }
     }
 
     private func launch() async throws {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["redis-server", "--port", String(port), "--bind", "127.0.0.1",
-                             "--save", "", "--appendonly", "no", "--daemonize", "no",
-                             "--dir", NSTemporaryDirectory()] + extraArguments
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try process.run()
+        let process = try SpawnedProcess.launch("redis-server", [
+            "--port", String(port), "--bind", "127.0.0.1",
+            "--save", "", "--appendonly", "no", "--daemonize", "no",
+            "--dir", NSTemporaryDirectory(),
+        ] + extraArguments)
         lock.withLock { self.process = process }
-        let deadline = Date().addingTimeInterval(10)
-        while Date() < deadline {
-            if !process.isRunning {
-                throw TestSupportError("redis-server exited at once (status \(process.terminationStatus)) on port \(port)")
+        let clock = ContinuousClock()
+        let deadline = clock.now + .seconds(10)
+        while clock.now < deadline {
+            guard process.isRunning else {
+                _ = takeProcess()
+                throw TestSupportError("redis-server exited at once (wait status \(process.status ?? -1)) on port \(port)")
             }
             // With --requirepass PING answers -NOAUTH: either reply means it is up.
             if TestSupport.loopbackAnswers(port: port, request: "PING\r\n", expectedPrefix: "+PONG")
@@ -74,18 +79,7 @@ public final class RedisServerProcess: @unchecked Sendable {
             }
             try await Task.sleep(for: .milliseconds(20))
         }
-        end(signal: SIGKILL)
+        kill()
         throw TestSupportError("redis-server did not answer on 127.0.0.1:\(port) within 10 s")
-    }
-
-    private func end(signal: Int32) {
-        guard let process = lock.withLock({ () -> Process? in
-            defer { self.process = nil }
-            return self.process
-        }) else { return }
-        if process.isRunning {
-            Foundation.kill(process.processIdentifier, signal)
-        }
-        process.waitUntilExit()
     }
 }

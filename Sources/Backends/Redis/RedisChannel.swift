@@ -46,7 +46,11 @@ struct RedisChannel: Sendable {
         RedisCommandEncoder.encode(commands, into: &buffer)
         let promise = channel.eventLoop.makePromise(of: [RedisValue].self)
         let request = RedisRequest(bytes: buffer, replyCount: replyCount ?? commands.count, promise: promise)
-        channel.writeAndFlush(request, promise: nil)
+        // A write on a closed channel never reaches the handler: fail the request here
+        // (completing a promise twice is a no-op in NIO, so a failure both ways is fine).
+        let written = channel.eventLoop.makePromise(of: Void.self)
+        written.futureResult.whenFailure { _ in promise.fail(RedisError.connectionClosed) }
+        channel.writeAndFlush(request, promise: written)
         return try await promise.futureResult.get()
     }
 
