@@ -184,4 +184,40 @@ import Testing
             #expect(commandsB.received.isEmpty)
         }
     }
+
+    @Test func aHostRemovedBehindItsBackWritesItselfBack() async throws {
+        try await RedisTestFixture.with { fixture in
+            let (store, _) = fixture.runningStore(host: "ws-p")
+            let registry = fixture.runningRegistry()
+            (1...5).forEach { store.sessionOpened(testSession("p\($0)", host: "ws-p")) }
+            #expect(await TestSupport.eventually { try await registry.topology() == [HostSessions(host: "ws-p", sessions: 5)] })
+            // As the registry does when a lease expired during a long pause of the server.
+            let redis = try await fixture.connection()
+            try await redis.pipeline([["ZREM", "wsscale:hosts", "ws-p"], ["DEL", "wsscale:host:ws-p:sessions"]])
+            await redis.close()
+            #expect(try await registry.topology().isEmpty)
+            #expect(await TestSupport.eventually(timeout: .seconds(2)) {
+                try await registry.topology() == [HostSessions(host: "ws-p", sessions: 5)]
+            }, "the next renewal (lease/3) sees ZADD add the host again and rewrites the sessions")
+        }
+    }
+
+    @Test func tenThousandOpensReachTheRegistryInPipelines() async throws {
+        try await RedisTestFixture.with { fixture in
+            let (store, _) = fixture.runningStore(host: "ws-big", lease: .seconds(3))
+            let registry = fixture.runningRegistry()
+            #expect(await TestSupport.eventually { try await registry.topology().count == 1 })
+            let start = ContinuousClock.now
+            for index in 0..<10_000 { store.sessionOpened(testSession("big-\(index)", host: "ws-big")) }
+            let enqueueTime = ContinuousClock.now - start
+            #expect(await TestSupport.eventually(timeout: .seconds(10)) {
+                try await registry.topology() == [HostSessions(host: "ws-big", sessions: 10_000)]
+            })
+            let visibleAfter = ContinuousClock.now - start
+            #expect(visibleAfter < .seconds(3), "10,000 sessions visible after \(visibleAfter)")
+            let listed = try await registry.allSessions()
+            #expect(listed.count == 10_000)
+            print("10,000 opens: enqueued in \(enqueueTime), all in the registry after \(visibleAfter)")
+        }
+    }
 }

@@ -210,7 +210,7 @@ public final class RedisHostSessionStore: HostSessionStore {
     private func upsertCommands(_ records: [SessionRecord]) -> [[String]] {
         let sessionsKey = schema.sessions(of: host)
         return records.chunks(of: batchSize).map { chunk in
-            ["HSET", sessionsKey] + chunk.flatMap { [$0.sessionId, SessionRecordJSON.encode($0)] }
+            ["HSET", sessionsKey] + zip(chunk, SessionRecordJSON.encode(chunk)).flatMap { [$0.sessionId, $1] }
         }
     }
 

@@ -59,10 +59,11 @@ struct RedisRegistryReads: Sendable {
 
 /// The JSON form of a `SessionRecord` in the sessions hash.
 enum SessionRecordJSON {
-    /// The record as JSON text.
-    static func encode(_ record: SessionRecord) -> String {
+    /// Each record as JSON text (one encoder for the batch).
+    static func encode<Records: Sequence<SessionRecord>>(_ records: Records) -> [String] {
+        let encoder = JSONEncoder()
         // Encoding a struct of strings and integers cannot fail.
-        String(decoding: try! JSONEncoder().encode(record), as: UTF8.self)
+        return records.map { String(decoding: try! encoder.encode($0), as: UTF8.self) }
     }
 
     /// The record in `json`; `nil` when it is not one.
