@@ -25,10 +25,25 @@ public final class RedisServerProcess: @unchecked Sendable {
 
     /// Starts `redis-server` on a free port and returns once it answers `PING`.
     /// - Parameter arguments: extra arguments (for example `["--requirepass", "secret"]`).
+    /// A port found free can be taken before redis-server binds it (tests run in parallel
+    /// and every outgoing connection takes an ephemeral port): it then tries another one.
     public static func start(arguments: [String] = []) async throws -> RedisServerProcess {
-        let server = RedisServerProcess(port: try TestSupport.freeLoopbackPort(), extraArguments: arguments)
-        try await server.launch()
-        return server
+        var lastError: Error?
+        for _ in 0..<5 {
+            let server = RedisServerProcess(port: try TestSupport.freeLoopbackPort(), extraArguments: arguments)
+            do {
+                try await server.launch()
+                return server
+            } catch let error as PortTaken {
+                lastError = error
+            }
+        }
+        throw TestSupportError("redis-server could not start: \(lastError.map { "\($0)" } ?? "")")
+    }
+
+    /// redis-server exited at once, most likely because its port was taken meanwhile.
+    private struct PortTaken: Error, CustomStringConvertible {
+        var description: String
     }
 
     /// Starts it again on the same port (after `kill()` or `stop()`), empty.
@@ -49,7 +64,11 @@ public final class RedisServerProcess: @unchecked Sendable {
 
     deinit {
         process?.kill()
+        try? FileManager.default.removeItem(atPath: logPath)
     }
+
+    /// Where redis-server's output goes (removed with this object).
+    private var logPath: String { NSTemporaryDirectory() + "wsscale-redis-\(port).log" }
 
     private func takeProcess() -> SpawnedProcess? {
         lock.withLock {
@@ -59,18 +78,20 @@ public final class RedisServerProcess: @unchecked Sendable {
     }
 
     private func launch() async throws {
+        try? FileManager.default.removeItem(atPath: logPath)
         let process = try SpawnedProcess.launch("redis-server", [
             "--port", String(port), "--bind", "127.0.0.1",
             "--save", "", "--appendonly", "no", "--daemonize", "no",
             "--dir", NSTemporaryDirectory(),
-        ] + extraArguments)
+        ] + extraArguments, outputPath: logPath)
         lock.withLock { self.process = process }
         let clock = ContinuousClock()
         let deadline = clock.now + .seconds(10)
         while clock.now < deadline {
             guard process.isRunning else {
                 _ = takeProcess()
-                throw TestSupportError("redis-server exited at once (wait status \(process.status ?? -1)) on port \(port)")
+                let log = (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? ""
+                throw PortTaken(description: "redis-server exited at once on port \(port): \(log.suffix(300))")
             }
             // With --requirepass PING answers -NOAUTH: either reply means it is up.
             if TestSupport.loopbackAnswers(port: port, request: "PING\r\n", expectedPrefix: "+PONG")

@@ -1,6 +1,7 @@
 import Logging
 import NIOConcurrencyHelpers
 import NIOCore
+import ServiceLifecycle
 import WSScaleCore
 
 /// The server's side of the session registry in Redis (see `RedisKeySchema` for the keys).
@@ -17,7 +18,7 @@ import WSScaleCore
 ///   reconnects with exponential backoff and jitter, then rewrites the whole set
 ///   (`DEL` + `HSET` all + lease, in one `MULTI`).
 /// - `run()` runs until cancelled, then deletes this host's records and leaves `P:hosts`.
-public final class RedisHostSessionStore: HostSessionStore {
+public final class RedisHostSessionStore: HostSessionStore, Service {
     private let url: RedisURL
     private let schema: RedisKeySchema
     private let host: InstanceID
@@ -89,36 +90,18 @@ public final class RedisHostSessionStore: HostSessionStore {
         table.withLockedValue { Array($0.sessions.values) }
     }
 
-    /// Keeps the records, the lease and the command subscription until cancelled,
-    /// reconnecting whenever Redis goes away; then removes this host's records.
+    /// Keeps the records, the lease and the command subscription until cancelled (or a
+    /// graceful shutdown), reconnecting whenever Redis goes away; then removes this host's records.
     public func run() async throws {
-        var backoff = ReconnectBackoff()
-        while !Task.isCancelled {
-            do {
-                let redis = try await slot.connection()
-                let subscriber = try await RedisSubscriber.connect(to: url, eventLoopGroup: eventLoopGroup, logger: logger)
-                do {
-                    try await subscriber.subscribe([schema.commands(for: host)])
-                    try await rewriteEverything(on: redis)
-                    backoff.reset()
-                    logger.info("session registry connected", metadata: ["redis": "\(url)", "host": "\(host)"])
-                    try await withThrowingTaskGroup(of: Void.self) { group in
-                        group.addTask { try await self.writeContinuously(on: redis) }
-                        group.addTask { try await self.relayCommands(from: subscriber) }
-                        try await group.next()
-                        group.cancelAll()
-                    }
-                } catch {
-                    await subscriber.close()
-                    throw error
-                }
-                await subscriber.close()
-            } catch {
-                if Task.isCancelled { break }
-                let delay = backoff.next()
-                logger.warning("session registry unreachable, retrying",
-                               metadata: ["redis": "\(url)", "error": "\(error)", "retryIn": "\(delay)"])
-                try? await Task.sleep(for: delay)
+        let loop = RedisReconnectLoop(url: url, eventLoopGroup: eventLoopGroup, logger: logger,
+                                      channels: [schema.commands(for: host)])
+        await cancelWhenGracefulShutdown {
+            await loop.run { subscriber, _ in
+                let redis = try await self.slot.connection()
+                try await self.rewriteEverything(on: redis)
+                try await untilEitherEnds(
+                    { try await self.writeContinuously(on: redis) },
+                    { try await self.relayCommands(from: subscriber) })
             }
         }
         await removeRecords()

@@ -1,5 +1,6 @@
 import Logging
 import NIOCore
+import ServiceLifecycle
 import WSScaleCore
 
 /// The balancer's side of the session registry in Redis (see `RedisKeySchema`).
@@ -8,7 +9,7 @@ import WSScaleCore
 /// lease expired (atomically, with their keys) and reports them as `.hostExpired`.
 /// Change notifications are debounced per host (50 ms). When Redis comes back after an
 /// outage, `.resynchronized` tells listeners to read everything again.
-public final class RedisSessionRegistry: SessionRegistry {
+public final class RedisSessionRegistry: SessionRegistry, Service {
     private let url: RedisURL
     private let schema: RedisKeySchema
     private let eventLoopGroup: EventLoopGroup
@@ -85,41 +86,18 @@ public final class RedisSessionRegistry: SessionRegistry {
         try await publish(draining ? .drain : .activate, to: host)
     }
 
-    /// Keeps the subscription and the lease checks until cancelled, reconnecting with
-    /// backoff when Redis goes away.
+    /// Keeps the subscription and the lease checks until cancelled (or a graceful
+    /// shutdown), reconnecting with backoff when Redis goes away.
     public func run() async throws {
-        var backoff = ReconnectBackoff()
-        var hadOutage = false
-        while !Task.isCancelled {
-            do {
-                let subscriber = try await RedisSubscriber.connect(to: url, eventLoopGroup: eventLoopGroup, logger: logger)
-                do {
-                    try await subscriber.subscribe([schema.events])
-                    _ = try await slot.connection()
-                    backoff.reset()
-                    if hadOutage {
-                        hadOutage = false
-                        logger.info("session registry reconnected", metadata: ["redis": "\(url)"])
-                        eventStreams.yield(.resynchronized)
-                    }
-                    try await withThrowingTaskGroup(of: Void.self) { group in
-                        group.addTask { try await self.relayChanges(from: subscriber) }
-                        group.addTask { try await self.expireLeasesContinuously() }
-                        try await group.next()
-                        group.cancelAll()
-                    }
-                } catch {
-                    await subscriber.close()
-                    throw error
-                }
-                await subscriber.close()
-            } catch {
-                if Task.isCancelled { break }
-                hadOutage = true
-                let delay = backoff.next()
-                logger.warning("session registry unreachable, retrying",
-                               metadata: ["redis": "\(url)", "error": "\(error)", "retryIn": "\(delay)"])
-                try? await Task.sleep(for: delay)
+        let loop = RedisReconnectLoop(url: url, eventLoopGroup: eventLoopGroup, logger: logger,
+                                      channels: [schema.events])
+        await cancelWhenGracefulShutdown {
+            await loop.run { subscriber, reconnected in
+                _ = try await self.slot.connection()
+                if reconnected { self.eventStreams.yield(.resynchronized) }
+                try await untilEitherEnds(
+                    { try await self.relayChanges(from: subscriber) },
+                    { try await self.expireLeasesContinuously() })
             }
         }
         await slot.close()
