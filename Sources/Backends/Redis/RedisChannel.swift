@@ -1,0 +1,86 @@
+import Logging
+import NIOCore
+import NIOPosix
+
+/// A connected channel to Redis with a `RedisChannelHandler`, logged in and on its database.
+///
+/// Shared by `RedisConnection` (requests and replies) and `RedisSubscriber` (pub/sub).
+struct RedisChannel: Sendable {
+    let channel: Channel
+
+    /// Opens a TCP connection, then sends `AUTH` (when the URL has a password) and `SELECT`
+    /// (when the database is not 0) before anything else.
+    ///
+    /// Host names are resolved on NIO's thread pool, never on an event loop.
+    static func connect(
+        to url: RedisURL, eventLoopGroup: EventLoopGroup, logger: Logger,
+        connectTimeout: TimeAmount = .seconds(2),
+        onMessage: (@Sendable (RedisPubSubMessage) -> Void)? = nil
+    ) async throws -> RedisChannel {
+        let address = try await resolve(url)
+        let channel = try await ClientBootstrap(group: eventLoopGroup)
+            .connectTimeout(connectTimeout)
+            .channelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(
+                        RedisChannelHandler(logger: logger, onMessage: onMessage))
+                }
+            }
+            .connect(to: address).get()
+        let connected = RedisChannel(channel: channel)
+        do {
+            try await connected.logIn(url)
+        } catch {
+            try? await channel.close()
+            throw error
+        }
+        return connected
+    }
+
+    /// Writes the commands in one go and returns their replies in order (error replies included).
+    /// - Parameter replyCount: how many replies answer them; one per command unless given
+    ///   (a `SUBSCRIBE` of n channels is answered n times).
+    func send(_ commands: [[String]], replyCount: Int? = nil) async throws -> [RedisValue] {
+        var buffer = channel.allocator.buffer(capacity: 64 * commands.count)
+        RedisCommandEncoder.encode(commands, into: &buffer)
+        let promise = channel.eventLoop.makePromise(of: [RedisValue].self)
+        let request = RedisRequest(bytes: buffer, replyCount: replyCount ?? commands.count, promise: promise)
+        // A write on a closed channel never reaches the handler: fail the request here
+        // (completing a promise twice is a no-op in NIO, so a failure both ways is fine).
+        let written = channel.eventLoop.makePromise(of: Void.self)
+        written.futureResult.whenFailure { _ in promise.fail(RedisError.connectionClosed) }
+        channel.writeAndFlush(request, promise: written)
+        return try await promise.futureResult.get()
+    }
+
+    /// Closes the connection; waiting requests fail with `RedisError.connectionClosed`.
+    func close() async {
+        try? await channel.close()
+    }
+
+    private func logIn(_ url: RedisURL) async throws {
+        var commands: [[String]] = []
+        if let password = url.password {
+            commands.append(["AUTH"] + (url.username.map { [$0] } ?? []) + [password])
+        }
+        if url.database != 0 {
+            commands.append(["SELECT", String(url.database)])
+        }
+        let replies = try await send(commands)
+        for (command, reply) in zip(commands, replies) {
+            if case .error(let message) = reply {
+                throw RedisError.errorReply("\(command[0]) failed for \(url): \(message)")
+            }
+        }
+    }
+
+    private static func resolve(_ url: RedisURL) async throws -> SocketAddress {
+        if let literal = try? SocketAddress(ipAddress: url.host, port: url.port) {
+            return literal
+        }
+        return try await NIOThreadPool.singleton.runIfActive {
+            try SocketAddress.makeAddressResolvingHost(url.host, port: url.port)
+        }
+    }
+}

@@ -1,0 +1,44 @@
+import WSScaleCore
+
+/// The names of wsscale's keys and channels in Redis, all under one prefix `P`
+/// (default `wsscale`), so two pools can share one Redis by using two prefixes.
+///
+/// | Key / channel             | Type        | Contents                                                      |
+/// |---------------------------|-------------|---------------------------------------------------------------|
+/// | `P:hosts`                 | sorted set  | member = host id, score = lease expiry (ms since 1970)        |
+/// | `P:host:{id}:sessions`    | hash        | field = session id, value = `SessionRecord` as JSON           |
+/// |                           |             | (`userId`, `sessionId`, `hostId`, `connectedAt`, `lastActive`);|
+/// |                           |             | `PEXPIRE` = lease, renewed with it: a dead host's records vanish |
+/// | `P:host:{id}:meta`        | hash        | `draining` = `1` / `0`; same `PEXPIRE` as the sessions        |
+/// | `P:events`                | channel     | message = host id whose session count changed (coalesced)     |
+/// | `P:cmd:{id}`              | channel     | commands for one host: `shed N`, `drain`, `activate`, `drop ID` |
+///
+/// Reads: the topology is `ZRANGEBYSCORE P:hosts now +inf` plus one pipelined `HLEN` and
+/// `HGET draining` per host (O(hosts)); the full session list is `HSCAN` per live host.
+/// No `KEYS`, no key per session. Pub/sub channels are global to a Redis server (not per
+/// database), so the prefix, not the database number, is what separates pools.
+///
+/// Lease times come from the servers' clocks; servers and balancer are expected to share a
+/// clock (one machine, or NTP) to well under a lease.
+public struct RedisKeySchema: Sendable, Equatable {
+    /// The prefix of every key and channel.
+    public let prefix: String
+
+    /// Creates the schema for a pool.
+    /// - Parameter prefix: non-empty, without spaces (default `wsscale`).
+    public init(prefix: String = "wsscale") {
+        precondition(!prefix.isEmpty && !prefix.contains(" "), "the Redis key prefix must be non-empty and without spaces")
+        self.prefix = prefix
+    }
+
+    /// The sorted set of hosts by lease expiry.
+    public var hosts: String { "\(prefix):hosts" }
+    /// The hash of one host's sessions.
+    public func sessions(of host: InstanceID) -> String { "\(prefix):host:\(host):sessions" }
+    /// The hash of one host's flags (`draining`).
+    public func meta(of host: InstanceID) -> String { "\(prefix):host:\(host):meta" }
+    /// The channel of change notifications.
+    public var events: String { "\(prefix):events" }
+    /// The command channel of one host.
+    public func commands(for host: InstanceID) -> String { "\(prefix):cmd:\(host)" }
+}

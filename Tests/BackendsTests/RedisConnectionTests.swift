@@ -1,0 +1,119 @@
+import Foundation
+import Logging
+import NIOPosix
+@testable import WSScaleBackends
+import WSScaleCore
+import WSScaleTestSupport
+import Testing
+
+/// The hiredis + SwiftNIO client against a real redis-server.
+@Suite struct RedisConnectionTests {
+    @Test func roundTripAndErrorReplies() async throws {
+        try await RedisTestFixture.with { fixture in
+            let redis = try await fixture.connection()
+            #expect(try await redis.send(["SET", "greeting", "hé llo\r\n"]) == .simpleString("OK"))
+            #expect(try await redis.send(["GET", "greeting"]) == .bulkString("hé llo\r\n"))
+            #expect(try await redis.send(["GET", "missing"]) == .null)
+            #expect(try await redis.send(["RPUSH", "list", "a", "b"]) == .integer(2))
+            #expect(try await redis.send(["LRANGE", "list", "0", "-1"]) == .array([.bulkString("a"), .bulkString("b")]))
+            await #expect(throws: RedisError.self) { try await redis.send(["NOSUCHCOMMAND"]) }
+            // An error reply inside a pipeline stays in its place.
+            let replies = try await redis.pipeline([["PING"], ["INCR", "greeting"], ["ECHO", "x"]])
+            #expect(replies[0] == .simpleString("PONG"))
+            #expect(replies[1].isError)
+            #expect(replies[2] == .bulkString("x"))
+            await redis.close()
+        }
+    }
+
+    @Test func pipelinesTenThousandCommandsInOrder() async throws {
+        try await RedisTestFixture.with { fixture in
+            let redis = try await fixture.connection()
+            let commands = (1...10_000).map { _ in ["INCR", "counter"] }
+            let start = ContinuousClock.now
+            let replies = try await redis.pipeline(commands)
+            let elapsed = ContinuousClock.now - start
+            #expect(replies == (1...10_000).map { RedisValue.integer(Int64($0)) })
+            // Concurrent single sends share the connection; FIFO matching keeps each reply with its caller.
+            let echoed = try await withThrowingTaskGroup(of: (Int, RedisValue).self) { group in
+                for index in 0..<1_000 {
+                    group.addTask { (index, try await redis.send(["ECHO", "m\(index)"])) }
+                }
+                return try await group.reduce(into: [:]) { $0[$1.0] = $1.1 }
+            }
+            #expect(echoed.count == 1_000)
+            #expect(echoed.allSatisfy { $0.value == .bulkString("m\($0.key)") })
+            print("pipeline of 10,000 INCR: \(elapsed)")
+            await redis.close()
+        }
+    }
+
+    @Test func logsInAndSelectsTheDatabase() async throws {
+        let server = try await RedisServerProcess.start(arguments: ["--requirepass", "s3cret"])
+        defer { server.stop() }
+        let group = MultiThreadedEventLoopGroup.singleton
+        let logger = Logger(label: "test")
+        let url = try RedisURL(parsing: "redis://:s3cret@127.0.0.1:\(server.port)/5")
+        let redis = try await RedisConnection.connect(to: url, eventLoopGroup: group, logger: logger)
+        try await redis.send(["SET", "k", "in five"])
+        let clientInfo = try await redis.send(["CLIENT", "INFO"]).string ?? ""
+        #expect(clientInfo.contains("db=5"))
+        await redis.close()
+
+        var wrong = url
+        wrong.password = "nope"
+        await #expect(throws: RedisError.self) {
+            try await RedisConnection.connect(to: wrong, eventLoopGroup: group, logger: logger)
+        }
+        var anonymousInFive = url
+        anonymousInFive.password = nil
+        await #expect(throws: RedisError.self, "SELECT needs AUTH first") {
+            try await RedisConnection.connect(to: anonymousInFive, eventLoopGroup: group, logger: logger)
+        }
+        var anonymous = anonymousInFive
+        anonymous.database = 0
+        let unauthenticated = try await RedisConnection.connect(to: anonymous, eventLoopGroup: group, logger: logger)
+        await #expect(throws: RedisError.self) { try await unauthenticated.send(["GET", "k"]) }
+        await unauthenticated.close()
+    }
+
+    @Test func requestsFailWhenRedisGoesAway() async throws {
+        try await RedisTestFixture.with { fixture in
+            let redis = try await fixture.connection()
+            try await redis.send(["PING"])
+            fixture.redis.kill()
+            #expect(await TestSupport.eventually(timeout: .seconds(2)) { !redis.isActive })
+            await #expect(throws: RedisError.connectionClosed) { try await redis.send(["PING"]) }
+            await #expect(throws: (any Error).self) { try await fixture.connection() }
+        }
+    }
+
+    @Test func subscriberReceivesChannelAndPatternMessages() async throws {
+        try await RedisTestFixture.with { fixture in
+            let subscriber = try await RedisSubscriber.connect(to: fixture.url, eventLoopGroup: fixture.group,
+                                                               logger: fixture.logger)
+            try await subscriber.subscribe(["news", "sport"])
+            try await subscriber.psubscribe(["cmd:*"])
+            let publisher = try await fixture.connection()
+            #expect(try await publisher.send(["PUBLISH", "news", "one"]) == .integer(1))
+            try await publisher.send(["PUBLISH", "cmd:h1", "two"])
+            try await publisher.send(["PUBLISH", "other", "ignored"])
+            try await publisher.send(["PUBLISH", "sport", "three"])
+            var received: [RedisPubSubMessage] = []
+            for await message in subscriber.messages {
+                received.append(message)
+                if received.count == 3 { break }
+            }
+            #expect(received == [
+                RedisPubSubMessage(channel: "news", payload: "one"),
+                RedisPubSubMessage(channel: "cmd:h1", pattern: "cmd:*", payload: "two"),
+                RedisPubSubMessage(channel: "sport", payload: "three"),
+            ])
+            await subscriber.close()
+            var ended = true
+            for await _ in subscriber.messages { ended = false }
+            #expect(ended, "messages finishes when the connection closes")
+            await publisher.close()
+        }
+    }
+}

@@ -1,0 +1,89 @@
+@testable import WSScaleBackends
+import WSScaleCore
+import NIOCore
+import Testing
+
+/// The adapter's pure parts: command wire format, the in-memory session table, backoff,
+/// RESP encoding and decoding through hiredis.
+@Suite struct RedisPureLogicTests {
+    @Test(arguments: [HostCommand.shed(count: 7), .drain, .activate, .drop(sessionId: "a b-c")])
+    func hostCommandsSurviveTheWire(command: HostCommand) {
+        #expect(HostCommandWireFormat.decode(HostCommandWireFormat.encode(command)) == command)
+    }
+
+    @Test(arguments: ["", "shed", "shed x", "shed -1", "drop ", "drain now", "reboot"])
+    func malformedHostCommandsAreRejected(text: String) {
+        #expect(HostCommandWireFormat.decode(text) == nil)
+    }
+
+    private func record(_ id: String, at time: Int64 = 1) -> SessionRecord {
+        SessionRecord(userId: "u-\(id)", sessionId: id, hostId: "h", connectedAt: time, lastActive: time)
+    }
+
+    @Test func tableBatchesOpensClosesAndTouches() {
+        var table = HostSessionTable()
+        table.open(record("a"))
+        table.open(record("b"))
+        table.close(sessionId: "b")
+        table.close(sessionId: "unknown")
+        var changes = table.takeChanges()
+        #expect(changes.upserts == [record("a")])
+        #expect(changes.removals == ["b"])
+        #expect(changes.countChanged)
+        #expect(table.takeChanges().isEmpty)
+
+        table.touch(sessionId: "a", at: 50)
+        table.touch(sessionId: "a", at: 40)      // never backwards
+        table.touch(sessionId: "zzz", at: 60)    // unknown: ignored
+        changes = table.takeChanges()
+        #expect(changes.isEmpty, "a touch alone is written lazily, with the lease")
+        #expect(table.takeTouched().map(\.lastActive) == [50])
+        #expect(table.takeTouched().isEmpty)
+    }
+
+    @Test func tableRewriteTakesEverythingAndClearsPending() {
+        var table = HostSessionTable()
+        for id in ["a", "b", "c"] { table.open(record(id)) }
+        table.close(sessionId: "c")
+        table.touch(sessionId: "a", at: 9)
+        let all = table.takeEverything()
+        #expect(Set(all.map(\.sessionId)) == ["a", "b"])
+        #expect(table.takeChanges().isEmpty)
+        #expect(table.takeTouched().isEmpty)
+    }
+
+    @Test func backoffGrowsWithJitterUpToTheMaximumAndResets() {
+        var backoff = ReconnectBackoff(initial: .milliseconds(100), maximum: .seconds(2))
+        var generator = SystemRandomNumberGenerator()
+        let delays = (0..<8).map { _ in backoff.next(using: &generator) }
+        #expect(delays[0] >= .milliseconds(50) && delays[0] <= .milliseconds(100))
+        #expect(delays[3] >= .milliseconds(400) && delays[3] <= .milliseconds(800))
+        #expect(delays.allSatisfy { $0 <= .seconds(2) })
+        #expect(delays[7] >= .seconds(1))
+        backoff.reset()
+        #expect(backoff.next(using: &generator) <= .milliseconds(100))
+    }
+
+    @Test func hiredisReaderDecodesSplitAndNestedReplies() throws {
+        let reader = RedisReplyReader()
+        let bytes = "+OK\r\n:42\r\n$5\r\nhello\r\n$-1\r\n*2\r\n$1\r\na\r\n*1\r\n-ERR bad\r\n"
+        let allocator = ByteBufferAllocator()
+        var values: [RedisValue] = []
+        // Fed in 3-byte pieces: replies complete only when their last byte arrives.
+        for piece in Array(bytes.utf8).chunks(of: 3) {
+            try reader.feed(allocator.buffer(bytes: piece))
+            while let value = try reader.nextReply() { values.append(value) }
+        }
+        #expect(values == [.simpleString("OK"), .integer(42), .bulkString("hello"), .null,
+                           .array([.bulkString("a"), .array([.error("ERR bad")])])])
+        try reader.feed(allocator.buffer(string: "?garbage\r\n"))
+        #expect(throws: RedisError.self) { try reader.nextReply() }
+    }
+
+    @Test func encoderWritesRESPArrays() {
+        var buffer = ByteBufferAllocator().buffer(capacity: 64)
+        RedisCommandEncoder.encode([["SET", "k", ""], ["GET", "ключ"]], into: &buffer)
+        #expect(buffer.readString(length: buffer.readableBytes)
+                == "*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$0\r\n\r\n*2\r\n$3\r\nGET\r\n$8\r\nключ\r\n")
+    }
+}

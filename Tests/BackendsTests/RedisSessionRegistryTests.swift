@@ -1,0 +1,223 @@
+import Foundation
+@testable import WSScaleBackends
+import WSScaleCore
+import WSScaleTestSupport
+import Testing
+
+/// Servers' stores and the balancer's registry against a real redis-server (lease 1 s).
+@Suite struct RedisSessionRegistryTests {
+    @Test func recordsAppearInTopologyAndSessionsAndDisappearOnClose() async throws {
+        try await RedisTestFixture.with { fixture in
+            let (store, storeTask) = fixture.runningStore(host: "ws-a")
+            let registry = fixture.runningRegistry()
+            let records = (1...3).map { testSession("s\($0)", host: "ws-a") }
+            records.forEach(store.sessionOpened)
+
+            #expect(await TestSupport.eventually { try await registry.topology() == [HostSessions(host: "ws-a", sessions: 3)] })
+            #expect(Set(try await registry.allSessions()) == Set(records))
+            #expect(Set(try await store.allSessions()) == Set(records))
+
+            store.sessionTouched(sessionId: "s1", at: records[0].lastActive + 5_000)
+            store.sessionClosed(sessionId: "s2")
+            #expect(await TestSupport.eventually { try await registry.topology() == [HostSessions(host: "ws-a", sessions: 2)] })
+            // Last-active goes out lazily, with the next lease renewal (every lease/3).
+            #expect(await TestSupport.eventually {
+                try await registry.allSessions().first { $0.sessionId == "s1" }?.lastActive == records[0].lastActive + 5_000
+            })
+
+            // Graceful shutdown removes the host and its records at once.
+            storeTask.cancel()
+            _ = await storeTask.result
+            #expect(try await registry.topology().isEmpty)
+            #expect(try await registry.allSessions().isEmpty)
+            let redis = try await fixture.connection()
+            #expect(try await redis.send(["EXISTS", "wsscale:host:ws-a:sessions", "wsscale:host:ws-a:meta"]) == .integer(0))
+            await redis.close()
+        }
+    }
+
+    @Test func crashedHostLeavesTheTopologyWithinOneLease() async throws {
+        try await RedisTestFixture.with { fixture in
+            let registry = fixture.runningRegistry()
+            let events = StreamRecorder(registry.events())
+            let (survivor, _) = fixture.runningStore(host: "ws-alive")
+            let (crashing, crashingTask) = fixture.runningStore(host: "ws-dead")
+            survivor.sessionOpened(testSession("a1", host: "ws-alive"))
+            crashing.sessionOpened(testSession("d1", host: "ws-dead"))
+            crashing.sessionOpened(testSession("d2", host: "ws-dead"))
+            #expect(await TestSupport.eventually { try await registry.topology().count == 2 })
+
+            // Like kill -9: renewals stop, nothing is cleaned up.
+            crashing.leaveRecordsOnExit()
+            crashingTask.cancel()
+            _ = await crashingTask.result
+            let crashedAt = ContinuousClock.now
+            #expect(try await registry.topology().contains { $0.host == "ws-dead" }, "records stay until the lease runs out")
+
+            #expect(await TestSupport.eventually(timeout: .seconds(3)) {
+                try await registry.topology() == [HostSessions(host: "ws-alive", sessions: 1)]
+            })
+            let leftTopologyAfter = ContinuousClock.now - crashedAt
+            #expect(leftTopologyAfter <= .milliseconds(1_200), "left after \(leftTopologyAfter), lease is 1 s")
+            #expect(try await registry.allSessions().map(\.sessionId) == ["a1"])
+
+            #expect(await TestSupport.eventually(timeout: .seconds(3)) { events.received.contains(.hostExpired("ws-dead")) })
+            #expect(!events.received.contains(.hostExpired("ws-alive")))
+            let redis = try await fixture.connection()
+            #expect(try await redis.send(["ZSCORE", "wsscale:hosts", "ws-dead"]) == .null)
+            #expect(try await redis.send(["EXISTS", "wsscale:host:ws-dead:sessions", "wsscale:host:ws-dead:meta"]) == .integer(0))
+            await redis.close()
+            print("crashed host left the topology after \(leftTopologyAfter)")
+        }
+    }
+
+    @Test func redisRestartIsFollowedByACompleteTopology() async throws {
+        try await RedisTestFixture.with { fixture in
+            let (store, _) = fixture.runningStore(host: "ws-r")
+            let registry = fixture.runningRegistry()
+            let events = StreamRecorder(registry.events())
+            (1...50).forEach { store.sessionOpened(testSession("s\($0)", host: "ws-r")) }
+            #expect(await TestSupport.eventually { try await registry.topology() == [HostSessions(host: "ws-r", sessions: 50)] })
+
+            fixture.redis.kill()
+            // Redis is away: the server keeps going, nothing blocks.
+            let calls = ContinuousClock.now
+            (51...60).forEach { store.sessionOpened(testSession("s\($0)", host: "ws-r")) }
+            store.sessionClosed(sessionId: "s1")
+            #expect(ContinuousClock.now - calls < .milliseconds(50))
+            try await Task.sleep(for: .milliseconds(300))
+
+            try await fixture.redis.restart()
+            let restartedAt = ContinuousClock.now
+            #expect(await TestSupport.eventually(timeout: .seconds(5)) {
+                try await registry.topology() == [HostSessions(host: "ws-r", sessions: 59)]
+            })
+            let completeAfter = ContinuousClock.now - restartedAt
+            #expect(completeAfter < .seconds(3), "complete after \(completeAfter)")
+            #expect(Set(try await registry.allSessions().map(\.sessionId)) == Set((2...60).map { "s\($0)" }))
+            #expect(await TestSupport.eventually(timeout: .seconds(3)) { events.received.contains(.resynchronized) })
+            print("topology complete \(completeAfter) after the Redis restart")
+        }
+    }
+
+    @Test func shedDrainAndDropReachTheHost() async throws {
+        try await RedisTestFixture.with { fixture in
+            let (store, _) = fixture.runningStore(host: "ws-c")
+            let (other, _) = fixture.runningStore(host: "ws-o")
+            let registry = fixture.runningRegistry()
+            let commands = StreamRecorder(store.commands())
+            let otherCommands = StreamRecorder(other.commands())
+            #expect(await TestSupport.eventually { try await registry.topology().count == 2 })
+
+            try await registry.shed(host: "ws-c", count: 3)
+            try await registry.setDraining(host: "ws-c", true)
+            #expect(await TestSupport.eventually { commands.received == [.shed(count: 3), .drain] })
+            #expect(try await registry.topology().first { $0.host == "ws-c" }?.draining == true)
+
+            try await registry.setDraining(host: "ws-c", false)
+            try await other.send(.drop(sessionId: "sess-9"), to: "ws-c")
+            #expect(await TestSupport.eventually { commands.received == [.shed(count: 3), .drain, .activate, .drop(sessionId: "sess-9")] })
+            #expect(try await registry.topology().first { $0.host == "ws-c" }?.draining == false)
+            #expect(otherCommands.received.isEmpty, "commands go to their host only")
+        }
+    }
+
+    @Test func drainingFlagSurvivesARedisRestart() async throws {
+        try await RedisTestFixture.with { fixture in
+            let (store, _) = fixture.runningStore(host: "ws-d")
+            let registry = fixture.runningRegistry()
+            let commands = StreamRecorder(store.commands())
+            #expect(await TestSupport.eventually { try await registry.topology().count == 1 })
+            try await registry.setDraining(host: "ws-d", true)
+            #expect(await TestSupport.eventually { commands.received == [.drain] })
+            try await fixture.redis.restart()
+            #expect(await TestSupport.eventually { try await registry.topology() == [HostSessions(host: "ws-d", sessions: 0, draining: true)] })
+        }
+    }
+
+    @Test func aThousandOpensInOneSecondAreAFewNotifications() async throws {
+        try await RedisTestFixture.with { fixture in
+            let (store, _) = fixture.runningStore(host: "ws-burst")
+            let registry = fixture.runningRegistry()
+            #expect(await TestSupport.eventually { try await registry.topology().count == 1 })
+            try await Task.sleep(for: .milliseconds(200))    // the start-up notification is out of the way
+            let raw = try await RedisSubscriber.connect(to: fixture.url, eventLoopGroup: fixture.group, logger: fixture.logger)
+            try await raw.subscribe(["wsscale:events"])
+            let published = StreamRecorder(raw.messages)
+            let events = StreamRecorder(registry.events())
+
+            for batch in 0..<20 {      // 1,000 opens spread over one second
+                for index in 0..<50 { store.sessionOpened(testSession("b\(batch)-\(index)", host: "ws-burst")) }
+                try await Task.sleep(for: .milliseconds(50))
+            }
+            #expect(await TestSupport.eventually { try await registry.topology() == [HostSessions(host: "ws-burst", sessions: 1_000)] })
+            try await Task.sleep(for: .milliseconds(200))
+            let notifications = published.received.count
+            let changes = events.received.filter { $0 == .hostChanged("ws-burst") }.count
+            #expect(notifications >= 1 && notifications <= 15, "\(notifications) publishes for 1,000 opens")
+            #expect(changes >= 1 && changes <= notifications, "\(changes) registry events for 1,000 opens")
+            print("1,000 opens in 1 s: \(notifications) publishes on P:events, \(changes) hostChanged events")
+            await raw.close()
+        }
+    }
+
+    @Test func twoPoolsShareOneRedisWithoutSeeingEachOther() async throws {
+        try await RedisTestFixture.with { fixture in
+            let (storeA, _) = fixture.runningStore(host: "ws-1", prefix: "poolA")
+            let (storeB, _) = fixture.runningStore(host: "ws-1", prefix: "poolB")
+            let registryA = fixture.runningRegistry(prefix: "poolA")
+            let registryB = fixture.runningRegistry(prefix: "poolB")
+            let commandsB = StreamRecorder(storeB.commands())
+            storeA.sessionOpened(testSession("a1", host: "ws-1"))
+            storeA.sessionOpened(testSession("a2", host: "ws-1"))
+            storeB.sessionOpened(testSession("b1", host: "ws-1"))
+
+            #expect(await TestSupport.eventually { try await registryA.topology() == [HostSessions(host: "ws-1", sessions: 2)] })
+            #expect(await TestSupport.eventually { try await registryB.topology() == [HostSessions(host: "ws-1", sessions: 1)] })
+            #expect(Set(try await registryA.allSessions().map(\.sessionId)) == ["a1", "a2"])
+            #expect(try await registryB.allSessions().map(\.sessionId) == ["b1"])
+
+            let commandsA = StreamRecorder(storeA.commands())
+            try await registryA.shed(host: "ws-1", count: 1)
+            #expect(await TestSupport.eventually { commandsA.received == [.shed(count: 1)] })
+            try await Task.sleep(for: .milliseconds(100))
+            #expect(commandsB.received.isEmpty)
+        }
+    }
+
+    @Test func aHostRemovedBehindItsBackWritesItselfBack() async throws {
+        try await RedisTestFixture.with { fixture in
+            let (store, _) = fixture.runningStore(host: "ws-p")
+            let registry = fixture.runningRegistry()
+            (1...5).forEach { store.sessionOpened(testSession("p\($0)", host: "ws-p")) }
+            #expect(await TestSupport.eventually { try await registry.topology() == [HostSessions(host: "ws-p", sessions: 5)] })
+            // As the registry does when a lease expired during a long pause of the server.
+            let redis = try await fixture.connection()
+            try await redis.pipeline([["ZREM", "wsscale:hosts", "ws-p"], ["DEL", "wsscale:host:ws-p:sessions"]])
+            await redis.close()
+            #expect(try await registry.topology().isEmpty)
+            #expect(await TestSupport.eventually(timeout: .seconds(2)) {
+                try await registry.topology() == [HostSessions(host: "ws-p", sessions: 5)]
+            }, "the next renewal (lease/3) sees ZADD add the host again and rewrites the sessions")
+        }
+    }
+
+    @Test func tenThousandOpensReachTheRegistryInPipelines() async throws {
+        try await RedisTestFixture.with { fixture in
+            let (store, _) = fixture.runningStore(host: "ws-big", lease: .seconds(3))
+            let registry = fixture.runningRegistry()
+            #expect(await TestSupport.eventually { try await registry.topology().count == 1 })
+            let start = ContinuousClock.now
+            for index in 0..<10_000 { store.sessionOpened(testSession("big-\(index)", host: "ws-big")) }
+            let enqueueTime = ContinuousClock.now - start
+            #expect(await TestSupport.eventually(timeout: .seconds(10)) {
+                try await registry.topology() == [HostSessions(host: "ws-big", sessions: 10_000)]
+            })
+            let visibleAfter = ContinuousClock.now - start
+            #expect(visibleAfter < .seconds(3), "10,000 sessions visible after \(visibleAfter)")
+            let listed = try await registry.allSessions()
+            #expect(listed.count == 10_000)
+            print("10,000 opens: enqueued in \(enqueueTime), all in the registry after \(visibleAfter)")
+        }
+    }
+}
