@@ -1,5 +1,7 @@
 import ArgumentParser
 import Foundation
+import ServiceLifecycle
+import WSScaleBalancer
 import WSScaleCore
 
 /// `wsscale balancer`: scales the pool of WebSocket servers by their connections.
@@ -12,54 +14,46 @@ struct BalancerCommand: AsyncParsableCommand {
         abstract: "Scale the pool of WebSocket servers by their number of connections.",
         discussion: """
         Configuration is read from the environment and from .env in the working directory \
-        (the environment wins): \(ScalingConfiguration.Variable.allCases.map(\.rawValue).joined(separator: ", ")).
+        (the environment wins): \(ScalingConfiguration.Variable.allCases.map(\.rawValue).joined(separator: ", ")); \
+        WSSCALE_BACKEND, BALANCER_HOST, BALANCER_PORT, REDIS_URL, SERVER_REDIS_URL, REDIS_KEY_PREFIX, \
+        LEASE_SECONDS, HAPROXY_RUNTIME_API, HAPROXY_BACKEND, WSSCALE_STATE_DIR, WSSCALE_POOL, \
+        LAUNCH_TIMEOUT_SECONDS, STOP_GRACE_SECONDS.
         """
     )
-
-    /// Exit status for an invalid configuration.
-    static let invalidConfigurationExitCode = ExitCode(2)
 
     @Flag(name: .customLong("check-config"),
           help: "Print the effective configuration (NAME=value per line) and exit 0, or the errors and exit 2.")
     var checkConfig = false
 
+    @Option(name: .long, help: "The backend servers run on: process or docker (default: WSSCALE_BACKEND or process).")
+    var backend: String?
+
     func run() async throws {
-        let scaling = try Self.loadScalingConfiguration()
+        var reader = try CommandEnvironment.reader(command: "balancer")
+        let scaling = ScalingConfiguration.load(from: &reader)
+        var settings = BalancerSettings.read(from: &reader)
+        if let backend {
+            if let kind = BackendKind(rawValue: backend) {
+                settings.backend = kind
+            } else {
+                reader.report("--backend", "must be one of \(BackendKind.allCases.map(\.rawValue).joined(separator: ", ")), got \"\(backend)\"")
+            }
+        }
+        try CommandEnvironment.finish(reader, command: "balancer")
         if checkConfig {
             for (name, value) in scaling.describe() { print("\(name)=\(value)") }
+            print("WSSCALE_BACKEND=\(settings.backend.rawValue)")
             return
         }
-        Self.printError("wsscale balancer: the balancer's runtime is not wired into this build yet; "
-                        + "only --check-config is available")
-        throw ExitCode(1)
-    }
-
-    /// Reads the scaling configuration from the environment and `./.env`; on any problem prints
-    /// every issue (each naming its variable) to stderr and exits with status 2.
-    static func loadScalingConfiguration() throws -> ScalingConfiguration {
-        do {
-            return try ScalingConfiguration.load(environment: ProcessInfo.processInfo.environment,
-                                                 dotEnv: try readDotEnv())
-        } catch let error as ConfigurationError {
-            for issue in error.issues { printError("wsscale balancer: \(issue)") }
-            throw invalidConfigurationExitCode
-        }
-    }
-
-    /// The text of `.env` in the working directory, `nil` when there is none.
-    private static func readDotEnv() throws -> String? {
-        let path = FileManager.default.currentDirectoryPath + "/.env"
-        guard FileManager.default.fileExists(atPath: path) else { return nil }
-        do {
-            return try String(contentsOfFile: path, encoding: .utf8)
-        } catch {
-            throw ConfigurationError(issues: [
-                ConfigurationIssue(variable: ".env", message: "cannot be read at \(path): \(error.localizedDescription)"),
-            ])
-        }
-    }
-
-    private static func printError(_ line: String) {
-        FileHandle.standardError.write(Data((line + "\n").utf8))
+        let logger = CommandEnvironment.logger(label: "wsscale.balancer")
+        let runtime = try BalancerRuntime(settings: settings, scaling: scaling, logger: logger)
+        logger.info("balancer starting", metadata: [
+            "backend": "\(settings.backend.rawValue)", "api": "\(settings.apiHost):\(settings.apiPort)",
+            "redis": "\(settings.redisURL)", "haproxy": "\(settings.haproxyRuntime)"])
+        let group = ServiceGroup(configuration: .init(
+            services: runtime.services.map { .init(service: $0) },
+            gracefulShutdownSignals: [.sigterm, .sigint],
+            logger: logger))
+        try await group.run()
     }
 }

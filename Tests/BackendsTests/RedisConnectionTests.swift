@@ -49,7 +49,7 @@ import Testing
     }
 
     @Test func logsInAndSelectsTheDatabase() async throws {
-        let server = try await RedisServerProcess.start(arguments: ["--requirepass", "s3cret"])
+        let server = try await TestRedisServer.start(arguments: ["--requirepass", "s3cret"])
         defer { server.stop() }
         let group = MultiThreadedEventLoopGroup.singleton
         let logger = Logger(label: "test")

@@ -9,13 +9,13 @@ import WSScaleTestSupport
 /// A real redis-server for one test, and the background tasks (stores, registries) the
 /// test runs against it; everything is stopped at the end, also when the test fails.
 final class RedisTestFixture: @unchecked Sendable {
-    let redis: RedisServerProcess
+    let redis: TestRedisServer
     let url: RedisURL
     let group: EventLoopGroup = MultiThreadedEventLoopGroup.singleton
     let logger: Logger
     private var tasks: [Task<Void, Error>] = []
 
-    private init(redis: RedisServerProcess, label: String) throws {
+    private init(redis: TestRedisServer, label: String) throws {
         self.redis = redis
         self.url = try RedisURL(parsing: redis.url)
         var logger = Logger(label: "test.redis.\(label)")
@@ -26,7 +26,7 @@ final class RedisTestFixture: @unchecked Sendable {
     /// Starts redis-server, runs `body`, then cancels and awaits every background task and
     /// stops the server.
     static func with<T>(label: String = #function, _ body: (RedisTestFixture) async throws -> T) async throws -> T {
-        let fixture = try RedisTestFixture(redis: try await RedisServerProcess.start(), label: label)
+        let fixture = try RedisTestFixture(redis: try await TestRedisServer.start(), label: label)
         do {
             let result = try await body(fixture)
             await fixture.stopAll()

@@ -1,3 +1,4 @@
+import Foundation
 import WSScaleCore
 
 /// Where a Redis server is and how to log in: `redis://[[user]:password@]host[:port][/db]`.
@@ -101,6 +102,18 @@ public struct RedisURL: Sendable, Equatable, CustomStringConvertible {
     public var description: String {
         var credentials = ""
         if password != nil { credentials = "\(username ?? ""):***@" }
+        let shownHost = host.contains(":") ? "[\(host)]" : host
+        return "redis://\(credentials)\(shownHost):\(port)/\(database)"
+    }
+
+    /// The URL with its credentials, for passing to a server's environment (never log it).
+    public var connectionString: String {
+        var credentials = ""
+        if let password {
+            let allowed = CharacterSet.alphanumerics.union(CharacterSet(charactersIn: "-._~"))
+            let user = username?.addingPercentEncoding(withAllowedCharacters: allowed) ?? ""
+            credentials = "\(user):\(password.addingPercentEncoding(withAllowedCharacters: allowed) ?? password)@"
+        }
         let shownHost = host.contains(":") ? "[\(host)]" : host
         return "redis://\(credentials)\(shownHost):\(port)/\(database)"
     }

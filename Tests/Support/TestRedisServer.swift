@@ -3,12 +3,12 @@ import Foundation
 /// A real `redis-server` on a free 127.0.0.1 port, without persistence, for tests.
 ///
 /// ```swift
-/// let redis = try await RedisServerProcess.start()
+/// let redis = try await TestRedisServer.start()
 /// defer { redis.stop() }
 /// redis.kill()                 // like a crash
 /// try await redis.restart()    // same port, empty data
 /// ```
-public final class RedisServerProcess: @unchecked Sendable {
+public final class TestRedisServer: @unchecked Sendable {
     /// The port it listens on (kept across restarts).
     public let port: Int
     private let extraArguments: [String]
@@ -27,10 +27,10 @@ public final class RedisServerProcess: @unchecked Sendable {
     /// - Parameter arguments: extra arguments (for example `["--requirepass", "secret"]`).
     /// A port found free can be taken before redis-server binds it (tests run in parallel
     /// and every outgoing connection takes an ephemeral port): it then tries another one.
-    public static func start(arguments: [String] = []) async throws -> RedisServerProcess {
+    public static func start(arguments: [String] = []) async throws -> TestRedisServer {
         var lastError: Error?
         for _ in 0..<5 {
-            let server = RedisServerProcess(port: try TestSupport.freeLoopbackPort(), extraArguments: arguments)
+            let server = TestRedisServer(port: try TestSupport.freeLoopbackPort(), extraArguments: arguments)
             do {
                 try await server.launch()
                 return server

@@ -1,0 +1,94 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Foundation
+import Logging
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOPosix
+
+/// `redis-server` run as a child process on a loopback port, for `wsscale up`.
+///
+/// No persistence (`--save ""`, `--appendonly no`): the registry is rebuilt by the servers
+/// after any restart. Its output goes to a log file; `stop` sends SIGTERM, then SIGKILL.
+public final class RedisServerProcess: Sendable {
+    /// The running process.
+    public let process: LocalProcess
+    /// Where clients reach it.
+    public let url: RedisURL
+    /// Where its output goes.
+    public let logPath: String
+    private let logger: Logger
+    private let ended = NIOLockedValueBox<ProcessExitStatus?>(nil)
+
+    private init(process: LocalProcess, url: RedisURL, logPath: String, logger: Logger) {
+        self.process = process
+        self.url = url
+        self.logPath = logPath
+        self.logger = logger
+    }
+
+    /// Starts `redis-server` on `host:port` and waits until it answers PING.
+    /// - Parameters:
+    ///   - host: the loopback address to bind.
+    ///   - port: the port to bind.
+    ///   - directory: where its log goes.
+    ///   - executable: the redis-server binary (a path or a name in `PATH`).
+    ///   - startTimeout: how long to wait for PING.
+    ///   - logger: where it logs.
+    /// - Throws: a `RedisError` saying how to install Redis when it is missing, or with its output
+    ///   when it exits or does not answer in time (for example when the port is taken).
+    public static func start(host: String = "127.0.0.1", port: Int, in directory: String,
+                             executable: String = "redis-server", startTimeout: Duration = .seconds(10),
+                             eventLoopGroup: EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
+                             logger: Logger) async throws -> RedisServerProcess {
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let logPath = (directory as NSString).appendingPathComponent("redis.log")
+        let arguments = ["--bind", host, "--port", "\(port)", "--save", "", "--appendonly", "no",
+                         "--daemonize", "no", "--protected-mode", "no", "--dir", directory]
+        let process: LocalProcess
+        do {
+            process = try LocalProcess.spawn(executable: executable, arguments: arguments,
+                                             environment: ProcessInfo.processInfo.environment, outputPath: logPath)
+        } catch let error as LocalProcess.SpawnError where error.code == ENOENT {
+            throw RedisError.protocolError(
+                "\(executable) not found: install Redis (Debian/Ubuntu: apt-get install -y redis-server) or set REDIS_URL")
+        }
+        let url = RedisURL(host: host, port: port)
+        let redis = RedisServerProcess(process: process, url: url, logPath: logPath, logger: logger)
+        let clock = ContinuousClock()
+        let deadline = clock.now.advanced(by: startTimeout)
+        while clock.now < deadline {
+            if let status = process.exitStatusIfEnded() {
+                throw RedisError.protocolError("redis-server \(status): \(redis.logTail())")
+            }
+            if let connection = try? await RedisConnection.connect(to: url, eventLoopGroup: eventLoopGroup, logger: logger) {
+                let answer = try? await connection.send(["PING"])
+                await connection.close()
+                if answer != nil {
+                    logger.info("redis-server started", metadata: ["pid": "\(process.pid)", "url": "\(url)"])
+                    return redis
+                }
+            }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        _ = await process.terminate(grace: .milliseconds(500))
+        throw RedisError.protocolError("redis-server did not answer on \(url) within \(startTimeout): \(redis.logTail())")
+    }
+
+    /// Stops it (SIGTERM, then SIGKILL after `grace`) and reaps it; a second call returns the first result.
+    @discardableResult
+    public func stop(grace: Duration = .seconds(2)) async -> ProcessExitStatus? {
+        if let status = ended.withLockedValue({ $0 }) { return status }
+        let status = await process.terminate(grace: grace)
+        if let status { ended.withLockedValue { $0 = $0 ?? status } }
+        logger.info("redis-server stopped", metadata: ["pid": "\(process.pid)"])
+        return status
+    }
+
+    /// The last lines it wrote, for error messages.
+    public func logTail(lines: Int = 10) -> String {
+        let text = (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? ""
+        return text.split(whereSeparator: \.isNewline).suffix(lines).joined(separator: " | ")
+    }
+}

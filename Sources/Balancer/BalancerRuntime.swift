@@ -1,0 +1,73 @@
+import Foundation
+import Hummingbird
+import Logging
+import NIOCore
+import NIOPosix
+import ServiceLifecycle
+import WSScaleBackends
+import WSScaleCore
+
+/// The balancer, assembled: a backend driver, HAProxy, the Redis registry, the control loop
+/// and the HTTP API, as services to run in one `ServiceGroup`.
+public struct BalancerRuntime: Sendable {
+    /// The backend the servers run on.
+    public let driver: any InstanceDriver
+    /// The session registry.
+    public let registry: RedisSessionRegistry
+    /// HAProxy, through its runtime API.
+    public let loadBalancer: HAProxyLoadBalancer
+    /// The control loop.
+    public let autoscaler: Autoscaler
+    /// The HTTP API.
+    public let api: BalancerAPI
+    private let settings: BalancerSettings
+    private let logger: Logger
+
+    /// Assembles the balancer.
+    /// - Parameters:
+    ///   - settings: where the parts are.
+    ///   - scaling: the scaling knobs.
+    ///   - driver: the backend; `nil` makes the one `settings.backend` names.
+    ///   - logger: the logger.
+    public init(settings: BalancerSettings, scaling: ScalingConfiguration,
+                driver: (any InstanceDriver)? = nil, logger: Logger) throws {
+        self.settings = settings
+        self.logger = logger
+        let driver = try driver ?? Self.makeDriver(settings: settings, logger: logger)
+        self.driver = driver
+        let group = MultiThreadedEventLoopGroup.singleton
+        registry = RedisSessionRegistry(url: settings.redisURL, keyPrefix: settings.keyPrefix,
+                                        eventLoopGroup: group, logger: logger)
+        loadBalancer = HAProxyLoadBalancer(api: HAProxyRuntimeAPI(address: settings.haproxyRuntime),
+                                           backend: settings.haproxyBackend, logger: logger)
+        autoscaler = Autoscaler(
+            configuration: scaling, driver: driver, loadBalancer: loadBalancer, registry: registry,
+            planner: ScalingPolicy(configuration: scaling),
+            environment: settings.serverEnvironment(scaling: scaling),
+            tunables: .init(launchTimeout: settings.launchTimeout, stopGrace: settings.stopGrace),
+            logger: logger)
+        let autoscaler = self.autoscaler
+        api = BalancerAPI(status: { await autoscaler.status() })
+    }
+
+    /// The driver `settings.backend` names.
+    public static func makeDriver(settings: BalancerSettings, logger: Logger) throws -> any InstanceDriver {
+        switch settings.backend {
+        case .process:
+            return try ProcessDriver(
+                configuration: .wsscaleServer(stateDirectory: settings.stateDirectory, pool: settings.pool),
+                logger: logger)
+        case .docker:
+            var reader = EnvironmentReader(environment: ProcessInfo.processInfo.environment)
+            var configuration = DockerDriverConfiguration.read(from: &reader)
+            try reader.finish()
+            configuration.stopGrace = settings.stopGrace
+            return DockerDriver(configuration: configuration, logger: logger)
+        }
+    }
+
+    /// The services to run, in start order: registry, control loop, HTTP API.
+    public var services: [any Service] {
+        [registry, autoscaler, api.makeApplication(host: settings.apiHost, port: settings.apiPort, logger: logger)]
+    }
+}

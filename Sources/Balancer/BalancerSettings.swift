@@ -1,0 +1,117 @@
+import WSScaleBackends
+import WSScaleCore
+
+/// Which runtime the balancer starts servers on.
+public enum BackendKind: String, Sendable, CaseIterable {
+    /// Child processes on this machine (the embedded default).
+    case process
+    /// Containers through the Docker Engine API.
+    case docker
+}
+
+/// Where the balancer finds its parts, read from the environment.
+///
+/// | variable | default | meaning |
+/// |---|---|---|
+/// | `WSSCALE_BACKEND` | `process` | `process` or `docker` (the `--backend` flag wins) |
+/// | `BALANCER_HOST` | `0.0.0.0` | address of the HTTP API |
+/// | `BALANCER_PORT` | `8488` | port of the HTTP API |
+/// | `REDIS_URL` | `redis://127.0.0.1:6379/0` | the session registry, as the balancer reaches it |
+/// | `SERVER_REDIS_URL` | `REDIS_URL` | the registry as the servers reach it (differs inside containers) |
+/// | `REDIS_KEY_PREFIX` | `wsscale` | key prefix, so two pools can share one Redis |
+/// | `LEASE_SECONDS` | `5` | how long a server's records outlive it when it dies |
+/// | `HAPROXY_RUNTIME_API` | `unix:///run/wsscale/haproxy.sock` | HAProxy's runtime API (`unix://path` or `tcp://host:port`) |
+/// | `HAPROXY_BACKEND` | `wsscale_servers` | the `leastconn` backend holding the dynamic servers |
+/// | `WSSCALE_STATE_DIR` | `.wsscale` | pid files and logs of the process backend |
+/// | `WSSCALE_POOL` | `wsscale` | the pool's name (labels, pid-file folder) |
+/// | `LAUNCH_TIMEOUT_SECONDS` | `30` | how long a new server may take to answer `/health` |
+/// | `STOP_GRACE_SECONDS` | `10` | time between SIGTERM and SIGKILL when a server is removed |
+public struct BalancerSettings: Sendable {
+    /// The runtime servers run on.
+    public var backend: BackendKind = .process
+    /// Address of the HTTP API.
+    public var apiHost = "0.0.0.0"
+    /// Port of the HTTP API.
+    public var apiPort = 8488
+    /// The registry as the balancer reaches it.
+    public var redisURL = RedisURL(host: "127.0.0.1", port: 6379)
+    /// The registry as the servers reach it.
+    public var serverRedisURL: String?
+    /// Key prefix in Redis.
+    public var keyPrefix = "wsscale"
+    /// A server's lease in the registry.
+    public var lease: Duration = .seconds(5)
+    /// HAProxy's runtime API.
+    public var haproxyRuntime: HAProxyRuntimeAddress = .unixSocket(path: "/run/wsscale/haproxy.sock")
+    /// The HAProxy backend of the pool.
+    public var haproxyBackend = "wsscale_servers"
+    /// The process backend's state directory.
+    public var stateDirectory = ".wsscale"
+    /// The pool's name.
+    public var pool = "wsscale"
+    /// How long a launch may take.
+    public var launchTimeout: Duration = .seconds(30)
+    /// Grace between SIGTERM and SIGKILL.
+    public var stopGrace: Duration = .seconds(10)
+
+    /// The defaults.
+    public init() {}
+
+    /// Reads the settings; problems are reported on `reader`, each naming its variable.
+    public static func read(from reader: inout EnvironmentReader) -> BalancerSettings {
+        var settings = BalancerSettings()
+        let backendText = reader.string("WSSCALE_BACKEND", default: "process")
+        if let backend = BackendKind(rawValue: backendText) {
+            settings.backend = backend
+        } else {
+            reader.report("WSSCALE_BACKEND", "must be one of \(BackendKind.allCases.map(\.rawValue).joined(separator: ", ")), got \"\(backendText)\"")
+        }
+        settings.apiHost = reader.string("BALANCER_HOST", default: settings.apiHost)
+        settings.apiPort = reader.int("BALANCER_PORT", default: settings.apiPort, in: 1...65535)
+        if let text = reader.raw("REDIS_URL") {
+            do { settings.redisURL = try RedisURL(parsing: text, variable: "REDIS_URL") } catch let error as ConfigurationError {
+                error.issues.forEach { reader.report($0.variable, $0.message) }
+            } catch { reader.report("REDIS_URL", "\(error)") }
+        }
+        if let text = reader.raw("SERVER_REDIS_URL") {
+            do { _ = try RedisURL(parsing: text, variable: "SERVER_REDIS_URL"); settings.serverRedisURL = text } catch let error as ConfigurationError {
+                error.issues.forEach { reader.report($0.variable, $0.message) }
+            } catch { reader.report("SERVER_REDIS_URL", "\(error)") }
+        }
+        settings.keyPrefix = reader.string("REDIS_KEY_PREFIX", default: settings.keyPrefix)
+        settings.lease = reader.seconds("LEASE_SECONDS", default: settings.lease, in: 0.2...3600)
+        if let text = reader.raw("HAPROXY_RUNTIME_API") {
+            do {
+                switch try HTTPAPIAddress(parsing: text, variable: "HAPROXY_RUNTIME_API") {
+                case .unixSocket(let path): settings.haproxyRuntime = .unixSocket(path: path)
+                case .tcp(let host, let port): settings.haproxyRuntime = .tcp(host: host, port: port)
+                }
+            } catch let error as HTTPAPIAddressError {
+                reader.report("HAPROXY_RUNTIME_API", "\(error.value): \(error.reason)")
+            } catch { reader.report("HAPROXY_RUNTIME_API", "\(error)") }
+        }
+        settings.haproxyBackend = reader.string("HAPROXY_BACKEND", default: settings.haproxyBackend)
+        settings.stateDirectory = reader.string("WSSCALE_STATE_DIR", default: settings.stateDirectory)
+        settings.pool = reader.string("WSSCALE_POOL", default: settings.pool)
+        settings.launchTimeout = reader.seconds("LAUNCH_TIMEOUT_SECONDS", default: settings.launchTimeout, in: 0.5...3600)
+        settings.stopGrace = reader.seconds("STOP_GRACE_SECONDS", default: settings.stopGrace, in: 0...3600)
+        return settings
+    }
+
+    /// The environment every launched server gets: how to reach the registry and the knobs it
+    /// enforces itself.
+    public func serverEnvironment(scaling: ScalingConfiguration) -> [String: String] {
+        [
+            "REDIS_URL": serverRedisURL ?? redisURL.connectionString,
+            "REDIS_KEY_PREFIX": keyPrefix,
+            "LEASE_SECONDS": Self.secondsText(lease),
+            "MAX_CONNECTIONS_PER_HOST": "\(scaling.maxConnectionsPerHost)",
+            "SHUTDOWN_GRACE_SECONDS": Self.secondsText(stopGrace),
+        ]
+    }
+
+    static func secondsText(_ duration: Duration) -> String {
+        let milliseconds = duration.components.seconds * 1000 + duration.components.attoseconds / 1_000_000_000_000_000
+        return milliseconds % 1000 == 0 ? "\(milliseconds / 1000)" : String(Double(milliseconds) / 1000)
+    }
+}

@@ -1,0 +1,59 @@
+import ArgumentParser
+import Foundation
+import Logging
+import WSScaleCore
+
+/// What every subcommand starts from: the environment with `./.env` underneath it, a logger,
+/// and one way to stop on bad configuration (every issue printed, exit status 2).
+enum CommandEnvironment {
+    /// Exit status for an invalid configuration.
+    static let invalidConfiguration = ExitCode(2)
+
+    /// A reader over the process environment and `./.env`.
+    static func reader(command: String) throws -> EnvironmentReader {
+        EnvironmentReader(environment: ProcessInfo.processInfo.environment, dotEnv: try readDotEnv(command: command))
+    }
+
+    /// Throws exit status 2 after printing every issue the reader collected.
+    static func finish(_ reader: EnvironmentReader, command: String) throws {
+        do {
+            try reader.finish()
+        } catch let error as ConfigurationError {
+            report(error, command: command)
+            throw invalidConfiguration
+        }
+    }
+
+    /// Prints every issue of `error`, each naming its variable.
+    static func report(_ error: ConfigurationError, command: String) {
+        for issue in error.issues { printError("wsscale \(command): \(issue)") }
+    }
+
+    /// Sets up logging to standard error at `LOG_LEVEL` (default `info`) and returns a logger.
+    static func logger(label: String) -> Logger {
+        let level = ProcessInfo.processInfo.environment["LOG_LEVEL"].flatMap { Logger.Level(rawValue: $0.lowercased()) } ?? .info
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+        return Logger(label: label)
+    }
+
+    /// Writes one line to standard error.
+    static func printError(_ line: String) {
+        FileHandle.standardError.write(Data((line + "\n").utf8))
+    }
+
+    /// The text of `.env` in the working directory, `nil` when there is none.
+    private static func readDotEnv(command: String) throws -> String? {
+        let path = FileManager.default.currentDirectoryPath + "/.env"
+        guard FileManager.default.fileExists(atPath: path) else { return nil }
+        do {
+            return try String(contentsOfFile: path, encoding: .utf8)
+        } catch {
+            printError("wsscale \(command): .env: cannot be read at \(path): \(error.localizedDescription)")
+            throw invalidConfiguration
+        }
+    }
+}
