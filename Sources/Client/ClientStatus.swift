@@ -47,6 +47,24 @@ public struct UserStatus: Sendable, Codable, Equatable {
         self.gaveUp = gaveUp
     }
 
+    private enum CodingKeys: String, CodingKey {
+        case userId, state, host, reconnectCount, lastCloseCode, lastCloseReason, retryAttempt, retryDelayMs, gaveUp
+    }
+
+    /// Encodes every field, absent values as `null`, so the JSON shape never changes.
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(userId, forKey: .userId)
+        try container.encode(state, forKey: .state)
+        try container.encode(host, forKey: .host)
+        try container.encode(reconnectCount, forKey: .reconnectCount)
+        try container.encode(lastCloseCode, forKey: .lastCloseCode)
+        try container.encode(lastCloseReason, forKey: .lastCloseReason)
+        try container.encode(retryAttempt, forKey: .retryAttempt)
+        try container.encode(retryDelayMs, forKey: .retryDelayMs)
+        try container.encode(gaveUp, forKey: .gaveUp)
+    }
+
     /// The status of a user from its state machine.
     init(userId: String, machine: UserSessionStateMachine) {
         var host: String?

@@ -1,3 +1,4 @@
+import Foundation
 import Logging
 import Testing
 @testable import WSScaleClient
@@ -79,24 +80,29 @@ struct WebSocketClientTests {
         }
     }
 
-    @Test("users connect concurrently and learn their host")
+    @Test("users connect concurrently (64 at once) and learn their host")
     func usersConnect() async throws {
         let server = try await TestWebSocketServer.start(hostID: "host-1")
         defer { Task { await server.stop() } }
-        let sessions = try makeSessions(server)
-        let users = (1...20).map { "user\($0)" }
+        let connector = WebSocketConnector(target: try WebSocketTarget(url: server.target), logger: logger)
+        let sessions = UserSessions(connector: connector, backoff: Self.fastBackoff, connectConcurrency: 64, logger: logger)
+        // CLIENT_TEST_USERS raises the count for a measurement run (the default keeps the test fast).
+        let count = ProcessInfo.processInfo.environment["CLIENT_TEST_USERS"].flatMap { Int($0) } ?? 200
+        let users = (1...count).map { "user\($0)" }
 
-        #expect(await sessions.connect(users: users) == .init(accepted: 20, unchanged: 0))
-        await eventually("all connected") { await sessions.status().totals.connected == 20 }
+        let start = ContinuousClock.now
+        #expect(await sessions.connect(users: users) == .init(accepted: count, unchanged: 0))
+        await eventually("all connected", timeout: .seconds(30)) { await sessions.status().totals.connected == count }
+        print("\(count) users connected in \(ContinuousClock.now - start)")
         let status = await sessions.status()
-        #expect(status.hosts == ["host-1": 20])
+        #expect(status.hosts == ["host-1": count])
         #expect(status.users.allSatisfy { $0.host == "host-1" && $0.reconnectCount == 0 })
-        #expect(server.openConnections == 20)
+        #expect(server.openConnections == count)
 
         // Connecting connected users again is a no-op: no new connection.
         #expect(await sessions.connect(users: ["user1", "user2"]) == .init(accepted: 0, unchanged: 2))
         try await Task.sleep(for: .milliseconds(50))
-        #expect(server.upgrades == 20)
+        #expect(server.upgrades == count)
         await sessions.shutdown()
         await eventually("server sees every close") { server.openConnections == 0 }
         await server.stop()
