@@ -1,10 +1,67 @@
 import ArgumentParser
+import Foundation
+import Logging
+import ServiceLifecycle
+import WSScaleClient
+import WSScaleCore
 
-/// `wsscale client` (filled in by its issue).
+/// `wsscale client`: the client simulator (simulated users behind an HTTP API, port 8089).
 struct ClientCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "client", abstract: "Not available yet.")
+    static let configuration = CommandConfiguration(
+        commandName: "client",
+        abstract: "Run the client simulator: users that connect through the load balancer and reconnect with backoff.",
+        discussion: """
+        HTTP API: POST /route/kickstart/ws/batch/connect and .../disconnect with {"userIds": [...]}, \
+        GET /route/status, GET /health. Environment: CLIENT_HOST, CLIENT_PORT, CLIENT_TARGET_URL, \
+        CLIENT_BACKOFF_BASE_MS, CLIENT_BACKOFF_CAP_MS, CLIENT_BACKOFF_MAX_ATTEMPTS, \
+        CLIENT_CONNECT_CONCURRENCY, CLIENT_CONNECT_TIMEOUT_MS (also read from ./.env).
+        """
+    )
+
+    @Option(help: "Port of the HTTP API (overrides CLIENT_PORT; 0 picks a free port).")
+    var port: Int?
+
+    @Option(help: "Address the HTTP API listens on (overrides CLIENT_HOST).")
+    var host: String?
+
+    @Option(help: "Load balancer users connect through, ws://HOST:PORT (overrides CLIENT_TARGET_URL).")
+    var target: String?
 
     func run() async throws {
-        throw ValidationError("wsscale client is not available in this build yet")
+        let configuration: ClientConfiguration
+        do {
+            configuration = try effectiveConfiguration()
+        } catch {
+            FileHandle.standardError.write(Data("wsscale client: \(error)\n".utf8))
+            throw ExitCode(2)
+        }
+        LoggingSystem.bootstrap { label in StreamLogHandler.standardError(label: label) }
+        var logger = Logger(label: "wsscale.client")
+        logger.logLevel = ProcessInfo.processInfo.environment["LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .info
+        let simulator = ClientSimulator(configuration: configuration, logger: logger)
+        let group = ServiceGroup(configuration: .init(
+            services: [simulator], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        try await group.run()
+    }
+
+    /// The environment (and `.env`) with the command-line flags on top.
+    private func effectiveConfiguration() throws -> ClientConfiguration {
+        var environment = ProcessInfo.processInfo.environment
+        var fromFlags: [String: String] = [:]
+        if let port { fromFlags["CLIENT_PORT"] = String(port) }
+        if let host { fromFlags["CLIENT_HOST"] = host }
+        if let target { fromFlags["CLIENT_TARGET_URL"] = target }
+        environment.merge(fromFlags) { _, flag in flag }
+        let dotEnv = try? String(contentsOfFile: ".env", encoding: .utf8)
+        do {
+            return try ClientConfiguration.fromEnvironment(environment, dotEnv: dotEnv)
+        } catch let error as ConfigurationError {
+            // Name the flag when the bad value came from one.
+            let flagNames = ["CLIENT_PORT": "--port", "CLIENT_HOST": "--host", "CLIENT_TARGET_URL": "--target"]
+            throw ConfigurationError(issues: error.issues.map { issue in
+                guard fromFlags[issue.variable] != nil, let flag = flagNames[issue.variable] else { return issue }
+                return ConfigurationIssue(variable: "\(flag) (\(issue.variable))", message: issue.message)
+            })
+        }
     }
 }

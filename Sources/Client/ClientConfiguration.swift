@@ -1,0 +1,80 @@
+import Foundation
+import WSScaleCore
+
+/// The client simulator's settings.
+///
+/// | variable | default | meaning |
+/// |---|---|---|
+/// | `CLIENT_HOST` | `0.0.0.0` | address the HTTP API listens on |
+/// | `CLIENT_PORT` | `8089` | port of the HTTP API (0 picks a free one) |
+/// | `CLIENT_TARGET_URL` | `ws://127.0.0.1:8000` | the load balancer users connect through |
+/// | `CLIENT_BACKOFF_BASE_MS` | `100` | ceiling of the first retry's delay |
+/// | `CLIENT_BACKOFF_CAP_MS` | `5000` | largest ceiling of any retry's delay |
+/// | `CLIENT_BACKOFF_MAX_ATTEMPTS` | `0` | retries per series before giving up; 0 = never give up |
+/// | `CLIENT_CONNECT_CONCURRENCY` | `64` | connection attempts in flight at once |
+/// | `CLIENT_CONNECT_TIMEOUT_MS` | `5000` | time allowed for TCP connect plus upgrade |
+public struct ClientConfiguration: Sendable, Equatable {
+    /// Address the HTTP API listens on.
+    public var listenHost: String
+    /// Port of the HTTP API; 0 lets the system pick a free one.
+    public var port: Int
+    /// The load balancer users connect through.
+    public var target: WebSocketTarget
+    /// How users retry after losing their connection.
+    public var backoff: BackoffPolicy
+    /// How many connection attempts may be in flight at once.
+    public var connectConcurrency: Int
+    /// Time allowed for the TCP connect plus the WebSocket upgrade.
+    public var connectTimeout: Duration
+
+    /// Creates a configuration; every parameter has the documented default.
+    public init(listenHost: String = "0.0.0.0",
+                port: Int = 8089,
+                target: WebSocketTarget = WebSocketTarget(host: "127.0.0.1", port: 8000),
+                backoff: BackoffPolicy = BackoffPolicy(),
+                connectConcurrency: Int = 64,
+                connectTimeout: Duration = .seconds(5)) {
+        self.listenHost = listenHost
+        self.port = port
+        self.target = target
+        self.backoff = backoff
+        self.connectConcurrency = connectConcurrency
+        self.connectTimeout = connectTimeout
+    }
+
+    /// Reads the configuration from environment variables, with a `.env` file's values
+    /// underneath.
+    /// - Parameters:
+    ///   - environment: the process environment.
+    ///   - dotEnv: the text of a `.env` file, if there is one.
+    /// - Throws: `ConfigurationError` naming each bad variable and its rule.
+    public static func fromEnvironment(_ environment: [String: String], dotEnv: String? = nil) throws -> ClientConfiguration {
+        var reader = EnvironmentReader(environment: environment, dotEnv: dotEnv)
+        let defaults = ClientConfiguration()
+        var configuration = defaults
+        configuration.listenHost = reader.string("CLIENT_HOST", default: defaults.listenHost)
+        configuration.port = reader.int("CLIENT_PORT", default: defaults.port, in: 0...65535)
+        if let url = reader.raw("CLIENT_TARGET_URL") {
+            do {
+                configuration.target = try WebSocketTarget(url: url)
+            } catch {
+                reader.report("CLIENT_TARGET_URL", "\(error)")
+            }
+        }
+        let baseMilliseconds = reader.int("CLIENT_BACKOFF_BASE_MS", default: 100, in: 1...3_600_000)
+        let capMilliseconds = reader.int("CLIENT_BACKOFF_CAP_MS", default: 5000, in: 1...3_600_000)
+        if capMilliseconds < baseMilliseconds {
+            reader.report("CLIENT_BACKOFF_CAP_MS", "must be at least CLIENT_BACKOFF_BASE_MS (\(baseMilliseconds)), got \(capMilliseconds)")
+        }
+        let maxAttempts = reader.int("CLIENT_BACKOFF_MAX_ATTEMPTS", default: 0, in: 0...1_000_000)
+        configuration.backoff = BackoffPolicy(base: .milliseconds(baseMilliseconds),
+                                              cap: .milliseconds(capMilliseconds),
+                                              maxAttempts: maxAttempts == 0 ? nil : maxAttempts)
+        configuration.connectConcurrency = reader.int("CLIENT_CONNECT_CONCURRENCY", default: defaults.connectConcurrency,
+                                                      in: 1...10_000)
+        let timeoutMilliseconds = reader.int("CLIENT_CONNECT_TIMEOUT_MS", default: 5000, in: 1...600_000)
+        configuration.connectTimeout = .milliseconds(timeoutMilliseconds)
+        try reader.finish()
+        return configuration
+    }
+}

@@ -1,0 +1,123 @@
+import NIOCore
+import NIOWebSocket
+
+/// The channel handler of one simulated user's upgraded WebSocket: answers pings, counts
+/// text messages, answers the server's close frame, closes intentionally with 1000 on
+/// request, and reports how the connection ended when the channel goes inactive.
+///
+/// Frames the client sends are masked, as RFC 6455 requires of clients.
+final class WebSocketUserHandler: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = WebSocketFrame
+    typealias OutboundOut = WebSocketFrame
+
+    /// How long the client waits for the server's close frame after sending its own.
+    static let closeHandshakeTimeout: TimeAmount = .seconds(1)
+
+    private let endPromise: EventLoopPromise<ConnectionEnd>
+    private var context: ChannelHandlerContext?
+    private var serverClose: (code: UInt16, reason: String)?
+    private var clientInitiatedClose = false
+    private var closeTimeout: Scheduled<Void>?
+    private var reported = false
+    private(set) var textMessagesReceived = 0
+
+    /// - Parameter endPromise: completed with how the connection ended, once the channel closes.
+    init(endPromise: EventLoopPromise<ConnectionEnd>) {
+        self.endPromise = endPromise
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        self.context = nil
+        report()
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        report()
+        context.fireChannelInactive()
+    }
+
+    /// Completes the end promise once, from what was seen on the connection.
+    private func report() {
+        guard !reported else { return }
+        reported = true
+        closeTimeout?.cancel()
+        let end: ConnectionEnd
+        if clientInitiatedClose {
+            end = .closedByClient
+        } else if let serverClose {
+            end = .closedByServer(code: serverClose.code, reason: serverClose.reason)
+        } else {
+            end = .abnormal
+        }
+        endPromise.succeed(end)
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let frame = unwrapInboundIn(data)
+        switch frame.opcode {
+        case .ping:
+            guard frame.fin else { return context.close(promise: nil) }
+            send(.pong, data: frame.unmaskedData, context: context)
+        case .text:
+            textMessagesReceived += 1
+        case .connectionClose:
+            receivedClose(frame, context: context)
+        default:
+            break
+        }
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        context.close(promise: nil)
+    }
+
+    /// Sends a text message.
+    func sendText(_ text: String) {
+        guard let context, serverClose == nil, !clientInitiatedClose else { return }
+        send(.text, data: context.channel.allocator.buffer(string: text), context: context)
+    }
+
+    /// Starts the closing handshake with code 1000; the channel closes when the server answers
+    /// or after ``closeHandshakeTimeout``.
+    func closeIntentionally() {
+        guard let context else { return }
+        guard !clientInitiatedClose else { return }
+        clientInitiatedClose = true
+        if serverClose != nil { return }  // the server is already closing; the channel closes soon
+        var payload = context.channel.allocator.buffer(capacity: 2)
+        payload.writeInteger(WebSocketCloseCode.normal)
+        send(.connectionClose, data: payload, context: context)
+        closeTimeout = context.eventLoop.assumeIsolated().scheduleTask(in: Self.closeHandshakeTimeout) { [weak self] in
+            self?.context?.close(promise: nil)
+        }
+    }
+
+    private func receivedClose(_ frame: WebSocketFrame, context: ChannelHandlerContext) {
+        if clientInitiatedClose {
+            // The server's answer to our close: the handshake is done.
+            context.close(promise: nil)
+            return
+        }
+        guard serverClose == nil else { return }
+        var data = frame.unmaskedData
+        let code = data.readInteger(as: UInt16.self) ?? WebSocketCloseCode.noStatus
+        let reason = data.readString(length: data.readableBytes) ?? ""
+        serverClose = (code, reason)
+        // Echo the code, as RFC 6455 section 5.5.1 asks, then close our side.
+        var payload = context.channel.allocator.buffer(capacity: 2)
+        if code != WebSocketCloseCode.noStatus { payload.writeInteger(code) }
+        let frame = WebSocketFrame(fin: true, opcode: .connectionClose, maskKey: .random(), data: payload)
+        context.writeAndFlush(wrapOutboundOut(frame)).assumeIsolated().whenComplete { _ in
+            context.close(promise: nil)
+        }
+    }
+
+    private func send(_ opcode: WebSocketOpcode, data: ByteBuffer, context: ChannelHandlerContext) {
+        let frame = WebSocketFrame(fin: true, opcode: opcode, maskKey: .random(), data: data)
+        context.writeAndFlush(wrapOutboundOut(frame), promise: nil)
+    }
+}

@@ -1,0 +1,21 @@
+/// Deterministic random sources for the backoff tests.
+
+/// Always returns the same word: `.max` makes every jittered delay its ceiling, `1` makes it
+/// zero. (Not `0`: the standard library's rejection sampling would draw again forever.)
+struct ConstantRandom: RandomNumberGenerator, Sendable {
+    let word: UInt64
+    mutating func next() -> UInt64 { word }
+}
+
+/// SplitMix64: a small seeded generator, so a run can be replayed.
+struct SeededRandom: RandomNumberGenerator, Sendable {
+    private var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}

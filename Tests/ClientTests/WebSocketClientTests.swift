@@ -1,0 +1,219 @@
+import Foundation
+import Logging
+import Testing
+@testable import WSScaleClient
+
+/// The WebSocket client and the users' reconnection against a real SwiftNIO WebSocket server
+/// on 127.0.0.1.
+@Suite("WebSocket client against a real server")
+struct WebSocketClientTests {
+    static let fastBackoff = BackoffPolicy(base: .milliseconds(10), cap: .milliseconds(40))
+    let logger = Logger(label: "ClientTests")
+
+    func makeSessions(_ server: TestWebSocketServer, backoff: BackoffPolicy = fastBackoff) throws -> UserSessions {
+        let connector = WebSocketConnector(target: try WebSocketTarget(url: server.target), timeout: .seconds(2),
+                                           logger: logger)
+        return UserSessions(connector: connector, backoff: backoff, connectConcurrency: 8,
+                            random: SeededRandom(seed: 11), logger: logger)
+    }
+
+    @Test("connect: upgrade, host from X-WSScale-Host, echo, pong, intentional close with 1000")
+    func connectorRoundTrip() async throws {
+        let server = try await TestWebSocketServer.start(hostID: "host-a")
+        defer { Task { await server.stop() } }
+        let connector = WebSocketConnector(target: try WebSocketTarget(url: server.target), logger: logger)
+
+        let connection = try await connector.connect(userID: "alice")
+        #expect(connection.host == "host-a")
+        await eventually("server sees the connection") { server.openConnections == 1 }
+
+        connection.send(text: "hello")
+        await eventually("the echo comes back") { (try? await connection.textMessagesReceived()) == 1 }
+        server.pingAll()
+        await eventually("the client answers the ping") { server.state.withLockedValue { $0.pongs } == 1 }
+
+        #expect(await connection.close() == .closedByClient)
+        await eventually("server saw the close") { server.openConnections == 0 }
+        #expect(server.state.withLockedValue { $0.closeCodesReceived } == [1000])
+        await server.stop()
+    }
+
+    @Test("no X-WSScale-Host header: the host is unknown (nil)")
+    func missingHostHeader() async throws {
+        let server = try await TestWebSocketServer.start(hostID: nil)
+        defer { Task { await server.stop() } }
+        let connection = try await WebSocketConnector(target: try WebSocketTarget(url: server.target), logger: logger)
+            .connect(userID: "bob")
+        #expect(connection.host == nil)
+        await connection.close()
+        await server.stop()
+    }
+
+    @Test("a server close reports its code and reason; a dropped connection reports 1006")
+    func connectionEnds() async throws {
+        let server = try await TestWebSocketServer.start(hostID: "h")
+        defer { Task { await server.stop() } }
+        let connector = WebSocketConnector(target: try WebSocketTarget(url: server.target), logger: logger)
+
+        let shed = try await connector.connect(userID: "u1")
+        await eventually("open") { server.openConnections == 1 }
+        server.closeAll(code: 4001, reason: "Server Rebalancing")
+        #expect(try await shed.ended.get() == .closedByServer(code: 4001, reason: "Server Rebalancing"))
+
+        let dropped = try await connector.connect(userID: "u2")
+        await eventually("open") { server.openConnections == 1 }
+        server.dropAll()
+        #expect(try await dropped.ended.get() == .abnormal)
+        await server.stop()
+    }
+
+    @Test("nothing listening: the connect fails with connectFailed")
+    func connectRefused() async throws {
+        let server = try await TestWebSocketServer.start(hostID: "h")
+        let target = try WebSocketTarget(url: server.target)
+        await server.stop()  // the port is now free and closed
+        await #expect {
+            _ = try await WebSocketConnector(target: target, logger: logger).connect(userID: "u")
+        } throws: { error in
+            guard let failure = error as? WebSocketConnector.Failure, case .connectFailed = failure.end else { return false }
+            return true
+        }
+    }
+
+    @Test("users connect concurrently (64 at once) and learn their host")
+    func usersConnect() async throws {
+        let server = try await TestWebSocketServer.start(hostID: "host-1")
+        defer { Task { await server.stop() } }
+        let connector = WebSocketConnector(target: try WebSocketTarget(url: server.target), logger: logger)
+        let sessions = UserSessions(connector: connector, backoff: Self.fastBackoff, connectConcurrency: 64, logger: logger)
+        // CLIENT_TEST_USERS raises the count for a measurement run (the default keeps the test fast).
+        let count = ProcessInfo.processInfo.environment["CLIENT_TEST_USERS"].flatMap { Int($0) } ?? 200
+        let users = (1...count).map { "user\($0)" }
+
+        let start = ContinuousClock.now
+        #expect(await sessions.connect(users: users) == .init(accepted: count, unchanged: 0))
+        await eventually("all connected", timeout: .seconds(30)) { await sessions.status().totals.connected == count }
+        print("\(count) users connected in \(ContinuousClock.now - start)")
+        let status = await sessions.status()
+        #expect(status.hosts == ["host-1": count])
+        #expect(status.users.allSatisfy { $0.host == "host-1" && $0.reconnectCount == 0 })
+        #expect(server.openConnections == count)
+
+        // Connecting connected users again is a no-op: no new connection.
+        #expect(await sessions.connect(users: ["user1", "user2"]) == .init(accepted: 0, unchanged: 2))
+        try await Task.sleep(for: .milliseconds(50))
+        #expect(server.upgrades == count)
+        await sessions.shutdown()
+        await eventually("server sees every close") { server.openConnections == 0 }
+        await server.stop()
+    }
+
+    @Test("a shed (4001) makes the user reconnect, and it learns its new host")
+    func shedReconnects() async throws {
+        let server = try await TestWebSocketServer.start(hostID: "host-1")
+        defer { Task { await server.stop() } }
+        let sessions = try makeSessions(server)
+        _ = await sessions.connect(users: ["u1", "u2"])
+        await eventually("connected to host-1") { await sessions.status().hosts == ["host-1": 2] }
+
+        server.announce(hostID: "host-2")
+        server.closeAll(code: 4001, reason: "Server Rebalancing")
+        await eventually("reconnected to host-2") { await sessions.status().hosts == ["host-2": 2] }
+        let user = try #require(await sessions.status(of: "u1"))
+        #expect(user.state == .connected)
+        #expect(user.host == "host-2")
+        #expect(user.reconnectCount == 1)
+        #expect(user.lastCloseCode == 4001)
+        #expect(user.lastCloseReason == "Server Rebalancing")
+        #expect(server.upgrades == 4)
+        await sessions.shutdown()
+        await server.stop()
+    }
+
+    @Test("refused with 1013: the user retries with backoff until it gets in")
+    func tryAgainLaterRetries() async throws {
+        let server = try await TestWebSocketServer.start(hostID: "host-1")
+        defer { Task { await server.stop() } }
+        let sessions = try makeSessions(server)
+        server.refuseNext(3)
+        _ = await sessions.connect(users: ["late"])
+        await eventually("connected after the refusals") {
+            let user = await sessions.status(of: "late")
+            return user?.reconnectCount == 3 && user?.state == .connected && server.openConnections == 1
+        }
+        let user = try #require(await sessions.status(of: "late"))
+        #expect(user.reconnectCount == 3)
+        #expect(user.lastCloseCode == 1013)
+        #expect(user.lastCloseReason == "try again later")
+        #expect(server.upgrades == 4)
+        await sessions.shutdown()
+        await server.stop()
+    }
+
+    @Test("going away (1001) and a dropped connection (1006) both lead to a reconnect")
+    func goingAwayAndAbnormalReconnect() async throws {
+        let server = try await TestWebSocketServer.start(hostID: "host-1")
+        defer { Task { await server.stop() } }
+        let sessions = try makeSessions(server)
+        _ = await sessions.connect(users: ["u"])
+        await eventually("connected") { await sessions.status().totals.connected == 1 && server.openConnections == 1 }
+
+        server.closeAll(code: 1001, reason: "going away")
+        await eventually("back after 1001") {
+            let user = await sessions.status(of: "u")
+            return user?.state == .connected && user?.reconnectCount == 1 && server.upgrades == 2 && server.openConnections == 1
+        }
+        #expect(await sessions.status(of: "u")?.lastCloseCode == 1001)
+
+        server.dropAll()
+        await eventually("back after the drop") {
+            let user = await sessions.status(of: "u")
+            return user?.state == .connected && user?.reconnectCount == 2 && server.upgrades == 3 && server.openConnections == 1
+        }
+        #expect(await sessions.status(of: "u")?.lastCloseCode == 1006)
+        #expect(await sessions.status(of: "u")?.state == .connected)
+        await sessions.shutdown()
+        await server.stop()
+    }
+
+    @Test("an intentional disconnect closes with 1000 and the user stays disconnected")
+    func intentionalDisconnectStays() async throws {
+        let server = try await TestWebSocketServer.start(hostID: "host-1")
+        defer { Task { await server.stop() } }
+        let sessions = try makeSessions(server)
+        _ = await sessions.connect(users: ["u1", "u2"])
+        await eventually("connected") { server.openConnections == 2 }
+
+        #expect(await sessions.disconnect(users: ["u1", "nobody"]) == .init(accepted: 1, unchanged: 1))
+        await eventually("u1 closed") { server.openConnections == 1 }
+        #expect(server.state.withLockedValue { $0.closeCodesReceived } == [1000])
+        // Wait well past the backoff cap: no reconnect may happen.
+        try await Task.sleep(for: .milliseconds(200))
+        let user = try #require(await sessions.status(of: "u1"))
+        #expect(user.state == .disconnected)
+        #expect(user.reconnectCount == 0)
+        #expect(server.upgrades == 2)
+        #expect(await sessions.status(of: "u2")?.state == .connected)
+        #expect(await sessions.disconnect(users: ["u1"]) == .init(accepted: 0, unchanged: 1))
+        await sessions.shutdown()
+        await server.stop()
+    }
+
+    @Test("a user whose server is gone keeps retrying with backoff and reports why")
+    func retriesWhileNothingListens() async throws {
+        let server = try await TestWebSocketServer.start(hostID: "host-1")
+        let target = try WebSocketTarget(url: server.target)
+        await server.stop()
+        let connector = WebSocketConnector(target: target, timeout: .seconds(1), logger: logger)
+        let sessions = UserSessions(connector: connector, backoff: Self.fastBackoff, random: SeededRandom(seed: 3),
+                                    logger: logger)
+        _ = await sessions.connect(users: ["u"])
+        await eventually("several failed retries") { (await sessions.status(of: "u")?.reconnectCount ?? 0) >= 3 }
+        let user = try #require(await sessions.status(of: "u"))
+        #expect(user.state != .connected)
+        #expect(user.lastCloseCode == nil)
+        #expect(user.lastCloseReason?.contains("connect") == true)
+        await sessions.shutdown()
+        #expect(await sessions.status(of: "u")?.state == .disconnected)
+    }
+}
