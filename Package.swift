@@ -191,7 +191,15 @@ let package = Package(
         .testTarget(
             name: "ClientTests",
             dependencies: [
-                "WSScaleTestSupport", "WSScaleCore", "WSScaleClient"],
+                "WSScaleTestSupport", "WSScaleCore", "WSScaleClient",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOWebSocket", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
             path: "Tests/ClientTests",
             swiftSettings: swift5
         ),
