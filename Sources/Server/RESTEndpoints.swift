@@ -14,6 +14,11 @@ struct HTTPReply: Sendable, Equatable {
         HTTPReply(status: status, contentType: "text/plain; charset=utf-8", body: text + "\n")
     }
 
+    /// A reply of JSON text written by the caller.
+    static func rawJSON(_ status: HTTPResponseStatus, _ json: String) -> HTTPReply {
+        HTTPReply(status: status, contentType: "application/json", body: json)
+    }
+
     /// A JSON reply.
     static func json<Value: Encodable>(_ status: HTTPResponseStatus, _ value: Value) -> HTTPReply {
         let encoder = JSONEncoder()
@@ -50,12 +55,12 @@ struct RESTEndpoints: Sendable {
             return .text(.ok, "ok")
         case .allSessions:
             do {
-                return .json(.ok, try await store.allSessions())
+                return .rawJSON(.ok, SessionListJSON.records(try await store.allSessions()))
             } catch {
                 return .text(.serviceUnavailable, "session registry unavailable: \(error)")
             }
         case .runtimeSessions:
-            return .json(.ok, sessions.sessionIds)
+            return .rawJSON(.ok, SessionListJSON.strings(sessions.sessionIds))
         case .metrics:
             return HTTPReply(status: .ok, contentType: "text/plain; version=0.0.4; charset=utf-8",
                              body: sessions.metrics.render())

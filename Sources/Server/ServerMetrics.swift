@@ -39,12 +39,15 @@ public struct ServerMetrics: Sendable {
                                     help: "WebSocket sessions closed with 4001 by shed commands")
         var closed: [SessionCloseReason: Counter] = [:]
         for reason in SessionCloseReason.allCases {
-            closed[reason] = registry.makeCounter(name: "wsscale_connections_closed_total",
-                                                  labels: [("reason", reason.rawValue)],
-                                                  help: "WebSocket sessions closed, by reason")
+            closed[reason] = registry.makeCounter(descriptor: Self.closedDescriptor, labels: [("reason", reason.rawValue)])
         }
         self.closed = closed
     }
+
+    /// `wsscale_connections_closed_total`.
+    private static let closedDescriptor = MetricNameDescriptor(
+        namespace: "wsscale", metricName: "connections_closed", unitName: "total",
+        helpText: "WebSocket sessions closed, by reason")
 
     /// Counts a closed session.
     func recordClosed(_ reason: SessionCloseReason) {

@@ -105,17 +105,16 @@ public final class WebSocketServer: Service, Sendable {
         }
     }
 
-    /// Closes every session with 1001, waits for the handshakes within most of the grace
-    /// period, then closes what is left without one.
+    /// Closes every session with 1001, waits for the handshakes for 60 % of the grace period,
+    /// then closes what is left without one (20 %); the rest is the store's, to clean up.
     private func closeEverySession() async {
         sessions.closeAllForShutdown()
         let clock = ContinuousClock()
-        let handshakeDeadline = clock.now + configuration.shutdownGrace * 0.7
-        await waitForNoSessions(until: handshakeDeadline)
+        await waitForNoSessions(until: clock.now + configuration.shutdownGrace * 0.6)
         guard sessions.count > 0 else { return }
         logger.warning("closing sessions without handshake", metadata: ["sessions": "\(sessions.count)"])
         sessions.forceCloseAll()
-        await waitForNoSessions(until: clock.now + .seconds(1))
+        await waitForNoSessions(until: clock.now + configuration.shutdownGrace * 0.2)
     }
 
     private func waitForNoSessions(until deadline: ContinuousClock.Instant) async {

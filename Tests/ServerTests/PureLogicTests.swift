@@ -1,3 +1,4 @@
+import Foundation
 import NIOCore
 import NIOHTTP1
 import Testing
@@ -130,5 +131,22 @@ struct ServerConfigurationTests {
         } catch {
             Issue.record("unexpected \(error)")
         }
+    }
+}
+
+@Suite("Session list JSON")
+struct SessionListJSONTests {
+    @Test("decodes back to the same records, with odd characters escaped")
+    func roundTrip() throws {
+        let records = [
+            SessionRecord(userId: "a\"b\\c\n\u{1}é", sessionId: "s-1", hostId: "ws-1", connectedAt: 1, lastActive: 2),
+            SessionRecord(userId: "plain", sessionId: "s-2", hostId: "ws-2", connectedAt: 1_700_000_000_000,
+                          lastActive: 1_700_000_000_001),
+        ]
+        let json = SessionListJSON.records(records)
+        #expect(try JSONDecoder().decode([SessionRecord].self, from: Data(json.utf8)) == records)
+        #expect(SessionListJSON.records([]) == "[]")
+        let ids = ["x", "y\"z"]
+        #expect(try JSONDecoder().decode([String].self, from: Data(SessionListJSON.strings(ids).utf8)) == ids)
     }
 }

@@ -95,11 +95,12 @@ struct WebSocketSessionTests {
     @Test("shed N closes exactly the N most idle sessions with 4001 Server Rebalancing")
     func shedsTheMostIdle() async throws {
         try await TestServer.with { server in
-            var clients: [WebSocketTestClient] = []
+            var opened: [WebSocketTestClient] = []
             for index in 0..<6 {
-                clients.append(try await server.connect("user\(index)"))
+                opened.append(try await server.connect("user\(index)"))
                 try await Task.sleep(for: .milliseconds(3))
             }
+            let clients = opened
             // user0 and user1 were the oldest; activity makes them the most recent.
             for index in [1, 0] {
                 try await clients[index].send(text: "ping \(index)")
