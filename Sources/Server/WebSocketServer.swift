@@ -158,7 +158,7 @@ public final class WebSocketServer: Service, Sendable {
         let sessions = self.sessions
         return NIOWebSocketServerUpgrader(
             maxFrameSize: configuration.maxFrameSize,
-            automaticErrorHandling: true,
+            automaticErrorHandling: false,  // WebSocketSessionHandler answers protocol errors itself
             shouldUpgrade: { channel, head in
                 guard case .webSocket = HTTPRoute(method: head.method, uri: head.uri) else {
                     return channel.eventLoop.makeSucceededFuture(nil)

@@ -84,9 +84,20 @@ final class WebSocketSessionHandler: ChannelDuplexHandler {
         context.fireChannelInactive()
     }
 
+    /// Protocol errors from the frame decoder (too large, bad masking, …) get a close frame with
+    /// the matching code before the socket closes: the work of NIO's `WebSocketProtocolErrorHandler`,
+    /// done here to save a handler and its context on every connection.
     func errorCaught(context: ChannelHandlerContext, error: Error) {
         if cause == nil { cause = .error }
-        context.close(promise: nil)
+        guard let protocolError = error as? NIOWebSocketError, !closeSent else {
+            context.close(promise: nil)
+            return
+        }
+        closeSent = true
+        var data = context.channel.allocator.buffer(capacity: 2)
+        data.write(webSocketErrorCode: protocolError == .invalidFrameLength ? .messageTooLarge : .protocolError)
+        context.writeAndFlush(wrapOutboundOut(WebSocketFrame(fin: true, opcode: .connectionClose, data: data)))
+            .whenComplete { _ in context.close(promise: nil) }
     }
 
     /// The client's close frame: the end of our handshake, or the start of theirs (echo its code).

@@ -163,3 +163,20 @@ struct WebSocketSessionTests {
         for client in clients { #expect(!client.channel.isActive) }
     }
 }
+
+@Suite("WebSocket protocol errors")
+struct WebSocketProtocolErrorTests {
+    @Test("a frame over the 16 KiB limit is answered with close 1009 and the session is removed")
+    func frameTooLarge() async throws {
+        try await TestServer.with { server in
+            let client = try await server.connect("big")
+            #expect(await eventually { server.store.records.count == 1 })
+            try await client.send(text: String(repeating: "x", count: 20_000))
+            let close = try await within { await client.closeFrame() }
+            #expect(close?.code == 1009)
+            await client.waitUntilClosed()
+            #expect(await eventually { server.store.records.isEmpty })
+            #expect(server.server.metrics.render().contains(#"wsscale_connections_closed_total{reason="error"} 1"#))
+        }
+    }
+}
