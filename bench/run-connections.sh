@@ -49,5 +49,26 @@ done
 
 echo "machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(uname -sr)"
 echo "server:  pid $SERVER_PID on 127.0.0.1:$PORT, REDIS_URL=$REDIS_URL (log: $LOG)"
-"$BIN/ConnectionBench" --port "$PORT" --server-pid "$SERVER_PID" --count "$COUNT" \
-    --concurrency "$CONCURRENCY" --registry-path "$REGISTRY_PATH"
+BENCH_ARGS=(--port "$PORT" --server-pid "$SERVER_PID" --count "$COUNT" --concurrency "$CONCURRENCY"
+            --registry-path "$REGISTRY_PATH")
+if [[ "${SHUTDOWN_CHECK:-0}" != 1 ]]; then
+    "$BIN/ConnectionBench" "${BENCH_ARGS[@]}"
+    exit 0
+fi
+
+# SHUTDOWN_CHECK=1: after measuring, SIGTERM the server while every connection is open and
+# report how long it takes to close them all (1001) and exit.
+OUT=$(mktemp /tmp/wsscale-bench-client.XXXXXX.log)
+"$BIN/ConnectionBench" "${BENCH_ARGS[@]}" --hold 30 | tee "$OUT" &
+BENCH_PID=$!
+until grep -q "^holding" "$OUT"; do
+    kill -0 "$BENCH_PID" 2>/dev/null || { echo "bench ended before holding" >&2; exit 1; }
+    sleep 0.2
+done
+START=$(date +%s.%N)
+kill -TERM "$SERVER_PID"
+STATUS=0
+wait "$SERVER_PID" || STATUS=$?
+END=$(date +%s.%N)
+echo "server after SIGTERM:     exit status $STATUS after $(echo "$END - $START" | bc) s"
+wait "$BENCH_PID"

@@ -17,10 +17,13 @@ struct Options {
     var concurrency = 256
     var registryPath = "/ws-session/all"
     var registryTimeout: Double = 60
+    var holdSeconds = 0
 
     static let usage = """
     usage: ConnectionBench --port P --server-pid PID [--count N] [--concurrency C]
                            [--registry-path /ws-session/all] [--registry-timeout SECONDS]
+                           [--hold SECONDS]   keep the connections open that long after measuring
+                                              (and count how the server closes them)
     """
 
     static func parse(_ arguments: [String]) -> Options {
@@ -43,6 +46,7 @@ struct Options {
             case "--concurrency": options.concurrency = number(argument)
             case "--registry-path": options.registryPath = value(argument)
             case "--registry-timeout": options.registryTimeout = Double(number(argument))
+            case "--hold": options.holdSeconds = number(argument)
             case "-h", "--help": print(usage); exit(0)
             default: fail("unknown argument \(argument)\n\(usage)")
             }
@@ -223,6 +227,7 @@ func format(_ value: Double, _ digits: Int = 1) -> String {
 
 // MARK: - Run
 
+setvbuf(stdout, nil, _IOLBF, 0)  // line by line, also into a file: the script watches the output
 let options = Options.parse(Array(CommandLine.arguments.dropFirst()))
 let group = MultiThreadedEventLoopGroup(numberOfThreads: System.coreCount)
 let counters = BenchCounters()
@@ -293,6 +298,23 @@ if let before = rssBefore, let after = rssAfter, stillOpen > 0 {
     print("server RSS per idle conn: \((after - before) / stillOpen) bytes")
 } else {
     print("server RSS:               not measured (pass --server-pid)")
+}
+
+// Optionally keep them open (e.g. to send the server SIGTERM meanwhile), then report how they ended.
+if options.holdSeconds > 0 {
+    print("holding the connections for \(options.holdSeconds) s")
+    let holdStart = clock.now
+    var allClosedAt: Duration?
+    while clock.now - holdStart < .seconds(options.holdSeconds) {
+        try? await Task.sleep(for: .milliseconds(100))
+        if allClosedAt == nil, channels.withLockedValue({ $0.allSatisfy { !$0.isActive } }) {
+            allClosedAt = clock.now - holdStart
+            break
+        }
+    }
+    let open = channels.withLockedValue { $0.filter(\.isActive).count }
+    print("after holding:            \(open) still open; closes seen: \(counters.closes.sorted { $0.key < $1.key })")
+    if let allClosedAt { print("all closed by the server: \(allClosedAt) after the hold began") }
 }
 
 // Close everything from the client side.
