@@ -12,6 +12,22 @@ import WSScaleCore
 /// Each session is recorded in the `HostSessionStore`; commands from the store shed, drain,
 /// activate and drop. On graceful shutdown the server stops accepting, answers 503 on
 /// `/health`, closes every session with 1001 within the grace period and returns.
+///
+/// Close codes the server sends:
+///
+/// | code | reason | when |
+/// |---|---|---|
+/// | 1013 | `try again later` | the upgrade over `MAX_CONNECTIONS_PER_HOST` (accepted, then closed) |
+/// | 4001 | `Server Rebalancing` | a shed command (the N most idle), and a drop (command or REST): the client should reconnect |
+/// | 1001 | `going away` | graceful shutdown (SIGTERM) |
+/// | 1009 / 1002 | — | a frame over 16 KiB / another protocol error |
+///
+/// Endpoints: `GET /api/v1/websocket/{userId}` (upgrade; the 101 carries `X-WSScale-Host`),
+/// `GET /health` (200 `ok`, 503 `draining` / `shutting down`), `GET /ws-session/all` (the
+/// registry's sessions: `userId`, `sessionId`, `hostId`, plus `connectedAt` and `lastActive`),
+/// `GET /ws-session/all/runtime` (this host's session ids), `POST /ws-session/{hostId}/drop`
+/// (optional body `{"sessionId": "…"}`; this host: 200 or 404, another host: sent through the
+/// store, 202), `GET /metrics`.
 public final class WebSocketServer: Service, Sendable {
     /// The server's settings.
     public let configuration: ServerConfiguration
