@@ -1,10 +1,83 @@
 import ArgumentParser
+import Foundation
+import Logging
+import ServiceLifecycle
+import WSScaleCore
+import WSScaleServer
 
-/// `wsscale server` (filled in by its issue).
+/// `wsscale server`: one WebSocket application server of the pool, configured by the environment.
 struct ServerCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "server", abstract: "Not available yet.")
+    static let configuration = CommandConfiguration(
+        commandName: "server",
+        abstract: "Run a WebSocket application server (configured by environment variables).",
+        discussion: """
+        Environment (a .env file in the working directory is read underneath it):
+          SERVER_ID                 this server's id (default: random ws-xxxxxx)
+          SERVER_HOST               listen address (default 0.0.0.0)
+          SERVER_PORT               listen port (default 8088)
+          MAX_CONNECTIONS_PER_HOST  hard limit; one more is closed with 1013 (default 30)
+          SHUTDOWN_GRACE_SECONDS    time from SIGTERM to exit (default 10)
+          REDIS_URL                 session registry (default redis://127.0.0.1:6379/0;
+                                    memory:// keeps it inside this process: one server, no Redis)
+          REDIS_KEY_PREFIX          registry key prefix (default wsscale)
+          LEASE_SECONDS             this host's lease in the registry (default 5)
+        Exit status 2 on a configuration error.
+        """
+    )
 
     func run() async throws {
-        throw ValidationError("wsscale server is not available in this build yet")
+        let configuration: ServerConfiguration
+        do {
+            let dotEnv = try? String(contentsOfFile: ".env", encoding: .utf8)
+            configuration = try ServerConfiguration.fromEnvironment(ProcessInfo.processInfo.environment, dotEnv: dotEnv)
+        } catch let error as ConfigurationError {
+            printToStandardError("wsscale server: \(error)")
+            throw ExitCode(2)
+        }
+        var logger = Logger(label: "wsscale.server")
+        logger[metadataKey: "serverId"] = "\(configuration.serverId)"
+
+        let store: any HostSessionStore
+        do {
+            store = try makeHostSessionStore(configuration: configuration, logger: logger)
+        } catch {
+            printToStandardError("wsscale server: \(error)")
+            throw ExitCode(2)
+        }
+        let server = WebSocketServer(configuration: configuration, store: store, logger: logger)
+        var groupConfiguration = ServiceGroupConfiguration(
+            services: [
+                .init(service: HostSessionStoreService(store: store)),
+                .init(service: server),
+            ],
+            gracefulShutdownSignals: [.sigterm, .sigint],
+            logger: logger
+        )
+        groupConfiguration.maximumGracefulShutdownDuration = configuration.shutdownGrace
+        try await ServiceGroup(configuration: groupConfiguration).run()
     }
+}
+
+/// The registry store is not available for this `REDIS_URL`.
+fileprivate struct RegistryUnavailable: Error, CustomStringConvertible {
+    var description: String
+}
+
+/// Makes this server's registry store.
+///
+/// `REDIS_URL=memory://` gives a registry inside this process (one server, no Redis: trials and
+/// benchmarks). Any other URL needs the Redis store, which is wired here.
+func makeHostSessionStore(configuration: ServerConfiguration, logger: Logger) throws -> any HostSessionStore {
+    if configuration.redisURL == ServerConfiguration.inMemoryRegistryURL {
+        return InMemoryHostSessionStore(hostId: configuration.serverId)
+    }
+    throw RegistryUnavailable(description: """
+        REDIS_URL: the Redis session registry is not in this build yet (got \(configuration.redisURL)); \
+        set REDIS_URL=\(ServerConfiguration.inMemoryRegistryURL) to keep the registry inside this process
+        """)
+}
+
+/// Writes one line to standard error.
+fileprivate func printToStandardError(_ line: String) {
+    FileHandle.standardError.write(Data((line + "\n").utf8))
 }

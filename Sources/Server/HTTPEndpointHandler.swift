@@ -1,0 +1,88 @@
+import Logging
+import NIOCore
+import NIOHTTP1
+import NIOWebSocket
+
+/// Reads plain HTTP requests (everything that is not a WebSocket upgrade), asks
+/// `RESTEndpoints` for the answer and writes it. Removed from the pipeline on upgrade.
+final class HTTPEndpointHandler: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = HTTPServerRequestPart
+    typealias OutboundOut = HTTPServerResponsePart
+
+    /// Largest request body read; a larger one gets 413.
+    static let maxBodySize = 64 * 1024
+
+    private let endpoints: RESTEndpoints
+    private let logger: Logger
+    private var head: HTTPRequestHead?
+    private var body: ByteBuffer?
+    private var bodyTooLarge = false
+
+    init(endpoints: RESTEndpoints, logger: Logger) {
+        self.endpoints = endpoints
+        self.logger = logger
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        switch unwrapInboundIn(data) {
+        case .head(let requestHead):
+            head = requestHead
+            body = nil
+            bodyTooLarge = false
+        case .body(var chunk):
+            guard !bodyTooLarge else { return }
+            if (body?.readableBytes ?? 0) + chunk.readableBytes > Self.maxBodySize {
+                bodyTooLarge = true
+                body = nil
+            } else if body == nil {
+                body = chunk
+            } else {
+                body!.writeBuffer(&chunk)
+            }
+        case .end:
+            guard let requestHead = head else { return }
+            head = nil
+            respond(context: context, to: requestHead)
+        }
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: Error) {
+        // A WebSocket upgrade that was not accepted reports its error here, then the request
+        // arrives as a plain one and gets its 4xx with a reason.
+        if error is NIOWebSocketUpgradeError { return }
+        logger.debug("HTTP connection error", metadata: ["error": "\(error)"])
+        context.close(promise: nil)
+    }
+
+    private func respond(context: ChannelHandlerContext, to requestHead: HTTPRequestHead) {
+        let route = HTTPRoute(method: requestHead.method, uri: requestHead.uri)
+        let keepAlive = requestHead.isKeepAlive && !requestHead.headers.contains(name: "upgrade")
+        if bodyTooLarge {
+            write(context: context, .text(.payloadTooLarge, "body larger than \(Self.maxBodySize) bytes"),
+                  version: requestHead.version, keepAlive: false)
+            return
+        }
+        let requestBody = body
+        body = nil
+        let endpoints = self.endpoints
+        let promise = context.eventLoop.makePromise(of: HTTPReply.self)
+        promise.completeWithTask { await endpoints.respond(to: route, body: requestBody) }
+        promise.futureResult.whenSuccess { reply in
+            self.write(context: context, reply, version: requestHead.version, keepAlive: keepAlive)
+        }
+    }
+
+    private func write(context: ChannelHandlerContext, _ reply: HTTPReply, version: HTTPVersion, keepAlive: Bool) {
+        guard context.channel.isActive else { return }
+        var headers = HTTPHeaders()
+        headers.add(name: "Content-Type", value: reply.contentType)
+        headers.add(name: "Content-Length", value: String(reply.body.utf8.count))
+        headers.add(name: "Connection", value: keepAlive ? "keep-alive" : "close")
+        context.write(wrapOutboundOut(.head(HTTPResponseHead(version: version, status: reply.status, headers: headers))),
+                      promise: nil)
+        context.write(wrapOutboundOut(.body(.byteBuffer(context.channel.allocator.buffer(string: reply.body)))),
+                      promise: nil)
+        let done = context.writeAndFlush(wrapOutboundOut(.end(nil)))
+        if !keepAlive { done.whenComplete { _ in context.close(promise: nil) } }
+    }
+}

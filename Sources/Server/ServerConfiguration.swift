@@ -1,0 +1,109 @@
+import Foundation
+import WSScaleCore
+
+/// Settings of one `wsscale server`, read from the environment (and a `.env` file underneath).
+///
+/// | variable | default | meaning |
+/// |---|---|---|
+/// | `SERVER_ID` | random `ws-xxxxxx` | this server's identity in the registry (1-64 of `[A-Za-z0-9._@-]`) |
+/// | `SERVER_HOST` | `0.0.0.0` | listen address |
+/// | `SERVER_PORT` | `8088` | listen port (0: any free port) |
+/// | `MAX_CONNECTIONS_PER_HOST` | `30` | hard limit; the session over it is closed at once with 1013 |
+/// | `SHUTDOWN_GRACE_SECONDS` | `10` | time from SIGTERM to exit |
+/// | `REDIS_URL` | `redis://127.0.0.1:6379/0` | the session registry (`memory://`: a registry local to this process) |
+/// | `REDIS_KEY_PREFIX` | `wsscale` | prefix of the registry's keys |
+/// | `LEASE_SECONDS` | `5` | this host's lease in the registry |
+public struct ServerConfiguration: Sendable, Equatable {
+    /// This server's identity (`hostId` in the registry, `X-WSScale-Host` on each upgrade).
+    public var serverId: InstanceID
+    /// Address to listen on.
+    public var host: String
+    /// Port to listen on (0 picks a free one).
+    public var port: Int
+    /// Hard limit of live sessions; one more is accepted and closed at once with 1013.
+    public var maxConnectionsPerHost: Int
+    /// Time allowed from the shutdown signal to exit.
+    public var shutdownGrace: Duration
+    /// Address of the session registry (`redis://[user:password@]host:port/db`, or `memory://`).
+    public var redisURL: String
+    /// Prefix of every registry key, so that pools can share one Redis.
+    public var redisKeyPrefix: String
+    /// Length of this host's lease in the registry.
+    public var lease: Duration
+    /// Largest WebSocket frame accepted from a client, in bytes.
+    public var maxFrameSize: Int
+    /// Bytes each connection reads at once (a fixed receive buffer keeps idle connections small).
+    public var receiveBufferSize: Int
+
+    /// The `REDIS_URL` value that selects the in-process registry.
+    public static let inMemoryRegistryURL = "memory://"
+
+    /// Creates a configuration; every parameter has the environment's default.
+    public init(serverId: InstanceID = ServerConfiguration.randomServerId(), host: String = "0.0.0.0", port: Int = 8088,
+                maxConnectionsPerHost: Int = 30, shutdownGrace: Duration = .seconds(10),
+                redisURL: String = "redis://127.0.0.1:6379/0", redisKeyPrefix: String = "wsscale",
+                lease: Duration = .seconds(5), maxFrameSize: Int = 1 << 14, receiveBufferSize: Int = 512) {
+        self.serverId = serverId
+        self.host = host
+        self.port = port
+        self.maxConnectionsPerHost = maxConnectionsPerHost
+        self.shutdownGrace = shutdownGrace
+        self.redisURL = redisURL
+        self.redisKeyPrefix = redisKeyPrefix
+        self.lease = lease
+        self.maxFrameSize = maxFrameSize
+        self.receiveBufferSize = receiveBufferSize
+    }
+
+    /// Reads the configuration, throwing a `ConfigurationError` that names every bad variable.
+    /// - Parameters:
+    ///   - environment: the process environment.
+    ///   - dotEnv: the text of a `.env` file, if any (the environment wins).
+    public static func fromEnvironment(_ environment: [String: String], dotEnv: String? = nil) throws -> ServerConfiguration {
+        var reader = EnvironmentReader(environment: environment, dotEnv: dotEnv)
+        let serverId = reader.string("SERVER_ID", default: randomServerId())
+        if let problem = IdentifierRule.serverId.problem(with: serverId) { reader.report("SERVER_ID", problem) }
+        let host = reader.string("SERVER_HOST", default: "0.0.0.0")
+        if host.contains(where: { $0 == " " || $0 == "/" }) {
+            reader.report("SERVER_HOST", "must be an IP address or host name, got \"\(host)\"")
+        }
+        let port = reader.int("SERVER_PORT", default: 8088, in: 0...65535)
+        let maxConnections = reader.int("MAX_CONNECTIONS_PER_HOST", default: 30, in: 1...1_000_000)
+        let grace = reader.seconds("SHUTDOWN_GRACE_SECONDS", default: .seconds(10), in: 1...3600)
+        let redisURL = reader.string("REDIS_URL", default: "redis://127.0.0.1:6379/0")
+        if let problem = registryURLProblem(redisURL) { reader.report("REDIS_URL", problem) }
+        let prefix = reader.string("REDIS_KEY_PREFIX", default: "wsscale")
+        if prefix.contains(where: { $0.isWhitespace }) {
+            reader.report("REDIS_KEY_PREFIX", "must not contain spaces, got \"\(prefix)\"")
+        }
+        let lease = reader.seconds("LEASE_SECONDS", default: .seconds(5), in: 1...3600)
+        try reader.finish()
+        return ServerConfiguration(serverId: serverId, host: host, port: port, maxConnectionsPerHost: maxConnections,
+                                   shutdownGrace: grace, redisURL: redisURL, redisKeyPrefix: prefix, lease: lease)
+    }
+
+    /// A fresh random server id such as `ws-k3x9a2`.
+    public static func randomServerId() -> InstanceID {
+        "ws-" + RandomToken.make(length: 6)
+    }
+
+    /// Why a registry address cannot be used, or `nil` when its form is right
+    /// (the Redis store checks the rest when it connects).
+    static func registryURLProblem(_ url: String) -> String? {
+        if url == inMemoryRegistryURL { return nil }
+        for scheme in ["redis://", "rediss://", "unix://"] where url.hasPrefix(scheme) {
+            return url.count > scheme.count ? nil : "must name a host after \(scheme), got \"\(url)\""
+        }
+        return "must start with redis://, rediss://, unix:// or be \(inMemoryRegistryURL), got \"\(url)\""
+    }
+}
+
+/// Short random tokens of lowercase letters and digits.
+enum RandomToken {
+    private static let alphabet = Array("abcdefghijklmnopqrstuvwxyz0123456789")
+
+    /// A token of `length` characters.
+    static func make(length: Int) -> String {
+        String((0..<length).map { _ in alphabet.randomElement()! })
+    }
+}

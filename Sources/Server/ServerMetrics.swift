@@ -1,0 +1,62 @@
+import Prometheus
+
+/// Why a session ended, as the `reason` label of `wsscale_connections_closed_total`.
+public enum SessionCloseReason: String, Sendable, CaseIterable {
+    /// The client closed it (close frame).
+    case client
+    /// A shed command chose it (4001).
+    case shed
+    /// A drop request chose it (4001).
+    case drop
+    /// The server shut down (1001).
+    case shutdown
+    /// The connection broke or spoke badly (no close handshake).
+    case error
+}
+
+/// The server's Prometheus metrics.
+///
+/// `wsscale_connections` (gauge), `wsscale_connections_opened_total`,
+/// `wsscale_connections_refused_total`, `wsscale_connections_shed_total`,
+/// `wsscale_connections_closed_total{reason=…}`.
+public struct ServerMetrics: Sendable {
+    /// The registry that renders them for `GET /metrics`.
+    public let registry: PrometheusCollectorRegistry
+    let connections: Gauge
+    let opened: Counter
+    let refused: Counter
+    let shed: Counter
+    private let closed: [SessionCloseReason: Counter]
+
+    /// Creates the metrics in `registry`.
+    public init(registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()) {
+        self.registry = registry
+        connections = registry.makeGauge(name: "wsscale_connections", help: "Live WebSocket sessions on this server")
+        opened = registry.makeCounter(name: "wsscale_connections_opened_total", help: "WebSocket sessions opened")
+        refused = registry.makeCounter(name: "wsscale_connections_refused_total",
+                                       help: "WebSocket connections closed at once with 1013 (over MAX_CONNECTIONS_PER_HOST)")
+        shed = registry.makeCounter(name: "wsscale_connections_shed_total",
+                                    help: "WebSocket sessions closed with 4001 by shed commands")
+        var closed: [SessionCloseReason: Counter] = [:]
+        for reason in SessionCloseReason.allCases {
+            closed[reason] = registry.makeCounter(descriptor: Self.closedDescriptor, labels: [("reason", reason.rawValue)])
+        }
+        self.closed = closed
+    }
+
+    /// `wsscale_connections_closed_total`.
+    private static let closedDescriptor = MetricNameDescriptor(
+        namespace: "wsscale", metricName: "connections_closed", unitName: "total",
+        helpText: "WebSocket sessions closed, by reason")
+
+    /// Counts a closed session.
+    func recordClosed(_ reason: SessionCloseReason) {
+        closed[reason]?.increment()
+        connections.decrement()
+    }
+
+    /// The metrics in Prometheus' text format.
+    public func render() -> String {
+        registry.emitToString()
+    }
+}

@@ -1,0 +1,203 @@
+import Logging
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+import NIOWebSocket
+import ServiceLifecycle
+import WSScaleCore
+
+/// `wsscale server`: WebSocket sessions on `/api/v1/websocket/{userId}` and the REST endpoints
+/// on one port, built from SwiftNIO channel handlers so that an idle connection costs a few KiB.
+///
+/// Each session is recorded in the `HostSessionStore`; commands from the store shed, drain,
+/// activate and drop. On graceful shutdown the server stops accepting, answers 503 on
+/// `/health`, closes every session with 1001 within the grace period and returns.
+///
+/// Close codes the server sends:
+///
+/// | code | reason | when |
+/// |---|---|---|
+/// | 1013 | `try again later` | the upgrade over `MAX_CONNECTIONS_PER_HOST` (accepted, then closed) |
+/// | 4001 | `Server Rebalancing` | a shed command (the N most idle), and a drop (command or REST): the client should reconnect |
+/// | 1001 | `going away` | graceful shutdown (SIGTERM) |
+/// | 1009 / 1002 | — | a frame over 16 KiB / another protocol error |
+///
+/// Endpoints: `GET /api/v1/websocket/{userId}` (upgrade; the 101 carries `X-WSScale-Host`),
+/// `GET /health` (200 `ok`, 503 `draining` / `shutting down`), `GET /ws-session/all` (the
+/// registry's sessions: `userId`, `sessionId`, `hostId`, plus `connectedAt` and `lastActive`),
+/// `GET /ws-session/all/runtime` (this host's session ids), `POST /ws-session/{hostId}/drop`
+/// (optional body `{"sessionId": "…"}`; this host: 200 or 404, another host: sent through the
+/// store, 202), `GET /metrics`.
+public final class WebSocketServer: Service, Sendable {
+    /// The server's settings.
+    public let configuration: ServerConfiguration
+    /// Its Prometheus metrics (rendered by `GET /metrics`).
+    public let metrics: ServerMetrics
+
+    private let store: any HostSessionStore
+    private let eventLoopGroup: any EventLoopGroup
+    private let logger: Logger
+    private let sessions: LiveSessions
+    private let listening: EventLoopPromise<SocketAddress>
+    private let notifier = SystemdNotifier()
+
+    /// Creates a server; it listens once `run()` is called.
+    /// - Parameters:
+    ///   - configuration: identity, address, limits.
+    ///   - store: the registry side of this host (Redis, or in-memory).
+    ///   - metrics: where to count; a fresh registry by default.
+    ///   - eventLoopGroup: the loops that serve connections.
+    ///   - logger: where to log.
+    public init(configuration: ServerConfiguration, store: any HostSessionStore, metrics: ServerMetrics = ServerMetrics(),
+                eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton, logger: Logger) {
+        self.configuration = configuration
+        self.store = store
+        self.metrics = metrics
+        self.eventLoopGroup = eventLoopGroup
+        self.logger = logger
+        self.sessions = LiveSessions(hostId: configuration.serverId, maxSessions: configuration.maxConnectionsPerHost,
+                                     store: store, metrics: metrics, logger: logger)
+        self.listening = eventLoopGroup.any().makePromise(of: SocketAddress.self)
+    }
+
+    deinit {
+        listening.fail(CancellationError())
+    }
+
+    /// The address the server listens on, once it does (useful with port 0).
+    public func listeningAddress() async throws -> SocketAddress {
+        try await listening.futureResult.get()
+    }
+
+    /// Number of live sessions.
+    public var liveSessionCount: Int {
+        sessions.count
+    }
+
+    /// Listens and serves until graceful shutdown or cancellation, then closes every session.
+    public func run() async throws {
+        let serverChannel: Channel
+        do {
+            serverChannel = try await makeBootstrap().bind(host: configuration.host, port: configuration.port).get()
+        } catch {
+            listening.fail(error)
+            throw error
+        }
+        let address = serverChannel.localAddress!
+        listening.succeed(address)
+        logger.info("listening", metadata: ["address": "\(address)", "serverId": "\(configuration.serverId)",
+                                            "maxConnections": "\(configuration.maxConnectionsPerHost)"])
+        notifier.ready()
+
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { await self.followCommands() }
+            group.addTask { await self.notifier.keepWatchdogFed(logger: self.logger) }
+            await withGracefulShutdownHandler {
+                await withTaskCancellationHandler {
+                    try? await serverChannel.closeFuture.get()
+                } onCancel: {
+                    serverChannel.close(promise: nil)
+                }
+            } onGracefulShutdown: {
+                serverChannel.close(promise: nil)
+            }
+            notifier.stopping()
+            await closeEverySession()
+            group.cancelAll()
+        }
+        logger.info("stopped", metadata: ["serverId": "\(configuration.serverId)"])
+    }
+
+    /// Acts on the store's commands for this host until cancelled.
+    private func followCommands() async {
+        for await command in store.commands() {
+            logger.info("command", metadata: ["command": "\(command)"])
+            switch command {
+            case .shed(let count): sessions.shed(count)
+            case .drain: sessions.setDraining(true)
+            case .activate: sessions.setDraining(false)
+            case .drop(let sessionId): _ = sessions.drop(sessionId: sessionId)
+            }
+        }
+    }
+
+    /// Closes every session with 1001, waits for the handshakes for 60 % of the grace period,
+    /// then closes what is left without one (20 %); the rest is the store's, to clean up.
+    private func closeEverySession() async {
+        sessions.closeAllForShutdown()
+        let clock = ContinuousClock()
+        await waitForNoSessions(until: clock.now + configuration.shutdownGrace * 0.6)
+        guard sessions.count > 0 else { return }
+        logger.warning("closing sessions without handshake", metadata: ["sessions": "\(sessions.count)"])
+        sessions.forceCloseAll()
+        await waitForNoSessions(until: clock.now + configuration.shutdownGrace * 0.2)
+    }
+
+    private func waitForNoSessions(until deadline: ContinuousClock.Instant) async {
+        while sessions.count > 0, ContinuousClock.now < deadline, !Task.isCancelled {
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+    }
+
+    private func makeBootstrap() -> ServerBootstrap {
+        let upgrader = makeUpgrader()
+        let endpoints = RESTEndpoints(sessions: sessions, store: store)
+        let logger = self.logger
+        return ServerBootstrap(group: eventLoopGroup)
+            .serverChannelOption(.backlog, value: 4096)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            .childChannelOption(.recvAllocator,
+                                value: FixedSizeRecvByteBufferAllocator(capacity: configuration.receiveBufferSize))
+            .childChannelInitializer { channel in
+                let httpHandler = HTTPEndpointHandler(endpoints: endpoints, logger: logger)
+                let upgrade: NIOHTTPServerUpgradeConfiguration = (
+                    upgraders: [upgrader],
+                    completionHandler: { context in
+                        context.pipeline.syncOperations.removeHandler(httpHandler, promise: nil)
+                    }
+                )
+                do {
+                    try channel.pipeline.syncOperations.configureHTTPServerPipeline(withServerUpgrade: upgrade)
+                    try channel.pipeline.syncOperations.addHandler(httpHandler)
+                    return channel.eventLoop.makeSucceededVoidFuture()
+                } catch {
+                    return channel.eventLoop.makeFailedFuture(error)
+                }
+            }
+    }
+
+    /// Accepts upgrades on `/api/v1/websocket/{valid userId}` (others fall through to the REST
+    /// handler, which answers 400 or 404 with a reason) and installs the session handler.
+    private func makeUpgrader() -> NIOWebSocketServerUpgrader {
+        let hostId = configuration.serverId
+        let sessions = self.sessions
+        return NIOWebSocketServerUpgrader(
+            maxFrameSize: configuration.maxFrameSize,
+            automaticErrorHandling: false,  // WebSocketSessionHandler answers protocol errors itself
+            shouldUpgrade: { channel, head in
+                guard case .webSocket = HTTPRoute(method: head.method, uri: head.uri) else {
+                    return channel.eventLoop.makeSucceededFuture(nil)
+                }
+                return channel.eventLoop.makeSucceededFuture(HTTPHeaders([("X-WSScale-Host", hostId)]))
+            },
+            upgradePipelineHandler: { channel, head in
+                guard case .webSocket(let userId) = HTTPRoute(method: head.method, uri: head.uri) else {
+                    return channel.close()
+                }
+                let role: WebSocketSessionHandler.Role
+                switch sessions.admit(userId: userId, channel: channel) {
+                case .admitted(let entry): role = .session(entry)
+                case .refused(let code, let reason): role = .refused(code: code, reason: reason)
+                }
+                do {
+                    try channel.pipeline.syncOperations.addHandler(WebSocketSessionHandler(sessions: sessions, role: role))
+                    return channel.eventLoop.makeSucceededVoidFuture()
+                } catch {
+                    if case .session(let entry) = role { sessions.closed(entry, cause: .error) }
+                    return channel.eventLoop.makeFailedFuture(error)
+                }
+            }
+        )
+    }
+}

@@ -1,0 +1,84 @@
+import Foundation
+import Logging
+import NIOCore
+import ServiceLifecycle
+import WSScaleCore
+import WSScaleServer
+import WSScaleTestSupport
+
+/// A `WebSocketServer` on a free loopback port with an in-memory store, run in a `ServiceGroup`
+/// as `wsscale server` runs it.
+struct TestServer {
+    let server: WebSocketServer
+    let store: InMemoryHostSessionStore
+    let group: ServiceGroup
+    let port: Int
+
+    var serverId: String { server.configuration.serverId }
+
+    /// Runs `body` against a fresh server, then shuts it down gracefully.
+    static func with(maxConnections: Int = 30, grace: Duration = .seconds(5),
+                     _ body: (TestServer) async throws -> Void) async throws {
+        let serverId = ServerConfiguration.randomServerId()
+        let store = InMemoryHostSessionStore(hostId: serverId)
+        let configuration = ServerConfiguration(serverId: serverId, host: "127.0.0.1", port: 0,
+                                                maxConnectionsPerHost: maxConnections, shutdownGrace: grace,
+                                                redisURL: ServerConfiguration.inMemoryRegistryURL)
+        var logger = Logger(label: "test.server")
+        logger.logLevel = .warning
+        let server = WebSocketServer(configuration: configuration, store: store, logger: logger)
+        let group = ServiceGroup(configuration: ServiceGroupConfiguration(
+            services: [.init(service: HostSessionStoreService(store: store)), .init(service: server)],
+            logger: logger))
+        try await withThrowingTaskGroup(of: Void.self) { tasks in
+            tasks.addTask { try await group.run() }
+            do {
+                let port = try await server.listeningAddress().port!
+                try await body(TestServer(server: server, store: store, group: group, port: port))
+            } catch {
+                await group.triggerGracefulShutdown()
+                throw error
+            }
+            await group.triggerGracefulShutdown()
+            try await tasks.waitForAll()
+        }
+    }
+
+    /// Connects a WebSocket client as `userId`.
+    func connect(_ userId: String) async throws -> WebSocketTestClient {
+        try await WebSocketTestClient.connect(port: port, path: "/api/v1/websocket/\(userId)")
+    }
+
+    /// Sends a REST request.
+    func http(_ method: String, _ path: String, body: String? = nil,
+              headers: [(String, String)] = []) async throws -> RawHTTPClient.Response {
+        try await RawHTTPClient.request(method, path, port: port, headers: headers, body: body)
+    }
+}
+
+/// Waits until `condition` holds, checking every 10 ms, for at most `timeout`.
+func eventually(timeout: Duration = .seconds(3), _ condition: () async throws -> Bool) async rethrows -> Bool {
+    let deadline = ContinuousClock.now + timeout
+    while ContinuousClock.now < deadline {
+        if try await condition() { return true }
+        try? await Task.sleep(for: .milliseconds(10))
+    }
+    return try await condition()
+}
+
+/// Runs `operation`, failing with `TimedOut` after `timeout`.
+func within<T: Sendable>(_ timeout: Duration = .seconds(5),
+                         _ operation: @escaping @Sendable () async throws -> T) async throws -> T {
+    try await withThrowingTaskGroup(of: T.self) { group in
+        group.addTask { try await operation() }
+        group.addTask {
+            try await Task.sleep(for: timeout)
+            throw TimedOut()
+        }
+        defer { group.cancelAll() }
+        return try await group.next()!
+    }
+}
+
+/// An operation took longer than allowed.
+struct TimedOut: Error {}
