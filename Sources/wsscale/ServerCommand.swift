@@ -2,6 +2,8 @@ import ArgumentParser
 import Foundation
 import Logging
 import ServiceLifecycle
+import NIOPosix
+import WSScaleBackends
 import WSScaleCore
 import WSScaleServer
 
@@ -58,23 +60,19 @@ struct ServerCommand: AsyncParsableCommand {
     }
 }
 
-/// The registry store is not available for this `REDIS_URL`.
-fileprivate struct RegistryUnavailable: Error, CustomStringConvertible {
-    var description: String
-}
-
 /// Makes this server's registry store.
 ///
 /// `REDIS_URL=memory://` gives a registry inside this process (one server, no Redis: trials and
-/// benchmarks). Any other URL needs the Redis store, which is wired here.
+/// benchmarks); any other URL gives the Redis store, which connects (and reconnects) in the
+/// background so the server serves even while Redis is away.
 func makeHostSessionStore(configuration: ServerConfiguration, logger: Logger) throws -> any HostSessionStore {
     if configuration.redisURL == ServerConfiguration.inMemoryRegistryURL {
         return InMemoryHostSessionStore(hostId: configuration.serverId)
     }
-    throw RegistryUnavailable(description: """
-        REDIS_URL: the Redis session registry is not in this build yet (got \(configuration.redisURL)); \
-        set REDIS_URL=\(ServerConfiguration.inMemoryRegistryURL) to keep the registry inside this process
-        """)
+    let url = try RedisURL(parsing: configuration.redisURL, variable: "REDIS_URL")
+    return RedisHostSessionStore(url: url, keyPrefix: configuration.redisKeyPrefix, host: configuration.serverId,
+                                 leaseDuration: configuration.lease, eventLoopGroup: MultiThreadedEventLoopGroup.singleton,
+                                 logger: logger)
 }
 
 /// Writes one line to standard error.

@@ -41,18 +41,28 @@ struct ServerProcessTests {
         #expect(message.contains("MAX_CONNECTIONS_PER_HOST"))
     }
 
-    @Test("a Redis URL without the Redis store in this build exits 2 with a clear message")
-    func registryMissing() async throws {
-        let (process, errors) = try launch(["REDIS_URL": "redis://127.0.0.1:1/0", "SERVER_PORT": "0"])
+    @Test("an unreachable Redis does not stop the server from serving")
+    func registryUnreachable() async throws {
+        let port = try await LoopbackPort.free()
+        let (process, _) = try launch(["REDIS_URL": "redis://127.0.0.1:1/0", "SERVER_HOST": "127.0.0.1",
+                                       "SERVER_PORT": "\(port)", "SERVER_ID": "ws-noredis"])
+        defer { if process.isRunning { process.terminate() } }
+        #expect(await eventually(timeout: .seconds(10)) {
+            (try? await RawHTTPClient.request("GET", "/health", port: port))?.status == 200
+        })
+        let client = try await WebSocketTestClient.connect(port: port, path: "/api/v1/websocket/offline")
+        #expect(client.serverHost == "ws-noredis")
+        #expect(process.isRunning)
+    }
+
+    @Test("a REDIS_URL that is not a Redis URL stops startup with exit status 2, naming it")
+    func registryURLInvalid() async throws {
+        let (process, errors) = try launch(["REDIS_URL": "redis://127.0.0.1:notaport/0", "SERVER_PORT": "0"])
         defer { if process.isRunning { process.terminate() } }
         #expect(await waitForExit(process, timeout: .seconds(10)))
         let message = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        if process.terminationStatus == 2 {
-            #expect(message.contains("REDIS_URL"))
-        } else {
-            // Once the Redis store is wired, an unreachable Redis must not crash the server at start.
-            Issue.record("exit status \(process.terminationStatus): \(message)")
-        }
+        #expect(process.terminationStatus == 2)
+        #expect(message.contains("REDIS_URL"))
     }
 
     @Test("SIGTERM closes sessions with 1001 and exits 0 within the grace period")
