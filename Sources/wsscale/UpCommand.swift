@@ -1,10 +1,67 @@
 import ArgumentParser
+import Foundation
+import Logging
+import ServiceLifecycle
+import WSScaleBalancer
+import WSScaleClient
+import WSScaleCore
 
-/// `wsscale up` (filled in by its issue).
+/// `wsscale up`: the whole system on this machine, with no container runtime: redis-server,
+/// HAProxy, the balancer on the process backend with its servers, and the client simulator.
 struct UpCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "up", abstract: "Not available yet.")
+    static let configuration = CommandConfiguration(
+        commandName: "up",
+        abstract: "Run the whole stack on this machine (redis, haproxy, balancer, servers, client simulator).",
+        discussion: """
+        Reads the scaling knobs (CONNECTION_LIMIT_PER_HOST, MAX_UTILIZATION_PERCENT, …) and the \
+        addresses (LB_HOST, LB_PORT, LB_STATS_PORT, UP_REDIS_PORT, BALANCER_PORT, CLIENT_PORT, \
+        REDIS_URL, HAPROXY_RUNTIME_API, WSSCALE_STATE_DIR) from the environment and ./.env. \
+        Ctrl-C or SIGTERM stops everything it started.
+        """
+    )
 
     func run() async throws {
-        throw ValidationError("wsscale up is not available in this build yet")
+        var reader = try CommandEnvironment.reader(command: "up")
+        let scaling = ScalingConfiguration.load(from: &reader)
+        let settings = BalancerSettings.read(from: &reader)
+        let stack = LocalStackSettings.read(from: &reader)
+        var clientEnvironment = reader.values
+        if clientEnvironment["CLIENT_TARGET_URL"] == nil {
+            clientEnvironment["CLIENT_TARGET_URL"] = "ws://127.0.0.1:\(stack.lbPort)"
+        }
+        var client: ClientConfiguration?
+        do {
+            client = try ClientConfiguration.fromEnvironment(clientEnvironment)
+        } catch let error as ConfigurationError {
+            error.issues.forEach { reader.report($0.variable, $0.message) }
+        }
+        try CommandEnvironment.finish(reader, command: "up")
+        guard let client else { throw CommandEnvironment.invalidConfiguration }
+
+        let logger = CommandEnvironment.logger(label: "wsscale.up")
+        let local: LocalStack
+        do {
+            local = try await LocalStack.start(settings: settings, stack: stack, scaling: scaling, logger: logger)
+        } catch {
+            CommandEnvironment.printError("wsscale up: \(error)")
+            throw ExitCode(1)
+        }
+        let simulator = ClientSimulator(configuration: client, logger: logger)
+        let shown = stack.lbHost == "0.0.0.0" ? "127.0.0.1" : stack.lbHost
+        print("redis     \(local.settings.redisURL)\(local.redis.map { " (pid \($0.process.pid))" } ?? " (given)")")
+        print("haproxy   ws://\(shown):\(stack.lbPort)/api/v1/websocket/{userId}  stats http://\(shown):\(stack.statsPort)/\(local.haproxy.map { " (pid \($0.process.pid))" } ?? " (given)")")
+        print("balancer  http://127.0.0.1:\(local.settings.apiPort)/api/topology  (backend process, \(scaling.minInstances)-\(scaling.maxInstances) servers, state in \(local.settings.stateDirectory))")
+        print("client    http://127.0.0.1:\(client.port)/route/status  (users connect through ws://\(client.target.host):\(client.target.port))")
+        fflush(stdout)
+        let announcer = Task {
+            if await local.waitUntilActive(count: scaling.minInstances, timeout: .seconds(60)) {
+                print("ready     \(scaling.minInstances) server(s) in rotation; Ctrl-C stops everything")
+            } else {
+                print("not ready: no server came into rotation within 60 s; see \(local.settings.stateDirectory)")
+            }
+            fflush(stdout)
+        }
+        defer { announcer.cancel() }
+        try await local.run(extraServices: [simulator])
     }
 }

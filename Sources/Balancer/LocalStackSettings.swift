@@ -1,0 +1,42 @@
+import WSScaleCore
+
+/// What `wsscale up` starts on this machine besides the balancer, read from the environment.
+///
+/// | variable | default | meaning |
+/// |---|---|---|
+/// | `LB_HOST` | `0.0.0.0` | where HAProxy takes WebSocket traffic |
+/// | `LB_PORT` | `8000` | HAProxy's traffic port |
+/// | `LB_STATS_PORT` | `8404` | HAProxy's stats page |
+/// | `UP_REDIS_PORT` | `6379` | the loopback port of the redis-server `up` starts (unless `REDIS_URL` is set) |
+///
+/// Setting `REDIS_URL` uses that Redis instead of starting one; setting `HAPROXY_RUNTIME_API`
+/// uses that HAProxy instead of starting one.
+public struct LocalStackSettings: Sendable {
+    /// Where HAProxy takes traffic.
+    public var lbHost = "0.0.0.0"
+    /// HAProxy's traffic port.
+    public var lbPort = 8000
+    /// HAProxy's stats port.
+    public var statsPort = 8404
+    /// The port of the redis-server `up` starts.
+    public var redisPort = 6379
+    /// Start redis-server (false when `REDIS_URL` names one).
+    public var startsRedis = true
+    /// Start HAProxy (false when `HAPROXY_RUNTIME_API` names one).
+    public var startsHAProxy = true
+
+    /// The defaults.
+    public init() {}
+
+    /// Reads the settings; problems are reported on `reader`, each naming its variable.
+    public static func read(from reader: inout EnvironmentReader) -> LocalStackSettings {
+        var settings = LocalStackSettings()
+        settings.lbHost = reader.string("LB_HOST", default: settings.lbHost)
+        settings.lbPort = reader.int("LB_PORT", default: settings.lbPort, in: 1...65535)
+        settings.statsPort = reader.int("LB_STATS_PORT", default: settings.statsPort, in: 1...65535)
+        settings.redisPort = reader.int("UP_REDIS_PORT", default: settings.redisPort, in: 1...65535)
+        settings.startsRedis = reader.raw("REDIS_URL") == nil
+        settings.startsHAProxy = reader.raw("HAPROXY_RUNTIME_API") == nil
+        return settings
+    }
+}
