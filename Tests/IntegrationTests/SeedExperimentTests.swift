@@ -3,8 +3,9 @@ import WSScaleTestSupport
 
 /// The seed's four experiments against the real stack: `wsscale up` with redis-server,
 /// HAProxy and `wsscale server` processes, driven only through the HTTP APIs.
-/// Serialized: each test runs its own stack, and they would compete for the two cores.
-@Suite("wsscale up: the seed's experiments", .serialized)
+extension RealStackTests {
+/// Each test runs its own stack (a few seconds to start and stop).
+@Suite("the seed's experiments")
 struct SeedExperimentTests {
     @Test("1: 40 users at once; the overflow is refused (1013), then everyone gets in, no server above 30")
     func burstOfUsers() async throws {
@@ -38,4 +39,5 @@ struct SeedExperimentTests {
         print("experiment 4: \(report.left) users left \(report.holedServer); settled after \(report.settleTime)")
         #expect(report.settleTime < .seconds(10))
     }
+}
 }

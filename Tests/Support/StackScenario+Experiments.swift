@@ -93,14 +93,19 @@ extension StackScenario {
             let users = Self.users("gradual", min(batch, total - start + 1), from: start)
             try await api.connect(users)
             connected += users
-            try await waitUntilConnected(connected, timeout: batchTimeout)
-            let topology = try await api.topology()
             let needed = knobs.serversNeeded(for: connected.count)
+            let everyone = connected
+            try await waitUntil("\(everyone.count) users connected on at least \(needed) active servers (at or below the threshold)",
+                                timeout: batchTimeout, {
+                let client = try await api.clientStatus()
+                guard client.allConnected(everyone) else { return false }
+                let topology = try await api.topology()
+                return topology.totalSessions == everyone.count && topology.active.count >= needed
+                    && !topology.instances.contains { $0.state == "starting" }
+            }, describe: { await describeState() })
+            let topology = try await api.topology()
             let target = max(knobs.minInstances, Int((Double(connected.count) * 100 / Double(knobs.connectionLimit * knobs.maxUtilization)).rounded(.up)))
             let active = topology.active.count
-            if active < needed {
-                throw ScenarioFailure("\(connected.count) users on \(active) active servers: above the threshold (\(needed) needed). \(await describeState())")
-            }
             if active > max(target, needed) {
                 throw ScenarioFailure("\(connected.count) users on \(active) active servers: more than the policy's target \(target). \(await describeState())")
             }
@@ -117,7 +122,7 @@ extension StackScenario {
             let elapsed = clock.now - batchStart
             if elapsed < every { try await Task.sleep(for: every - elapsed) }
         }
-        try await waitUntilBalanced(connected, timeout: .seconds(10))
+        try await waitUntilSettled(connected, timeout: .seconds(10))
         await sampler.stop()
         let highest = await sampler.highestSessions
         if highest > knobs.hardLimit {
@@ -151,7 +156,7 @@ extension StackScenario {
     public func gradualDisconnects(total: Int = 40, batch: Int = 5, every: Duration = .seconds(1)) async throws -> GradualDisconnectReport {
         let users = Self.users("leaving", total)
         try await api.connect(users)
-        try await waitUntilBalanced(users, timeout: .seconds(20))
+        try await waitUntilSettled(users, timeout: .seconds(20))
         let watch = DrainWatch()
         let sampler = StackSampler(api: api, interval: .milliseconds(100), readsClient: true, observer: watch.observer)
         await sampler.start()
@@ -217,11 +222,17 @@ extension StackScenario {
     /// average + `OVERUTILIZED_TOLERANCE_PERCENT` and every remaining user is connected.
     /// (The policy never sheds a host below the average, so the holed server may stay below
     /// average − tolerance; only the upper side is a rule.)
-    public func swissCheese(total: Int = 40, keep: Int = 1, timeout: Duration = .seconds(10),
+    public func swissCheese(total: Int = 40, keep: Int = 1, setupBatch: Int = 8, timeout: Duration = .seconds(10),
                             prefix: String = "cheese") async throws -> SwissCheeseReport {
+        // Users arrive in batches (as in experiment 2): the pool grows in steps to about
+        // MAX_UTILIZATION_PERCENT per server, the shape the seed's experiment starts from.
         let users = Self.users(prefix, total)
-        try await api.connect(users)
-        try await waitUntilBalanced(users, timeout: .seconds(20))
+        for start in stride(from: 0, to: total, by: setupBatch) {
+            let batch = Array(users[start..<min(total, start + setupBatch)])
+            try await api.connect(batch)
+            try await waitUntilConnected(Array(users[..<(start + batch.count)]), timeout: .seconds(10))
+        }
+        try await waitUntilSettled(users, timeout: .seconds(20))
         let client = try await api.clientStatus()
         let byHost = Dictionary(grouping: users.filter { client.user($0)?.host != nil }) { client.user($0)!.host! }
         guard let (host, onHost) = byHost.max(by: { $0.value.count < $1.value.count }), onHost.count > keep else {
@@ -259,7 +270,7 @@ extension StackScenario {
     public func serverCrash(total: Int = 20) async throws -> CrashReport {
         let users = Self.users("crash", total)
         try await api.connect(users)
-        try await waitUntilBalanced(users, timeout: .seconds(20))
+        try await waitUntilSettled(users, timeout: .seconds(20))
         let topology = try await api.topology()
         guard let victim = topology.active.max(by: { $0.sessions < $1.sessions }), victim.sessions > 0 else {
             throw ScenarioFailure("no active server with users to kill. \(await describeState())")

@@ -111,6 +111,32 @@ public struct StackScenario: Sendable {
         return lines.joined(separator: "\n")
     }
 
+    /// Waits until `users` are all connected and registered, the pool is at or below the
+    /// scale-out threshold, nothing is starting, and the per-server counts stay the same for
+    /// `quiet` (longer than the rebalance cooldown, so a pending rebalance shows).
+    /// - Returns: how long it took.
+    @discardableResult
+    public func waitUntilSettled(_ users: [String], timeout: Duration, quiet: Duration = .milliseconds(1500)) async throws -> Duration {
+        let clock = ContinuousClock()
+        let start = clock.now
+        while true {
+            let remaining = timeout - (clock.now - start)
+            try await waitUntil("\(users.count) users connected on enough servers, nothing starting", timeout: max(remaining, .zero), {
+                let client = try await api.clientStatus()
+                guard client.allConnected(users) else { return false }
+                let topology = try await api.topology()
+                return topology.totalSessions == users.count
+                    && topology.active.count >= knobs.serversNeeded(for: users.count)
+                    && !topology.instances.contains { $0.state == "starting" }
+            }, describe: { await describeState() })
+            let counts = try await api.topology().instances.map { "\($0.id) \($0.state) \($0.sessions)" }
+            try await Task.sleep(for: quiet)
+            if try await api.topology().instances.map({ "\($0.id) \($0.state) \($0.sessions)" }) == counts {
+                return clock.now - start
+            }
+        }
+    }
+
     // MARK: - Balance
 
     /// Sentences for every active server above the average plus the tolerance (the rebalancer's
@@ -125,16 +151,18 @@ public struct StackScenario: Sendable {
         }
     }
 
-    /// Waits until `users` are all connected and no active server is above average + tolerance.
+    /// Waits until `users` are all connected, the pool is at or below the scale-out threshold,
+    /// nothing is starting, and no active server is above average + tolerance.
     /// - Returns: how long it took.
     @discardableResult
     public func waitUntilBalanced(_ users: [String], timeout: Duration) async throws -> Duration {
-        try await waitUntil("\(users.count) users connected and every active server within average + tolerance",
+        try await waitUntil("\(users.count) users connected, enough servers, every active server within average + tolerance",
                             timeout: timeout, {
             let client = try await api.clientStatus()
             guard client.allConnected(users) else { return false }
             let topology = try await api.topology()
             return topology.totalSessions == users.count && imbalance(topology).isEmpty
+                && topology.active.count >= knobs.serversNeeded(for: users.count)
                 && !topology.instances.contains { $0.state == "starting" }
         }, describe: { await describeState() })
     }
