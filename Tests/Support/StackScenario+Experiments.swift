@@ -222,8 +222,10 @@ extension StackScenario {
     /// average + `OVERUTILIZED_TOLERANCE_PERCENT` and every remaining user is connected.
     /// (The policy never sheds a host below the average, so the holed server may stay below
     /// average − tolerance; only the upper side is a rule.)
-    public func swissCheese(total: Int = 40, keep: Int = 1, setupBatch: Int = 8, timeout: Duration = .seconds(10),
-                            prefix: String = "cheese") async throws -> SwissCheeseReport {
+    /// - Parameter quiet: how long the filled pool must stay unchanged before the hole is made;
+    ///   longer than `REBALANCE_COOLDOWN_SECONDS`, so no rebalance is still pending.
+    public func swissCheese(total: Int = 40, keep: Int = 1, setupBatch: Int = 8, quiet: Duration = .milliseconds(1500),
+                            timeout: Duration = .seconds(10), prefix: String = "cheese") async throws -> SwissCheeseReport {
         // Users arrive in batches (as in experiment 2): the pool grows in steps to about
         // MAX_UTILIZATION_PERCENT per server, the shape the seed's experiment starts from.
         let users = Self.users(prefix, total)
@@ -232,7 +234,7 @@ extension StackScenario {
             try await api.connect(batch)
             try await waitUntilConnected(Array(users[..<(start + batch.count)]), timeout: .seconds(10))
         }
-        try await waitUntilSettled(users, timeout: .seconds(20))
+        try await waitUntilSettled(users, timeout: .seconds(30), quiet: quiet)
         let client = try await api.clientStatus()
         let byHost = Dictionary(grouping: users.filter { client.user($0)?.host != nil }) { client.user($0)!.host! }
         guard let (host, onHost) = byHost.max(by: { $0.value.count < $1.value.count }), onHost.count > keep else {

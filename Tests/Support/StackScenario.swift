@@ -105,6 +105,12 @@ public struct StackScenario: Sendable {
         if let client = try? await api.clientStatus() {
             lines.append("client: \(client.totals.connected)/\(client.totals.users) connected, "
                          + "\(client.totals.reconnecting) reconnecting, \(client.totals.reconnects) reconnects, hosts \(client.hosts)")
+            let waiting = client.users.filter { $0.state != "connected" && $0.state != "disconnected" }
+            if !waiting.isEmpty {
+                lines.append("not connected: " + waiting.prefix(8).map {
+                    "\($0.userId) \($0.state) (reconnects \($0.reconnectCount), last close \($0.lastCloseCode.map(String.init) ?? "none"))"
+                }.joined(separator: ", "))
+            }
         } else {
             lines.append("client: no answer")
         }

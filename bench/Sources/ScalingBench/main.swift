@@ -70,7 +70,8 @@ do {
     }
     for round in 1...options.rounds {
         try await PoolReset(scenario: scenario).run()
-        let report = try await scenario.swissCheese(total: 40, timeout: .seconds(30), prefix: "cheese\(round)")
+        // Quiet for 4 s before the hole: longer than the default 3 s rebalance cooldown.
+        let report = try await scenario.swissCheese(total: 40, quiet: .seconds(4), timeout: .seconds(30), prefix: "cheese\(round)")
         settle.append(report.settleTime)
         print(String(format: "swiss cheese round %d: %d users left %@, settled in %.3f s",
                      round, report.left, report.holedServer, report.settleTime.seconds))
