@@ -12,6 +12,8 @@ import WSScaleTestSupport
 /// Every process the stack starts inherits `WSSCALE_STATE_DIR=<this stack's directory>`
 /// (redis-server overwrites its environment with its title, so its pid is read from `up`'s
 /// output instead); that is how `leftovers()` finds what would outlive the stack.
+/// `WSSCALE_IT_KEEP_STATE=1` keeps the state directory (all logs) of a failed test;
+/// `LOG_LEVEL=debug` reaches `up` and its servers.
 final class UpStack: @unchecked Sendable {
     /// The stack's ports on 127.0.0.1.
     struct Ports: Sendable {
@@ -62,10 +64,19 @@ final class UpStack: @unchecked Sendable {
         } catch {
             outcome = .failure(error)
         }
+        if case .failure = outcome {
+            for pid in stack.infrastructurePids().suffix(2) where !isAlive(pid) {
+                Issue.record("redis-server or HAProxy (pid \(pid)) of this stack died during the test: see its log under \(stack.stateDirectory)")
+            }
+        }
         let leftovers = await stack.stop()
         #expect(leftovers.isEmpty, "processes left after SIGTERM of wsscale up: \(leftovers)")
-        if case .failure = outcome { stack.printLogTail() }
-        try? FileManager.default.removeItem(atPath: stack.stateDirectory)
+        if case .failure = outcome, ProcessInfo.processInfo.environment["WSSCALE_IT_KEEP_STATE"] != nil {
+            print("keeping \(stack.stateDirectory) (WSSCALE_IT_KEEP_STATE): logs of up, HAProxy, redis-server")
+        } else {
+            if case .failure = outcome { stack.printLogTail() }
+            try? FileManager.default.removeItem(atPath: stack.stateDirectory)
+        }
         return try outcome.get()
     }
 
