@@ -13,7 +13,7 @@ struct FailureRecoveryTests {
     func serverKilled() async throws {
         let report = try await UpStack.with { stack in try await stack.scenario.serverCrash(total: 20) }
         print("kill -9 of \(report.killed) (\(report.usersOnIt) users): left the topology after \(report.timeToLeaveTopology), "
-              + "everyone back and pool at or below the threshold after \(report.timeToRecover)")
+              + "everyone back and pool at or below the threshold after \(report.timeToRecover), replacements \(report.replacements)")
         #expect(report.timeToLeaveTopology < .seconds(7))
     }
 
