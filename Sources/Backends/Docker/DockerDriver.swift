@@ -18,16 +18,20 @@ public final class DockerDriver: InstanceDriver {
     public let configuration: DockerDriverConfiguration
     let api: DockerEngineAPI
     let logger: Logger
+    /// How `/health` is asked (shared with every backend).
+    let probe: HTTPHealthProbe
     /// Instances being stopped on purpose: their `die` events are not crashes.
     let stopping = NIOLockedValueBox<Set<InstanceID>>([])
 
     /// Creates a driver for one pool.
     /// - Parameters:
     ///   - configuration: image, pool, daemon address, reachability, stop grace.
+    ///   - probe: how `/health` is asked once a container runs.
     ///   - logger: where the driver logs.
-    public init(configuration: DockerDriverConfiguration, logger: Logger) {
+    public init(configuration: DockerDriverConfiguration, probe: HTTPHealthProbe = HTTPHealthProbe(), logger: Logger) {
         self.configuration = configuration
         self.api = DockerEngineAPI(configuration: configuration, logger: logger)
+        self.probe = probe
         self.logger = logger
     }
 
@@ -78,15 +82,15 @@ public final class DockerDriver: InstanceDriver {
                 throw DriverError("\(reason) before answering /health\(detail)", instance: id)
             }
             if state?.Running == true, let endpoint = endpoint(of: inspection, id: id) {
-                switch await HealthCheck.probe(endpoint, logger: logger) {
-                case .up: return endpoint
-                case let .down(problem): lastProblem = problem
-                }
+                let remaining = clock.now.duration(to: deadline)
+                let status = await probe.get(endpoint, timeout: max(.milliseconds(100), min(probe.requestTimeout, remaining)))
+                if HTTPHealthProbe.isUp(status) { return endpoint }
+                lastProblem = status.map { "GET /health on \(endpoint) answered \($0)" } ?? "GET /health on \(endpoint): no answer"
             }
             if clock.now >= deadline {
                 throw DriverError("did not answer GET /health within \(timeout) (\(lastProblem))", instance: id)
             }
-            try await Task.sleep(for: .milliseconds(50))
+            try await Task.sleep(for: probe.pollInterval)
         }
     }
 
