@@ -146,10 +146,11 @@ let package = Package(
         .target(
             name: "WSScaleTestSupport",
             dependencies: [
-                "WSScaleCore",
+                "WSScaleCore", "WSScaleBackends",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             ],
             path: "Tests/Support",
             swiftSettings: swift5

@@ -31,13 +31,11 @@ struct ClientCommand: AsyncParsableCommand {
         let configuration: ClientConfiguration
         do {
             configuration = try effectiveConfiguration()
-        } catch {
-            FileHandle.standardError.write(Data("wsscale client: \(error)\n".utf8))
-            throw ExitCode(2)
+        } catch let error as ConfigurationError {
+            CommandEnvironment.report(error, command: "client")
+            throw CommandEnvironment.invalidConfiguration
         }
-        LoggingSystem.bootstrap { label in StreamLogHandler.standardError(label: label) }
-        var logger = Logger(label: "wsscale.client")
-        logger.logLevel = ProcessInfo.processInfo.environment["LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .info
+        let logger = CommandEnvironment.logger(label: "wsscale.client")
         let simulator = ClientSimulator(configuration: configuration, logger: logger)
         let group = ServiceGroup(configuration: .init(
             services: [simulator], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
@@ -52,7 +50,7 @@ struct ClientCommand: AsyncParsableCommand {
         if let host { fromFlags["CLIENT_HOST"] = host }
         if let target { fromFlags["CLIENT_TARGET_URL"] = target }
         environment.merge(fromFlags) { _, flag in flag }
-        let dotEnv = try? String(contentsOfFile: ".env", encoding: .utf8)
+        let dotEnv = try CommandEnvironment.dotEnv(command: "client")
         do {
             return try ClientConfiguration.fromEnvironment(environment, dotEnv: dotEnv)
         } catch let error as ConfigurationError {

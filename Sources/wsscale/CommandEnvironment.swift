@@ -11,7 +11,7 @@ enum CommandEnvironment {
 
     /// A reader over the process environment and `./.env`.
     static func reader(command: String) throws -> EnvironmentReader {
-        EnvironmentReader(environment: ProcessInfo.processInfo.environment, dotEnv: try readDotEnv(command: command))
+        EnvironmentReader(environment: ProcessInfo.processInfo.environment, dotEnv: try dotEnv(command: command))
     }
 
     /// Throws exit status 2 after printing every issue the reader collected.
@@ -46,7 +46,7 @@ enum CommandEnvironment {
     }
 
     /// The text of `.env` in the working directory, `nil` when there is none.
-    private static func readDotEnv(command: String) throws -> String? {
+    static func dotEnv(command: String) throws -> String? {
         let path = FileManager.default.currentDirectoryPath + "/.env"
         guard FileManager.default.fileExists(atPath: path) else { return nil }
         do {

@@ -30,21 +30,21 @@ struct ServerCommand: AsyncParsableCommand {
     func run() async throws {
         let configuration: ServerConfiguration
         do {
-            let dotEnv = try? String(contentsOfFile: ".env", encoding: .utf8)
-            configuration = try ServerConfiguration.fromEnvironment(ProcessInfo.processInfo.environment, dotEnv: dotEnv)
+            configuration = try ServerConfiguration.fromEnvironment(ProcessInfo.processInfo.environment,
+                                                                    dotEnv: try CommandEnvironment.dotEnv(command: "server"))
         } catch let error as ConfigurationError {
-            printToStandardError("wsscale server: \(error)")
-            throw ExitCode(2)
+            CommandEnvironment.report(error, command: "server")
+            throw CommandEnvironment.invalidConfiguration
         }
-        var logger = Logger(label: "wsscale.server")
+        var logger = CommandEnvironment.logger(label: "wsscale.server")
         logger[metadataKey: "serverId"] = "\(configuration.serverId)"
 
         let store: any HostSessionStore
         do {
             store = try makeHostSessionStore(configuration: configuration, logger: logger)
         } catch {
-            printToStandardError("wsscale server: \(error)")
-            throw ExitCode(2)
+            CommandEnvironment.printError("wsscale server: \(error)")
+            throw CommandEnvironment.invalidConfiguration
         }
         let server = WebSocketServer(configuration: configuration, store: store, logger: logger)
         var groupConfiguration = ServiceGroupConfiguration(
@@ -73,9 +73,4 @@ func makeHostSessionStore(configuration: ServerConfiguration, logger: Logger) th
     return RedisHostSessionStore(url: url, keyPrefix: configuration.redisKeyPrefix, host: configuration.serverId,
                                  leaseDuration: configuration.lease, eventLoopGroup: MultiThreadedEventLoopGroup.singleton,
                                  logger: logger)
-}
-
-/// Writes one line to standard error.
-fileprivate func printToStandardError(_ line: String) {
-    FileHandle.standardError.write(Data((line + "\n").utf8))
 }

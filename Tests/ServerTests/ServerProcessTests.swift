@@ -43,7 +43,7 @@ struct ServerProcessTests {
 
     @Test("an unreachable Redis does not stop the server from serving")
     func registryUnreachable() async throws {
-        let port = try await LoopbackPort.free()
+        let port = try TestSupport.freeLoopbackPort()
         let (process, _) = try launch(["REDIS_URL": "redis://127.0.0.1:1/0", "SERVER_HOST": "127.0.0.1",
                                        "SERVER_PORT": "\(port)", "SERVER_ID": "ws-noredis"])
         defer { if process.isRunning { process.terminate() } }
@@ -67,7 +67,7 @@ struct ServerProcessTests {
 
     @Test("SIGTERM closes sessions with 1001 and exits 0 within the grace period")
     func sigterm() async throws {
-        let port = try await LoopbackPort.free()
+        let port = try TestSupport.freeLoopbackPort()
         let (process, _) = try launch(["SERVER_ID": "ws-sigterm", "SERVER_HOST": "127.0.0.1", "SERVER_PORT": "\(port)",
                                        "REDIS_URL": "memory://", "SHUTDOWN_GRACE_SECONDS": "3"])
         defer { if process.isRunning { process.terminate() } }

@@ -49,7 +49,7 @@ struct SystemdNotifyTests {
     @Test("READY=1 once listening, WATCHDOG=1 at half of WATCHDOG_USEC, STOPPING=1 on SIGTERM")
     func notifications() async throws {
         let notifySocket = try NotifySocket()
-        let port = try await LoopbackPort.free()
+        let port = try TestSupport.freeLoopbackPort()
         let process = Process()
         process.executableURL = ServerProcessTests.binary
         process.arguments = ["server"]

@@ -3,25 +3,13 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import WSScaleBackends
 
 extension TestSupport {
-    /// A TCP port on 127.0.0.1 that was free a moment ago (the kernel picks it: bind to port 0).
+    /// A TCP port on 127.0.0.1 that was free a moment ago (the product's `LoopbackPort`).
     public static func freeLoopbackPort() throws -> Int {
-        let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard descriptor >= 0 else { throw TestSupportError("socket() failed: errno \(errno)") }
-        defer { close(descriptor) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = 0
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafeMutablePointer(to: &address) { pointer in
-            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { raw in
-                bind(descriptor, raw, length) == 0 && getsockname(descriptor, raw, &length) == 0
-            }
-        }
-        guard bound else { throw TestSupportError("could not bind 127.0.0.1:0: errno \(errno)") }
-        return Int(UInt16(bigEndian: address.sin_port))
+        guard let port = LoopbackPort.free() else { throw TestSupportError("no free port on 127.0.0.1") }
+        return port
     }
 
     /// Whether something accepts TCP connections on 127.0.0.1:`port` and answers `request`

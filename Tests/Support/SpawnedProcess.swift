@@ -1,85 +1,47 @@
 import Foundation
-#if canImport(Glibc)
-import Glibc
-#endif
+import NIOConcurrencyHelpers
+import WSScaleBackends
 
-/// A child process started with `posix_spawnp`, with a clean signal mask.
+/// A child process for tests, with blocking waits usable from `defer`.
 ///
-/// Why not Foundation's `Process`: on Linux it starts the child from a dispatch worker
-/// thread whose signal mask blocks SIGTERM and most other signals, and the child inherits
-/// it, so `SIGTERM` never reaches it (redis-server ignores it and `waitUntilExit` hangs).
-/// Here the child starts with no signal blocked and default dispositions, in its own
-/// process group.
-public final class SpawnedProcess: @unchecked Sendable {
-    /// The child's process id.
-    public let pid: pid_t
-    private var exitStatus: Int32?
-    private let lock = NSLock()
+/// It is the product's `LocalProcess` (posix_spawn, clean signal mask, own process group,
+/// no inherited descriptors) plus an exit status remembered once reaped.
+public final class SpawnedProcess: Sendable {
+    /// The child.
+    public let process: LocalProcess
+    private let ended = NIOLockedValueBox<ProcessExitStatus?>(nil)
 
-    private init(pid: pid_t) {
-        self.pid = pid
+    /// The child's process id.
+    public var pid: pid_t { process.pid }
+
+    private init(process: LocalProcess) {
+        self.process = process
     }
 
-    /// Starts `program` (looked up in `PATH`) with `arguments`.
-    /// - Parameter outputPath: where stdout and stderr go (appended).
-    public static func launch(_ program: String, _ arguments: [String],
-                              outputPath: String = "/dev/null") throws -> SpawnedProcess {
-        var attributes = posix_spawnattr_t()
-        posix_spawnattr_init(&attributes)
-        defer { posix_spawnattr_destroy(&attributes) }
-        var noSignals = sigset_t()
-        sigemptyset(&noSignals)
-        posix_spawnattr_setsigmask(&attributes, &noSignals)
-        var defaults = sigset_t()
-        sigemptyset(&defaults)
-        for signal in [SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGPIPE, SIGCHLD, SIGUSR1, SIGUSR2] {
-            sigaddset(&defaults, signal)
+    /// Starts `program` (looked up in `PATH`) with stdout and stderr appended to `outputPath`,
+    /// with this process's environment.
+    public static func launch(_ program: String, _ arguments: [String], outputPath: String) throws -> SpawnedProcess {
+        do {
+            return SpawnedProcess(process: try LocalProcess.spawn(
+                executable: program, arguments: arguments,
+                environment: ProcessInfo.processInfo.environment, outputPath: outputPath))
+        } catch {
+            throw TestSupportError("could not start \(program): \(error)")
         }
-        posix_spawnattr_setsigdefault(&attributes, &defaults)
-        posix_spawnattr_setpgroup(&attributes, 0)
-        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETPGROUP))
-
-        var files = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&files)
-        defer { posix_spawn_file_actions_destroy(&files) }
-        posix_spawn_file_actions_addopen(&files, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_addopen(&files, 1, outputPath, O_WRONLY | O_CREAT | O_APPEND, 0o644)
-        posix_spawn_file_actions_adddup2(&files, 1, 2)
-
-        let words = [program] + arguments
-        let cStrings = words.map { strdup($0) }
-        defer { cStrings.forEach { free($0) } }
-        var argv: [UnsafeMutablePointer<CChar>?] = cStrings + [nil]
-        var pid = pid_t()
-        let result = posix_spawnp(&pid, program, &files, &attributes, &argv, environ)
-        guard result == 0 else {
-            throw TestSupportError("could not start \(program): \(String(cString: strerror(result)))")
-        }
-        return SpawnedProcess(pid: pid)
     }
 
     /// Sends `signal` to the child (nothing once it has exited).
     public func send(_ signal: Int32) {
-        if isRunning { Glibc.kill(pid, signal) }
+        if isRunning { process.send(signal) }
     }
 
     /// Whether the child is still running (reaps it once it has exited).
     public var isRunning: Bool {
-        lock.withLock {
-            if exitStatus != nil { return false }
-            var status: Int32 = 0
-            if waitpid(pid, &status, WNOHANG) == pid {
-                exitStatus = status
-                return false
-            }
-            return true
+        ended.withLockedValue { ended in
+            if ended != nil { return false }
+            ended = process.exitStatusIfEnded()
+            return ended == nil
         }
-    }
-
-    /// The raw wait status once the child exited, else `nil`.
-    public var status: Int32? {
-        _ = isRunning
-        return lock.withLock { exitStatus }
     }
 
     /// Waits (polling every 10 ms) until the child exits or `timeout` passes; returns whether it exited.
