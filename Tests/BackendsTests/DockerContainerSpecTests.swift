@@ -48,6 +48,27 @@ import WSScaleCore
         ])
     }
 
+    @Test func reachesNetworkAttachedContainersAtTheirAddressThere() throws {
+        var networked = configuration
+        networked.reachability = .network(name: "wsscale_net")
+        let listing = Data(#"""
+        [{"Id":"abc","Names":["/ws-1"],"Labels":{"wsscale.pool":"p1","wsscale.instance":"ws-1","wsscale.port":"8088"},"State":"running",
+          "Status":"Up 1 second","Ports":[],"NetworkSettings":{"Networks":{"wsscale_net":{"IPAddress":"10.9.0.5"}}}},
+         {"Id":"def","Names":["/ws-2"],"Labels":{"wsscale.pool":"p1","wsscale.instance":"ws-2"},"State":"running",
+          "Status":"Up 1 second","Ports":[],"NetworkSettings":{"Networks":{"other":{"IPAddress":"10.8.0.2"}}}}]
+        """#.utf8)
+        let containers = try JSONDecoder().decode([DockerContainerSummary].self, from: listing)
+        #expect(containers.map { DockerInstanceMapping.instance($0, configuration: networked) } == [
+            DriverInstance(id: "ws-1", status: .running, endpoint: Endpoint(host: "10.9.0.5", port: 8088)),
+            DriverInstance(id: "ws-2", status: .running, endpoint: nil),
+        ])
+        let inspection = try JSONDecoder().decode(DockerContainerInspection.self, from: Data(#"""
+        {"Id":"abc","NetworkSettings":{"Ports":{},"Networks":{"wsscale_net":{"IPAddress":"10.9.0.5"},"bridge":{"IPAddress":""}}}}
+        """#.utf8))
+        #expect(DockerInstanceMapping.networkEndpoint(inspection, port: 8088, network: "wsscale_net") == Endpoint(host: "10.9.0.5", port: 8088))
+        #expect(DockerInstanceMapping.networkEndpoint(inspection, port: 8088, network: "bridge") == nil)
+    }
+
     @Test func namesExitCodes() {
         #expect(DockerInstanceMapping.exitReason(code: 137, oomKilled: true) == "container killed (SIGKILL, exit code 137), out of memory")
         #expect(DockerInstanceMapping.exitReason(code: 134, oomKilled: false) == "container killed by signal 6 (exit code 134)")

@@ -45,8 +45,11 @@ enum DockerDriverFixture {
     static func make() -> DriverConformance.Fixture {
         let pool = DockerTestPool()
         let configuration = pool.configuration()
-        var missingImage = configuration
-        missingImage.image = "wsscale-no-such-image:0"
+        let missingImage = {
+            var missing = configuration
+            missing.image = "wsscale-no-such-image:0"
+            return missing
+        }()
         return DriverConformance.Fixture(
             makeDriver: { DockerDriver(configuration: configuration, logger: logger) },
             makeDriverWithBadProgram: { DockerDriver(configuration: missingImage, logger: logger) },

@@ -10,7 +10,8 @@ import WSScaleCore
 ///   `wsscale.instance` and `wsscale.port`; `instances()` lists them by the pool label, so
 ///   a restarted balancer adopts what an earlier run launched.
 /// - A container is reached on a port published on the configured host address
-///   (127.0.0.1 by default, ephemeral host port) or, in a named network, by its name.
+///   (127.0.0.1 by default, ephemeral host port) or, in a named network, at its address
+///   there (HAProxy 2.6 cannot resolve the names of servers added through its runtime API).
 /// - Crashes come from the daemon's event stream (`die`), stops asked for are not reported.
 public final class DockerDriver: InstanceDriver {
     public let name = "docker"
@@ -61,10 +62,8 @@ public final class DockerDriver: InstanceDriver {
             try? await api.remove(request.id, force: true)
             throw error
         }
-        logger.info("container started", metadata: ["instance": "\(request.id)", "image": "\(configuration.image)"])
-        var endpoint: Endpoint?
-        if case .network = configuration.reachability { endpoint = Endpoint(host: request.id, port: port) }
-        return DriverInstance(id: request.id, status: .starting, endpoint: endpoint)
+        logger.info("container started", metadata: ["instance": "\(request.id)", "image": "\(configuration.image)", "port": "\(port)"])
+        return DriverInstance(id: request.id, status: .starting)
     }
 
     public func waitUntilRunning(_ id: InstanceID, timeout: Duration) async throws -> Endpoint {
@@ -108,8 +107,8 @@ public final class DockerDriver: InstanceDriver {
         switch configuration.reachability {
         case let .publish(address):
             return DockerInstanceMapping.publishedEndpoint(inspection, port: port, hostAddress: address)
-        case .network:
-            return Endpoint(host: id, port: port)
+        case let .network(name):
+            return DockerInstanceMapping.networkEndpoint(inspection, port: port, network: name)
         }
     }
 

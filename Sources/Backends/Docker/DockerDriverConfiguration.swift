@@ -8,7 +8,8 @@ public struct DockerDriverConfiguration: Sendable, Equatable {
         /// port; the endpoint is that address and port (`0.0.0.0` is reached as 127.0.0.1).
         case publish(hostAddress: String)
         /// The container joins this Docker network and publishes nothing; the endpoint is
-        /// the container's name and port, for a load balancer in the same network.
+        /// the container's address in that network and its port, for a load balancer in the
+        /// same network (HAProxy 2.6 does not resolve the names of dynamic servers).
         case network(name: String)
     }
 
