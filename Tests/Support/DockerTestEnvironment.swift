@@ -68,13 +68,16 @@ public enum DockerTestEnvironment {
     ///   - executable: an absolute path, or a name looked up in `PATH`.
     ///   - arguments: its arguments.
     ///   - environment: extra environment variables.
+    ///   - directory: its working directory (the test's own when `nil`).
     /// - Returns: its exit status and its standard output and error, together.
     @discardableResult
-    public static func run(_ executable: String, _ arguments: [String], environment: [String: String] = [:]) -> (status: Int32, output: String) {
+    public static func run(_ executable: String, _ arguments: [String], environment: [String: String] = [:],
+                           directory: URL? = nil) -> (status: Int32, output: String) {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = [executable] + arguments
         process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
+        if let directory { process.currentDirectoryURL = directory }
         let pipe = Pipe()
         process.standardOutput = pipe
         process.standardError = pipe
@@ -82,6 +85,17 @@ public enum DockerTestEnvironment {
         let data = pipe.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
         return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+    }
+
+    /// Runs a program to its end on a thread of its own, so that a long command (`compose up`)
+    /// does not hold one of the few threads async tests share.
+    public static func runDetached(_ executable: String, _ arguments: [String], environment: [String: String] = [:],
+                                   directory: URL? = nil) async -> (status: Int32, output: String) {
+        await withCheckedContinuation { continuation in
+            Thread.detachNewThread {
+                continuation.resume(returning: run(executable, arguments, environment: environment, directory: directory))
+            }
+        }
     }
 
     /// Runs the `docker` CLI.

@@ -1,0 +1,71 @@
+import Foundation
+import NIOCore
+import Testing
+import WSScaleCore
+import WSScaleTestSupport
+
+/// The whole stack of `docker/compose.yml` on the real daemon with the real image: redis,
+/// HAProxy, the socket proxy, the balancer on the docker backend, the client simulator.
+/// Each test brings up a project of its own (free ports on 127.0.0.1) and takes it down.
+/// Needs `wsscale:local`: with the busybox stand-in there is no balancer to run, and the
+/// suite is skipped (the stand-in's reason was printed).
+@Suite(.serialized, .enabled(if: DockerTestEnvironment.isAvailable && DockerTestEnvironment.runsRealServer,
+                             "needs dockerd and the wsscale:local image (see the SKIPPING / STAND-IN line above)"))
+struct DockerComposeTests {
+    /// `up`; the balancer launches the first server itself; users connect through the client
+    /// simulator (127.0.0.1) and straight through HAProxy's published port (127.0.0.1); the pool
+    /// scales out; `docker/down.sh` leaves no container and no network behind.
+    @Test func upScaleOutDown() async throws {
+        let stack = try await DockerComposeStack.up()
+        var upgraded: [any Channel] = []
+        do {
+            // MIN_INSTANCES=1: the balancer launched the first server.
+            let first = await TestSupport.eventually(timeout: .seconds(30)) {
+                try await stack.topology().inRotation.count == 1
+            }
+            #expect(first, "the balancer puts its first server in rotation")
+
+            // Straight through the published traffic port on 127.0.0.1.
+            let traffic = Endpoint(host: "127.0.0.1", port: stack.trafficPort)
+            for index in 0..<3 {
+                upgraded.append(try await LoopbackHTTP.openUpgradedConnection(traffic, path: "/api/v1/websocket/direct-\(index)", timeout: .seconds(5)))
+            }
+            // 20 users through the client simulator (its API on 127.0.0.1): 230 % of one server.
+            try await stack.clientBatch(connect: true, users: (0..<20).map { "smoke-\($0)" })
+
+            let scaledOut = await TestSupport.eventually(timeout: .seconds(60)) {
+                try await stack.topology().inRotation.count > 1
+            }
+            #expect(scaledOut, "the pool scales out past one server")
+            // Rebalancing sheds sessions (4001) and the simulator's users reconnect: wait until
+            // all 20 are connected and the registry counts them.
+            let allConnected = await TestSupport.eventually(timeout: .seconds(30)) {
+                let connected = try await stack.clientConnectedUsers()
+                let sessions = try await stack.topology().totalSessions
+                return connected == 20 && sessions >= 20
+            }
+            #expect(allConnected, "the client simulator's 20 users are connected and registered")
+            let topology = try await stack.topology()
+            print("compose smoke: \(topology.instances.count) servers \(topology.instances.map { "\($0.id)=\($0.sessions)" }), \(topology.totalSessions) sessions")
+            // The servers are the balancer's containers, on the project's network.
+            let listed = DockerTestEnvironment.docker("ps", "--filter", "label=wsscale.pool=\(stack.pool)", "--format", "{{.Names}} {{.Networks}}").output
+            let networkOf = Dictionary(listed.split(whereSeparator: \.isNewline).map { line in
+                let words = line.split(separator: " ")
+                return (String(words[0]), words.count > 1 ? String(words[1]) : "")
+            }) { first, _ in first }
+            for server in topology.inRotation {
+                #expect(networkOf[server.id] == stack.network, "\(server.id) is a container of the pool on \(stack.network); listed: \(listed)")
+            }
+            if !scaledOut || !allConnected { print(await stack.logs()) }
+        } catch {
+            print(await stack.logs())
+            for channel in upgraded { try? await channel.close() }
+            await stack.down()
+            throw error
+        }
+        for channel in upgraded { try? await channel.close() }
+        let down = await stack.down()
+        #expect(down.status == 0, "docker/down.sh: \(down.output)")
+        #expect(stack.leftovers().isEmpty, "left behind: \(stack.leftovers())")
+    }
+}
