@@ -33,6 +33,28 @@ import WSScaleCore
         #expect(spec.Env.contains("SERVER_PORT=9000"))
     }
 
+    @Test func joinsANetworkAndPublishes() {
+        var configuration = configuration
+        configuration.reachability = .publish(hostAddress: "127.0.0.1", network: "wsscale_exp")
+        let (spec, _) = DockerContainerSpec.make(for: LaunchRequest(id: "ws-3"), configuration: configuration)
+        #expect(spec.HostConfig.NetworkMode == "wsscale_exp")
+        #expect(spec.HostConfig.PortBindings?["8088/tcp"]?.first?.HostIp == "127.0.0.1")
+    }
+
+    @Test func readsWhetherToPublishAndWhichNetworkToJoin() throws {
+        func reachability(_ environment: [String: String]) throws -> DockerDriverConfiguration.Reachability {
+            var reader = EnvironmentReader(environment: environment)
+            let read = DockerDriverConfiguration.read(from: &reader)
+            try reader.finish()
+            return read.reachability
+        }
+        #expect(try reachability([:]) == .publish(hostAddress: "127.0.0.1"))
+        #expect(try reachability(["WSSCALE_DOCKER_PUBLISH_ADDRESS": "0.0.0.0"]) == .publish(hostAddress: "0.0.0.0"))
+        #expect(try reachability(["WSSCALE_DOCKER_NETWORK": "n"]) == .network(name: "n"))
+        #expect(try reachability(["WSSCALE_DOCKER_NETWORK": "n", "WSSCALE_DOCKER_PUBLISH_ADDRESS": "127.0.0.1"])
+            == .publish(hostAddress: "127.0.0.1", network: "n"))
+    }
+
     @Test func readsListedContainers() throws {
         let listing = Data(#"""
         [{"Id":"abc","Names":["/ws-1"],"Labels":{"wsscale.pool":"p1","wsscale.instance":"ws-1","wsscale.port":"8088"},

@@ -186,6 +186,26 @@ struct DockerDriverTests {
         #expect(try await driver.instances().isEmpty)
     }
 
+    @Test func joinsANetworkAndPublishesOnLoopback() async throws {
+        let pool = DockerTestPool()
+        let network = "\(pool.pool)-net"
+        #expect(DockerTestEnvironment.docker("network", "create", network).status == 0)
+        defer {
+            pool.removeEverything()
+            DockerTestEnvironment.docker("network", "rm", network)
+        }
+        var configuration = pool.configuration()
+        configuration.reachability = .publish(hostAddress: "127.0.0.1", network: network)
+        let driver = DockerDriver(configuration: configuration, logger: Logger(label: "test.docker"))
+        _ = try await driver.launch(LaunchRequest(id: pool.id("np")))
+        let endpoint = try await driver.waitUntilRunning(pool.id("np"), timeout: .seconds(30))
+        #expect(endpoint.host == "127.0.0.1")
+        #expect(try await healthStatus(endpoint) == 200)
+        let seen = DockerTestEnvironment.docker("inspect", "-f", "{{.HostConfig.NetworkMode}}", pool.id("np")).output
+        #expect(seen.trimmingCharacters(in: .whitespacesAndNewlines) == network)
+        try await driver.stop(pool.id("np"), grace: .seconds(1))
+    }
+
     @Test func reportsADaemonThatIsNotThere() async throws {
         var pool = DockerTestPool()
         pool.daemon = .unixSocket(path: "/nonexistent/docker.sock")

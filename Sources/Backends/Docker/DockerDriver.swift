@@ -105,7 +105,7 @@ public final class DockerDriver: InstanceDriver {
     private func endpoint(of inspection: DockerContainerInspection, id: InstanceID) -> Endpoint? {
         let port = inspection.Config?.Labels?[DockerLabel.port].flatMap(Int.init) ?? configuration.containerPort
         switch configuration.reachability {
-        case let .publish(address):
+        case let .publish(address, _):
             return DockerInstanceMapping.publishedEndpoint(inspection, port: port, hostAddress: address)
         case let .network(name):
             return DockerInstanceMapping.networkEndpoint(inspection, port: port, network: name)

@@ -12,7 +12,7 @@ enum DockerInstanceMapping {
         var endpoint: Endpoint?
         if status == .running {
             switch configuration.reachability {
-            case let .publish(address):
+            case let .publish(address, _):
                 let published = (container.Ports ?? []).first { $0.PrivatePort == port && $0.PublicPort != nil && ($0.Type ?? "tcp") == "tcp" }
                 endpoint = published.flatMap { $0.PublicPort }.map { Endpoint(host: reachableHost(address), port: $0) }
             case let .network(name):
