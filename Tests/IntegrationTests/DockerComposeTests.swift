@@ -31,7 +31,7 @@ struct DockerComposeTests {
                 upgraded.append(try await LoopbackHTTP.openUpgradedConnection(traffic, path: "/api/v1/websocket/direct-\(index)", timeout: .seconds(5)))
             }
             // 20 users through the client simulator (its API on 127.0.0.1): 230 % of one server.
-            try await stack.clientBatch(connect: true, users: (0..<20).map { "smoke-\($0)" })
+            try await stack.client.batch(connect: true, users: (0..<20).map { "smoke-\($0)" })
 
             let scaledOut = await TestSupport.eventually(timeout: .seconds(60)) {
                 try await stack.topology().inRotation.count > 1
@@ -40,7 +40,7 @@ struct DockerComposeTests {
             // Rebalancing sheds sessions (4001) and the simulator's users reconnect: wait until
             // all 20 are connected and the registry counts them.
             let allConnected = await TestSupport.eventually(timeout: .seconds(30)) {
-                let connected = try await stack.clientConnectedUsers()
+                let connected = try await stack.client.connectedUsers()
                 let sessions = try await stack.topology().totalSessions
                 return connected == 20 && sessions >= 20
             }

@@ -112,24 +112,8 @@ public final class DockerComposeStack: @unchecked Sendable {
         return try JSONDecoder().decode(BalancerTopology.self, from: Data(response.body.utf8))
     }
 
-    /// Asks the client simulator to connect (`connect: true`) or disconnect users.
-    public func clientBatch(connect: Bool, users: [String]) async throws {
-        let body = String(decoding: try JSONEncoder().encode(["userIds": users]), as: UTF8.self)
-        let response = try await RawHTTPClient.request(
-            "POST", "/route/kickstart/ws/batch/\(connect ? "connect" : "disconnect")", port: clientPort,
-            headers: [("Content-Type", "application/json")], body: body)
-        guard response.status == 202 else { throw TestEnvironmentError("client batch: \(response.status) \(response.body)") }
-    }
-
-    /// How many of the client simulator's users are connected.
-    public func clientConnectedUsers() async throws -> Int {
-        struct Status: Decodable {
-            struct Totals: Decodable { var connected: Int }
-            var totals: Totals
-        }
-        let response = try await RawHTTPClient.request("GET", "/route/status", port: clientPort)
-        return try JSONDecoder().decode(Status.self, from: Data(response.body.utf8)).totals.connected
-    }
+    /// The client simulator's API.
+    public var client: DockerStackClient { DockerStackClient(port: clientPort) }
 
     /// The last lines of every service's log (for failure messages).
     public func logs() async -> String {
