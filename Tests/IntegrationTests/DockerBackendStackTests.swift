@@ -6,7 +6,7 @@ import WSScaleTestSupport
 /// `wsscale:local` containers publishing on 127.0.0.1, HAProxy and the client simulator run
 /// on the host, all traffic on loopback.
 @Suite(.serialized, .enabled(if: DockerTestEnvironment.isAvailable && DockerTestEnvironment.runsRealServer,
-                             "needs dockerd and the wsscale:local image (see the SKIPPING / STAND-IN line above)"))
+                             "needs dockerd and the wsscale:local image, not the busybox stand-in (a SKIPPING or STAND-IN line above says why, or WSSCALE_DOCKER_TEST_IMAGE named another image)"))
 struct DockerBackendStackTests {
     /// 20 users scale the pool out; a server killed from outside (`docker kill`) leaves the
     /// topology, its container is removed, and its users get back in on the others.

@@ -10,7 +10,7 @@ import WSScaleTestSupport
 /// Needs `wsscale:local`: with the busybox stand-in there is no balancer to run, and the
 /// suite is skipped (the stand-in's reason was printed).
 @Suite(.serialized, .enabled(if: DockerTestEnvironment.isAvailable && DockerTestEnvironment.runsRealServer,
-                             "needs dockerd and the wsscale:local image (see the SKIPPING / STAND-IN line above)"))
+                             "needs dockerd and the wsscale:local image, not the busybox stand-in (a SKIPPING or STAND-IN line above says why, or WSSCALE_DOCKER_TEST_IMAGE named another image)"))
 struct DockerComposeTests {
     /// `up`; the balancer launches the first server itself; users connect through the client
     /// simulator (127.0.0.1) and straight through HAProxy's published port (127.0.0.1); the pool
