@@ -2,12 +2,11 @@ import Foundation
 import Testing
 import WSScaleTestSupport
 
+extension DockerStackTests {
 /// The balancer on the host with the docker backend (`DockerBackendStack`): servers are
 /// `wsscale:local` containers publishing on 127.0.0.1, HAProxy and the client simulator run
 /// on the host, all traffic on loopback.
-@Suite(.serialized, .enabled(if: DockerTestEnvironment.isAvailable && DockerTestEnvironment.runsRealServer,
-                             "needs dockerd and the wsscale:local image, not the busybox stand-in (a SKIPPING or STAND-IN line above says why, or WSSCALE_DOCKER_TEST_IMAGE named another image)"))
-struct DockerBackendStackTests {
+@Suite struct DockerBackendStackTests {
     /// 20 users scale the pool out; a server killed from outside (`docker kill`) leaves the
     /// topology, its container is removed, and its users get back in on the others.
     @Test func scalesOutAndSurvivesAKilledContainer() async throws {
@@ -19,7 +18,9 @@ struct DockerBackendStackTests {
                 try await stack.topology().inRotation.count >= 3
             }
             #expect(scaledOut, "20 users on servers of 10 at 80 % need 3 servers")
-            #expect(await allConnected(stack, 20, within: .seconds(30)))
+            let connected = await allConnected(stack, 20, within: .seconds(30))
+            #expect(connected, "all 20 users connected and registered")
+            if !scaledOut || !connected { print(await stack.describe()) }
 
             let before = try await stack.topology()
             let victim = try #require(before.inRotation.max { $0.sessions < $1.sessions })
@@ -49,4 +50,5 @@ struct DockerBackendStackTests {
             return connected == count && sessions == count
         }
     }
+}
 }

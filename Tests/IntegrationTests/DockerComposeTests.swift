@@ -4,14 +4,11 @@ import Testing
 import WSScaleCore
 import WSScaleTestSupport
 
+extension DockerStackTests {
 /// The whole stack of `docker/compose.yml` on the real daemon with the real image: redis,
 /// HAProxy, the socket proxy, the balancer on the docker backend, the client simulator.
 /// Each test brings up a project of its own (free ports on 127.0.0.1) and takes it down.
-/// Needs `wsscale:local`: with the busybox stand-in there is no balancer to run, and the
-/// suite is skipped (the stand-in's reason was printed).
-@Suite(.serialized, .enabled(if: DockerTestEnvironment.isAvailable && DockerTestEnvironment.runsRealServer,
-                             "needs dockerd and the wsscale:local image, not the busybox stand-in (a SKIPPING or STAND-IN line above says why, or WSSCALE_DOCKER_TEST_IMAGE named another image)"))
-struct DockerComposeTests {
+@Suite struct DockerComposeTests {
     /// `up`; the balancer launches the first server itself; users connect through the client
     /// simulator (127.0.0.1) and straight through HAProxy's published port (127.0.0.1); the pool
     /// scales out; `docker/down.sh` leaves no container and no network behind.
@@ -124,4 +121,5 @@ struct DockerComposeTests {
         #expect(median < .seconds(10))
         #expect(stack.leftovers().isEmpty, "left behind: \(stack.leftovers())")
     }
+}
 }

@@ -152,6 +152,13 @@ public final class DockerBackendStack: @unchecked Sendable {
         guard killed.status == 0 else { throw TestEnvironmentError("docker kill \(id): \(killed.output)") }
     }
 
+    /// The topology, the client simulator's status and the logs, for a failure message.
+    public func describe() async -> String {
+        let topology = (try? await RawHTTPClient.request("GET", "/api/topology", port: balancerPort).body) ?? "no topology"
+        let status = (try? await RawHTTPClient.request("GET", "/route/status", port: clientPort).body) ?? "no client status"
+        return "topology: \(topology.prefix(3000))\nclient: \(status.prefix(3000))\n\(logs())"
+    }
+
     /// The last lines of the balancer's, the client's and HAProxy's logs.
     public func logs() -> String {
         ["balancer", "client", "haproxy"].map { role in
