@@ -54,6 +54,19 @@ extension DockerStackTests {
                 #expect(networkOf[server.id] == stack.network, "\(server.id) is a container of the pool on \(stack.network); listed: \(listed)")
             }
             if !scaledOut || !allConnected { print(await stack.logs()) }
+
+            // Why down.sh removes the servers by label: a restarted balancer adopts them.
+            let servers = Set(topology.instances.map(\.id))
+            let restart = await stack.compose(["restart", "balancer"])
+            #expect(restart.status == 0, "compose restart balancer: \(restart.output)")
+            let adopted = await TestSupport.eventually(timeout: .seconds(30)) {
+                try await Set(stack.topology().inRotation.map(\.id)).isSuperset(of: servers)
+            }
+            #expect(adopted, "the restarted balancer has the same servers in rotation")
+            let stillConnected = await TestSupport.eventually(timeout: .seconds(30)) {
+                try await stack.client.connectedUsers() == 20
+            }
+            #expect(stillConnected, "the 20 users are connected after the balancer's restart")
         } catch {
             print(await stack.logs())
             for channel in upgraded { try? await channel.close() }
