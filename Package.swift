@@ -141,6 +141,13 @@ let package = Package(
             swiftSettings: swift5
         ),
 
+        .executableTarget(
+            name: "ScalingBench",
+            dependencies: ["WSScaleTestSupport"],
+            path: "bench/Sources/ScalingBench",
+            swiftSettings: swift5
+        ),
+
         // MARK: Tests, beside what they test
         /// Shared test helpers: free ports, real redis-server / haproxy / wsscale processes.
         .target(

@@ -43,9 +43,13 @@ public final class LocalStack: Sendable {
 
         var redis: RedisServerProcess?
         if stack.startsRedis {
-            redis = try await RedisServerProcess.start(port: stack.redisPort,
-                                                       in: settings.stateDirectory + "/redis", logger: logger)
-            settings.redisURL = redis!.url
+            await LocalStackLeftovers.stopLeftover(.redis, stateDirectory: settings.stateDirectory, logger: logger)
+            let started = try await RedisServerProcess.start(port: stack.redisPort,
+                                                             in: settings.stateDirectory + "/redis", logger: logger)
+            LocalStackLeftovers.record(.redis, process: started.process, endpoint: Endpoint(host: "127.0.0.1", port: stack.redisPort),
+                                       stateDirectory: settings.stateDirectory, logger: logger)
+            redis = started
+            settings.redisURL = started.url
         }
         var haproxy: HAProxyProcess?
         do {
@@ -55,7 +59,11 @@ public final class LocalStack: Sendable {
                     trafficBind: "\(stack.lbHost):\(stack.lbPort)",
                     statsBind: "\(stack.lbHost):\(stack.statsPort)",
                     backendName: settings.haproxyBackend)
-                haproxy = try await HAProxyProcess.start(configuration, in: settings.stateDirectory + "/haproxy", logger: logger)
+                await LocalStackLeftovers.stopLeftover(.haproxy, stateDirectory: settings.stateDirectory, logger: logger)
+                let started = try await HAProxyProcess.start(configuration, in: settings.stateDirectory + "/haproxy", logger: logger)
+                LocalStackLeftovers.record(.haproxy, process: started.process, endpoint: Endpoint(host: stack.lbHost, port: stack.lbPort),
+                                           stateDirectory: settings.stateDirectory, logger: logger)
+                haproxy = started
                 settings.haproxyRuntime = .unixSocket(path: configuration.runtimeSocketPath)
             }
             settings.backend = .process
@@ -94,6 +102,8 @@ public final class LocalStack: Sendable {
         }
         await haproxy?.stop()
         await redis?.stop()
+        if haproxy != nil { LocalStackLeftovers.forget(.haproxy, stateDirectory: settings.stateDirectory) }
+        if redis != nil { LocalStackLeftovers.forget(.redis, stateDirectory: settings.stateDirectory) }
     }
 
     /// Waits until `count` servers are active, or `timeout` passes.

@@ -105,6 +105,12 @@ public struct HAProxyConfiguration: Sendable, Equatable {
         lines.append("defaults")
         lines.append("    mode http")
         lines.append("    option dontlognull")
+        // No connect retries: HAProxy 2.6 keeps a stream that got "connection refused" for a
+        // 1 s turn-around per retry, still pointing at its server. When that server has
+        // crashed and is deleted (`del server`) meanwhile, the retry touches the freed server
+        // and HAProxy segfaults (seen with `kill -9` of a server, ~1 run in 6). Without
+        // retries the client gets a 503 at once and reconnects itself (backoff with jitter).
+        lines.append("    retries 0")
         lines.append("    timeout connect \(HAProxyDuration.render(connectTimeout))")
         lines.append("    timeout client \(HAProxyDuration.render(clientServerTimeout))")
         lines.append("    timeout server \(HAProxyDuration.render(clientServerTimeout))")

@@ -1,0 +1,65 @@
+import Foundation
+
+extension StackScenario {
+    /// What experiment 1 saw.
+    public struct BurstReport: Sendable {
+        /// From the connect request until every user was connected and registered.
+        public var timeToAllConnected: Duration
+        /// Connections the first server refused (1013) during the burst.
+        public var refusedByFirstServer: Double
+        /// The most sessions any server had in any sample.
+        public var highestSessions: Int
+        /// Active servers at the end.
+        public var servers: Int
+    }
+
+    /// Experiment 1: `count` users at once against `MIN_INSTANCES` servers. The first server
+    /// refuses the overflow with 1013, new servers come up, every user is connected within
+    /// `timeout`, and no server ever holds more than `MAX_CONNECTIONS_PER_HOST`.
+    public func burstOfUsers(_ count: Int = 40, timeout: Duration = .seconds(20)) async throws -> BurstReport {
+        let before = try await api.topology()
+        guard before.active.count == knobs.minInstances, let first = before.active.first, let firstPort = first.endpoint?.port else {
+            throw ScenarioFailure("experiment 1 needs \(knobs.minInstances) active server(s) first. \(await describeState())")
+        }
+        let refusedBefore = try await api.serverMetric("wsscale_connections_refused_total", port: firstPort) ?? 0
+        let sampler = StackSampler(api: api, interval: .milliseconds(50))
+        await sampler.start()
+        let users = Self.users("burst", count)
+        try await api.connect(users)
+        let took: Duration
+        do {
+            took = try await waitUntilConnected(users, timeout: timeout)
+            try await Task.sleep(for: .milliseconds(500)) // keep sampling while it settles
+        } catch {
+            await sampler.stop()
+            throw error
+        }
+        await sampler.stop()
+
+        guard let refusedAfter = try await api.serverMetric("wsscale_connections_refused_total", port: firstPort) else {
+            throw ScenarioFailure("the first server \(first.id) reports no wsscale_connections_refused_total")
+        }
+        let refused = refusedAfter - refusedBefore
+        if count > knobs.hardLimit, refused <= 0 {
+            throw ScenarioFailure("\(count) users at once > MAX_CONNECTIONS_PER_HOST \(knobs.hardLimit), "
+                                  + "but the first server \(first.id) refused none (1013)")
+        }
+        let highest = await sampler.highestSessions
+        if highest > knobs.hardLimit {
+            throw ScenarioFailure("a server held \(highest) sessions > MAX_CONNECTIONS_PER_HOST \(knobs.hardLimit): \(await sampler.maxSessions)")
+        }
+        let after = try await api.topology()
+        for instance in after.instances {
+            guard let port = instance.endpoint?.port,
+                  let open = try await api.serverMetric("wsscale_connections", port: port) else { continue }
+            if Int(open) > knobs.hardLimit {
+                throw ScenarioFailure("server \(instance.id) reports \(open) open connections > \(knobs.hardLimit)")
+            }
+        }
+        if after.active.count < knobs.serversNeeded(for: count) {
+            throw ScenarioFailure("\(count) users on \(after.active.count) servers: above the scale-out threshold. \(await describeState())")
+        }
+        return BurstReport(timeToAllConnected: took, refusedByFirstServer: refused,
+                           highestSessions: highest, servers: after.active.count)
+    }
+}
