@@ -2,7 +2,7 @@ import Foundation
 import Testing
 import WSScaleTestSupport
 
-extension DockerStackTests {
+extension RealStackTests.DockerStackTests {
 /// The balancer on the host with the docker backend (`DockerBackendStack`): servers are
 /// `wsscale:local` containers publishing on 127.0.0.1, HAProxy and the client simulator run
 /// on the host, all traffic on loopback.

@@ -4,7 +4,7 @@ import Testing
 import WSScaleCore
 import WSScaleTestSupport
 
-extension DockerStackTests {
+extension RealStackTests.DockerStackTests {
 /// The whole stack of `docker/compose.yml` on the real daemon with the real image: redis,
 /// HAProxy, the socket proxy, the balancer on the docker backend, the client simulator.
 /// Each test brings up a project of its own (free ports on 127.0.0.1) and takes it down.
