@@ -156,7 +156,10 @@ public final class DockerBackendStack: @unchecked Sendable {
     public func describe() async -> String {
         let topology = (try? await RawHTTPClient.request("GET", "/api/topology", port: balancerPort).body) ?? "no topology"
         let status = (try? await RawHTTPClient.request("GET", "/route/status", port: clientPort).body) ?? "no client status"
-        return "topology: \(topology.prefix(3000))\nclient: \(status.prefix(3000))\n\(logs())"
+        let haproxyState = haproxy.withLockedValue { $0 }.map { started in
+            started.process.exitStatusIfEnded().map { "haproxy ENDED: \($0)" } ?? "haproxy running"
+        } ?? "haproxy not started"
+        return "\(haproxyState)\ntopology: \(topology.prefix(3000))\nclient: \(status.prefix(3000))\n\(logs())"
     }
 
     /// The last lines of the balancer's, the client's and HAProxy's logs.
