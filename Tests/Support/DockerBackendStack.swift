@@ -171,7 +171,8 @@ public final class DockerBackendStack: @unchecked Sendable {
     }
 
     /// Stops the client and the balancer (SIGTERM), removes the pool's containers by label,
-    /// stops HAProxy, removes Redis and the network.
+    /// stops HAProxy, removes Redis and the network, and the directory of configuration and
+    /// logs (kept with `WSSCALE_IT_KEEP_STATE=1`; a failed test prints the logs first).
     /// - Returns: what is left (containers of the pool, Redis, the network), empty when clean.
     @discardableResult
     public func stop() async -> [String] {
@@ -195,6 +196,9 @@ public final class DockerBackendStack: @unchecked Sendable {
             .split(whereSeparator: \.isNewline).map { "container \($0)" }
         if DockerTestEnvironment.docker("container", "inspect", redisContainer).status == 0 { left.append("container \(redisContainer)") }
         if DockerTestEnvironment.docker("network", "inspect", network).status == 0 { left.append("network \(network)") }
+        if ProcessInfo.processInfo.environment["WSSCALE_IT_KEEP_STATE"] == nil {
+            try? FileManager.default.removeItem(atPath: directory)
+        }
         return left
     }
 }
