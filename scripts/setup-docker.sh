@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Makes a Docker daemon answer on this machine, for the Docker backend and its tests.
-# - installs docker.io (dockerd 20.10, Engine API 1.41) and debootstrap when missing (apt, as root);
+# - installs docker.io (dockerd 20.10, Engine API 1.41), docker-compose (v1.29, the one Debian
+#   ships) and debootstrap when missing (apt, as root);
 # - starts dockerd in the background when `docker info` fails (log: $WSSCALE_DOCKERD_LOG,
 #   default /var/log/wsscale-dockerd.log) and waits until it answers (at most ~30 s).
 # Exits non-zero with a message naming the cause when no daemon can be made to answer.
@@ -8,7 +9,7 @@
 set -euo pipefail
 
 DOCKERD_LOG="${WSSCALE_DOCKERD_LOG:-/var/log/wsscale-dockerd.log}"
-APT_PACKAGES=(docker.io debootstrap)
+APT_PACKAGES=(docker.io docker-compose debootstrap)
 
 fail() { echo "setup-docker: $*" >&2; exit 1; }
 

@@ -57,7 +57,7 @@ public struct WebSocketConnector: Sendable {
         do {
             result = try await ClientBootstrap(group: group)
                 .connectTimeout(timeAmount)
-                .channelOption(.socketOption(.tcp_nodelay), value: 1)
+                .channelOption(.tcpOption(.tcp_nodelay), value: 1)
                 .connect(host: target.host, port: target.port) { channel in
                     channel.eventLoop.makeCompletedFuture {
                         try Self.configure(channel: channel, requestHead: requestHead, timeout: timeAmount)

@@ -146,7 +146,7 @@ public final class WebSocketServer: Service, Sendable {
         return ServerBootstrap(group: eventLoopGroup)
             .serverChannelOption(.backlog, value: 4096)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            .childChannelOption(.tcpOption(.tcp_nodelay), value: 1)
             .childChannelOption(.recvAllocator,
                                 value: FixedSizeRecvByteBufferAllocator(capacity: configuration.receiveBufferSize))
             .childChannelInitializer { channel in

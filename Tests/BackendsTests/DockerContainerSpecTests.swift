@@ -33,6 +33,28 @@ import WSScaleCore
         #expect(spec.Env.contains("SERVER_PORT=9000"))
     }
 
+    @Test func joinsANetworkAndPublishes() {
+        var configuration = configuration
+        configuration.reachability = .publish(hostAddress: "127.0.0.1", network: "wsscale_exp")
+        let (spec, _) = DockerContainerSpec.make(for: LaunchRequest(id: "ws-3"), configuration: configuration)
+        #expect(spec.HostConfig.NetworkMode == "wsscale_exp")
+        #expect(spec.HostConfig.PortBindings?["8088/tcp"]?.first?.HostIp == "127.0.0.1")
+    }
+
+    @Test func readsWhetherToPublishAndWhichNetworkToJoin() throws {
+        func reachability(_ environment: [String: String]) throws -> DockerDriverConfiguration.Reachability {
+            var reader = EnvironmentReader(environment: environment)
+            let read = DockerDriverConfiguration.read(from: &reader)
+            try reader.finish()
+            return read.reachability
+        }
+        #expect(try reachability([:]) == .publish(hostAddress: "127.0.0.1"))
+        #expect(try reachability(["WSSCALE_DOCKER_PUBLISH_ADDRESS": "0.0.0.0"]) == .publish(hostAddress: "0.0.0.0"))
+        #expect(try reachability(["WSSCALE_DOCKER_NETWORK": "n"]) == .network(name: "n"))
+        #expect(try reachability(["WSSCALE_DOCKER_NETWORK": "n", "WSSCALE_DOCKER_PUBLISH_ADDRESS": "127.0.0.1"])
+            == .publish(hostAddress: "127.0.0.1", network: "n"))
+    }
+
     @Test func readsListedContainers() throws {
         let listing = Data(#"""
         [{"Id":"abc","Names":["/ws-1"],"Labels":{"wsscale.pool":"p1","wsscale.instance":"ws-1","wsscale.port":"8088"},
@@ -46,6 +68,27 @@ import WSScaleCore
             DriverInstance(id: "ws-2", status: .exited(code: 137)),
             DriverInstance(id: "ws-3", status: .starting),
         ])
+    }
+
+    @Test func reachesNetworkAttachedContainersAtTheirAddressThere() throws {
+        var networked = configuration
+        networked.reachability = .network(name: "wsscale_net")
+        let listing = Data(#"""
+        [{"Id":"abc","Names":["/ws-1"],"Labels":{"wsscale.pool":"p1","wsscale.instance":"ws-1","wsscale.port":"8088"},"State":"running",
+          "Status":"Up 1 second","Ports":[],"NetworkSettings":{"Networks":{"wsscale_net":{"IPAddress":"10.9.0.5"}}}},
+         {"Id":"def","Names":["/ws-2"],"Labels":{"wsscale.pool":"p1","wsscale.instance":"ws-2"},"State":"running",
+          "Status":"Up 1 second","Ports":[],"NetworkSettings":{"Networks":{"other":{"IPAddress":"10.8.0.2"}}}}]
+        """#.utf8)
+        let containers = try JSONDecoder().decode([DockerContainerSummary].self, from: listing)
+        #expect(containers.map { DockerInstanceMapping.instance($0, configuration: networked) } == [
+            DriverInstance(id: "ws-1", status: .running, endpoint: Endpoint(host: "10.9.0.5", port: 8088)),
+            DriverInstance(id: "ws-2", status: .running, endpoint: nil),
+        ])
+        let inspection = try JSONDecoder().decode(DockerContainerInspection.self, from: Data(#"""
+        {"Id":"abc","NetworkSettings":{"Ports":{},"Networks":{"wsscale_net":{"IPAddress":"10.9.0.5"},"bridge":{"IPAddress":""}}}}
+        """#.utf8))
+        #expect(DockerInstanceMapping.networkEndpoint(inspection, port: 8088, network: "wsscale_net") == Endpoint(host: "10.9.0.5", port: 8088))
+        #expect(DockerInstanceMapping.networkEndpoint(inspection, port: 8088, network: "bridge") == nil)
     }
 
     @Test func namesExitCodes() {

@@ -6,47 +6,78 @@ import Glibc
 /// What the Docker tests need from the machine: a Docker daemon that answers, the local
 /// base image, a container image that answers `GET /health`, and the socket proxy.
 ///
-/// Decision: the tests make the daemon answer themselves. The first use runs
+/// Decision: the tests make the daemon answer and build the image themselves, so that
+/// `scripts/test.sh` on a fresh CI machine runs them on the real server. The first use runs
 /// `scripts/setup-docker.sh` (installs docker.io + debootstrap when missing, starts dockerd
-/// when `docker info` fails; needs root, as CI has) and `docker/base-image.sh` (debootstraps
-/// `wsscale-base:bookworm` once, ~30 s–3 min on a fresh machine). When either fails, every
-/// Docker test is skipped and the reason is printed once, starting with `SKIPPING`.
+/// when `docker info` fails; needs root, as CI has), then `docker/build-image.sh`: the base
+/// image `wsscale-base:bookworm` (debootstrapped once, ~30 s–3 min), the release binary with
+/// `--static-swift-stdlib` in `.build-static` (clean ~2–5 min, incremental seconds; a
+/// scratch directory of its own, so it does not wait for the `swift test` that runs it) and
+/// the image `wsscale:local` (seconds). The containers then run the real `wsscale server`.
+///
+/// - dockerd cannot answer: every Docker test is skipped, and the reason is printed once,
+///   starting with `SKIPPING`.
+/// - The image cannot be built: the tests run a stand-in (busybox httpd serving `/health`
+///   on the base image), and the reason is printed once, starting with `STAND-IN`.
+/// - `WSSCALE_DOCKER_TEST_IMAGE=<image>` uses that image as it is, without building
+///   (`wsscale-base:bookworm` for the stand-in).
 public enum DockerTestEnvironment {
     /// The repository's root (where `scripts/` and `docker/` are).
     public static let repositoryRoot: URL = URL(fileURLWithPath: #filePath)
         .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 
-    /// `nil` when a Docker daemon answers and the test image exists; otherwise why the
+    /// The image `docker/build-image.sh` builds: `wsscale server` on the local base.
+    public static let productImage = "wsscale:local"
+    /// The local base image (busybox included), on which the stand-in runs.
+    public static let baseImage = "wsscale-base:bookworm"
+
+    /// The machine as the Docker tests found it: why they are skipped (if they are), and
+    /// which image the containers run.
+    struct Preparation {
+        var unavailableReason: String?
+        var image: String
+    }
+
+    static let preparation: Preparation = prepare()
+
+    /// `nil` when a Docker daemon answers and a test image exists; otherwise why the
     /// Docker tests are skipped (printed to standard error once).
-    public static let unavailableReason: String? = prepare()
+    public static var unavailableReason: String? { preparation.unavailableReason }
 
     /// Whether the Docker tests can run.
     public static var isAvailable: Bool { unavailableReason == nil }
 
-    /// The image the driver tests run. `WSSCALE_DOCKER_TEST_IMAGE` names one whose default
-    /// command serves `/health` on `$SERVER_PORT` (the `wsscale:local` image built by
-    /// `docker/build-image.sh`); otherwise the local base image, with `responderCommand`.
-    public static let testImage: String = ProcessInfo.processInfo.environment["WSSCALE_DOCKER_TEST_IMAGE"] ?? "wsscale-base:bookworm"
+    /// The image the driver tests run: `wsscale:local` (built by the first use), the image
+    /// named by `WSSCALE_DOCKER_TEST_IMAGE`, or the base image with the stand-in command.
+    public static var testImage: String { preparation.image }
 
-    /// The command the containers run: `nil` (the image's own) for `WSSCALE_DOCKER_TEST_IMAGE`;
-    /// otherwise busybox httpd serving a `/health` file on `$SERVER_PORT`.
-    public static let testCommand: [String]? = ProcessInfo.processInfo.environment["WSSCALE_DOCKER_TEST_IMAGE"] != nil ? nil : [
-        "/bin/busybox", "sh", "-c",
-        "mkdir -p /tmp/www && echo ok > /tmp/www/health && exec /bin/busybox httpd -f -p \"$SERVER_PORT\" -h /tmp/www",
-    ]
+    /// Whether the containers run the real `wsscale server` (not the busybox stand-in).
+    public static var runsRealServer: Bool { testImage != baseImage }
+
+    /// The command the containers run: `nil` (the image's own, `wsscale server`) for a
+    /// wsscale image; on the base image, busybox httpd serving a `/health` file on `$SERVER_PORT`.
+    public static var testCommand: [String]? {
+        runsRealServer ? nil : [
+            "/bin/busybox", "sh", "-c",
+            "mkdir -p /tmp/www && echo ok > /tmp/www/health && exec /bin/busybox httpd -f -p \"$SERVER_PORT\" -h /tmp/www",
+        ]
+    }
 
     /// Runs a program to its end.
     /// - Parameters:
     ///   - executable: an absolute path, or a name looked up in `PATH`.
     ///   - arguments: its arguments.
     ///   - environment: extra environment variables.
+    ///   - directory: its working directory (the test's own when `nil`).
     /// - Returns: its exit status and its standard output and error, together.
     @discardableResult
-    public static func run(_ executable: String, _ arguments: [String], environment: [String: String] = [:]) -> (status: Int32, output: String) {
+    public static func run(_ executable: String, _ arguments: [String], environment: [String: String] = [:],
+                           directory: URL? = nil) -> (status: Int32, output: String) {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = [executable] + arguments
         process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
+        if let directory { process.currentDirectoryURL = directory }
         let pipe = Pipe()
         process.standardOutput = pipe
         process.standardError = pipe
@@ -54,6 +85,17 @@ public enum DockerTestEnvironment {
         let data = pipe.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
         return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+    }
+
+    /// Runs a program to its end on a thread of its own, so that a long command (`compose up`)
+    /// does not hold one of the few threads async tests share.
+    public static func runDetached(_ executable: String, _ arguments: [String], environment: [String: String] = [:],
+                                   directory: URL? = nil) async -> (status: Int32, output: String) {
+        await withCheckedContinuation { continuation in
+            Thread.detachNewThread {
+                continuation.resume(returning: run(executable, arguments, environment: environment, directory: directory))
+            }
+        }
     }
 
     /// Runs the `docker` CLI.
@@ -127,21 +169,38 @@ public enum DockerTestEnvironment {
         }
     }
 
-    private static func prepare() -> String? {
+    private static func prepare() -> Preparation {
         let scripts = repositoryRoot.path
         let setup = run("\(scripts)/scripts/setup-docker.sh", [])
         guard setup.status == 0 else {
-            return skip("dockerd cannot start: \(setup.output.trimmingCharacters(in: .whitespacesAndNewlines))")
+            return Preparation(unavailableReason: skip("dockerd cannot start: \(setup.output.trimmingCharacters(in: .whitespacesAndNewlines))"),
+                               image: baseImage)
         }
-        if ProcessInfo.processInfo.environment["WSSCALE_DOCKER_TEST_IMAGE"] == nil {
-            let image = run("\(scripts)/docker/base-image.sh", [])
-            guard image.status == 0 else {
-                return skip("the base image wsscale-base:bookworm cannot be made: \(image.output.trimmingCharacters(in: .whitespacesAndNewlines))")
+        if let named = ProcessInfo.processInfo.environment["WSSCALE_DOCKER_TEST_IMAGE"], !named.isEmpty {
+            if named == baseImage, run("\(scripts)/docker/base-image.sh", []).status != 0 {
+                return Preparation(unavailableReason: skip("the base image \(baseImage) cannot be made"), image: named)
             }
-        } else if docker("image", "inspect", testImage).status != 0 {
-            return skip("WSSCALE_DOCKER_TEST_IMAGE=\(testImage) does not exist (docker/build-image.sh builds wsscale:local)")
+            guard docker("image", "inspect", named).status == 0 else {
+                return Preparation(unavailableReason: skip("WSSCALE_DOCKER_TEST_IMAGE=\(named) does not exist (docker/build-image.sh builds \(productImage))"),
+                                   image: named)
+            }
+            return Preparation(unavailableReason: nil, image: named)
         }
-        return nil
+        let log = "/tmp/wsscale-test-build-image.log"
+        FileHandle.standardError.write(Data("==> Docker tests: docker/build-image.sh \(productImage) (release build in .build-static; log: \(log))\n".utf8))
+        let clock = ContinuousClock()
+        let start = clock.now
+        let build = run("/bin/sh", ["-c", "\"$0/docker/build-image.sh\" \(productImage) >\(log) 2>&1", scripts])
+        if build.status == 0 {
+            FileHandle.standardError.write(Data("==> Docker tests run \(productImage) (image ready after \(clock.now - start))\n".utf8))
+            return Preparation(unavailableReason: nil, image: productImage)
+        }
+        let tail = (try? String(contentsOfFile: log, encoding: .utf8))?.split(separator: "\n").suffix(15).joined(separator: "\n") ?? ""
+        FileHandle.standardError.write(Data("STAND-IN for the Docker tests: \(productImage) could not be built (docker/build-image.sh exited \(build.status)); the containers run busybox httpd on \(baseImage) instead. Last lines of \(log):\n\(tail)\n".utf8))
+        guard run("\(scripts)/docker/base-image.sh", []).status == 0 else {
+            return Preparation(unavailableReason: skip("neither \(productImage) nor the base image \(baseImage) can be made"), image: baseImage)
+        }
+        return Preparation(unavailableReason: nil, image: baseImage)
     }
 
     private static func skip(_ reason: String) -> String {

@@ -14,6 +14,21 @@ struct DockerContainerSummary: Decodable {
     var State: String?
     var Status: String?
     var Ports: [PortInfo]?
+    var NetworkSettings: DockerNetworkAttachments?
+}
+
+/// The networks a container is attached to, with its address in each (`NetworkSettings.Networks`).
+struct DockerNetworkAttachments: Decodable {
+    struct Attachment: Decodable {
+        var IPAddress: String?
+    }
+    var Networks: [String: Attachment]?
+
+    /// The container's IPv4 address in `network`, if it is attached and has one.
+    func address(in network: String) -> String? {
+        guard let address = Networks?[network]?.IPAddress, !address.isEmpty else { return nil }
+        return address
+    }
 }
 
 /// `GET /containers/{id}/json` (the fields the driver reads).
@@ -31,6 +46,7 @@ struct DockerContainerInspection: Decodable {
     }
     struct NetworkInfo: Decodable {
         var Ports: [String: [PortBindingInfo]?]?
+        var Networks: [String: DockerNetworkAttachments.Attachment]?
     }
     struct ConfigInfo: Decodable {
         var Labels: [String: String]?

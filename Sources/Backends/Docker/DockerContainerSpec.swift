@@ -52,8 +52,9 @@ extension DockerContainerSpec {
         let portKey = "\(port)/tcp"
         var host = HostSettings()
         switch configuration.reachability {
-        case let .publish(address):
+        case let .publish(address, network):
             host.PortBindings = [portKey: [PortBinding(HostIp: address, HostPort: "")]]
+            host.NetworkMode = network
         case let .network(name):
             host.NetworkMode = name
         }

@@ -12,8 +12,8 @@ extension DockerDriver {
     }
 
     /// Follows `GET /events` (`die` of this pool's containers) from `since`, reconnecting
-    /// with backoff (and from the last event seen) when the stream breaks, and yields each
-    /// container that died without being stopped on purpose, once.
+    /// with backoff (and from the last event seen) when the stream breaks, yields each
+    /// container that died without being stopped on purpose, once, then removes it.
     private func watchExits(since start: String, into continuation: AsyncStream<InstanceExit>.Continuation) async {
         var since = start
         var reported = Set<String>()
@@ -30,6 +30,7 @@ extension DockerDriver {
                         guard let exit = await exitReport(event, alreadyReported: &reported) else { continue }
                         logger.warning("instance exited on its own", metadata: ["instance": "\(exit.id)", "reason": "\(exit.reason)"])
                         continuation.yield(exit)
+                        await removeDead(exit.id)
                     }
                 }
             } catch {
@@ -56,6 +57,18 @@ extension DockerDriver {
         let code = attributes["exitCode"].flatMap { Int32($0) }
         let oomKilled = (try? await api.inspect(containerID))??.State?.OOMKilled ?? false
         return InstanceExit(id: id, exitCode: code, reason: DockerInstanceMapping.exitReason(code: code, oomKilled: oomKilled))
+    }
+
+    /// Removes a container that died on its own once its exit is reported (the control loop
+    /// would stop and remove it right after; its exit code and OOM flag are in the report).
+    /// A container that is being stopped, or gone already, is left to `stop`.
+    private func removeDead(_ id: InstanceID) async {
+        guard !stopping.withLockedValue({ $0.contains(id) }) else { return }
+        do {
+            try await api.remove(id)
+        } catch {
+            logger.warning("removing a dead container failed; the control loop stops it", metadata: ["instance": "\(id)", "error": "\(error)"])
+        }
     }
 
     /// A `since` value: Unix seconds with nanoseconds.

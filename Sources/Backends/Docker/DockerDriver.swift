@@ -10,7 +10,8 @@ import WSScaleCore
 ///   `wsscale.instance` and `wsscale.port`; `instances()` lists them by the pool label, so
 ///   a restarted balancer adopts what an earlier run launched.
 /// - A container is reached on a port published on the configured host address
-///   (127.0.0.1 by default, ephemeral host port) or, in a named network, by its name.
+///   (127.0.0.1 by default, ephemeral host port) or, in a named network, at its address
+///   there (HAProxy 2.6 cannot resolve the names of servers added through its runtime API).
 /// - Crashes come from the daemon's event stream (`die`), stops asked for are not reported.
 public final class DockerDriver: InstanceDriver {
     public let name = "docker"
@@ -18,16 +19,20 @@ public final class DockerDriver: InstanceDriver {
     public let configuration: DockerDriverConfiguration
     let api: DockerEngineAPI
     let logger: Logger
+    /// How `/health` is asked (shared with every backend).
+    let probe: HTTPHealthProbe
     /// Instances being stopped on purpose: their `die` events are not crashes.
     let stopping = NIOLockedValueBox<Set<InstanceID>>([])
 
     /// Creates a driver for one pool.
     /// - Parameters:
     ///   - configuration: image, pool, daemon address, reachability, stop grace.
+    ///   - probe: how `/health` is asked once a container runs.
     ///   - logger: where the driver logs.
-    public init(configuration: DockerDriverConfiguration, logger: Logger) {
+    public init(configuration: DockerDriverConfiguration, probe: HTTPHealthProbe = HTTPHealthProbe(), logger: Logger) {
         self.configuration = configuration
         self.api = DockerEngineAPI(configuration: configuration, logger: logger)
+        self.probe = probe
         self.logger = logger
     }
 
@@ -57,10 +62,8 @@ public final class DockerDriver: InstanceDriver {
             try? await api.remove(request.id, force: true)
             throw error
         }
-        logger.info("container started", metadata: ["instance": "\(request.id)", "image": "\(configuration.image)"])
-        var endpoint: Endpoint?
-        if case .network = configuration.reachability { endpoint = Endpoint(host: request.id, port: port) }
-        return DriverInstance(id: request.id, status: .starting, endpoint: endpoint)
+        logger.info("container started", metadata: ["instance": "\(request.id)", "image": "\(configuration.image)", "port": "\(port)"])
+        return DriverInstance(id: request.id, status: .starting)
     }
 
     public func waitUntilRunning(_ id: InstanceID, timeout: Duration) async throws -> Endpoint {
@@ -78,15 +81,15 @@ public final class DockerDriver: InstanceDriver {
                 throw DriverError("\(reason) before answering /health\(detail)", instance: id)
             }
             if state?.Running == true, let endpoint = endpoint(of: inspection, id: id) {
-                switch await HealthCheck.probe(endpoint, logger: logger) {
-                case .up: return endpoint
-                case let .down(problem): lastProblem = problem
-                }
+                let remaining = clock.now.duration(to: deadline)
+                let status = await probe.get(endpoint, timeout: max(.milliseconds(100), min(probe.requestTimeout, remaining)))
+                if HTTPHealthProbe.isUp(status) { return endpoint }
+                lastProblem = status.map { "GET /health on \(endpoint) answered \($0)" } ?? "GET /health on \(endpoint): no answer"
             }
             if clock.now >= deadline {
                 throw DriverError("did not answer GET /health within \(timeout) (\(lastProblem))", instance: id)
             }
-            try await Task.sleep(for: .milliseconds(50))
+            try await Task.sleep(for: probe.pollInterval)
         }
     }
 
@@ -102,10 +105,10 @@ public final class DockerDriver: InstanceDriver {
     private func endpoint(of inspection: DockerContainerInspection, id: InstanceID) -> Endpoint? {
         let port = inspection.Config?.Labels?[DockerLabel.port].flatMap(Int.init) ?? configuration.containerPort
         switch configuration.reachability {
-        case let .publish(address):
+        case let .publish(address, _):
             return DockerInstanceMapping.publishedEndpoint(inspection, port: port, hostAddress: address)
-        case .network:
-            return Endpoint(host: id, port: port)
+        case let .network(name):
+            return DockerInstanceMapping.networkEndpoint(inspection, port: port, network: name)
         }
     }
 

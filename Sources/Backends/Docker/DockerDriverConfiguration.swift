@@ -6,9 +6,12 @@ public struct DockerDriverConfiguration: Sendable, Equatable {
     public enum Reachability: Sendable, Equatable {
         /// The container port is published on this host address with an ephemeral host
         /// port; the endpoint is that address and port (`0.0.0.0` is reached as 127.0.0.1).
-        case publish(hostAddress: String)
+        /// With `network`, the container also joins that Docker network (to reach Redis
+        /// there by name) while the balancer and HAProxy on the host use the published port.
+        case publish(hostAddress: String, network: String? = nil)
         /// The container joins this Docker network and publishes nothing; the endpoint is
-        /// the container's name and port, for a load balancer in the same network.
+        /// the container's address in that network and its port, for a load balancer in the
+        /// same network (HAProxy 2.6 does not resolve the names of dynamic servers).
         case network(name: String)
     }
 
@@ -64,8 +67,11 @@ public struct DockerDriverConfiguration: Sendable, Equatable {
     /// | `WSSCALE_DOCKER_IMAGE` | `wsscale:local` |
     /// | `WSSCALE_POOL` | `wsscale` |
     /// | `WSSCALE_DOCKER_CONTAINER_PORT` | `8088` |
-    /// | `WSSCALE_DOCKER_NETWORK` | empty: publish instead |
-    /// | `WSSCALE_DOCKER_PUBLISH_ADDRESS` | `127.0.0.1` |
+    /// | `WSSCALE_DOCKER_NETWORK` | empty: the default bridge |
+    /// | `WSSCALE_DOCKER_PUBLISH_ADDRESS` | `127.0.0.1` without a network; none with one |
+    ///
+    /// No network: published on the address. A network alone: reached at the container's
+    /// address in it. Both: joins the network and is reached on the published port.
     /// | `WSSCALE_DOCKER_STOP_GRACE` | `10` (seconds) |
     public static func read(from reader: inout EnvironmentReader) -> DockerDriverConfiguration {
         var daemon = HTTPAPIAddress.unixSocket(path: "/var/run/docker.sock")
@@ -84,11 +90,17 @@ public struct DockerDriverConfiguration: Sendable, Equatable {
         }
         let port = reader.int("WSSCALE_DOCKER_CONTAINER_PORT", default: 8088, in: 1...65535)
         let network = reader.string("WSSCALE_DOCKER_NETWORK", default: "")
-        let publish = reader.string("WSSCALE_DOCKER_PUBLISH_ADDRESS", default: "127.0.0.1")
+        let publish = reader.string("WSSCALE_DOCKER_PUBLISH_ADDRESS", default: network.isEmpty ? "127.0.0.1" : "")
+        let reachability: Reachability
+        switch (network.isEmpty, publish.isEmpty) {
+        case (true, _): reachability = .publish(hostAddress: publish.isEmpty ? "127.0.0.1" : publish)
+        case (false, true): reachability = .network(name: network)
+        case (false, false): reachability = .publish(hostAddress: publish, network: network)
+        }
         let grace = reader.seconds("WSSCALE_DOCKER_STOP_GRACE", default: .seconds(10))
         return DockerDriverConfiguration(
             image: image, pool: pool, daemon: daemon, apiVersion: version, containerPort: port,
-            reachability: network.isEmpty ? .publish(hostAddress: publish) : .network(name: network),
+            reachability: reachability,
             stopGrace: grace)
     }
 }

@@ -12,11 +12,11 @@ enum DockerInstanceMapping {
         var endpoint: Endpoint?
         if status == .running {
             switch configuration.reachability {
-            case let .publish(address):
+            case let .publish(address, _):
                 let published = (container.Ports ?? []).first { $0.PrivatePort == port && $0.PublicPort != nil && ($0.Type ?? "tcp") == "tcp" }
                 endpoint = published.flatMap { $0.PublicPort }.map { Endpoint(host: reachableHost(address), port: $0) }
-            case .network:
-                endpoint = Endpoint(host: id, port: port)
+            case let .network(name):
+                endpoint = container.NetworkSettings?.address(in: name).map { Endpoint(host: $0, port: port) }
             }
         }
         return DriverInstance(id: id, status: status, endpoint: endpoint)
@@ -44,6 +44,13 @@ enum DockerInstanceMapping {
         guard let bindings = inspection.NetworkSettings?.Ports?["\(port)/tcp"] ?? nil else { return nil }
         guard let hostPort = bindings.compactMap({ $0.HostPort.flatMap(Int.init) }).first else { return nil }
         return Endpoint(host: reachableHost(hostAddress), port: hostPort)
+    }
+
+    /// Where a container attached to `network` is reached: its address there (HAProxy 2.6
+    /// does not resolve the names of servers added at run time, so the address, not the name).
+    static func networkEndpoint(_ inspection: DockerContainerInspection, port: Int, network: String) -> Endpoint? {
+        DockerNetworkAttachments(Networks: inspection.NetworkSettings?.Networks).address(in: network)
+            .map { Endpoint(host: $0, port: port) }
     }
 
     /// The address the balancer dials for a port published on `address` (a wildcard is

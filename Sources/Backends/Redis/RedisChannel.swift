@@ -20,7 +20,7 @@ struct RedisChannel: Sendable {
         let address = try await resolve(url)
         let channel = try await ClientBootstrap(group: eventLoopGroup)
             .connectTimeout(connectTimeout)
-            .channelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
+            .channelOption(ChannelOptions.tcpOption(.tcp_nodelay), value: 1)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(

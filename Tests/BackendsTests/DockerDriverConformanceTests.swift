@@ -1,0 +1,62 @@
+import Logging
+import Testing
+import WSScaleBackends
+import WSScaleCore
+import WSScaleTestSupport
+
+/// The driver contract (the shared `DriverConformance` suite), checked on the Docker backend
+/// against the real daemon, with the image of the Docker tests (`wsscale:local` when it
+/// could be built). Each check gets a pool of its own; its containers are removed at the end.
+@Suite(.enabled(if: DockerTestEnvironment.isAvailable, "needs a Docker daemon: scripts/setup-docker.sh could not start one"))
+struct DockerDriverConformanceTests {
+    let suite = DriverConformance(startTimeout: .seconds(30), grace: .seconds(2), exitReportTimeout: .seconds(10)) {
+        DockerDriverFixture.make()
+    }
+
+    @Test func launchedInstanceIsListedAndAnswers() async throws {
+        try await suite.launchedInstanceIsListedAndAnswers()
+    }
+
+    @Test func stoppedInstanceIsGoneAndNotReportedAsExit() async throws {
+        try await suite.stoppedInstanceIsGoneAndNotReportedAsExit()
+    }
+
+    @Test func instanceKilledFromOutsideIsReportedOnce() async throws {
+        try await suite.instanceKilledFromOutsideIsReportedOnce()
+    }
+
+    @Test func restartedDriverFindsTheSameInstances() async throws {
+        try await suite.restartedDriverFindsTheSameInstances()
+    }
+
+    @Test func badProgramThrowsDriverError() async throws {
+        try await suite.badProgramThrowsDriverError()
+    }
+
+    @Test func stoppingAnUnknownInstanceSucceeds() async throws {
+        try await suite.stoppingAnUnknownInstanceSucceeds()
+    }
+}
+
+/// Docker-driver fixtures: a fresh pool label per check, containers published on 127.0.0.1.
+enum DockerDriverFixture {
+    static let logger = Logger(label: "test.docker-conformance")
+
+    static func make() -> DriverConformance.Fixture {
+        let pool = DockerTestPool()
+        let configuration = pool.configuration()
+        let missingImage = {
+            var missing = configuration
+            missing.image = "wsscale-no-such-image:0"
+            return missing
+        }()
+        return DriverConformance.Fixture(
+            makeDriver: { DockerDriver(configuration: configuration, logger: logger) },
+            makeDriverWithBadProgram: { DockerDriver(configuration: missingImage, logger: logger) },
+            killFromOutside: { id in
+                let killed = DockerTestEnvironment.docker("kill", id)
+                guard killed.status == 0 else { throw DriverError("docker kill failed: \(killed.output)", instance: id) }
+            },
+            cleanUp: { pool.removeEverything() })
+    }
+}

@@ -1,0 +1,138 @@
+import Foundation
+import NIOCore
+import Testing
+import WSScaleCore
+import WSScaleTestSupport
+
+extension RealStackTests.DockerStackTests {
+/// The whole stack of `docker/compose.yml` on the real daemon with the real image: redis,
+/// HAProxy, the socket proxy, the balancer on the docker backend, the client simulator.
+/// Each test brings up a project of its own (free ports on 127.0.0.1) and takes it down.
+@Suite struct DockerComposeTests {
+    /// `up`; the balancer launches the first server itself; users connect through the client
+    /// simulator (127.0.0.1) and straight through HAProxy's published port (127.0.0.1); the pool
+    /// scales out; `docker/down.sh` leaves no container and no network behind.
+    @Test func upScaleOutDown() async throws {
+        let stack = try await DockerComposeStack.up()
+        var upgraded: [any Channel] = []
+        do {
+            // MIN_INSTANCES=1: the balancer launched the first server.
+            let first = await TestSupport.eventually(timeout: .seconds(30)) {
+                try await stack.topology().inRotation.count == 1
+            }
+            #expect(first, "the balancer puts its first server in rotation")
+
+            // Straight through the published traffic port on 127.0.0.1.
+            let traffic = Endpoint(host: "127.0.0.1", port: stack.trafficPort)
+            for index in 0..<3 {
+                upgraded.append(try await LoopbackHTTP.openUpgradedConnection(traffic, path: "/api/v1/websocket/direct-\(index)", timeout: .seconds(5)))
+            }
+            // 20 users through the client simulator (its API on 127.0.0.1): 230 % of one server.
+            try await stack.client.batch(connect: true, users: (0..<20).map { "smoke-\($0)" })
+
+            let scaledOut = await TestSupport.eventually(timeout: .seconds(60)) {
+                try await stack.topology().inRotation.count > 1
+            }
+            #expect(scaledOut, "the pool scales out past one server")
+            // Rebalancing sheds sessions (4001) and the simulator's users reconnect: wait until
+            // all 20 are connected and the registry counts them.
+            let allConnected = await TestSupport.eventually(timeout: .seconds(30)) {
+                let connected = try await stack.client.connectedUsers()
+                let sessions = try await stack.topology().totalSessions
+                return connected == 20 && sessions >= 20
+            }
+            #expect(allConnected, "the client simulator's 20 users are connected and registered")
+            let topology = try await stack.topology()
+            print("compose smoke: \(topology.instances.count) servers \(topology.instances.map { "\($0.id)=\($0.sessions)" }), \(topology.totalSessions) sessions")
+            // The servers are the balancer's containers, on the project's network.
+            let listed = DockerTestEnvironment.docker("ps", "--filter", "label=wsscale.pool=\(stack.pool)", "--format", "{{.Names}} {{.Networks}}").output
+            let networkOf = Dictionary(listed.split(whereSeparator: \.isNewline).map { line in
+                let words = line.split(separator: " ")
+                return (String(words[0]), words.count > 1 ? String(words[1]) : "")
+            }) { first, _ in first }
+            for server in topology.inRotation {
+                #expect(networkOf[server.id] == stack.network, "\(server.id) is a container of the pool on \(stack.network); listed: \(listed)")
+            }
+            if !scaledOut || !allConnected { print(await stack.logs()) }
+
+            // Why down.sh removes the servers by label: a restarted balancer adopts them.
+            let servers = Set(topology.instances.map(\.id))
+            let restart = await stack.compose(["restart", "balancer"])
+            #expect(restart.status == 0, "compose restart balancer: \(restart.output)")
+            let adopted = await TestSupport.eventually(timeout: .seconds(30)) {
+                try await Set(stack.topology().inRotation.map(\.id)).isSuperset(of: servers)
+            }
+            #expect(adopted, "the restarted balancer has the same servers in rotation")
+            let stillConnected = await TestSupport.eventually(timeout: .seconds(30)) {
+                try await stack.client.connectedUsers() == 20
+            }
+            #expect(stillConnected, "the 20 users are connected after the balancer's restart")
+        } catch {
+            print(await stack.logs())
+            for channel in upgraded { try? await channel.close() }
+            await stack.down()
+            throw error
+        }
+        for channel in upgraded { try? await channel.close() }
+        let down = await stack.down()
+        #expect(down.status == 0, "docker/down.sh: \(down.output)")
+        #expect(stack.leftovers().isEmpty, "left behind: \(stack.leftovers())")
+    }
+
+    /// Scale-out reaction time on the docker backend, median of 5: from the WebSocket upgrade
+    /// (through HAProxy's published port on 127.0.0.1) of the session that takes one server
+    /// above MAX_UTILIZATION_PERCENT + OVERUTILIZED_TOLERANCE_PERCENT (9 of 10 = 90 % > 80 %)
+    /// to the new container in rotation (the balancer's topology shows it active and HAProxy
+    /// ready; polled every 10 ms). Between samples every connection is closed and the pool
+    /// scales back in to one server. Prints the figure (README's table).
+    @Test func measuresScaleOutReaction() async throws {
+        let stack = try await DockerComposeStack.up(settings: ["SCALE_IN_STABILIZATION_SECONDS": "1", "MAX_INSTANCES": "4"])
+        let traffic = Endpoint(host: "127.0.0.1", port: stack.trafficPort)
+        let clock = ContinuousClock()
+        var samples: [Duration] = []
+        var open: [any Channel] = []
+        do {
+            for sample in 0..<5 {
+                let settled = await TestSupport.eventually(timeout: .seconds(60)) {
+                    let topology = try await stack.topology()
+                    return topology.instances.count == 1 && topology.inRotation.count == 1 && topology.totalSessions == 0
+                }
+                try #require(settled, "sample \(sample): the pool settles at one idle server in rotation")
+                let before = Set(try await stack.topology().instances.map(\.id))
+                for index in 0..<8 {
+                    open.append(try await LoopbackHTTP.openUpgradedConnection(traffic, path: "/api/v1/websocket/reaction-\(sample)-\(index)", timeout: .seconds(5)))
+                }
+                let registered = await TestSupport.eventually(timeout: .seconds(10)) { try await stack.topology().totalSessions == 8 }
+                try #require(registered, "sample \(sample): 8 sessions registered")
+                try await Task.sleep(for: .milliseconds(300))
+                #expect(try await stack.topology().instances.count == 1, "80 % does not scale out")
+
+                open.append(try await LoopbackHTTP.openUpgradedConnection(traffic, path: "/api/v1/websocket/reaction-\(sample)-8", timeout: .seconds(5)))
+                let crossed = clock.now
+                var reaction: Duration?
+                while reaction == nil, clock.now - crossed < .seconds(30) {
+                    if try await stack.topology().inRotation.contains(where: { !before.contains($0.id) }) {
+                        reaction = clock.now - crossed
+                    } else {
+                        try await Task.sleep(for: .milliseconds(10))
+                    }
+                }
+                let measured = try #require(reaction, "sample \(sample): a new server in rotation within 30 s")
+                samples.append(measured)
+                for channel in open { try? await channel.close() }
+                open.removeAll()
+            }
+        } catch {
+            print(await stack.logs())
+            for channel in open { try? await channel.close() }
+            await stack.down()
+            throw error
+        }
+        await stack.down()
+        let median = samples.sorted()[samples.count / 2]
+        print("docker backend scale-out reaction (threshold crossing → new container in rotation): median of 5 = \(median), all = \(samples)")
+        #expect(median < .seconds(10))
+        #expect(stack.leftovers().isEmpty, "left behind: \(stack.leftovers())")
+    }
+}
+}

@@ -1,0 +1,204 @@
+import Foundation
+import Logging
+import NIOConcurrencyHelpers
+import WSScaleBackends
+import WSScaleCore
+
+/// The stack of the seed's experiments with the balancer on the docker backend, everything
+/// reached on 127.0.0.1:
+///
+/// - a Docker network of its own, and Redis in a container on it (`wsscale-redis:local`,
+///   built from `docker/redis`), published on a free loopback port for the balancer;
+/// - HAProxy on the host (traffic and stats on free loopback ports, runtime API on a unix socket);
+/// - `wsscale balancer --backend docker` on the host: the servers are `wsscale:local`
+///   containers that join the network (Redis by name) and publish their port on 127.0.0.1,
+///   where HAProxy and the balancer reach them;
+/// - `wsscale client` on the host, its users connecting through HAProxy's loopback port.
+///
+/// `stop()` ends the processes, removes the pool's containers by label, Redis and the network.
+public final class DockerBackendStack: @unchecked Sendable {
+    /// The knobs of the seed's experiments, with windows short enough for tests.
+    public static let seedEnvironment: [String: String] = [
+        "CONNECTION_LIMIT_PER_HOST": "10", "MAX_CONNECTIONS_PER_HOST": "30",
+        "MAX_UTILIZATION_PERCENT": "70", "MIN_UTILIZATION_PERCENT": "40",
+        "OVERUTILIZED_TOLERANCE_PERCENT": "10", "UNDERUTILIZED_TOLERANCE_PERCENT": "10",
+        "MIN_INSTANCES": "1", "MAX_INSTANCES": "10",
+        "SCALE_IN_STABILIZATION_SECONDS": "1", "REBALANCE_COOLDOWN_SECONDS": "1",
+        "DRAIN_TIMEOUT_SECONDS": "60", "LEASE_SECONDS": "2", "STOP_GRACE_SECONDS": "2",
+        "CLIENT_BACKOFF_CAP_MS": "1000",
+    ]
+
+    /// Names of the pool, the network and the Redis container (one random suffix).
+    public let name: String
+    /// HAProxy's traffic port on 127.0.0.1.
+    public let trafficPort: Int
+    /// HAProxy's stats port on 127.0.0.1.
+    public let statsPort: Int
+    /// Redis's published port on 127.0.0.1.
+    public let redisPort: Int
+    /// The balancer's API port on 127.0.0.1.
+    public let balancerPort: Int
+    /// The client simulator's API port on 127.0.0.1.
+    public let clientPort: Int
+    /// Where the configuration files and logs go.
+    public let directory: String
+    /// The environment of the balancer and the client.
+    public let environment: [String: String]
+    private let processes = NIOLockedValueBox<[String: LocalProcess]>([:])
+    private let haproxy = NIOLockedValueBox<HAProxyProcess?>(nil)
+
+    /// The servers' pool label.
+    public var pool: String { name }
+    /// The Docker network.
+    public var network: String { name }
+    /// The Redis container.
+    public var redisContainer: String { "\(name)-redis" }
+
+    /// The `wsscale` binary the balancer and the client run: the static release binary the
+    /// image was built from (`.build-static`), else the debug build.
+    public static var hostBinary: String {
+        let root = DockerTestEnvironment.repositoryRoot
+        let release = root.appendingPathComponent(".build-static/release/wsscale").path
+        if FileManager.default.isExecutableFile(atPath: release) { return release }
+        return root.appendingPathComponent(".build/debug/wsscale").path
+    }
+
+    private init(settings: [String: String]) throws {
+        name = "wsscale-exp-\(String(UInt32.random(in: 0...UInt32.max), radix: 36))"
+        trafficPort = try DockerTestEnvironment.freeLoopbackPort()
+        statsPort = try DockerTestEnvironment.freeLoopbackPort()
+        redisPort = try DockerTestEnvironment.freeLoopbackPort()
+        balancerPort = try DockerTestEnvironment.freeLoopbackPort()
+        clientPort = try DockerTestEnvironment.freeLoopbackPort()
+        directory = "/tmp/\(name)"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        var environment = ProcessInfo.processInfo.environment.merging(Self.seedEnvironment) { _, new in new }
+        environment.merge([
+            "REDIS_URL": "redis://127.0.0.1:\(redisPort)/0",
+            "SERVER_REDIS_URL": "redis://\(name)-redis:6379/0",
+            "HAPROXY_RUNTIME_API": "unix://\(directory)/haproxy.sock",
+            "HAPROXY_BACKEND": "wsscale_servers",
+            "BALANCER_HOST": "127.0.0.1", "BALANCER_PORT": "\(balancerPort)",
+            "WSSCALE_POOL": name,
+            "DOCKER_HOST": "unix:///var/run/docker.sock",
+            "WSSCALE_DOCKER_IMAGE": DockerTestEnvironment.productImage,
+            "WSSCALE_DOCKER_NETWORK": name,
+            "WSSCALE_DOCKER_PUBLISH_ADDRESS": "127.0.0.1",
+            "CLIENT_HOST": "127.0.0.1", "CLIENT_PORT": "\(clientPort)",
+            "CLIENT_TARGET_URL": "ws://127.0.0.1:\(trafficPort)",
+        ]) { _, new in new }
+        environment.merge(settings) { _, new in new }
+        self.environment = environment
+    }
+
+    /// Starts the stack and waits until the balancer has a server in rotation.
+    /// - Parameter settings: knobs replacing `seedEnvironment`'s.
+    /// - Returns: the running stack; call `stop()` at the end, also on failure.
+    public static func start(settings: [String: String] = [:]) async throws -> DockerBackendStack {
+        let stack = try DockerBackendStack(settings: settings)
+        do {
+            try await stack.startParts()
+        } catch {
+            let logs = stack.logs()
+            _ = await stack.stop()
+            throw TestEnvironmentError("the docker-backend stack did not start: \(error)\n\(logs)")
+        }
+        return stack
+    }
+
+    private func startParts() async throws {
+        let redisImage = "wsscale-redis:local"
+        let build = await DockerTestEnvironment.runDetached("docker", ["build", "-q", "-t", redisImage,
+                                                                      DockerComposeStack.directory.appendingPathComponent("redis").path])
+        guard build.status == 0 else { throw TestEnvironmentError("docker build \(redisImage): \(build.output)") }
+        let network = DockerTestEnvironment.docker("network", "create", name)
+        guard network.status == 0 else { throw TestEnvironmentError("docker network create: \(network.output)") }
+        let redis = DockerTestEnvironment.docker("run", "-d", "--name", redisContainer, "--network", name,
+                                                 "-p", "127.0.0.1:\(redisPort):6379", redisImage)
+        guard redis.status == 0 else { throw TestEnvironmentError("docker run redis: \(redis.output)") }
+
+        let configuration = HAProxyConfiguration(runtimeSocketPath: "\(directory)/haproxy.sock",
+                                                 trafficBind: "127.0.0.1:\(trafficPort)", statsBind: "127.0.0.1:\(statsPort)")
+        let started = try await HAProxyProcess.start(configuration, in: directory, logger: Logger(label: "test.haproxy"))
+        haproxy.withLockedValue { $0 = started }
+
+        try spawn("balancer", ["balancer", "--backend", "docker"])
+        try spawn("client", ["client"])
+        let ready = await TestSupport.eventually(timeout: .seconds(60)) {
+            try await self.topology().inRotation.count >= 1
+        }
+        guard ready else { throw TestEnvironmentError("no server in rotation within 60 s") }
+    }
+
+    private func spawn(_ role: String, _ arguments: [String]) throws {
+        let process = try LocalProcess.spawn(executable: Self.hostBinary, arguments: arguments,
+                                             environment: environment, outputPath: "\(directory)/\(role).log")
+        processes.withLockedValue { $0[role] = process }
+    }
+
+    /// The pool as the balancer's `GET /api/topology` shows it.
+    public func topology() async throws -> BalancerTopology {
+        let response = try await RawHTTPClient.request("GET", "/api/topology", port: balancerPort)
+        guard response.status == 200 else { throw TestEnvironmentError("GET /api/topology: \(response.status) \(response.body)") }
+        return try JSONDecoder().decode(BalancerTopology.self, from: Data(response.body.utf8))
+    }
+
+    /// The client simulator's API.
+    public var client: DockerStackClient { DockerStackClient(port: clientPort) }
+
+    /// Kills one server's container from outside (`docker kill`), the way a crash would.
+    public func killServer(_ id: String) throws {
+        let killed = DockerTestEnvironment.docker("kill", id)
+        guard killed.status == 0 else { throw TestEnvironmentError("docker kill \(id): \(killed.output)") }
+    }
+
+    /// The topology, the client simulator's status and the logs, for a failure message.
+    public func describe() async -> String {
+        let topology = (try? await RawHTTPClient.request("GET", "/api/topology", port: balancerPort).body) ?? "no topology"
+        let status = (try? await RawHTTPClient.request("GET", "/route/status", port: clientPort).body) ?? "no client status"
+        let haproxyState = haproxy.withLockedValue { $0 }.map { started in
+            started.process.exitStatusIfEnded().map { "haproxy ENDED: \($0)" } ?? "haproxy running"
+        } ?? "haproxy not started"
+        return "\(haproxyState)\ntopology: \(topology.prefix(3000))\nclient: \(status.prefix(3000))\n\(logs())"
+    }
+
+    /// The last lines of the balancer's, the client's and HAProxy's logs.
+    public func logs() -> String {
+        ["balancer", "client", "haproxy"].map { role in
+            let text = (try? String(contentsOfFile: "\(directory)/\(role).log", encoding: .utf8)) ?? ""
+            return "--- \(role)\n" + text.split(separator: "\n").suffix(25).joined(separator: "\n")
+        }.joined(separator: "\n")
+    }
+
+    /// Stops the client and the balancer (SIGTERM), removes the pool's containers by label,
+    /// stops HAProxy, removes Redis and the network, and the directory of configuration and
+    /// logs (kept with `WSSCALE_IT_KEEP_STATE=1`; a failed test prints the logs first).
+    /// - Returns: what is left (containers of the pool, Redis, the network), empty when clean.
+    @discardableResult
+    public func stop() async -> [String] {
+        let running = processes.withLockedValue { current -> [String: LocalProcess] in
+            defer { current.removeAll() }
+            return current
+        }
+        for role in ["client", "balancer"] {
+            if let process = running[role] { _ = await process.terminate(grace: .seconds(5)) }
+        }
+        DockerTestEnvironment.removeContainers(ofPool: pool)
+        if let started = haproxy.withLockedValue({ current -> HAProxyProcess? in
+            defer { current = nil }
+            return current
+        }) {
+            _ = await started.stop()
+        }
+        DockerTestEnvironment.docker("rm", "-f", redisContainer)
+        DockerTestEnvironment.docker("network", "rm", network)
+        var left = DockerTestEnvironment.docker("ps", "-a", "--filter", "label=wsscale.pool=\(pool)", "--format", "{{.Names}}").output
+            .split(whereSeparator: \.isNewline).map { "container \($0)" }
+        if DockerTestEnvironment.docker("container", "inspect", redisContainer).status == 0 { left.append("container \(redisContainer)") }
+        if DockerTestEnvironment.docker("network", "inspect", network).status == 0 { left.append("network \(network)") }
+        if ProcessInfo.processInfo.environment["WSSCALE_IT_KEEP_STATE"] == nil {
+            try? FileManager.default.removeItem(atPath: directory)
+        }
+        return left
+    }
+}
