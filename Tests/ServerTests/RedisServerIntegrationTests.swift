@@ -217,6 +217,41 @@ struct RedisServerIntegrationTests {
         }
     }
 
+    @Test("a burst of 300 connections reaches the balancer as a few coalesced change notifications")
+    func burstIsCoalesced() async throws {
+        try await RedisPoolFixture.with { pool in
+            let server = try await pool.startServer("ws-burst", maxConnections: 400)
+            let events = pool.registry.events()
+            let changes = Task { () -> Int in
+                var count = 0
+                for await event in events where event == .hostChanged("ws-burst") { count += 1 }
+                return count
+            }
+            let started = ContinuousClock.now
+            let clients = try await withThrowingTaskGroup(of: [WebSocketTestClient].self) { group in
+                for worker in 0..<10 {
+                    group.addTask {
+                        var opened: [WebSocketTestClient] = []
+                        for index in 0..<30 { opened.append(try await server.connect("burst-\(worker)-\(index)")) }
+                        return opened
+                    }
+                }
+                return try await group.reduce(into: []) { $0 += $1 }
+            }
+            let openedIn = ContinuousClock.now - started
+            #expect(clients.count == 300)
+            #expect(await TestSupport.eventually { try await pool.sessionCounts() == ["ws-burst": 300] })
+            try await Task.sleep(for: .milliseconds(300))  // let the last notification arrive
+            changes.cancel()
+            let notifications = await changes.value
+            // At most one publish per 100 ms flush, debounced again by the registry.
+            let bound = Int(openedIn / .milliseconds(100)) + 3
+            #expect(notifications >= 1)
+            #expect(notifications <= bound, "\(notifications) notifications for 300 opens in \(openedIn)")
+            print("300 connections in \(openedIn) gave \(notifications) change notifications")
+        }
+    }
+
     @Test("GET /ws-session/all on one server lists the sessions of both servers")
     func allSessionsOverTwoServers() async throws {
         try await RedisPoolFixture.with { pool in

@@ -9,7 +9,7 @@ import Glibc
 /// thread whose signal mask blocks SIGTERM and most other signals, and the child inherits
 /// it, so `SIGTERM` never reaches it (redis-server ignores it and `waitUntilExit` hangs).
 /// Here the child starts with no signal blocked and default dispositions, in its own
-/// process group.
+/// process group, and with no descriptor of the parent's but its standard input and output.
 public final class SpawnedProcess: @unchecked Sendable {
     /// The child's process id.
     public let pid: pid_t
@@ -45,6 +45,12 @@ public final class SpawnedProcess: @unchecked Sendable {
         posix_spawn_file_actions_addopen(&files, 0, "/dev/null", O_RDONLY, 0)
         posix_spawn_file_actions_addopen(&files, 1, outputPath, O_WRONLY | O_CREAT | O_APPEND, 0o644)
         posix_spawn_file_actions_adddup2(&files, 1, 2)
+        // Nothing else of ours: SwiftNIO opens its sockets without close-on-exec, so a child
+        // would otherwise keep copies of them (a port just probed by `freeLoopbackPort`, client
+        // connections that then never close).
+        guard closeFromThree(&files) else {
+            throw TestSupportError("posix_spawn_file_actions_addclosefrom_np is missing (glibc 2.34 or newer needed)")
+        }
 
         let words = [program] + arguments
         let cStrings = words.map { strdup($0) }
@@ -105,4 +111,15 @@ public final class SpawnedProcess: @unchecked Sendable {
         send(SIGKILL)
         waitForExit(timeout: .seconds(10))
     }
+}
+
+/// `posix_spawn_file_actions_addclosefrom_np(actions, 3)`: glibc (2.34+) has it, but its
+/// header declares it only under `_GNU_SOURCE`, so Swift's Glibc module does not see it;
+/// it is looked up by name.
+private func closeFromThree(_ actions: inout posix_spawn_file_actions_t) -> Bool {
+    typealias AddCloseFrom = @convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32
+    guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "posix_spawn_file_actions_addclosefrom_np") else {
+        return false
+    }
+    return unsafeBitCast(symbol, to: AddCloseFrom.self)(&actions, 3) == 0
 }
