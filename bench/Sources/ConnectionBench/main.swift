@@ -16,12 +16,18 @@ struct Options {
     var count = 10_000
     var concurrency = 256
     var registryPath = "/ws-session/all"
+    /// When set, the registry is read in Redis (`HLEN registryKey`) instead of over HTTP.
+    var registryRedisPort: Int?
+    var registryKey = "wsscale:host:ws-bench:sessions"
     var registryTimeout: Double = 60
     var holdSeconds = 0
 
     static let usage = """
     usage: ConnectionBench --port P --server-pid PID [--count N] [--concurrency C]
                            [--registry-path /ws-session/all] [--registry-timeout SECONDS]
+                           [--registry-redis-port P --registry-key PREFIX:host:ID:sessions]
+                                              read the registry in Redis on 127.0.0.1:P (HLEN of the
+                                              host's session hash) instead of GET registry-path
                            [--hold SECONDS]   keep the connections open that long after measuring
                                               (and count how the server closes them)
     """
@@ -46,6 +52,8 @@ struct Options {
             case "--concurrency": options.concurrency = number(argument)
             case "--registry-path": options.registryPath = value(argument)
             case "--registry-timeout": options.registryTimeout = Double(number(argument))
+            case "--registry-redis-port": options.registryRedisPort = number(argument)
+            case "--registry-key": options.registryKey = value(argument)
             case "--hold": options.holdSeconds = number(argument)
             case "-h", "--help": print(usage); exit(0)
             default: fail("unknown argument \(argument)\n\(usage)")
@@ -181,16 +189,26 @@ func openConnection(index: Int, options: Options, group: EventLoopGroup, counter
     return upgraded.futureResult
 }
 
-/// Sends `GET path` with `Connection: close` and returns the body.
-func httpGet(_ path: String, options: Options, group: EventLoopGroup) async throws -> String {
+/// Sends `request` to 127.0.0.1:`port`, and returns what arrives until `isComplete` holds
+/// (checked after each read) or the connection closes.
+func exchange(_ request: String, port: Int, options: Options, group: EventLoopGroup,
+              isComplete: @escaping @Sendable (String) -> Bool) async throws -> String {
     final class Collector: ChannelInboundHandler, @unchecked Sendable {
         typealias InboundIn = ByteBuffer
         let done: EventLoopPromise<ByteBuffer>
         var buffer = ByteBuffer()
-        init(done: EventLoopPromise<ByteBuffer>) { self.done = done }
+        let isComplete: @Sendable (String) -> Bool
+        init(done: EventLoopPromise<ByteBuffer>, isComplete: @escaping @Sendable (String) -> Bool) {
+            self.done = done
+            self.isComplete = isComplete
+        }
         func channelRead(context: ChannelHandlerContext, data: NIOAny) {
             var chunk = unwrapInboundIn(data)
             buffer.writeBuffer(&chunk)
+            if isComplete(String(buffer: buffer)) {
+                done.succeed(buffer)
+                context.close(promise: nil)
+            }
         }
         func channelInactive(context: ChannelHandlerContext) { done.succeed(buffer) }
         func errorCaught(context: ChannelHandlerContext, error: Error) { done.fail(error); context.close(promise: nil) }
@@ -198,22 +216,42 @@ func httpGet(_ path: String, options: Options, group: EventLoopGroup) async thro
     let done = group.any().makePromise(of: ByteBuffer.self)
     do {
         let channel = try await ClientBootstrap(group: group)
-            .channelInitializer { $0.pipeline.addHandler(Collector(done: done)) }
-            .connect(host: options.host, port: options.port).get()
-        let request = "GET \(path) HTTP/1.1\r\nHost: \(options.host)\r\nConnection: close\r\n\r\n"
+            .channelInitializer { $0.pipeline.addHandler(Collector(done: done, isComplete: isComplete)) }
+            .connect(host: options.host, port: port).get()
         try await channel.writeAndFlush(channel.allocator.buffer(string: request))
     } catch {
         done.fail(error)
         throw error
     }
     var bytes = try await done.futureResult.get()
-    let text = bytes.readString(length: bytes.readableBytes) ?? ""
+    return bytes.readString(length: bytes.readableBytes) ?? ""
+}
+
+/// Sends `GET path` with `Connection: close` to the server and returns the body.
+func httpGet(_ path: String, options: Options, group: EventLoopGroup) async throws -> String {
+    let request = "GET \(path) HTTP/1.1\r\nHost: \(options.host)\r\nConnection: close\r\n\r\n"
+    let text = try await exchange(request, port: options.port, options: options, group: group) { _ in false }
     guard let split = text.range(of: "\r\n\r\n") else { throw BenchError("bad HTTP answer") }
     return String(text[split.upperBound...])
 }
 
-/// Number of sessions the registry endpoint lists (JSON objects with a `sessionId`, or an array of ids).
+/// `HLEN key` in the Redis on 127.0.0.1:`port` (RESP written by hand: the bench needs no Redis client).
+func redisHashLength(_ key: String, port: Int, options: Options, group: EventLoopGroup) async throws -> Int {
+    let request = "*2\r\n$4\r\nHLEN\r\n$\(key.utf8.count)\r\n\(key)\r\n"
+    let reply = try await exchange(request, port: port, options: options, group: group) { $0.hasSuffix("\r\n") }
+    // ":N\r\n" (in a Swift String "\r\n" is one Character: trim it, do not search for "\r").
+    guard reply.hasPrefix(":"), let count = Int(reply.dropFirst().trimmingCharacters(in: .whitespacesAndNewlines)) else {
+        throw BenchError("HLEN answered \(reply.prefix(80))")
+    }
+    return count
+}
+
+/// Number of sessions the registry lists: `HLEN` of the host's hash in Redis, or over HTTP the
+/// registry endpoint's JSON objects with a `sessionId` (or an array of ids).
 func registryCount(options: Options, group: EventLoopGroup) async -> Int {
+    if let redisPort = options.registryRedisPort {
+        return (try? await redisHashLength(options.registryKey, port: redisPort, options: options, group: group)) ?? -1
+    }
     guard let body = try? await httpGet(options.registryPath, options: options, group: group) else { return -1 }
     if body.contains("\"sessionId\"") { return body.components(separatedBy: "\"sessionId\"").count - 1 }
     let trimmed = body.trimmingCharacters(in: .whitespacesAndNewlines)
@@ -266,6 +304,8 @@ let openSeconds = Double((opened - started).components.attoseconds) / 1e18 + Dou
 let upgradedCount = channels.withLockedValue { $0.count }
 
 // The registry: poll until it lists every connection.
+let registrySource = options.registryRedisPort.map { "Redis 127.0.0.1:\($0) HLEN \(options.registryKey)" }
+    ?? "GET \(options.registryPath)"
 var registrySeconds: Double?
 let registryDeadline = clock.now + .seconds(options.registryTimeout)
 while clock.now < registryDeadline {
@@ -274,7 +314,7 @@ while clock.now < registryDeadline {
         registrySeconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
         break
     }
-    try? await Task.sleep(for: .milliseconds(50))
+    try? await Task.sleep(for: .milliseconds(options.registryRedisPort == nil ? 50 : 10))
 }
 
 // Let the server settle, then read its RSS with every connection idle.
@@ -289,9 +329,10 @@ for (reason, count) in failures.withLockedValue({ $0 }) { print("failed:        
 print("opening time:             \(format(openSeconds, 3)) s")
 print("connections per second:   \(format(Double(upgradedCount) / openSeconds, 0))")
 if let registrySeconds {
-    print("registry lists all:       \(format(registrySeconds, 3)) s after the first connect (\(options.registryPath))")
+    print("registry lists all:       \(format(registrySeconds, 3)) s after the first connect, "
+          + "\(format((registrySeconds - openSeconds) * 1000, 0)) ms after the last upgrade (\(registrySource))")
 } else {
-    print("registry lists all:       not within \(options.registryTimeout) s (\(options.registryPath))")
+    print("registry lists all:       not within \(options.registryTimeout) s (\(registrySource))")
 }
 if let before = rssBefore, let after = rssAfter, stillOpen > 0 {
     print("server RSS before/after:  \(before / 1024) KiB / \(after / 1024) KiB")

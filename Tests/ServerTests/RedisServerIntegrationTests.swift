@@ -1,0 +1,292 @@
+import Foundation
+@testable import WSScaleBackends
+import WSScaleCore
+import WSScaleTestSupport
+import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Real `wsscale server` processes against a real redis-server, seen through the balancer's
+/// `RedisSessionRegistry` and real WebSocket clients. Serialized: the lease timings (1 s)
+/// should not compete with the other tests of this suite for the machine's two cores.
+@Suite("wsscale server with Redis", .serialized)
+struct RedisServerIntegrationTests {
+    @Test("sessions appear in the registry with their ids, move last-active, and leave on close")
+    func recordsAppearAndDisappear() async throws {
+        try await RedisPoolFixture.with { pool in
+            let server = try await pool.startServer("ws-rec")
+            let clients = try await [server.connect("alice"), server.connect("bob"),
+                                     server.connect("carol@example.org")]
+            #expect(clients.allSatisfy { $0.serverHost == "ws-rec" })
+            #expect(await TestSupport.eventually { try await pool.sessionCounts() == ["ws-rec": 3] })
+
+            let records = try await pool.registry.allSessions()
+            #expect(Set(records.map(\.userId)) == ["alice", "bob", "carol@example.org"])
+            #expect(records.allSatisfy { $0.hostId == "ws-rec" })
+            let runtime = try await server.http("GET", "/ws-session/all/runtime")
+            let liveIds = try JSONDecoder().decode([String].self, from: Data(runtime.body.utf8))
+            #expect(Set(records.map(\.sessionId)) == Set(liveIds))
+
+            // A message moves last-active; it reaches Redis with the next lease renewal (lease/3).
+            let bob = try #require(records.first { $0.userId == "bob" })
+            try await Task.sleep(for: .milliseconds(20))
+            #expect(await clients[1].echoes("hello"))
+            #expect(await TestSupport.eventually(timeout: .seconds(2)) {
+                try await pool.registry.allSessions().first { $0.sessionId == bob.sessionId }!.lastActive > bob.lastActive
+            })
+
+            try await clients[0].close()
+            await clients[0].waitUntilClosed()
+            #expect(await TestSupport.eventually { try await pool.sessionCounts() == ["ws-rec": 2] })
+            #expect(try await !pool.registry.allSessions().contains { $0.userId == "alice" })
+        }
+    }
+
+    @Test("the connection over MAX_CONNECTIONS_PER_HOST is closed with 1013 and never recorded")
+    func hardLimit() async throws {
+        try await RedisPoolFixture.with { pool in
+            let server = try await pool.startServer("ws-limit", maxConnections: 2)
+            let admitted = try await [server.connect("u1"), server.connect("u2")]
+            let refused = try await server.connect("u3")
+            let close = try await within { await refused.closeFrame() }
+            #expect(close?.code == 1013)
+            #expect(close?.reason == "try again later")
+            #expect(await TestSupport.eventually { try await pool.sessionCounts() == ["ws-limit": 2] })
+            // Still 2 a flush later: the refused one was never written.
+            try await Task.sleep(for: .milliseconds(300))
+            #expect(try await pool.sessionCounts() == ["ws-limit": 2])
+            #expect(try await !pool.registry.allSessions().contains { $0.userId == "u3" })
+            for client in admitted { #expect(await client.echoes("still here")) }
+            let metrics = try await server.http("GET", "/metrics").body
+            #expect(metrics.contains("wsscale_connections_refused_total 1"))
+        }
+    }
+
+    @Test("a shed sent through the registry closes exactly the N most idle with 4001")
+    func shedThroughRegistry() async throws {
+        try await RedisPoolFixture.with { pool in
+            let server = try await pool.startServer("ws-shed")
+            var connected: [WebSocketTestClient] = []
+            for user in ["u1", "u2", "u3", "u4", "u5"] { connected.append(try await server.connect(user)) }
+            let clients = connected
+            // u1 speaks last: the most idle are now u2 and u3.
+            try await Task.sleep(for: .milliseconds(10))
+            #expect(await clients[0].echoes("busy"))
+            #expect(await TestSupport.eventually { try await pool.sessionCounts() == ["ws-shed": 5] })
+
+            try await pool.registry.shed(host: "ws-shed", count: 2)
+            for index in [1, 2] {
+                let close = try await within { await clients[index].closeFrame() }
+                #expect(close?.code == 4001, "u\(index + 1)")
+                #expect(close?.reason == "Server Rebalancing")
+            }
+            #expect(await TestSupport.eventually { try await pool.sessionCounts() == ["ws-shed": 3] })
+            #expect(Set(try await pool.registry.allSessions().map(\.userId)) == ["u1", "u4", "u5"])
+            for index in [0, 3, 4] { #expect(await clients[index].echoes("kept"), "u\(index + 1)") }
+        }
+    }
+
+    @Test("setDraining makes /health answer 503 and marks the host; activate brings 200 back")
+    func drainAndActivate() async throws {
+        try await RedisPoolFixture.with { pool in
+            let server = try await pool.startServer("ws-drain")
+            let client = try await server.connect("stays")
+            #expect(await TestSupport.eventually { try await pool.sessionCounts() == ["ws-drain": 1] })
+            try await pool.registry.setDraining(host: "ws-drain", true)
+            #expect(await TestSupport.eventually { try await server.http("GET", "/health").status == 503 })
+            #expect(try await server.http("GET", "/health").body.contains("draining"))
+            #expect(try await pool.registry.topology() == [HostSessions(host: "ws-drain", sessions: 1, draining: true)])
+            #expect(await client.echoes("draining keeps sessions"))
+
+            try await pool.registry.setDraining(host: "ws-drain", false)
+            #expect(await TestSupport.eventually { try await server.http("GET", "/health").status == 200 })
+            #expect(try await pool.registry.topology() == [HostSessions(host: "ws-drain", sessions: 1, draining: false)])
+        }
+    }
+
+    @Test("SIGTERM closes every session with 1001, removes the host's records and exits 0")
+    func sigtermCleansUp() async throws {
+        try await RedisPoolFixture.with { pool in
+            let server = try await pool.startServer("ws-term")
+            let other = try await pool.startServer("ws-other")
+            let clients = try await [server.connect("t1"), server.connect("t2")]
+            _ = try await other.connect("o1")
+            #expect(await TestSupport.eventually { try await pool.sessionCounts() == ["ws-term": 2, "ws-other": 1] })
+
+            let started = ContinuousClock.now
+            server.process.send(SIGTERM)
+            for client in clients {
+                let close = try await within { await client.closeFrame() }
+                #expect(close?.code == 1001)
+                #expect(close?.reason == "going away")
+            }
+            #expect(server.process.waitForExit(timeout: .seconds(5)))
+            #expect(server.exitedCleanly, "wait status \(String(describing: server.process.status))")
+            #expect(ContinuousClock.now - started < .seconds(3))
+            // Removed at once, not by lease expiry.
+            #expect(try await pool.sessionCounts() == ["ws-other": 1])
+            let redis = try await pool.connection()
+            defer { Task { await redis.close() } }
+            #expect(try await redis.send(["EXISTS", pool.schema.sessions(of: "ws-term"), pool.schema.meta(of: "ws-term")]) == .integer(0))
+            #expect(try await redis.send(["ZSCORE", pool.schema.hosts, "ws-term"]) == .null)
+        }
+    }
+
+    @Test("kill -9 of a server: its sessions leave the topology within one lease and the registry reports .hostExpired")
+    func killedServerExpires() async throws {
+        try await RedisPoolFixture.with { pool in
+            let doomed = try await pool.startServer("ws-doomed")
+            let survivor = try await pool.startServer("ws-survivor")
+            _ = try await [doomed.connect("d1"), doomed.connect("d2")]
+            let kept = try await survivor.connect("s1")
+            #expect(await TestSupport.eventually { try await pool.sessionCounts() == ["ws-doomed": 2, "ws-survivor": 1] })
+            let events = pool.registry.events()
+            let expired = Task { () -> Bool in
+                for await event in events where event == .hostExpired("ws-doomed") { return true }
+                return false
+            }
+            defer { expired.cancel() }
+
+            doomed.process.kill()
+            let killedAt = ContinuousClock.now
+            // Lease 1 s, expiry checked every second.
+            #expect(await TestSupport.eventually(timeout: .seconds(3)) { try await pool.sessionCounts() == ["ws-survivor": 1] })
+            let leftAfter = ContinuousClock.now - killedAt
+            #expect(leftAfter <= .milliseconds(2_200), "left the topology after \(leftAfter)")
+            #expect(try await within(.seconds(3)) { await expired.value })
+            #expect(try await pool.registry.allSessions().map(\.userId) == ["s1"])
+            #expect(await kept.echoes("unaffected"))
+            print("killed server left the topology after \(leftAfter)")
+        }
+    }
+
+    @Test("after a Redis restart the topology is complete again within seconds; clients stay connected")
+    func redisRestart() async throws {
+        try await RedisPoolFixture.with { pool in
+            let first = try await pool.startServer("ws-r1")
+            let second = try await pool.startServer("ws-r2")
+            var clients: [WebSocketTestClient] = []
+            for index in 1...3 { clients.append(try await first.connect("a\(index)")) }
+            for index in 1...2 { clients.append(try await second.connect("b\(index)")) }
+            let expected = ["ws-r1": 3, "ws-r2": 2]
+            #expect(await TestSupport.eventually { try await pool.sessionCounts() == expected })
+            let before = Set(try await pool.registry.allSessions())
+
+            try await pool.redis.restart()  // kill -9 and start again, empty, on the same port
+            let restartedAt = ContinuousClock.now
+            #expect(await TestSupport.eventually(timeout: .seconds(5)) { try await pool.sessionCounts() == expected })
+            let completeAfter = ContinuousClock.now - restartedAt
+            #expect(completeAfter < .seconds(4), "complete after \(completeAfter)")
+            let after = try await pool.registry.allSessions()
+            #expect(Set(after.map(\.sessionId)) == Set(before.map(\.sessionId)))
+            #expect(Set(after.map(\.userId)) == Set(before.map(\.userId)))
+            for (index, client) in clients.enumerated() { #expect(await client.echoes("after restart"), "client \(index)") }
+            // Commands flow again (the server re-subscribed).
+            try await pool.registry.shed(host: "ws-r2", count: 1)
+            #expect(await TestSupport.eventually { try await pool.sessionCounts() == ["ws-r1": 3, "ws-r2": 1] })
+            print("topology complete \(completeAfter) after the Redis restart")
+        }
+    }
+
+    @Test("bad user ids get 400 with a reason before any upgrade, and nothing is recorded")
+    func badUserIds() async throws {
+        let cases = [
+            ("user%20one", "may contain only"),
+            ("x$y", "may contain only"),
+            (String(repeating: "u", count: 129), "longer than 128"),
+            ("", "user id is empty"),
+            ("a/b", "may contain only"),
+        ]
+        try await RedisPoolFixture.with { pool in
+            let server = try await pool.startServer("ws-bad")
+            for (userId, reason) in cases {
+                let response = try await server.http("GET", "/api/v1/websocket/\(userId)", headers: [
+                    ("Connection", "Upgrade"), ("Upgrade", "websocket"),
+                    ("Sec-WebSocket-Version", "13"), ("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ=="),
+                ])
+                #expect(response.status == 400, "\(userId)")
+                #expect(response.body.contains(reason), "\(userId): \(response.body)")
+            }
+            // The longest valid id is accepted, and it is the only record.
+            let longest = String(repeating: "u", count: 128)
+            let accepted = try await server.connect(longest)
+            #expect(accepted.serverHost == "ws-bad")
+            #expect(await TestSupport.eventually { try await pool.sessionCounts() == ["ws-bad": 1] })
+            #expect(try await pool.registry.allSessions().map(\.userId) == [longest])
+        }
+    }
+
+    @Test("a burst of 300 connections reaches the balancer as a few coalesced change notifications")
+    func burstIsCoalesced() async throws {
+        try await RedisPoolFixture.with { pool in
+            let server = try await pool.startServer("ws-burst", maxConnections: 400)
+            let events = pool.registry.events()
+            let changes = Task { () -> Int in
+                var count = 0
+                for await event in events where event == .hostChanged("ws-burst") { count += 1 }
+                return count
+            }
+            let started = ContinuousClock.now
+            let clients = try await withThrowingTaskGroup(of: [WebSocketTestClient].self) { group in
+                for worker in 0..<10 {
+                    group.addTask {
+                        var opened: [WebSocketTestClient] = []
+                        for index in 0..<30 { opened.append(try await server.connect("burst-\(worker)-\(index)")) }
+                        return opened
+                    }
+                }
+                return try await group.reduce(into: []) { $0 += $1 }
+            }
+            let openedIn = ContinuousClock.now - started
+            #expect(clients.count == 300)
+            #expect(await TestSupport.eventually { try await pool.sessionCounts() == ["ws-burst": 300] })
+            try await Task.sleep(for: .milliseconds(300))  // let the last notification arrive
+            changes.cancel()
+            let notifications = await changes.value
+            // At most one publish per 100 ms flush, debounced again by the registry.
+            let bound = Int(openedIn / .milliseconds(100)) + 3
+            #expect(notifications >= 1)
+            #expect(notifications <= bound, "\(notifications) notifications for 300 opens in \(openedIn)")
+            print("300 connections in \(openedIn) gave \(notifications) change notifications")
+        }
+    }
+
+    @Test("GET /ws-session/all on one server lists the sessions of both servers")
+    func allSessionsOverTwoServers() async throws {
+        try await RedisPoolFixture.with { pool in
+            let a = try await pool.startServer("ws-a")
+            let b = try await pool.startServer("ws-b")
+            _ = try await [a.connect("a1"), a.connect("a2"), b.connect("b1")]
+            #expect(await TestSupport.eventually { try await pool.sessionCounts() == ["ws-a": 2, "ws-b": 1] })
+
+            let response = try await a.http("GET", "/ws-session/all")
+            #expect(response.status == 200)
+            let listed = try JSONDecoder().decode([SessionRecord].self, from: Data(response.body.utf8))
+            #expect(Set(listed.map { "\($0.hostId)/\($0.userId)" }) == ["ws-a/a1", "ws-a/a2", "ws-b/b1"])
+            #expect(Set(listed) == Set(try await pool.registry.allSessions()))
+        }
+    }
+
+    @Test("POST /ws-session/{otherHost}/drop on server A closes that session on server B with 4001, via Redis")
+    func dropOnOtherHost() async throws {
+        try await RedisPoolFixture.with { pool in
+            let a = try await pool.startServer("ws-a")
+            let b = try await pool.startServer("ws-b")
+            let target = try await b.connect("target")
+            let bystander = try await b.connect("bystander")
+            #expect(await TestSupport.eventually { try await pool.sessionCounts() == ["ws-a": 0, "ws-b": 2] })
+            let targetId = try #require(try await pool.registry.allSessions().first { $0.userId == "target" }).sessionId
+
+            let response = try await a.http("POST", "/ws-session/ws-b/drop", body: #"{"sessionId": "\#(targetId)"}"#,
+                                            headers: [("Content-Type", "application/json")])
+            #expect(response.status == 202, "\(response.body)")
+            let close = try await within { await target.closeFrame() }
+            #expect(close?.code == 4001)
+            #expect(close?.reason == "Server Rebalancing")
+            #expect(await TestSupport.eventually { try await pool.sessionCounts() == ["ws-a": 0, "ws-b": 1] })
+            #expect(try await pool.registry.allSessions().map(\.userId) == ["bystander"])
+            #expect(await bystander.echoes("still connected"))
+        }
+    }
+}
