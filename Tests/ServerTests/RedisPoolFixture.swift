@@ -56,7 +56,7 @@ final class RedisPoolFixture: @unchecked Sendable {
     func startServer(_ id: InstanceID, maxConnections: Int = 10, lease: Int = 1) async throws -> PoolServerProcess {
         var lastProblem = ""
         for _ in 0..<3 {
-            let port = try await LoopbackPort.free()
+            let port = try TestSupport.freeLoopbackPort()
             let server = try PoolServerProcess.launch(id: id, port: port, environment: [
                 "REDIS_URL": redis.url + "/0",
                 "REDIS_KEY_PREFIX": prefix,
@@ -153,7 +153,7 @@ final class PoolServerProcess: Sendable {
 
     /// Whether it exited with status 0.
     var exitedCleanly: Bool {
-        process.status == 0
+        process.exitStatus?.exitCode == 0
     }
 }
 

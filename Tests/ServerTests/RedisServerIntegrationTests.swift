@@ -122,7 +122,7 @@ struct RedisServerIntegrationTests {
                 #expect(close?.reason == "going away")
             }
             #expect(server.process.waitForExit(timeout: .seconds(5)))
-            #expect(server.exitedCleanly, "wait status \(String(describing: server.process.status))")
+            #expect(server.exitedCleanly, "wait status \(String(describing: server.process.exitStatus))")
             #expect(ContinuousClock.now - started < .seconds(3))
             // Removed at once, not by lease expiry.
             #expect(try await pool.sessionCounts() == ["ws-other": 1])

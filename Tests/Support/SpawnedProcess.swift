@@ -44,6 +44,12 @@ public final class SpawnedProcess: Sendable {
         }
     }
 
+    /// How the child ended, once it has (reaps it if it just did).
+    public var exitStatus: ProcessExitStatus? {
+        _ = isRunning
+        return ended.withLockedValue { $0 }
+    }
+
     /// Waits (polling every 10 ms) until the child exits or `timeout` passes; returns whether it exited.
     @discardableResult
     public func waitForExit(timeout: Duration) -> Bool {
