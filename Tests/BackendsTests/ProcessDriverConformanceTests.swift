@@ -14,28 +14,9 @@ import WSScaleTestSupport
         ProcessDriverFixture.make()
     }
 
-    @Test func launchedInstanceIsListedAndAnswers() async throws {
-        try await suite.launchedInstanceIsListedAndAnswers()
-    }
-
-    @Test func stoppedInstanceIsGoneAndNotReportedAsExit() async throws {
-        try await suite.stoppedInstanceIsGoneAndNotReportedAsExit()
-    }
-
-    @Test func instanceKilledFromOutsideIsReportedOnce() async throws {
-        try await suite.instanceKilledFromOutsideIsReportedOnce()
-    }
-
-    @Test func restartedDriverFindsTheSameInstances() async throws {
-        try await suite.restartedDriverFindsTheSameInstances()
-    }
-
-    @Test func badProgramThrowsDriverError() async throws {
-        try await suite.badProgramThrowsDriverError()
-    }
-
-    @Test func stoppingAnUnknownInstanceSucceeds() async throws {
-        try await suite.stoppingAnUnknownInstanceSucceeds()
+    @Test(arguments: DriverConformance.Check.allCases)
+    func conforms(_ check: DriverConformance.Check) async throws {
+        try await suite.run(check)
     }
 }
 

@@ -62,14 +62,34 @@ public struct DriverConformance: Sendable {
         self.exitReportTimeout = exitReportTimeout
     }
 
+    /// The rules of the driver contract, one check each; backends run them as the arguments
+    /// of one parameterized `@Test`.
+    public enum Check: String, CaseIterable, Sendable, CustomStringConvertible {
+        case launchedInstanceIsListedAndAnswers
+        case stoppedInstanceIsGoneAndNotReportedAsExit
+        case instanceKilledFromOutsideIsReportedOnce
+        case restartedDriverFindsTheSameInstances
+        case badProgramThrowsDriverError
+        case stoppingAnUnknownInstanceSucceeds
+
+        public var description: String { rawValue }
+    }
+
+    /// Runs one check.
+    public func run(_ check: Check) async throws {
+        switch check {
+        case .launchedInstanceIsListedAndAnswers: try await launchedInstanceIsListedAndAnswers()
+        case .stoppedInstanceIsGoneAndNotReportedAsExit: try await stoppedInstanceIsGoneAndNotReportedAsExit()
+        case .instanceKilledFromOutsideIsReportedOnce: try await instanceKilledFromOutsideIsReportedOnce()
+        case .restartedDriverFindsTheSameInstances: try await restartedDriverFindsTheSameInstances()
+        case .badProgramThrowsDriverError: try await badProgramThrowsDriverError()
+        case .stoppingAnUnknownInstanceSucceeds: try await stoppingAnUnknownInstanceSucceeds()
+        }
+    }
+
     /// Runs every check, one after the other.
     public func runAll() async throws {
-        try await launchedInstanceIsListedAndAnswers()
-        try await stoppedInstanceIsGoneAndNotReportedAsExit()
-        try await instanceKilledFromOutsideIsReportedOnce()
-        try await restartedDriverFindsTheSameInstances()
-        try await badProgramThrowsDriverError()
-        try await stoppingAnUnknownInstanceSucceeds()
+        for check in Check.allCases { try await run(check) }
     }
 
     /// launch → listed; `waitUntilRunning` returns an endpoint that answers `GET /health`

@@ -54,5 +54,5 @@ struct LoopHarness {
 extension Autoscaler.Tunables {
     /// Short timings so tests finish in milliseconds.
     static let fast = Autoscaler.Tunables(safetyTick: .milliseconds(40), debounce: .milliseconds(5),
-                                          launchTimeout: .milliseconds(400), stopGrace: .zero, decisionCapacity: 100)
+                                          launchTimeout: .seconds(1), stopGrace: .zero, decisionCapacity: 100)
 }
