@@ -37,7 +37,11 @@ if ! pgrep -x dockerd >/dev/null 2>&1; then
   echo "==> starting dockerd (log: $DOCKERD_LOG)"
   mkdir -p "$(dirname "$DOCKERD_LOG")"
   # setsid: the daemon outlives this script and the shell that ran it.
-  setsid dockerd >>"$DOCKERD_LOG" 2>&1 < /dev/null &
+  # Every descriptor above 2 is closed first: a daemon that keeps one its starter inherited
+  # (Foundation's Process watches a socket for the child's end, a CI runner a pipe) makes
+  # whoever ran this script wait forever for the script to finish.
+  setsid bash -c 'for fd in /proc/$$/fd/*; do n=${fd##*/}; [ "$n" -gt 2 ] && eval "exec $n>&-"; done; exec dockerd' \
+    >>"$DOCKERD_LOG" 2>&1 < /dev/null &
 fi
 
 for _ in $(seq 1 60); do

@@ -1,4 +1,5 @@
 import Foundation
+import WSScaleBackends
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -7,7 +8,8 @@ import Glibc
 /// base image, a container image that answers `GET /health`, and the socket proxy.
 ///
 /// Decision: the tests make the daemon answer and build the image themselves, so that
-/// `scripts/test.sh` on a fresh CI machine runs them on the real server. The first use runs
+/// `scripts/test.sh` on a fresh CI machine runs them on the real server. `scripts/test.sh`
+/// does both before `swift test` (so that no test waits on a build); otherwise the first use runs
 /// `scripts/setup-docker.sh` (installs docker.io + debootstrap when missing, starts dockerd
 /// when `docker info` fails; needs root, as CI has), then `docker/build-image.sh`: the base
 /// image `wsscale-base:bookworm` (debootstrapped once, ~30 s–3 min), the release binary with
@@ -64,27 +66,47 @@ public enum DockerTestEnvironment {
     }
 
     /// Runs a program to its end.
+    ///
+    /// Decision: the product's `LocalProcess` (posix_spawn, no inherited descriptors, output to
+    /// a file), not Foundation's `Process`: Foundation learns that a child ended when a socket the
+    /// child inherited closes, so a daemon the child starts (`setup-docker.sh` starting dockerd)
+    /// keeps `waitUntilExit` waiting forever. Here the exit is `waitpid`, whatever the child left.
     /// - Parameters:
     ///   - executable: an absolute path, or a name looked up in `PATH`.
     ///   - arguments: its arguments.
     ///   - environment: extra environment variables.
     ///   - directory: its working directory (the test's own when `nil`).
-    /// - Returns: its exit status and its standard output and error, together.
+    /// - Returns: its exit status (128 + the signal when one ended it) and its standard
+    ///   output and error, together.
     @discardableResult
     public static func run(_ executable: String, _ arguments: [String], environment: [String: String] = [:],
                            directory: URL? = nil) -> (status: Int32, output: String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = [executable] + arguments
-        process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
-        if let directory { process.currentDirectoryURL = directory }
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        do { try process.run() } catch { return (127, "cannot run \(executable): \(error)") }
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+        let outputPath = NSTemporaryDirectory() + "wsscale-run-\(UUID().uuidString).log"
+        defer { unlink(outputPath) }
+        var command = [executable] + arguments
+        if let directory {
+            command = ["/bin/sh", "-c", "cd \"$0\" && exec \"$@\"", directory.path] + command
+        }
+        let child: LocalProcess
+        do {
+            child = try LocalProcess.spawn(
+                executable: command[0], arguments: Array(command.dropFirst()),
+                environment: ProcessInfo.processInfo.environment.merging(environment) { _, new in new },
+                outputPath: outputPath)
+        } catch {
+            return (127, "cannot run \(executable): \(error)")
+        }
+        var ended = child.exitStatusIfEnded()
+        while ended == nil {
+            usleep(20_000)
+            ended = child.exitStatusIfEnded()
+        }
+        let output = (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? ""
+        switch ended {
+        case .exited(let code): return (code, output)
+        case .signaled(let signal): return (128 + signal, output)
+        case .unknown, nil: return (-1, output)
+        }
     }
 
     /// Runs a program to its end on a thread of its own, so that a long command (`compose up`)
