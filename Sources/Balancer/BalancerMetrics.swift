@@ -31,19 +31,19 @@ public final class BalancerMetrics: Sendable {
     public func render(_ status: PoolStatus) -> String {
         state.withLockedValue { state in
             for instanceState in InstanceState.allCases {
-                registry.makeGauge(name: "wsscale_pool_instances", labels: [("state", instanceState.rawValue)])
+                registry.makeGauge(descriptor: Self.poolInstances, labels: [("state", instanceState.rawValue)])
                     .set(to: Double(status.instances.filter { $0.state == instanceState }.count))
             }
-            registry.makeGauge(name: "wsscale_pool_sessions").set(to: Double(status.totalSessions))
-            registry.makeGauge(name: "wsscale_pool_utilization_percent").set(to: status.utilizationPercent)
+            registry.makeGauge(descriptor: Self.poolSessions).set(to: Double(status.totalSessions))
+            registry.makeGauge(descriptor: Self.poolUtilization).set(to: status.utilizationPercent)
 
             var seen = Set<InstanceID>()
             for instance in status.instances {
                 seen.insert(instance.id)
                 let gauges = state.perInstance[instance.id] ?? InstanceGauges(
-                    sessions: registry.makeGauge(name: "wsscale_instance_sessions", labels: [("instance", instance.id)]),
-                    connections: registry.makeGauge(name: "wsscale_instance_balancer_connections", labels: [("instance", instance.id)]),
-                    disagreement: registry.makeGauge(name: "wsscale_instance_disagreement", labels: [("instance", instance.id)])
+                    sessions: registry.makeGauge(descriptor: Self.instanceSessions, labels: [("instance", instance.id)]),
+                    connections: registry.makeGauge(descriptor: Self.instanceBalancerConnections, labels: [("instance", instance.id)]),
+                    disagreement: registry.makeGauge(descriptor: Self.instanceDisagreement, labels: [("instance", instance.id)])
                 )
                 state.perInstance[instance.id] = gauges
                 gauges.sessions.set(to: Double(instance.sessions))
@@ -58,13 +58,27 @@ public final class BalancerMetrics: Sendable {
             }
 
             for decision in status.decisions where decision.sequence > state.lastSequence {
-                registry.makeCounter(name: "wsscale_decisions_total", labels: [("kind", decision.kind.rawValue)]).increment()
+                registry.makeCounter(descriptor: Self.decisions, labels: [("kind", decision.kind.rawValue)]).increment()
                 if !decision.errors.isEmpty {
-                    registry.makeCounter(name: "wsscale_decision_errors_total").increment()
+                    registry.makeCounter(descriptor: Self.decisionErrors).increment()
                 }
             }
             state.lastSequence = max(state.lastSequence, status.decisions.map(\.sequence).max() ?? 0)
             return registry.emitToString()
         }
     }
+    private static func metric(_ name: String, unit: String = "", _ help: String) -> MetricNameDescriptor {
+        MetricNameDescriptor(metricName: name, unitName: unit, helpText: help)
+    }
+    private static let poolInstances = metric("wsscale_pool_instances", "Instances in the pool, by state (starting, active, draining)")
+    private static let poolSessions = metric("wsscale_pool_sessions", "Sessions on all instances, draining ones included")
+    private static let poolUtilization = metric("wsscale_pool_utilization", unit: "percent",
+                                                "Overall utilization: sessions / ((active + starting) x CONNECTION_LIMIT_PER_HOST) x 100")
+    private static let instanceSessions = metric("wsscale_instance_sessions", "Sessions on the instance, as the registry counts them")
+    private static let instanceBalancerConnections = metric("wsscale_instance_balancer_connections",
+                                                            "Connections HAProxy counts to the instance")
+    private static let instanceDisagreement = metric("wsscale_instance_disagreement",
+                                                     "1 when HAProxy and the registry disagree on the instance's load")
+    private static let decisions = metric("wsscale_decisions", unit: "total", "Decisions carried out, by kind")
+    private static let decisionErrors = metric("wsscale_decision_errors", unit: "total", "Decisions with at least one failed action")
 }

@@ -2,9 +2,10 @@ extension ScalingPolicy {
     /// Rule 4: the "Swiss cheese" rebalance, over **active** hosts only.
     ///
     /// With `A` active hosts holding `Sa` sessions, the average is `Sa / A` sessions, that is
-    /// utilization `Ua = Sa / (A × L) × 100` (draining hosts are neither sources nor targets;
-    /// starting hosts take no connection yet, so they are ignored: a slow launch does not stall
-    /// rebalancing).
+    /// utilization `Ua = Sa / (A × L) × 100` (draining hosts are neither sources nor targets).
+    /// - Not while a host is starting: the shed clients would reconnect to the old hosts and be
+    ///   shed again once the new one is in rotation, so the pool waits for it (at most the
+    ///   launch timeout, after which the instance leaves the snapshot).
     /// - A host is over-utilized when `u_h > Ua + OVERUTILIZED_TOLERANCE_PERCENT`, under-utilized
     ///   when `u_h < Ua − UNDERUTILIZED_TOLERANCE_PERCENT`. A rebalance needs both: an
     ///   over-utilized host and an under-utilized one (so the second knob has a meaning:
@@ -12,9 +13,10 @@ extension ScalingPolicy {
     /// - An over-utilized host sheds at most `s_h − ceil(L × Ua / 100)` (that is, down to
     ///   `ceil(Sa / A)`), never below the average.
     /// - The total is capped by the room on hosts strictly below the average: each can take
-    ///   up to `floor(Sa / A)` sessions, and never more than `MAX_CONNECTIONS_PER_HOST` (it would
-    ///   refuse them). Least-connections balancing sends the shed clients there, so the spread
-    ///   between active hosts never grows.
+    ///   up to `ceil(Sa / A)` sessions (the level the shedding hosts stop at), and never more
+    ///   than `MAX_CONNECTIONS_PER_HOST` (it would refuse them). Least-connections balancing
+    ///   sends the shed clients there, so the spread between active hosts never grows, and a
+    ///   pool like 8/6/6 ends at 7/7/6 instead of staying put.
     /// - The total is capped by `MAX_SHED_PER_REBALANCE` (0: no rebalancing).
     /// - Within the total, the fullest hosts shed first (their counts are lowered together,
     ///   ties by id), which lowers the maximum most.
@@ -24,7 +26,7 @@ extension ScalingPolicy {
         let hosts = load.active
         let count = hosts.count
         let total = load.activeSessions
-        guard count >= 2, total > 0, configuration.maxShedPerRebalance > 0 else { return }
+        guard count >= 2, total > 0, configuration.maxShedPerRebalance > 0, load.starting.isEmpty else { return }
         if let last = lastRebalance, now - last < configuration.rebalanceCooldown { return }
 
         let unit = count * load.limit
@@ -35,7 +37,7 @@ extension ScalingPolicy {
         guard !overUtilized.isEmpty, !underUtilized.isEmpty else { return }
 
         let target = (total + count - 1) / count
-        let fillLevel = min(total / count, configuration.maxConnectionsPerHost)
+        let fillLevel = min(target, configuration.maxConnectionsPerHost)
         let room = hosts
             .filter { $0.sessions * count < total }
             .reduce(0) { $0 + max(0, fillLevel - $1.sessions) }

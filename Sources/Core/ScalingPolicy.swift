@@ -21,9 +21,10 @@
 /// 3. **Draining instances** (`ScalingPolicy+DrainingInstances.swift`): remove those with no
 ///    session; after `DRAIN_TIMEOUT_SECONDS`, shed the remaining sessions (cause `.drainTimeout`).
 /// 4. **Rebalance** (`ScalingPolicy+Rebalance.swift`), only in plans that neither launch, drain
-///    nor re-activate, and not within `REBALANCE_COOLDOWN_SECONDS` of the last rebalance carried
-///    out: shed from over-utilized active hosts down to the average, as far as the hosts below
-///    the average have room, at most `MAX_SHED_PER_REBALANCE` sessions.
+///    nor re-activate, not while an instance is starting, and not within
+///    `REBALANCE_COOLDOWN_SECONDS` of the last rebalance carried out: shed from over-utilized
+///    active hosts down to the average, as far as the hosts below the average have room, at
+///    most `MAX_SHED_PER_REBALANCE` sessions.
 ///
 /// A plan never both launches and drains. Each decision adds one reason with its numbers; a
 /// plan that changes nothing carries no reason (so the control loop may skip it silently).

@@ -31,12 +31,16 @@ public struct ServerMetrics: Sendable {
     /// Creates the metrics in `registry`.
     public init(registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()) {
         self.registry = registry
-        connections = registry.makeGauge(name: "wsscale_connections", help: "Live WebSocket sessions on this server")
-        opened = registry.makeCounter(name: "wsscale_connections_opened_total", help: "WebSocket sessions opened")
-        refused = registry.makeCounter(name: "wsscale_connections_refused_total",
-                                       help: "WebSocket connections closed at once with 1013 (over MAX_CONNECTIONS_PER_HOST)")
-        shed = registry.makeCounter(name: "wsscale_connections_shed_total",
-                                    help: "WebSocket sessions closed with 4001 by shed commands")
+        connections = registry.makeGauge(descriptor: MetricNameDescriptor(
+            metricName: "wsscale_connections", unitName: "", helpText: "Live WebSocket sessions on this server"))
+        opened = registry.makeCounter(descriptor: MetricNameDescriptor(
+            metricName: "wsscale_connections_opened", unitName: "total", helpText: "WebSocket sessions opened"))
+        refused = registry.makeCounter(descriptor: MetricNameDescriptor(
+            metricName: "wsscale_connections_refused", unitName: "total",
+            helpText: "WebSocket connections closed at once with 1013 (over MAX_CONNECTIONS_PER_HOST)"))
+        shed = registry.makeCounter(descriptor: MetricNameDescriptor(
+            metricName: "wsscale_connections_shed", unitName: "total",
+            helpText: "WebSocket sessions closed with 4001 by shed commands"))
         var closed: [SessionCloseReason: Counter] = [:]
         for reason in SessionCloseReason.allCases {
             closed[reason] = registry.makeCounter(descriptor: Self.closedDescriptor, labels: [("reason", reason.rawValue)])

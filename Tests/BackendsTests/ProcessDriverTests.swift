@@ -69,7 +69,7 @@ import WSScaleTestSupport
         await #expect(throws: DriverError.self) {
             _ = try await driver.waitUntilRunning("ws-exit", timeout: .seconds(10))
         }
-        #expect(clock.now - started < .seconds(3))
+        #expect(clock.now - started < .seconds(6), "the exit was seen, not the 10 s timeout")
         #expect(try await driver.instances().isEmpty)
     }
 
@@ -89,7 +89,7 @@ import WSScaleTestSupport
         try await driver.stop("ws-stubborn", grace: .milliseconds(300))
         let took = clock.now - started
         #expect(took >= .milliseconds(300))
-        #expect(took < .seconds(3))
+        #expect(took < .seconds(6), "SIGKILL after the 300 ms grace, not a wait for the stubborn process")
         #expect(kill(pid, 0) != 0)
     }
 
@@ -100,7 +100,7 @@ import WSScaleTestSupport
         let clock = ContinuousClock()
         let started = clock.now
         #expect(await probe.waitUntilUp(Endpoint(host: "127.0.0.1", port: port), timeout: .milliseconds(300)) == false)
-        #expect(clock.now - started < .seconds(2))
+        #expect(clock.now - started < .seconds(5))
     }
 }
 

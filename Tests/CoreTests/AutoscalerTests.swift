@@ -63,7 +63,7 @@ struct AutoscalerTests {
         await harness.driver.script([.hangHealth])
         let shed = ScalePlan(shed: [ShedOrder(host: "ws-a", count: 2, cause: .rebalance)], reasons: ["uneven"])
         let probe = PlannerProbe(script: [ScalePlan(launch: 1, reasons: ["need one more"]), shed])
-        let loop = harness.makeLoop(planner: ScriptedPlanner(probe: probe))
+        let loop = harness.makeLoop(planner: ScriptedPlanner(probe: probe), tunables: .fastLaunchTimeout)
         let started = ContinuousClock.now
         try await harness.running(loop) {
             #expect(await eventually { harness.calls.index(of: "driver.stop ws-1") != nil })
@@ -71,7 +71,7 @@ struct AutoscalerTests {
         let shedAt = try #require(harness.calls.index(of: "registry.shed ws-a 2"))
         let stopAt = try #require(harness.calls.index(of: "driver.stop ws-1"))
         #expect(shedAt < stopAt, "the shed waited for the hung launch")
-        #expect(ContinuousClock.now - started < .seconds(3))
+        #expect(ContinuousClock.now - started < .seconds(8))
         let decision = try #require(await loop.status().decisions.first { $0.plan.launch == 1 })
         #expect(decision.errors.first?.contains("timed out") == true)
         #expect(await harness.balancer.state(of: "ws-1") == nil)
@@ -82,7 +82,7 @@ struct AutoscalerTests {
         let harness = LoopHarness()
         await harness.driver.script([.hangLaunch])
         let probe = PlannerProbe(script: [ScalePlan(launch: 1, reasons: ["need one"])])
-        let loop = harness.makeLoop(planner: ScriptedPlanner(probe: probe))
+        let loop = harness.makeLoop(planner: ScriptedPlanner(probe: probe), tunables: .fastLaunchTimeout)
         try await harness.running(loop) {
             #expect(await eventually { await loop.status().decisions.first?.errors.isEmpty == false })
         }
@@ -160,7 +160,7 @@ struct AutoscalerTests {
             #expect(await eventually { probe.planCalls == 1 })
             await harness.registry.setHost("ws-x", sessions: 3)
             harness.registry.push(.hostChanged("ws-x"))
-            #expect(await eventually(timeout: .seconds(1)) { probe.planCalls == 2 })
+            #expect(await eventually(timeout: .seconds(10)) { probe.planCalls == 2 }, "the tick is an hour away")
         }
     }
 

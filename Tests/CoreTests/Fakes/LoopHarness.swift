@@ -52,7 +52,15 @@ struct LoopHarness {
 }
 
 extension Autoscaler.Tunables {
-    /// Short timings so tests finish in milliseconds.
+    /// Short timings so tests finish in milliseconds. The launch timeout is far above what a
+    /// fake launch takes even on a busy machine; tests of the timeout itself shorten it.
     static let fast = Autoscaler.Tunables(safetyTick: .milliseconds(40), debounce: .milliseconds(5),
-                                          launchTimeout: .seconds(1), stopGrace: .zero, decisionCapacity: 100)
+                                          launchTimeout: .seconds(5), stopGrace: .zero, decisionCapacity: 100)
+
+    /// `fast` with a 1 s launch timeout, for the tests of the timeout itself.
+    static var fastLaunchTimeout: Autoscaler.Tunables {
+        var tunables = fast
+        tunables.launchTimeout = .seconds(1)
+        return tunables
+    }
 }
