@@ -12,7 +12,8 @@ public struct ScalingConfiguration: Sendable, Equatable {
     /// `OVERUTILIZED_TOLERANCE_PERCENT`: scale out above max + this; a host is
     /// over-utilized above overall + this.
     public var overutilizedTolerancePercent: Int = 10
-    /// `UNDERUTILIZED_TOLERANCE_PERCENT`: a host is under-utilized below overall − this.
+    /// `UNDERUTILIZED_TOLERANCE_PERCENT`: a host is notably short below overall − this; named
+    /// in rebalance reasons (any host below the average takes shed sessions, as in the PoC).
     public var underutilizedTolerancePercent: Int = 10
     /// `MAX_CONNECTIONS_PER_HOST`: the hard limit each server enforces (close code 1013 above it).
     public var maxConnectionsPerHost: Int = 30

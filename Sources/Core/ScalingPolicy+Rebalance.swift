@@ -6,10 +6,11 @@ extension ScalingPolicy {
     /// - Not while a host is starting: the shed clients would reconnect to the old hosts and be
     ///   shed again once the new one is in rotation, so the pool waits for it (at most the
     ///   launch timeout, after which the instance leaves the snapshot).
-    /// - A host is over-utilized when `u_h > Ua + OVERUTILIZED_TOLERANCE_PERCENT`, under-utilized
-    ///   when `u_h < Ua − UNDERUTILIZED_TOLERANCE_PERCENT`. A rebalance needs both: an
-    ///   over-utilized host and an under-utilized one (so the second knob has a meaning:
-    ///   a pool where nobody is notably short of load is left alone).
+    /// - A host is over-utilized when `u_h > Ua + OVERUTILIZED_TOLERANCE_PERCENT`; a rebalance
+    ///   needs one, and room on the hosts below the average. As in the proof of concept, every
+    ///   host below the average can take shed sessions (`UNDERUTILIZED_TOLERANCE_PERCENT` only
+    ///   names the notably short hosts in the reason): requiring a notably short host too
+    ///   would leave a pool like 6/5/5/5/4/4/4 with a host above the tolerance for good.
     /// - An over-utilized host sheds at most `s_h − ceil(L × Ua / 100)` (that is, down to
     ///   `ceil(Sa / A)`), never below the average.
     /// - The total is capped by the room on hosts strictly below the average: each can take
@@ -34,7 +35,7 @@ extension ScalingPolicy {
         let underTolerance = configuration.underutilizedTolerancePercent
         let overUtilized = hosts.filter { $0.sessions * 100 * count > total * 100 + overTolerance * unit }
         let underUtilized = hosts.filter { $0.sessions * 100 * count < total * 100 - underTolerance * unit }
-        guard !overUtilized.isEmpty, !underUtilized.isEmpty else { return }
+        guard !overUtilized.isEmpty else { return }
 
         let target = (total + count - 1) / count
         let fillLevel = min(target, configuration.maxConnectionsPerHost)
@@ -54,7 +55,7 @@ extension ScalingPolicy {
         }
         var reason = "rebalance: average \(average.percentText) (\(total) sessions on \(count) active servers of \(load.limit)); "
             + "over \((average + Double(overTolerance)).percentText): \(overUtilized.map(utilization).joined(separator: ", ")); "
-            + "under \((average - Double(underTolerance)).percentText): \(underUtilized.map(utilization).joined(separator: ", ")); "
+            + "under \((average - Double(underTolerance)).percentText): \(underUtilized.isEmpty ? "none" : underUtilized.map(utilization).joined(separator: ", ")); "
             + "shedding " + orders.map { "\($0.count) from \($0.host)" }.joined(separator: ", ")
             + " (not below \(target) each)"
         if budget < wanted {
