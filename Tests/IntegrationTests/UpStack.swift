@@ -65,7 +65,7 @@ final class UpStack: @unchecked Sendable {
             outcome = .failure(error)
         }
         if case .failure = outcome {
-            for pid in stack.infrastructurePids().suffix(2) where !isAlive(pid) {
+            for pid in [stack.pid(of: .redis), stack.pid(of: .haproxy)].compactMap({ $0 }) where !isAlive(pid) {
                 Issue.record("redis-server or HAProxy (pid \(pid)) of this stack died during the test: see its log under \(stack.stateDirectory)")
             }
         }
@@ -207,6 +207,21 @@ final class UpStack: @unchecked Sendable {
         }
     }
 
+    /// The redis-server or HAProxy `up` runs.
+    enum StackProgram: String {
+        case redis = "redis-server"
+        case haproxy
+
+        var pidFile: String { self == .redis ? "redis/redis-server.pid" : "haproxy/haproxy.pid" }
+    }
+
+    /// The pid of the current redis-server or HAProxy, from the pid file `up` keeps for it
+    /// (rewritten when `up` restarts it).
+    func pid(of program: StackProgram) -> pid_t? {
+        guard let text = try? String(contentsOfFile: stateDirectory + "/" + program.pidFile, encoding: .utf8) else { return nil }
+        return ProcessPidFile.parse(text, id: program.rawValue)?.pid
+    }
+
     /// Whether `pid` is a live process (not a zombie).
     static func isAlive(_ pid: pid_t) -> Bool {
         guard kill(pid, 0) == 0 || errno == EPERM else { return false }
@@ -233,6 +248,7 @@ final class UpStack: @unchecked Sendable {
 
     private func rememberPids() {
         let pids = Set(serverPids().values).union(infrastructurePids())
+            .union([pid(of: .redis), pid(of: .haproxy)].compactMap { $0 })
         lock.withLock { startedPids.formUnion(pids) }
     }
 
