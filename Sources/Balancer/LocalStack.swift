@@ -93,8 +93,9 @@ public final class LocalStack: Sendable {
     /// SIGINT or SIGTERM, then stops everything: the extra services, the balancer, every server,
     /// HAProxy and redis-server.
     public func run(extraServices: [any Service]) async throws {
-        // First, so that it is shut down last: the stack keeps its parts while the others stop.
-        let services: [any Service] = [supervisor] + runtime.services + extraServices
+        // Last, so that it is the first to stop on SIGTERM: nothing is restarted during shutdown
+        // (a service manager may send the signal to redis-server and HAProxy too).
+        let services: [any Service] = runtime.services + extraServices + [supervisor]
         let group = ServiceGroup(configuration: .init(
             services: services.map { .init(service: $0) },
             gracefulShutdownSignals: [.sigterm, .sigint],

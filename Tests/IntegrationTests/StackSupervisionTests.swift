@@ -64,6 +64,19 @@ struct StackSupervisionTests {
         }
     }
 
+    @Test("SIGTERM to wsscale up, redis-server and HAProxy at once: nothing is restarted, nothing is left")
+    func shutdownRestartsNothing() async throws {
+        try await UpStack.with { stack in
+            let redis = try #require(stack.pid(of: .redis))
+            let haproxy = try #require(stack.pid(of: .haproxy))
+            #expect(await stack.terminateWithInfrastructure(), "wsscale up exits")
+            #expect(!UpStack.isAlive(redis) && !UpStack.isAlive(haproxy))
+            let log = (try? String(contentsOfFile: stack.logPath, encoding: .utf8)) ?? ""
+            #expect(!log.contains(" restarted"), "no restart during shutdown: \(stack.logTail(lines: 10))")
+            #expect(stack.pid(of: .redis) == nil && stack.pid(of: .haproxy) == nil, "the pid files are removed")
+        }
+    }
+
     @Test("kill -9 of HAProxy: it is restarted, the servers are back in it and users connect through it again")
     func haproxyKilled() async throws {
         try await UpStack.with(["SCALE_IN_STABILIZATION_SECONDS": "120"]) { stack in

@@ -149,6 +149,18 @@ final class UpStack: @unchecked Sendable {
         _ = await process.waitForExit(within: .seconds(10))
     }
 
+    /// SIGTERM to `wsscale up`, its redis-server and its HAProxy at once (as a service manager
+    /// stopping the whole group would), then waits up to 20 s for `up` to exit.
+    /// - Returns: whether `up` exited.
+    func terminateWithInfrastructure() async -> Bool {
+        rememberPids()
+        guard let process = lock.withLock({ self.process }) else { return false }
+        for pid in [process.pid, pid(of: .redis), pid(of: .haproxy)].compactMap({ $0 }) {
+            kill(pid, SIGTERM)
+        }
+        return await process.waitForExit(within: .seconds(20)) != nil
+    }
+
     /// SIGTERM to `wsscale up`, waits for it to exit, and returns what is left: every process
     /// this stack started that still runs.
     func stop() async -> [String] {
