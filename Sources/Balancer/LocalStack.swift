@@ -31,7 +31,9 @@ public final class LocalStack: Sendable {
         self.redisProgram = redis
         self.haproxyProgram = haproxy
         self.logger = logger
-        let programs: [any RestartableProgram] = [redis as (any RestartableProgram)?, haproxy].compactMap { $0 }
+        var programs: [any RestartableProgram] = []
+        if let redis { programs.append(redis) }
+        if let haproxy { programs.append(haproxy) }
         let metrics = runtime.api.metrics
         for program in programs { metrics.declareStackProcess(program.program.name) }
         self.supervisor = LocalStackSupervisor(programs: programs, onRestart: { metrics.countStackRestart(process: $0) },
