@@ -15,7 +15,8 @@ public struct BalancerAPI: Sendable {
     public typealias StatusSource = @Sendable () async -> PoolStatus
 
     private let status: StatusSource
-    private let metrics = BalancerMetrics()
+    /// The metrics `GET /metrics` serves; others may add to them (restarts of the local stack).
+    public let metrics = BalancerMetrics()
 
     /// Creates the API over a status source.
     public init(status: @escaping StatusSource) {

@@ -8,7 +8,8 @@ import WSScaleCore
 /// Gauges: `wsscale_pool_instances{state}`, `wsscale_pool_sessions`,
 /// `wsscale_pool_utilization_percent`, `wsscale_instance_sessions{instance}`,
 /// `wsscale_instance_balancer_connections{instance}`, `wsscale_instance_disagreement{instance}`.
-/// Counters: `wsscale_decisions_total{kind}`, `wsscale_decision_errors_total`.
+/// Counters: `wsscale_decisions_total{kind}`, `wsscale_decision_errors_total`, and under
+/// `wsscale up` `wsscale_stack_restarts_total{process}` (restarts of redis-server, HAProxy).
 public final class BalancerMetrics: Sendable {
     private let registry = PrometheusCollectorRegistry()
     private let state = NIOLockedValueBox(State())
@@ -26,6 +27,22 @@ public final class BalancerMetrics: Sendable {
 
     /// Creates an empty set of metrics.
     public init() {}
+
+    /// Shows `wsscale_stack_restarts_total{process}` (at 0 until the first restart).
+    /// - Parameter process: the program `wsscale up` supervises (`redis`, `haproxy`).
+    public func declareStackProcess(_ process: String) {
+        _ = stackRestarts(process)
+    }
+
+    /// Counts one restart in `wsscale_stack_restarts_total{process}`.
+    /// - Parameter process: the program that was restarted (`redis`, `haproxy`).
+    public func countStackRestart(process: String) {
+        stackRestarts(process).increment()
+    }
+
+    private func stackRestarts(_ process: String) -> Counter {
+        registry.makeCounter(name: "wsscale_stack_restarts_total", labels: [("process", process)])
+    }
 
     /// Brings every metric up to date with `status` and renders the Prometheus text format.
     public func render(_ status: PoolStatus) -> String {

@@ -6,25 +6,38 @@ import WSScaleCore
 
 /// The whole system on one machine, as `wsscale up` runs it: redis-server and HAProxy as child
 /// processes on loopback (unless given), the balancer on the process backend, and any extra
-/// services (the client simulator). Stopping it stops everything it started, servers included.
+/// services (the client simulator). While it runs, a `LocalStackSupervisor` restarts
+/// redis-server or HAProxy when one of them exits. Stopping it stops everything it started,
+/// servers included.
 public final class LocalStack: Sendable {
     /// The balancer and its parts.
     public let runtime: BalancerRuntime
     /// The balancer's settings as completed by the stack (Redis and HAProxy addresses).
     public let settings: BalancerSettings
-    /// The redis-server the stack started, if it started one.
-    public let redis: RedisServerProcess?
-    /// The HAProxy the stack started, if it started one.
-    public let haproxy: HAProxyProcess?
+    private let redisProgram: SupervisedProgram<RedisServerProcess>?
+    private let haproxyProgram: SupervisedProgram<HAProxyProcess>?
+    private let supervisor: LocalStackSupervisor
     private let logger: Logger
 
-    private init(runtime: BalancerRuntime, settings: BalancerSettings, redis: RedisServerProcess?,
-                 haproxy: HAProxyProcess?, logger: Logger) {
+    /// The redis-server the stack started (the current one, after a restart), if it started one.
+    public var redis: RedisServerProcess? { redisProgram?.current }
+    /// The HAProxy the stack started (the current one, after a restart), if it started one.
+    public var haproxy: HAProxyProcess? { haproxyProgram?.current }
+
+    private init(runtime: BalancerRuntime, settings: BalancerSettings, redis: SupervisedProgram<RedisServerProcess>?,
+                 haproxy: SupervisedProgram<HAProxyProcess>?, logger: Logger) {
         self.runtime = runtime
         self.settings = settings
-        self.redis = redis
-        self.haproxy = haproxy
+        self.redisProgram = redis
+        self.haproxyProgram = haproxy
         self.logger = logger
+        var programs: [any RestartableProgram] = []
+        if let redis { programs.append(redis) }
+        if let haproxy { programs.append(haproxy) }
+        let metrics = runtime.api.metrics
+        for program in programs { metrics.declareStackProcess(program.program.name) }
+        self.supervisor = LocalStackSupervisor(programs: programs, onRestart: { metrics.countStackRestart(process: $0) },
+                                               logger: logger)
     }
 
     /// Starts redis-server and HAProxy as needed and assembles the balancer (not yet running).
@@ -39,31 +52,33 @@ public final class LocalStack: Sendable {
                              scaling: ScalingConfiguration, logger: Logger) async throws -> LocalStack {
         var settings = settings
         settings.stateDirectory = URL(fileURLWithPath: settings.stateDirectory).standardizedFileURL.path
-        try FileManager.default.createDirectory(atPath: settings.stateDirectory, withIntermediateDirectories: true)
+        let stateDirectory = settings.stateDirectory
+        try FileManager.default.createDirectory(atPath: stateDirectory, withIntermediateDirectories: true)
 
-        var redis: RedisServerProcess?
+        var redis: SupervisedProgram<RedisServerProcess>?
         if stack.startsRedis {
-            await LocalStackLeftovers.stopLeftover(.redis, stateDirectory: settings.stateDirectory, logger: logger)
-            let started = try await RedisServerProcess.start(port: stack.redisPort,
-                                                             in: settings.stateDirectory + "/redis", logger: logger)
-            LocalStackLeftovers.record(.redis, process: started.process, endpoint: Endpoint(host: "127.0.0.1", port: stack.redisPort),
-                                       stateDirectory: settings.stateDirectory, logger: logger)
-            redis = started
-            settings.redisURL = started.url
+            await LocalStackLeftovers.stopLeftover(.redis, stateDirectory: stateDirectory, logger: logger)
+            let port = stack.redisPort
+            let program = try await SupervisedProgram.start(.redis, endpoint: Endpoint(host: "127.0.0.1", port: port),
+                                                            stateDirectory: stateDirectory, logger: logger) {
+                try await RedisServerProcess.start(port: port, in: stateDirectory + "/redis", logger: logger)
+            }
+            redis = program
+            settings.redisURL = program.current.url
         }
-        var haproxy: HAProxyProcess?
+        var haproxy: SupervisedProgram<HAProxyProcess>?
         do {
             if stack.startsHAProxy {
                 let configuration = HAProxyConfiguration(
-                    runtimeSocketPath: runtimeSocketPath(stateDirectory: settings.stateDirectory),
+                    runtimeSocketPath: runtimeSocketPath(stateDirectory: stateDirectory),
                     trafficBind: "\(stack.lbHost):\(stack.lbPort)",
                     statsBind: "\(stack.lbHost):\(stack.statsPort)",
                     backendName: settings.haproxyBackend)
-                await LocalStackLeftovers.stopLeftover(.haproxy, stateDirectory: settings.stateDirectory, logger: logger)
-                let started = try await HAProxyProcess.start(configuration, in: settings.stateDirectory + "/haproxy", logger: logger)
-                LocalStackLeftovers.record(.haproxy, process: started.process, endpoint: Endpoint(host: stack.lbHost, port: stack.lbPort),
-                                           stateDirectory: settings.stateDirectory, logger: logger)
-                haproxy = started
+                await LocalStackLeftovers.stopLeftover(.haproxy, stateDirectory: stateDirectory, logger: logger)
+                haproxy = try await SupervisedProgram.start(.haproxy, endpoint: Endpoint(host: stack.lbHost, port: stack.lbPort),
+                                                            stateDirectory: stateDirectory, logger: logger) {
+                    try await HAProxyProcess.start(configuration, in: stateDirectory + "/haproxy", logger: logger)
+                }
                 settings.haproxyRuntime = .unixSocket(path: configuration.runtimeSocketPath)
             }
             settings.backend = .process
@@ -76,10 +91,13 @@ public final class LocalStack: Sendable {
         }
     }
 
-    /// Runs the balancer and `extraServices` until SIGINT or SIGTERM, then stops everything:
-    /// the extra services, the balancer, every server, HAProxy and redis-server.
+    /// Runs the balancer, the supervisor of redis-server and HAProxy, and `extraServices` until
+    /// SIGINT or SIGTERM, then stops everything: the extra services, the balancer, every server,
+    /// HAProxy and redis-server.
     public func run(extraServices: [any Service]) async throws {
-        let services: [any Service] = runtime.services + extraServices
+        // Last, so that it is the first to stop on SIGTERM: nothing is restarted during shutdown
+        // (a service manager may send the signal to redis-server and HAProxy too).
+        let services: [any Service] = runtime.services + extraServices + [supervisor]
         let group = ServiceGroup(configuration: .init(
             services: services.map { .init(service: $0) },
             gracefulShutdownSignals: [.sigterm, .sigint],
@@ -100,10 +118,8 @@ public final class LocalStack: Sendable {
                 logger.error("stopping the servers failed", metadata: ["error": "\(error)"])
             }
         }
-        await haproxy?.stop()
-        await redis?.stop()
-        if haproxy != nil { LocalStackLeftovers.forget(.haproxy, stateDirectory: settings.stateDirectory) }
-        if redis != nil { LocalStackLeftovers.forget(.redis, stateDirectory: settings.stateDirectory) }
+        await haproxyProgram?.stop()
+        await redisProgram?.stop()
     }
 
     /// Waits until `count` servers are active, or `timeout` passes.

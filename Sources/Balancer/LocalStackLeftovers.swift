@@ -18,7 +18,10 @@ enum LocalStackLeftovers {
         case redis = "redis-server"
         case haproxy
 
-        var folder: String { self == .redis ? "redis" : "haproxy" }
+        /// Its short name, in logs and metrics (`redis`, `haproxy`); also its folder in the state directory.
+        var name: String { self == .redis ? "redis" : "haproxy" }
+
+        var folder: String { name }
     }
 
     /// Where the pid file of `program` lives.

@@ -56,6 +56,22 @@ import WSScaleCore
         }
     }
 
+    @Test func metricsCountStackRestarts() async throws {
+        let api = BalancerAPI(status: { Self.sampleStatus() })
+        api.metrics.declareStackProcess("redis")
+        api.metrics.declareStackProcess("haproxy")
+        api.metrics.countStackRestart(process: "haproxy")
+        api.metrics.countStackRestart(process: "haproxy")
+        let app = Application(router: api.makeRouter())
+        try await app.test(.router) { client in
+            try await client.execute(uri: "/metrics", method: .get) { response in
+                let text = String(buffer: response.body)
+                #expect(text.contains(#"wsscale_stack_restarts_total{process="redis"} 0"#))
+                #expect(text.contains(#"wsscale_stack_restarts_total{process="haproxy"} 2"#))
+            }
+        }
+    }
+
     @Test func healthAnswersOK() async throws {
         let app = Application(router: BalancerAPI(status: { Self.sampleStatus() }).makeRouter())
         try await app.test(.router) { client in

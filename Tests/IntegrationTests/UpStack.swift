@@ -65,7 +65,7 @@ final class UpStack: @unchecked Sendable {
             outcome = .failure(error)
         }
         if case .failure = outcome {
-            for pid in stack.infrastructurePids().suffix(2) where !isAlive(pid) {
+            for pid in [stack.pid(of: .redis), stack.pid(of: .haproxy)].compactMap({ $0 }) where !isAlive(pid) {
                 Issue.record("redis-server or HAProxy (pid \(pid)) of this stack died during the test: see its log under \(stack.stateDirectory)")
             }
         }
@@ -149,6 +149,18 @@ final class UpStack: @unchecked Sendable {
         _ = await process.waitForExit(within: .seconds(10))
     }
 
+    /// SIGTERM to `wsscale up`, its redis-server and its HAProxy at once (as a service manager
+    /// stopping the whole group would), then waits up to 20 s for `up` to exit.
+    /// - Returns: whether `up` exited.
+    func terminateWithInfrastructure() async -> Bool {
+        rememberPids()
+        guard let process = lock.withLock({ self.process }) else { return false }
+        for pid in [process.pid, pid(of: .redis), pid(of: .haproxy)].compactMap({ $0 }) {
+            kill(pid, SIGTERM)
+        }
+        return await process.waitForExit(within: .seconds(20)) != nil
+    }
+
     /// SIGTERM to `wsscale up`, waits for it to exit, and returns what is left: every process
     /// this stack started that still runs.
     func stop() async -> [String] {
@@ -207,6 +219,21 @@ final class UpStack: @unchecked Sendable {
         }
     }
 
+    /// The redis-server or HAProxy `up` runs.
+    enum StackProgram: String {
+        case redis = "redis-server"
+        case haproxy
+
+        var pidFile: String { self == .redis ? "redis/redis-server.pid" : "haproxy/haproxy.pid" }
+    }
+
+    /// The pid of the current redis-server or HAProxy, from the pid file `up` keeps for it
+    /// (rewritten when `up` restarts it).
+    func pid(of program: StackProgram) -> pid_t? {
+        guard let text = try? String(contentsOfFile: stateDirectory + "/" + program.pidFile, encoding: .utf8) else { return nil }
+        return ProcessPidFile.parse(text, id: program.rawValue)?.pid
+    }
+
     /// Whether `pid` is a live process (not a zombie).
     static func isAlive(_ pid: pid_t) -> Bool {
         guard kill(pid, 0) == 0 || errno == EPERM else { return false }
@@ -233,6 +260,7 @@ final class UpStack: @unchecked Sendable {
 
     private func rememberPids() {
         let pids = Set(serverPids().values).union(infrastructurePids())
+            .union([pid(of: .redis), pid(of: .haproxy)].compactMap { $0 })
         lock.withLock { startedPids.formUnion(pids) }
     }
 

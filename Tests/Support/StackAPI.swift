@@ -53,6 +53,14 @@ public struct StackAPI: Sendable {
         return PrometheusText.value(of: name, in: response.body)
     }
 
+    /// A metric from the balancer's `GET /metrics` (the sum over the label sets that carry
+    /// `label`, or over all of them), `nil` when it is not reported.
+    public func balancerMetric(_ name: String, label: (name: String, value: String)? = nil) async throws -> Double? {
+        let response = try await send("GET", "/metrics", port: balancerPort)
+        guard response.status == 200 else { throw StackAPIError("GET /metrics on :\(balancerPort) answered \(response.status)") }
+        return PrometheusText.value(of: name, label: label, in: response.body)
+    }
+
     private func batch(_ verb: String, _ users: [String]) async throws {
         let body = try String(decoding: JSONEncoder().encode(["userIds": users]), as: UTF8.self)
         let response = try await send("POST", "/route/kickstart/ws/batch/\(verb)", port: clientPort,
@@ -100,8 +108,9 @@ public struct StackAPIError: Error, CustomStringConvertible {
 
 /// Reads samples from Prometheus' text format.
 public enum PrometheusText {
-    /// The sum of every sample of metric `name` (any labels), `nil` when there is none.
-    public static func value(of name: String, in text: String) -> Double? {
+    /// The sum of every sample of metric `name` (any labels, or those with `label`), `nil` when
+    /// there is none.
+    public static func value(of name: String, label: (name: String, value: String)? = nil, in text: String) -> Double? {
         var total: Double?
         for line in text.split(whereSeparator: \.isNewline) where !line.hasPrefix("#") {
             let parts = line.split(separator: " ")
@@ -109,6 +118,7 @@ public enum PrometheusText {
             let series = parts[0]
             let metric = series.split(separator: "{", maxSplits: 1).first.map(String.init) ?? ""
             guard metric == name, let value = Double(parts[1]) else { continue }
+            if let label, !series.contains("\(label.name)=\"\(label.value)\"") { continue }
             total = (total ?? 0) + value
         }
         return total

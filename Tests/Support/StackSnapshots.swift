@@ -45,6 +45,9 @@ public struct TopologySnapshot: Sendable, Decodable {
     public var utilizationPercent: Double
     /// The last decisions.
     public var decisions: [DecisionEntry]
+    /// When the balancer last read the pool (ms since 1970); the status stays as it was while
+    /// a read fails (Redis or HAProxy down).
+    public var observedAt: Int64?
 
     /// The servers in rotation.
     public var active: [Instance] { instances.filter { $0.state == "active" } }

@@ -1,0 +1,82 @@
+import Logging
+import ServiceLifecycle
+import WSScaleBackends
+
+/// Keeps the redis-server and HAProxy that `wsscale up` started alive while the stack runs.
+///
+/// Every `pollInterval` it looks whether a program's process has ended (`waitpid`, which
+/// also reaps it). When one has, it logs an error with the exit status and starts the
+/// program again on the same port, configuration and state directory, after a delay from
+/// `RestartBackoff` (0.2 s doubling to 10 s, quick again after 60 s of uptime); a restart
+/// that fails is tried again the same way. Each restart is reported to `onRestart`.
+///
+/// It stops watching on graceful shutdown or cancellation, and a program stopped with
+/// `SupervisedProgram.stop()` is never restarted: shutting the stack down restarts nothing.
+/// After HAProxy restarts, the balancer's control loop adds the servers back at its next
+/// wake (it reconciles HAProxy with the running servers on every wake, at least once a
+/// second); after redis-server restarts, the servers write their sessions again.
+final class LocalStackSupervisor: Service, Sendable {
+    private let programs: [any RestartableProgram]
+    private let backoff: RestartBackoff
+    private let pollInterval: Duration
+    private let onRestart: @Sendable (String) -> Void
+    private let logger: Logger
+
+    init(programs: [any RestartableProgram], backoff: RestartBackoff = RestartBackoff(),
+         pollInterval: Duration = .milliseconds(200), onRestart: @escaping @Sendable (String) -> Void = { _ in },
+         logger: Logger) {
+        self.programs = programs
+        self.backoff = backoff
+        self.pollInterval = pollInterval
+        self.onRestart = onRestart
+        self.logger = logger
+    }
+
+    /// Watches the programs until graceful shutdown or cancellation.
+    func run() async {
+        guard !programs.isEmpty else {
+            try? await gracefulShutdown()
+            return
+        }
+        await cancelWhenGracefulShutdown { [self] in
+            await withDiscardingTaskGroup { group in
+                for program in programs {
+                    group.addTask { await self.watch(program) }
+                }
+            }
+        }
+    }
+
+    /// Restarts `program` whenever its process ends, until cancelled.
+    private func watch(_ program: any RestartableProgram) async {
+        var backoff = self.backoff
+        let name = program.program.name
+        let clock = ContinuousClock()
+        while !Task.isCancelled {
+            try? await Task.sleep(for: pollInterval)
+            guard !Task.isCancelled, let exit = program.exitIfEnded() else { continue }
+            let endedAt = clock.now
+            var delay = backoff.delay(afterUptime: exit.uptime)
+            logger.error("\(name) exited; restarting it", metadata: [
+                "program": "\(name)", "pid": "\(exit.process.pid)", "status": "\(exit.status)",
+                "uptime": "\(exit.uptime)", "delay": "\(delay)",
+            ])
+            while true {
+                do { try await Task.sleep(for: delay) } catch { return }
+                do {
+                    guard let process = try await program.restart() else { return }
+                    onRestart(name)
+                    logger.notice("\(name) restarted", metadata: [
+                        "program": "\(name)", "pid": "\(process.pid)", "down": "\(clock.now - endedAt)",
+                    ])
+                    break
+                } catch {
+                    delay = backoff.delay(afterUptime: .zero)
+                    logger.error("restarting \(name) failed; trying again", metadata: [
+                        "program": "\(name)", "error": "\(error)", "delay": "\(delay)",
+                    ])
+                }
+            }
+        }
+    }
+}
