@@ -6,7 +6,8 @@ import PackageDescription
 /// Layout (fixed): `Sources/Core` is pure policy and protocols, `Sources/Backends`
 /// holds one folder per backend plus the HAProxy and Redis adapters, `Sources/Server`
 /// is the WebSocket server. `Sources/Client` is the client simulator, `Sources/Balancer`
-/// the balancer's HTTP API and wiring, `Sources/wsscale` the executable.
+/// the balancer's HTTP API and wiring, `Sources/Dashboard` the web page over both (port 8489),
+/// `Sources/wsscale` the executable.
 let swift5: [SwiftSetting] = [.swiftLanguageMode(.v5)]
 
 let package = Package(
@@ -115,11 +116,26 @@ let package = Package(
             swiftSettings: swift5
         ),
 
+        // MARK: The dashboard: a web page over the balancer's and the client simulator's APIs
+        .target(
+            name: "WSScaleDashboard",
+            dependencies: [
+                "WSScaleCore", "WSScaleBackends", "WSScaleClient",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            path: "Sources/Dashboard",
+            swiftSettings: swift5
+        ),
+
         // MARK: The executable: parses arguments and wires services together
         .executableTarget(
             name: "wsscale",
             dependencies: [
                 "WSScaleCore", "WSScaleBackends", "WSScaleServer", "WSScaleClient", "WSScaleBalancer",
+                "WSScaleDashboard",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -221,9 +237,15 @@ let package = Package(
             swiftSettings: swift5
         ),
         .testTarget(
+            name: "DashboardTests",
+            dependencies: ["WSScaleCore", "WSScaleClient", "WSScaleDashboard"],
+            path: "Tests/DashboardTests",
+            swiftSettings: swift5
+        ),
+        .testTarget(
             name: "IntegrationTests",
             dependencies: [
-                "WSScaleTestSupport", "WSScaleCore", "WSScaleBackends", "WSScaleClient"],
+                "WSScaleTestSupport", "WSScaleCore", "WSScaleBackends", "WSScaleClient", "WSScaleDashboard"],
             path: "Tests/IntegrationTests",
             swiftSettings: swift5
         ),

@@ -5,17 +5,20 @@ import ServiceLifecycle
 import WSScaleBalancer
 import WSScaleClient
 import WSScaleCore
+import WSScaleDashboard
 
 /// `wsscale up`: the whole system on this machine, with no container runtime: redis-server,
-/// HAProxy, the balancer on the process backend with its servers, and the client simulator.
+/// HAProxy, the balancer on the process backend with its servers, the client simulator and the
+/// dashboard.
 struct UpCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "up",
-        abstract: "Run the whole stack on this machine (redis, haproxy, balancer, servers, client simulator).",
+        abstract: "Run the whole stack on this machine (redis, haproxy, balancer, servers, client simulator, dashboard).",
         discussion: """
         Reads the scaling knobs (CONNECTION_LIMIT_PER_HOST, MAX_UTILIZATION_PERCENT, …) and the \
         addresses (LB_HOST, LB_PORT, LB_STATS_PORT, UP_REDIS_PORT, BALANCER_PORT, CLIENT_PORT, \
-        REDIS_URL, HAPROXY_RUNTIME_API, WSSCALE_STATE_DIR) from the environment and ./.env. \
+        DASHBOARD_HOST, DASHBOARD_PORT, DASHBOARD_BALANCER_URL, DASHBOARD_CLIENT_URL, REDIS_URL, \
+        HAPROXY_RUNTIME_API, WSSCALE_STATE_DIR) from the environment and ./.env. \
         Ctrl-C or SIGTERM stops everything it started.
         """
     )
@@ -35,6 +38,10 @@ struct UpCommand: AsyncParsableCommand {
         } catch let error as ConfigurationError {
             error.issues.forEach { reader.report($0.variable, $0.message) }
         }
+        var dashboardDefaults = DashboardSettings()
+        dashboardDefaults.balancerAddress = .tcp(host: "127.0.0.1", port: settings.apiPort)
+        dashboardDefaults.clientAddress = .tcp(host: "127.0.0.1", port: client?.port ?? 8089)
+        let dashboard = DashboardSettings.read(from: &reader, defaults: dashboardDefaults)
         try CommandEnvironment.finish(reader, command: "up")
         guard let client else { throw CommandEnvironment.invalidConfiguration }
 
@@ -47,11 +54,14 @@ struct UpCommand: AsyncParsableCommand {
             throw ExitCode(1)
         }
         let simulator = ClientSimulator(configuration: client, logger: logger)
+        let dashboardApplication = DashboardAPI(settings: dashboard, logger: logger)
+            .makeApplication(host: dashboard.host, port: dashboard.port, logger: logger)
         let shown = stack.lbHost == "0.0.0.0" ? "127.0.0.1" : stack.lbHost
         print("redis     \(local.settings.redisURL)\(local.redis.map { " (pid \($0.process.pid))" } ?? " (given)")")
         print("haproxy   ws://\(shown):\(stack.lbPort)/api/v1/websocket/{userId}  stats http://\(shown):\(stack.statsPort)/\(local.haproxy.map { " (pid \($0.process.pid))" } ?? " (given)")")
         print("balancer  http://127.0.0.1:\(local.settings.apiPort)/api/topology  (backend process, \(scaling.minInstances)-\(scaling.maxInstances) servers, state in \(local.settings.stateDirectory))")
         print("client    http://127.0.0.1:\(client.port)/route/status  (users connect through ws://\(client.target.host):\(client.target.port))")
+        print("dashboard http://127.0.0.1:\(dashboard.port)/")
         fflush(stdout)
         let announcer = Task {
             if await local.waitUntilActive(count: scaling.minInstances, timeout: .seconds(60)) {
@@ -62,6 +72,6 @@ struct UpCommand: AsyncParsableCommand {
             fflush(stdout)
         }
         defer { announcer.cancel() }
-        try await local.run(extraServices: [simulator])
+        try await local.run(extraServices: [simulator, dashboardApplication])
     }
 }

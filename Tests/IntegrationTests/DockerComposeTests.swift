@@ -21,6 +21,10 @@ extension RealStackTests.DockerStackTests {
                 try await stack.topology().inRotation.count == 1
             }
             #expect(first, "the balancer puts its first server in rotation")
+            let dashboard = await TestSupport.eventually(timeout: .seconds(30)) {
+                try await RawHTTPClient.request("GET", "/health", port: stack.dashboardPort).status == 200
+            }
+            #expect(dashboard, "the dashboard answers /health on its published port 127.0.0.1:\(stack.dashboardPort)")
 
             // Straight through the published traffic port on 127.0.0.1.
             let traffic = Endpoint(host: "127.0.0.1", port: stack.trafficPort)

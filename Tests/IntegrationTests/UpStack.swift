@@ -22,6 +22,7 @@ final class UpStack: @unchecked Sendable {
         var redis: Int
         var balancer: Int
         var client: Int
+        var dashboard: Int
     }
 
     /// The seed's knobs, with windows short enough for tests.
@@ -100,7 +101,7 @@ final class UpStack: @unchecked Sendable {
     private static func make(_ overrides: [String: String]) throws -> UpStack {
         let ports = Ports(lb: try TestSupport.freeLoopbackPort(), stats: try TestSupport.freeLoopbackPort(),
                           redis: try TestSupport.freeLoopbackPort(), balancer: try TestSupport.freeLoopbackPort(),
-                          client: try TestSupport.freeLoopbackPort())
+                          client: try TestSupport.freeLoopbackPort(), dashboard: try TestSupport.freeLoopbackPort())
         // Short: HAProxy's runtime socket lives under it (108-byte limit on socket paths).
         let directory = "/tmp/wsscale-it-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
@@ -110,9 +111,11 @@ final class UpStack: @unchecked Sendable {
             "LB_HOST": "127.0.0.1", "LB_PORT": "\(ports.lb)", "LB_STATS_PORT": "\(ports.stats)",
             "UP_REDIS_PORT": "\(ports.redis)", "BALANCER_HOST": "127.0.0.1", "BALANCER_PORT": "\(ports.balancer)",
             "CLIENT_HOST": "127.0.0.1", "CLIENT_PORT": "\(ports.client)", "WSSCALE_STATE_DIR": directory,
+            "DASHBOARD_HOST": "127.0.0.1", "DASHBOARD_PORT": "\(ports.dashboard)",
         ]) { $1 }
         environment.merge(overrides) { $1 }
-        for name in ["REDIS_URL", "HAPROXY_RUNTIME_API", "CLIENT_TARGET_URL", "WSSCALE_BACKEND"] where overrides[name] == nil {
+        for name in ["REDIS_URL", "HAPROXY_RUNTIME_API", "CLIENT_TARGET_URL", "WSSCALE_BACKEND",
+                     "DASHBOARD_BALANCER_URL", "DASHBOARD_CLIENT_URL"] where overrides[name] == nil {
             environment[name] = nil
         }
         return UpStack(ports: ports, stateDirectory: directory, environment: environment)

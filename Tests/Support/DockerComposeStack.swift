@@ -20,6 +20,8 @@ public final class DockerComposeStack: @unchecked Sendable {
     public let balancerPort: Int
     /// The client simulator's API on 127.0.0.1 (8089 in the container).
     public let clientPort: Int
+    /// The dashboard on 127.0.0.1 (8489 in the container).
+    public let dashboardPort: Int
     /// The environment compose runs with (the shell's wins over `docker/.env`).
     public let environment: [String: String]
     private var isDown = false
@@ -42,11 +44,13 @@ public final class DockerComposeStack: @unchecked Sendable {
         statsPort = try DockerTestEnvironment.freeLoopbackPort()
         balancerPort = try DockerTestEnvironment.freeLoopbackPort()
         clientPort = try DockerTestEnvironment.freeLoopbackPort()
+        dashboardPort = try DockerTestEnvironment.freeLoopbackPort()
         environment = [
             "COMPOSE_PROJECT_NAME": project, "WSSCALE_POOL": pool, "WSSCALE_DOCKER_NETWORK": network,
             "WSSCALE_IMAGE": DockerTestEnvironment.productImage,
             "PUBLISH_TRAFFIC_PORT": "\(trafficPort)", "PUBLISH_STATS_PORT": "\(statsPort)",
             "PUBLISH_BALANCER_PORT": "\(balancerPort)", "PUBLISH_CLIENT_PORT": "\(clientPort)",
+            "PUBLISH_DASHBOARD_PORT": "\(dashboardPort)",
             "COMPOSE": Self.command.joined(separator: " "),
         ].merging(settings) { _, new in new }
     }

@@ -1,0 +1,111 @@
+import Foundation
+import Hummingbird
+import Logging
+import NIOCore
+import WSScaleClient
+
+/// The dashboard (port 8489 by default): a web page over the balancer's and the client
+/// simulator's APIs, the successor of the proof of concept's ws-frontend-app.
+///
+/// - `GET /`: the page (``DashboardPage``); it polls `GET /api/state` every second.
+/// - `GET /api/state`: ``DashboardState`` as JSON, always 200; an upstream that did not answer
+///   is named in `errors`.
+/// - `POST /api/connect` `{"count": N, "prefix": "user"}`: connects N new users (ids the client
+///   simulator does not know yet) → 202 `{"userIds": [...], "accepted": n, "unchanged": m}`;
+///   a bad body → 400 `{"error": reason}`; the client simulator failing → 502 `{"error": reason}`.
+/// - `POST /api/disconnect` `{"userIds": [...]}`: disconnects those users, same answers.
+/// - `GET /health`: 200 while the dashboard runs.
+public struct DashboardAPI: Sendable {
+    /// The largest request body accepted.
+    public static let maxBodyBytes = 8 << 20
+
+    private let upstreams: DashboardUpstreams
+
+    /// Creates the API over the upstreams named in `settings`.
+    public init(settings: DashboardSettings, logger: Logger) {
+        self.upstreams = DashboardUpstreams(settings: settings, logger: logger)
+    }
+
+    /// The routes, for an application or a test.
+    public func makeRouter() -> Router<BasicRequestContext> {
+        let router = Router()
+        let upstreams = self.upstreams
+        router.get("/") { _, _ -> Response in
+            Response(status: .ok, headers: [.contentType: "text/html; charset=utf-8", .cacheControl: "no-store"],
+                     body: .init(byteBuffer: ByteBuffer(string: DashboardPage.html)))
+        }
+        router.get("/api/state") { _, _ -> Response in
+            Self.json(.ok, await upstreams.state())
+        }
+        router.post("/api/connect") { request, _ -> Response in
+            try await Self.withBody(request) { body in
+                let connect = try ConnectRequest(json: body)
+                let known = Set(try await upstreams.users().users.map(\.userId))
+                let ids = NewUserIDs.pick(count: connect.count, prefix: connect.prefix, known: known)
+                return try await Self.batch(.connect, ids, upstreams)
+            }
+        }
+        router.post("/api/disconnect") { request, _ -> Response in
+            try await Self.withBody(request) { body in
+                try await Self.batch(.disconnect, try BatchRequest(json: body).userIDs, upstreams)
+            }
+        }
+        router.get("/health") { _, _ -> Response in
+            Self.json(.ok, ["status": "ok"])
+        }
+        return router
+    }
+
+    /// An application serving the dashboard, to run as a `Service`.
+    /// - Parameters:
+    ///   - host: the address to bind (`0.0.0.0` by default in the command).
+    ///   - port: the port (8489 by default in the command).
+    ///   - logger: the logger for requests and errors.
+    public func makeApplication(host: String, port: Int, logger: Logger) -> some ApplicationProtocol {
+        Application(router: makeRouter(),
+                    configuration: .init(address: .hostname(host, port: port), serverName: "wsscale-dashboard"),
+                    logger: logger)
+    }
+
+    /// What `POST /api/connect` and `/api/disconnect` answer.
+    struct BatchAnswer: Codable {
+        var userIds: [String]
+        var accepted: Int?
+        var unchanged: Int?
+    }
+
+    private static func batch(_ verb: DashboardUpstreams.BatchVerb, _ ids: [String],
+                              _ upstreams: DashboardUpstreams) async throws -> Response {
+        let answer = try await upstreams.batch(verb, userIDs: ids)
+        let counts = (try? JSONDecoder().decode([String: Int].self, from: answer)) ?? [:]
+        return json(.accepted, BatchAnswer(userIds: ids, accepted: counts["accepted"], unchanged: counts["unchanged"]))
+    }
+
+    /// Reads the body and runs `handle`, turning its rejections into 400 and upstream failures
+    /// into 502, each with `{"error": reason}`.
+    private static func withBody(_ request: Request, _ handle: ([UInt8]) async throws -> Response) async throws -> Response {
+        let body: ByteBuffer
+        do {
+            body = try await request.body.collect(upTo: maxBodyBytes)
+        } catch is NIOTooManyBytesError {
+            return json(.contentTooLarge, ["error": "body is larger than \(maxBodyBytes) bytes"])
+        }
+        do {
+            return try await handle(Array(body.readableBytesView))
+        } catch let rejection as ConnectRequest.Rejection {
+            return json(.badRequest, ["error": rejection.reason])
+        } catch let rejection as BatchRequest.Rejection {
+            return json(.badRequest, ["error": rejection.reason])
+        } catch let failure as UpstreamFailure {
+            return json(.badGateway, ["error": failure.description])
+        }
+    }
+
+    private static func json(_ status: HTTPResponse.Status, _ value: some Encodable) -> Response {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        let data = (try? encoder.encode(value)) ?? Data("{}".utf8)
+        return Response(status: status, headers: [.contentType: "application/json", .cacheControl: "no-store"],
+                        body: ResponseBody(byteBuffer: ByteBuffer(bytes: data)))
+    }
+}
