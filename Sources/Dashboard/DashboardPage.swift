@@ -4,7 +4,8 @@
 /// It shows the pool (utilization, servers, sessions, users, the balancer's last decisions),
 /// one box per server with a sessions bar against `CONNECTION_LIMIT_PER_HOST` (click the box
 /// to list its users, each with a disconnect button), a box for users on no server, a form
-/// that connects N new users and a button that disconnects every user.
+/// that connects N new users and a button that disconnects every user. Opened as
+/// `/#expanded`, it lists every server's users from the start.
 public enum DashboardPage {
     /// The id of the page's root element.
     public static let rootElementID = "wsscale-dashboard"
@@ -26,7 +27,7 @@ public enum DashboardPage {
   header h1 { font-size:18px; margin:0; font-weight:600; }
   header .sub { color:#b8c0cc; font-size:13px; }
   main { padding:16px 24px 32px; max-width:1600px; }
-  .row { display:flex; flex-wrap:wrap; gap:12px; margin-bottom:14px; }
+  .row { display:flex; flex-wrap:wrap; align-items:flex-start; gap:12px; margin-bottom:14px; }
   .card { background:var(--card); border:1px solid var(--line); border-radius:8px; padding:12px 14px; }
   .stat { min-width:150px; }
   .stat .label { color:var(--muted); font-size:12px; text-transform:uppercase; letter-spacing:.04em; }
@@ -39,7 +40,7 @@ public enum DashboardPage {
   .controls input[type=number] { width:90px; } .controls input[type=text] { width:120px; }
   button { font:inherit; padding:5px 12px; border-radius:5px; border:1px solid var(--accent); background:var(--accent); color:#fff; cursor:pointer; }
   button.ghost { background:#fff; color:var(--bad); border-color:var(--bad); }
-  button.small { padding:1px 8px; font-size:12px; }
+  button.small { padding:0 6px; font-size:11px; }
   #message { color:var(--muted); } #message.bad { color:var(--bad); }
   #errors { display:none; background:#fdecea; border:1px solid #f5c2bd; color:#8a1f17; border-radius:8px; padding:10px 14px; margin-bottom:14px; }
   #errors.shown { display:block; }
@@ -51,21 +52,29 @@ public enum DashboardPage {
   .decisions .when { color:var(--muted); font-variant-numeric:tabular-nums; margin-right:6px; }
   .decisions .kind { font-weight:600; margin-right:6px; }
   .decisions .err { color:var(--bad); }
-  .servers { display:grid; grid-template-columns:repeat(auto-fill,minmax(260px,1fr)); gap:12px; align-items:start; }
+  .servers { display:grid; grid-template-columns:repeat(auto-fill,minmax(290px,1fr)); gap:12px; align-items:start; }
   .server { cursor:pointer; }
-  .server .head { display:flex; justify-content:space-between; align-items:center; gap:8px; }
-  .server .id { font-weight:600; font-family:ui-monospace,SFMono-Regular,Menlo,monospace; overflow-wrap:anywhere; }
+  .server .head { display:flex; flex-wrap:wrap; justify-content:space-between; align-items:center; gap:4px 8px; }
+  .server .id { font-weight:600; font-family:ui-monospace,SFMono-Regular,Menlo,monospace; white-space:nowrap; }
+  .server .pills { display:flex; gap:4px; }
   .pill { display:inline-block; padding:0 7px; border-radius:10px; font-size:12px; background:#e9ecf1; color:var(--ink); }
   .pill.active { background:#dff3e7; color:#1d6b3c; } .pill.draining { background:#fdf0d5; color:#8a5a00; }
   .pill.starting { background:#e3ecfb; color:#1f4fa3; } .pill.unknown { background:#eee; color:var(--muted); }
   .server .meta { color:var(--muted); font-size:12px; margin-top:4px; display:flex; justify-content:space-between; }
   .server .disagree { color:var(--bad); }
-  .users { list-style:none; margin:8px 0 0; padding:0; border-top:1px solid var(--line); max-height:260px; overflow:auto; cursor:default; }
+  .users { list-style:none; margin:8px 0 0; padding:0; border-top:1px solid var(--line); max-height:260px; overflow-y:auto; overflow-x:hidden; cursor:default; }
   .users li { display:flex; align-items:center; justify-content:space-between; gap:6px; padding:3px 0; font-size:13px; }
-  .users .uid { font-family:ui-monospace,SFMono-Regular,Menlo,monospace; }
-  .users .info { color:var(--muted); font-size:12px; margin-left:auto; margin-right:6px; }
+  .users .uid { font-family:ui-monospace,SFMono-Regular,Menlo,monospace; flex-shrink:0; }
+  .users button { flex-shrink:0; }
+  .users .info { color:var(--muted); font-size:12px; margin-left:auto; margin-right:6px; white-space:nowrap; min-width:0; overflow:hidden; text-overflow:ellipsis; }
+  .users .state-connected { color:var(--ok); }
+  #unplaced .users { columns:4 230px; column-gap:24px; max-height:none; border-top:none; margin-top:0; }
+  #unplaced .users li { break-inside:avoid; }
   .users .state-reconnecting, .users .state-connecting { color:var(--warn); } .users .state-disconnected { color:var(--muted); }
-  .hint { color:var(--muted); font-size:12px; margin-top:6px; }
+  .hint { color:var(--muted); font-size:12px; margin-top:6px; text-transform:none; letter-spacing:0; font-weight:normal; }
+  .section h2 { display:flex; align-items:baseline; gap:10px; }
+  .section h2 .hint { margin-top:0; }
+  button.link { background:none; border:none; color:var(--accent); padding:0; font-size:12px; text-transform:none; letter-spacing:0; }
   .section { margin-top:18px; }
   .empty { color:var(--muted); }
 </style>
@@ -85,13 +94,13 @@ public enum DashboardPage {
   <div class="card controls">
     <form id="connectForm" class="controls">
       <label>Connect <input type="number" id="count" min="1" max="10000" value="10" required></label>
-      <label>users named <input type="text" id="prefix" value="user" pattern="[A-Za-z0-9_\-]{1,32}" required>N</label>
+      <label>users, ids starting with <input type="text" id="prefix" value="user" pattern="[A-Za-z0-9_\-]{1,32}" required></label>
       <button type="submit">Connect</button>
     </form>
     <button type="button" class="ghost" id="disconnectAll">Disconnect all</button>
     <span id="message"></span>
   </div>
-  <div class="section"><h2>Servers <span class="hint">click a server to list its users</span></h2><div class="servers" id="servers"></div></div>
+  <div class="section"><h2>Servers <span class="hint">click a server to list its users</span><button type="button" class="link" id="expandAll">expand all</button></h2><div class="servers" id="servers"></div></div>
   <div class="section"><h2>Users on no server</h2><div class="card" id="unplaced"></div></div>
 </main>
 </div>
@@ -118,18 +127,22 @@ function bar(percent) {
 function time(ms) { return new Date(ms).toLocaleTimeString([], { hour12: false }); }
 
 function userRow(user) {
-  const info = user.state + (user.reconnectCount ? " · " + user.reconnectCount + " reconnects" : "")
-             + (user.lastCloseCode ? " · last close " + user.lastCloseCode : "");
-  const children = [el("span", { class: "uid", text: user.userId }), el("span", { class: "info state-" + user.state, text: info })];
+  const details = [];
+  if (user.reconnectCount) details.push("↻" + user.reconnectCount);
+  if (user.lastCloseCode) details.push(String(user.lastCloseCode));
+  const title = user.state + " · " + user.reconnectCount + " reconnect(s)" + (user.lastCloseCode ? " · last close code " + user.lastCloseCode : "");
+  const info = el("span", { class: "info", title: title }, [el("span", { class: "state-" + user.state, text: user.state }),
+    document.createTextNode(details.length ? " · " + details.join(" · ") : "")]);
+  const children = [el("span", { class: "uid", text: user.userId }), info];
   if (user.state !== "disconnected") children.push(el("button", { class: "small ghost", "data-user": user.userId, text: "disconnect" }));
   return el("li", {}, children);
 }
 
-function serverBox(server) {
+function serverBox(server, usersKnown) {
   const state = server.state || "unknown";
   const pills = [el("span", { class: "pill " + state, text: server.state || "not in pool" })];
   if (server.balancerState) pills.push(el("span", { class: "pill", text: "haproxy " + server.balancerState }));
-  const head = el("div", { class: "head" }, [el("span", { class: "id", text: server.id }), el("span", {}, pills)]);
+  const head = el("div", { class: "head" }, [el("span", { class: "id", text: server.id }), el("span", { class: "pills" }, pills)]);
   const limit = server.connectionLimit;
   const sessionsText = server.sessions + (limit ? " / " + limit + " sessions" : " sessions");
   let haproxyText = server.balancerConnections == null ? "" : "haproxy " + server.balancerConnections + " conn";
@@ -142,13 +155,19 @@ function serverBox(server) {
     if (!count) list.appendChild(el("li", { class: "empty", text: "no simulated user here" }));
     children.push(list);
   } else {
-    children.push(el("div", { class: "hint", text: count + (count === 1 ? " user" : " users") + " ▸" }));
+    children.push(el("div", { class: "hint", text: usersKnown ? count + (count === 1 ? " user" : " users") + " ▸" : "users unknown" }));
   }
   return el("div", { class: "card server", "data-server": server.id }, children);
 }
 
+let expandOnFirstState = location.hash === "#expanded";
 function render(state) {
   lastState = state;
+  if (expandOnFirstState) {
+    state.servers.forEach(server => expanded.add(server.id));
+    document.getElementById("expandAll").textContent = "collapse all";
+    expandOnFirstState = false;
+  }
   const errors = document.getElementById("errors");
   errors.replaceChildren(...state.errors.map(e => el("div", { text: e.upstream + " unavailable: " + e.message })));
   errors.className = state.errors.length ? "shown" : "";
@@ -167,11 +186,11 @@ function render(state) {
     el("span", { text: d.reasons.join("; ") + (d.actions.length ? " → " + d.actions.join(", ") : "") }),
     ...d.errors.map(e => el("div", { class: "err", text: e }))]));
   document.getElementById("decisions").replaceChildren(...(decisions.length ? decisions : [el("li", { class: "empty", text: "none yet" })]));
-  const servers = state.servers.map(serverBox);
+  const servers = state.servers.map(server => serverBox(server, state.userTotals != null));
   document.getElementById("servers").replaceChildren(...(servers.length ? servers : [el("div", { class: "empty", text: "no server" })]));
   const unplaced = state.unplacedUsers;
   document.getElementById("unplaced").replaceChildren(unplaced.length
-    ? el("ul", { class: "users" }, unplaced.map(userRow)) : el("div", { class: "empty", text: "none" }));
+    ? el("ul", { class: "users" }, unplaced.map(userRow)) : el("div", { class: "empty", text: state.userTotals ? "none" : "unknown" }));
 }
 
 async function poll() {
@@ -212,6 +231,14 @@ document.getElementById("disconnectAll").addEventListener("click", () => {
   }
   if (!ids.length) { document.getElementById("message").textContent = "no user to disconnect"; return; }
   post("/api/disconnect", { userIds: ids });
+});
+document.getElementById("expandAll").addEventListener("click", () => {
+  const ids = lastState ? lastState.servers.map(server => server.id) : [];
+  const allShown = ids.length > 0 && ids.every(id => expanded.has(id));
+  expanded.clear();
+  if (!allShown) ids.forEach(id => expanded.add(id));
+  document.getElementById("expandAll").textContent = allShown ? "expand all" : "collapse all";
+  if (lastState) render(lastState);
 });
 document.addEventListener("click", event => {
   const userButton = event.target.closest("button[data-user]");
