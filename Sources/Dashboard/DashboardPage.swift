@@ -250,8 +250,8 @@ document.addEventListener("click", event => {
   if (expanded.has(id)) expanded.delete(id); else expanded.add(id);
   if (lastState) render(lastState);
 });
-poll();
-setInterval(poll, 1000);
+// The next poll starts a second after the last one ended, so slow answers never pile up.
+(async function refresh() { await poll(); setTimeout(refresh, 1000); })();
 </script>
 </body>
 </html>

@@ -39,8 +39,8 @@ struct UpCommand: AsyncParsableCommand {
             error.issues.forEach { reader.report($0.variable, $0.message) }
         }
         var dashboardDefaults = DashboardSettings()
-        dashboardDefaults.balancerAddress = .tcp(host: "127.0.0.1", port: settings.apiPort)
-        dashboardDefaults.clientAddress = .tcp(host: "127.0.0.1", port: client?.port ?? 8089)
+        dashboardDefaults.balancerAddress = .tcp(host: Self.reachable(settings.apiHost), port: settings.apiPort)
+        dashboardDefaults.clientAddress = .tcp(host: Self.reachable(client?.listenHost ?? "0.0.0.0"), port: client?.port ?? 8089)
         let dashboard = DashboardSettings.read(from: &reader, defaults: dashboardDefaults)
         try CommandEnvironment.finish(reader, command: "up")
         guard let client else { throw CommandEnvironment.invalidConfiguration }
@@ -73,5 +73,10 @@ struct UpCommand: AsyncParsableCommand {
         }
         defer { announcer.cancel() }
         try await local.run(extraServices: [simulator, dashboardApplication])
+    }
+
+    /// Where this machine reaches an API listening on `host`: loopback for a wildcard address.
+    private static func reachable(_ host: String) -> String {
+        ["0.0.0.0", "::", "[::]", "*"].contains(host) ? "127.0.0.1" : host
     }
 }
