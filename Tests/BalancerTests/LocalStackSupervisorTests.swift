@@ -156,7 +156,7 @@ import WSScaleCore
         let shutdownAt = clock.now
         await group.triggerGracefulShutdown()
         try await running.value
-        #expect(clock.now - shutdownAt < .seconds(1))
+        #expect(clock.now - shutdownAt < .seconds(5), "graceful shutdown ended it (a supervisor ignoring it would never end)")
 
         let process = fixture.program.current.process
         kill(process.pid, SIGKILL)
