@@ -146,7 +146,7 @@ import WSScaleTestSupport
             #expect(await probe.get(endpoint, path: "/fail-health") == 200)
             #expect(await probe.get(endpoint) == 503)
             #expect(await probe.get(endpoint, path: "/nothing-here") == 404)
-            #expect(await probe.waitUntilUp(endpoint, timeout: .seconds(1)))
+            #expect(await probe.waitUntilUp(endpoint, timeout: .seconds(5)))
         } catch {
             try? await driver.stopAll(grace: .zero)
             throw error

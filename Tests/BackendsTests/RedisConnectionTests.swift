@@ -82,7 +82,7 @@ import Testing
             let redis = try await fixture.connection()
             try await redis.send(["PING"])
             fixture.redis.kill()
-            #expect(await TestSupport.eventually(timeout: .seconds(2)) { !redis.isActive })
+            #expect(await TestSupport.eventually(timeout: .seconds(10)) { !redis.isActive })
             await #expect(throws: RedisError.connectionClosed) { try await redis.send(["PING"]) }
             await #expect(throws: (any Error).self) { try await fixture.connection() }
         }

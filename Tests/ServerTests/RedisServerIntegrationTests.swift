@@ -32,7 +32,7 @@ struct RedisServerIntegrationTests {
             let bob = try #require(records.first { $0.userId == "bob" })
             try await Task.sleep(for: .milliseconds(20))
             #expect(await clients[1].echoes("hello"))
-            #expect(await TestSupport.eventually(timeout: .seconds(2)) {
+            #expect(await TestSupport.eventually(timeout: .seconds(10)) {
                 try await pool.registry.allSessions().first { $0.sessionId == bob.sessionId }!.lastActive > bob.lastActive
             })
 
