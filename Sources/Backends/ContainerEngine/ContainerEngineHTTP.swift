@@ -9,6 +9,8 @@ import WSScaleCore
 struct ContainerEngineHTTP: Sendable {
     /// The engine's name in messages (`docker`, `podman`).
     let engineName: String
+    /// What answers on the engine's socket, in messages (`docker daemon`, `podman service`).
+    let daemonName: String
     let client: CurlHTTPClient
     /// What every path starts with (`/v1.41`, `/v4.0.0/libpod`).
     let prefix: String
@@ -17,11 +19,13 @@ struct ContainerEngineHTTP: Sendable {
     /// Creates the client of one engine.
     /// - Parameters:
     ///   - engineName: named in errors.
+    ///   - daemonName: named when nothing answers.
     ///   - prefix: the paths' common start.
     ///   - configuration: the engine's address and retry schedule.
     ///   - logger: where exchanges are logged.
-    init(engineName: String, prefix: String, configuration: ContainerDriverConfiguration, logger: Logger) {
+    init(engineName: String, daemonName: String, prefix: String, configuration: ContainerDriverConfiguration, logger: Logger) {
         self.engineName = engineName
+        self.daemonName = daemonName
         self.client = CurlHTTPClient(address: configuration.daemon, timeout: .seconds(30), logger: logger)
         self.prefix = prefix
         self.retry = configuration.retry
@@ -78,7 +82,7 @@ struct ContainerEngineHTTP: Sendable {
                 return response
             }
         } catch let error as HTTPAPIError {
-            throw DriverError("\(engineName) unreachable at \(client.address): \(error.message)", instance: instance)
+            throw DriverError("\(daemonName) unreachable at \(client.address): \(error.message)", instance: instance)
         } catch let error as TransientStatus {
             throw engineError(error.response, method: method, path: path, instance: instance)
         }

@@ -11,7 +11,7 @@ struct DockerEngineAPI: ContainerEngine {
     let exitCodeAttribute = "exitCode"
 
     init(configuration: ContainerDriverConfiguration, logger: Logger) {
-        http = ContainerEngineHTTP(engineName: "docker", prefix: "/\(configuration.apiVersion)", configuration: configuration, logger: logger)
+        http = ContainerEngineHTTP(engineName: "docker", daemonName: "docker daemon", prefix: "/\(configuration.apiVersion)", configuration: configuration, logger: logger)
     }
 
     /// `GET /_ping`.

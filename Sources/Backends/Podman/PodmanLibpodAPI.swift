@@ -11,7 +11,7 @@ struct PodmanLibpodAPI: ContainerEngine {
     let exitCodeAttribute = "containerExitCode"
 
     init(configuration: ContainerDriverConfiguration, logger: Logger) {
-        http = ContainerEngineHTTP(engineName: "podman", prefix: "/\(configuration.apiVersion)/libpod",
+        http = ContainerEngineHTTP(engineName: "podman", daemonName: "podman service", prefix: "/\(configuration.apiVersion)/libpod",
                                    configuration: configuration, logger: logger)
     }
 
