@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Makes Podman's REST API answer on this machine, for the Podman backend and its tests.
 # - installs podman (4.3, libpod API v4), netavark + aardvark-dns (its network stack) and
-#   catatonit (the init of `init: true` containers) when missing (apt, as root);
+#   catatonit (the init of `init: true` containers), and debootstrap (the local base image)
+#   when missing (apt, as root);
 # - podman's default rlimits exceed this machine's hard limits (no CAP_SYS_RESOURCE), so every
 #   start fails with `error setting rlimit type 7` unless ulimits are set: when no
 #   containers.conf on the machine sets `default_ulimits` (and CONTAINERS_CONF names no file of
@@ -17,24 +18,14 @@ set -euo pipefail
 
 SOCKET="${WSSCALE_PODMAN_SOCKET:-/run/podman/podman.sock}"
 PODMAN_LOG="${WSSCALE_PODMAN_LOG:-/var/log/wsscale-podman.log}"
-APT_PACKAGES=(podman netavark aardvark-dns catatonit)
+APT_PACKAGES=(podman netavark aardvark-dns catatonit debootstrap)
 DROP_IN=/etc/containers/containers.conf.d/wsscale-ulimits.conf
 
 fail() { echo "setup-podman: $*" >&2; exit 1; }
 answers() { curl -fsS --max-time 2 --unix-socket "$SOCKET" http://d/v4.0.0/libpod/_ping >/dev/null 2>&1; }
 
-missing=()
-for p in "${APT_PACKAGES[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-done
-if [ "${#missing[@]}" -gt 0 ]; then
-  [ "$(id -u)" = 0 ] || fail "needs these Debian packages: ${missing[*]} (run as root, or: sudo apt-get install -y ${missing[*]})"
-  echo "==> installing ${missing[*]}"
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq
-  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null \
-    || fail "apt-get install ${missing[*]} failed"
-fi
+source "$(dirname "$0")/daemon-setup.sh"
+install_missing_packages "${APT_PACKAGES[@]}"
 
 # The rlimits: a file of ours, never an edit of the user's configuration.
 if [ -z "${CONTAINERS_CONF:-}" ] \
@@ -61,14 +52,9 @@ if [ -S "$SOCKET" ] && pgrep -f "podman system service .*$SOCKET" >/dev/null 2>&
   echo "==> podman system service is starting on $SOCKET; waiting"
 else
   echo "==> starting podman system service on unix://$SOCKET (log: $PODMAN_LOG)"
-  mkdir -p "$(dirname "$SOCKET")" "$(dirname "$PODMAN_LOG")"
+  mkdir -p "$(dirname "$SOCKET")"
   rm -f "$SOCKET"
-  # setsid: the service outlives this script and the shell that ran it.
-  # Every descriptor above 2 is closed first: a daemon that keeps one its starter inherited
-  # (Foundation's Process watches a socket for the child's end, a CI runner a pipe) makes
-  # whoever ran this script wait forever for the script to finish.
-  setsid bash -c 'for fd in /proc/$$/fd/*; do n=${fd##*/}; [ "$n" -gt 2 ] && eval "exec $n>&-"; done; exec podman system service --time 0 "unix://$0"' "$SOCKET" \
-    >>"$PODMAN_LOG" 2>&1 < /dev/null &
+  start_detached "$PODMAN_LOG" podman system service --time 0 "unix://$SOCKET"
 fi
 
 for _ in $(seq 1 60); do
