@@ -164,7 +164,7 @@ public enum DockerTestEnvironment {
             }
             return Preparation(unavailableReason: nil, image: named)
         }
-        let log = "/tmp/wsscale-test-build-image.log"
+        let log = "/tmp/wsscale-test-build-docker-image.log"
         let build = ContainerCLI.docker.buildProductImage(productImage, log: log, testsName: "Docker")
         if build.status == 0 {
             return Preparation(unavailableReason: nil, image: productImage)
