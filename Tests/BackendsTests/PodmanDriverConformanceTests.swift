@@ -29,18 +29,8 @@ enum PodmanDriverFixture {
             engine: .podman, image: PodmanTestEnvironment.testImage, pool: pool, daemon: PodmanTestEnvironment.address,
             stopGrace: .seconds(2), environment: ["REDIS_URL": "redis://127.0.0.1:6379"],
             retry: RetryBackoff(attempts: 2, initialDelay: .milliseconds(50)))
-        let missingImage = {
-            var missing = configuration
-            missing.image = "localhost/wsscale-no-such-image:0"
-            return missing
-        }()
-        return DriverConformance.Fixture(
-            makeDriver: { PodmanDriver(configuration: configuration, logger: logger) },
-            makeDriverWithBadProgram: { PodmanDriver(configuration: missingImage, logger: logger) },
-            killFromOutside: { id in
-                let killed = PodmanTestEnvironment.podman("kill", id)
-                guard killed.status == 0 else { throw DriverError("podman kill failed: \(killed.output)", instance: id) }
-            },
-            cleanUp: { PodmanTestEnvironment.removeContainers(ofPool: pool) })
+        return .containers(cli: .podman, pool: pool, configuration: configuration) {
+            PodmanDriver(configuration: $0, logger: logger)
+        }
     }
 }

@@ -42,18 +42,10 @@ extension RealStackTests.DockerStackTests {
 
     /// Runs `body` on the scenarios of a fresh stack, then stops it and checks nothing is left.
     static func withStack<Result>(_ body: (StackScenario) async throws -> Result) async throws -> Result {
-        let stack = try await ContainerBackendStack.start(engine: .docker)
-        let scenario = StackScenario(api: StackAPI(clientPort: stack.clientPort, balancerPort: stack.balancerPort),
-                                     killServer: { id in try stack.killServer(id) })
-        let result: Result
-        do {
-            result = try await body(scenario)
-        } catch {
-            print(stack.logs())
-            await stack.stop()
-            throw error
+        let (result, left) = try await ContainerBackendStack.run(engine: .docker) { stack in
+            try await body(StackScenario(api: StackAPI(clientPort: stack.clientPort, balancerPort: stack.balancerPort),
+                                         killServer: { id in try stack.killServer(id) }))
         }
-        let left = await stack.stop()
         #expect(left.isEmpty, "left behind: \(left)")
         return result
     }

@@ -16,8 +16,7 @@ struct PodmanStackTests {
     /// comes into rotation, the client simulator's users land on the new containers too, and
     /// stopping the stack leaves no container, Redis or network behind.
     @Test func scalesOutToANewContainerAndLeavesNothingBehind() async throws {
-        let stack = try await ContainerBackendStack.start(engine: .podman, settings: ["MAX_INSTANCES": "4"])
-        do {
+        let (_, left) = try await ContainerBackendStack.run(engine: .podman, settings: ["MAX_INSTANCES": "4"]) { stack in
             let before = Set(try await stack.topology().instances.map(\.id))
             let reaction = try await ScaleOutReaction.measure(samples: 1, traffic: Endpoint(host: "127.0.0.1", port: stack.trafficPort)) {
                 try await stack.topology()
@@ -35,30 +34,19 @@ struct PodmanStackTests {
             #expect(landed, "20 users on servers of 10 at 80 % need 3 servers; all connected, some on new containers")
             let containers = ContainerCLI.podman.containers(ofPool: stack.pool)
             #expect(containers.count == (try await stack.topology().instances.count), "one podman container per server: \(containers)")
-        } catch {
-            print(stack.logs())
-            await stack.stop()
-            throw error
         }
-        let left = await stack.stop()
         #expect(left.isEmpty, "left behind: \(left)")
     }
 
     /// Scale-out reaction time on the podman backend, median of 5 (`ScaleOutReaction`).
     /// Prints the figure (README's table).
     @Test func measuresScaleOutReaction() async throws {
-        let stack = try await ContainerBackendStack.start(engine: .podman, settings: ["SCALE_IN_STABILIZATION_SECONDS": "1", "MAX_INSTANCES": "4"])
-        let samples: [Duration]
-        do {
-            samples = try await ScaleOutReaction.measure(samples: 5, traffic: Endpoint(host: "127.0.0.1", port: stack.trafficPort)) {
+        let settings = ["SCALE_IN_STABILIZATION_SECONDS": "1", "MAX_INSTANCES": "4"]
+        let (samples, left) = try await ContainerBackendStack.run(engine: .podman, settings: settings) { stack in
+            try await ScaleOutReaction.measure(samples: 5, traffic: Endpoint(host: "127.0.0.1", port: stack.trafficPort)) {
                 try await stack.topology()
             }
-        } catch {
-            print(stack.logs())
-            await stack.stop()
-            throw error
         }
-        let left = await stack.stop()
         let median = ScaleOutReaction.median(samples)
         print("podman backend scale-out reaction (threshold crossing → new container in rotation): median of 5 = \(median), all = \(samples)")
         #expect(median < .seconds(3))
@@ -67,18 +55,10 @@ struct PodmanStackTests {
 
     @Test("podman 1: 40 users at once; the overflow is refused (1013), then everyone gets in, no server above 30")
     func burstOfUsers() async throws {
-        let stack = try await ContainerBackendStack.start(engine: .podman)
-        let scenario = StackScenario(api: StackAPI(clientPort: stack.clientPort, balancerPort: stack.balancerPort),
-                                     killServer: { id in try stack.killServer(id) })
-        let report: StackScenario.BurstReport
-        do {
-            report = try await scenario.burstOfUsers(40)
-        } catch {
-            print(stack.logs())
-            await stack.stop()
-            throw error
+        let (report, left) = try await ContainerBackendStack.run(engine: .podman) { stack in
+            try await StackScenario(api: StackAPI(clientPort: stack.clientPort, balancerPort: stack.balancerPort),
+                                    killServer: { id in try stack.killServer(id) }).burstOfUsers(40)
         }
-        let left = await stack.stop()
         #expect(left.isEmpty, "left behind: \(left)")
         print("podman experiment 1: all 40 connected after \(report.timeToAllConnected), first server refused "
               + "\(report.refusedByFirstServer), highest \(report.highestSessions) sessions, \(report.servers) servers")

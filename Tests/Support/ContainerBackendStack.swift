@@ -138,6 +138,27 @@ public final class ContainerBackendStack: @unchecked Sendable {
         return stack
     }
 
+    /// Starts a stack, runs `body` on it and stops it, whatever happens (printing the logs
+    /// first when `body` throws).
+    /// - Parameters:
+    ///   - engine: Docker or Podman.
+    ///   - settings: knobs replacing `seedEnvironment`'s.
+    ///   - body: the test.
+    /// - Returns: what `body` returned, and what stopping left behind (empty when clean).
+    public static func run<Result>(engine: StackEngine, settings: [String: String] = [:],
+                                   _ body: (ContainerBackendStack) async throws -> Result) async throws -> (result: Result, left: [String]) {
+        let stack = try await start(engine: engine, settings: settings)
+        let result: Result
+        do {
+            result = try await body(stack)
+        } catch {
+            print(stack.logs())
+            await stack.stop()
+            throw error
+        }
+        return (result, await stack.stop())
+    }
+
     private func startParts() async throws {
         let redisImage = "wsscale-redis:local"
         let build = await TestCommand.runDetached(engine.cli.program, ["build", "-q", "-t", redisImage,
