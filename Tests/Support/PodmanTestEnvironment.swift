@@ -6,12 +6,15 @@ import WSScaleBackends
 ///
 /// Decision: like the Docker tests, the tests make the service answer and build the image
 /// themselves: `scripts/setup-podman.sh` (installs podman when missing, writes the rlimit
-/// drop-in, starts `podman system service`), then, unless the image exists already,
-/// `CONTAINER_ENGINE=podman docker/build-image.sh wsscale:local` (the same base tarball and
-/// Dockerfile as Docker's image; `scripts/test.sh` does both before `swift test`).
+/// drop-in, starts `podman system service`), then `CONTAINER_ENGINE=podman
+/// docker/build-image.sh wsscale:local` (the same base tarball, release binary in
+/// `.build-static` and Dockerfile as Docker's image; incremental: seconds when
+/// `scripts/test.sh` did it before `swift test`).
 ///
-/// - The service cannot answer, or the image cannot be made: every Podman test is skipped,
-///   and the reason is printed once, on a line starting `SKIPPING the Podman tests:`.
+/// - The service cannot answer, or the image can be neither built nor found: every Podman test
+///   is skipped, and the reason is printed once, on a line starting `SKIPPING the Podman tests:`.
+/// - The image cannot be built but an older one exists: the tests run it, after a line
+///   starting `STALE image for the Podman tests:`.
 /// - `WSSCALE_PODMAN_TEST_IMAGE=<image>` uses that image as it is, without building.
 public enum PodmanTestEnvironment {
     /// The image the Podman tests run (podman's name for `wsscale:local`).
@@ -57,12 +60,15 @@ public enum PodmanTestEnvironment {
             }
             return (nil, named)
         }
-        if podman("image", "exists", productImage).status == 0 { return (nil, productImage) }
         let log = "/tmp/wsscale-test-build-podman-image.log"
         let build = ContainerCLI.podman.buildProductImage("wsscale:local", log: log, testsName: "Podman")
         guard build.status == 0 else {
-            let reason = "\(productImage) could not be built (CONTAINER_ENGINE=podman docker/build-image.sh exited \(build.status)); last lines of \(log):\n\(build.tail)"
-            return (TestCommand.announceSkip("Podman", reason), productImage)
+            let failure = "\(productImage) could not be built (CONTAINER_ENGINE=podman docker/build-image.sh exited \(build.status)); last lines of \(log):\n\(build.tail)"
+            guard podman("image", "exists", productImage).status == 0 else {
+                return (TestCommand.announceSkip("Podman", failure), productImage)
+            }
+            FileHandle.standardError.write(Data("STALE image for the Podman tests: \(failure)\nthey run the \(productImage) that exists.\n".utf8))
+            return (nil, productImage)
         }
         return (nil, productImage)
     }
