@@ -3,16 +3,19 @@
 # minimal Debian bookworm with the runtime libraries of a `swift build --static-swift-stdlib`
 # binary (libhiredis0.14, libcurl4, libsystemd0, ca-certificates) plus busybox (health
 # checks in compose, the tiny HTTP responder of the tests), drops the apt lists, and
-# `docker import`s it. Does nothing when the image exists (WSSCALE_BASE_REBUILD=1 forces).
-# Needs root, debootstrap and a running dockerd (scripts/setup-docker.sh does both).
+# `docker import`s it (`podman import` with CONTAINER_ENGINE=podman: the same tarball).
+# Does nothing when the image exists (WSSCALE_BASE_REBUILD=1 forces).
+# Needs root, debootstrap and a running dockerd (scripts/setup-docker.sh does both), or podman.
 # Usage: docker/base-image.sh [IMAGE]   (default wsscale-base:bookworm)
+#        env: CONTAINER_ENGINE (docker or podman, default docker)
 set -euo pipefail
 
 IMAGE="${1:-wsscale-base:bookworm}"
+ENGINE="${CONTAINER_ENGINE:-docker}"
 MIRROR="${WSSCALE_DEBIAN_MIRROR:-http://deb.debian.org/debian}"
 PACKAGES="libhiredis0.14,libcurl4,libsystemd0,ca-certificates,busybox"
 
-if [ "${WSSCALE_BASE_REBUILD:-0}" != 1 ] && docker image inspect "$IMAGE" >/dev/null 2>&1; then
+if [ "${WSSCALE_BASE_REBUILD:-0}" != 1 ] && "$ENGINE" image inspect "$IMAGE" >/dev/null 2>&1; then
   echo "==> $IMAGE exists"
   exit 0
 fi
@@ -26,6 +29,6 @@ debootstrap --variant=minbase --include="$PACKAGES" bookworm "$ROOT" "$MIRROR" >
   || { tail -n 20 "$ROOT.log" >&2; rm -f "$ROOT.log"; echo "base-image: debootstrap failed" >&2; exit 1; }
 rm -f "$ROOT.log"
 rm -rf "$ROOT"/var/lib/apt/lists/* "$ROOT"/var/cache/apt/*.bin "$ROOT"/var/cache/apt/archives/*.deb
-echo "==> docker import $IMAGE"
-tar -C "$ROOT" -c . | docker import --change 'CMD ["/bin/sh"]' - "$IMAGE" >/dev/null
-docker image ls "$IMAGE"
+echo "==> $ENGINE import $IMAGE"
+tar -C "$ROOT" -c . | "$ENGINE" import --change 'CMD ["/bin/sh"]' - "$IMAGE" >/dev/null
+"$ENGINE" image ls "$IMAGE"

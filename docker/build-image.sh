@@ -6,13 +6,17 @@
 #   incremental one seconds, and it never waits for a debug build or `swift test` using
 #   .build), unless WSSCALE_BINARY names a binary to use;
 # - the build context is a temporary directory holding only the (stripped) binary.
+# - CONTAINER_ENGINE=podman builds into podman's storage instead (`podman import` of the same
+#   base, `podman build` of the same Dockerfile; podman names it localhost/IMAGE).
 # Usage: docker/build-image.sh [IMAGE]   env: BASE (default wsscale-base:bookworm), WSSCALE_BINARY,
-#        WSSCALE_SCRATCH_PATH
+#        WSSCALE_SCRATCH_PATH, CONTAINER_ENGINE (docker or podman, default docker)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 IMAGE="${1:-wsscale:local}"
 BASE="${BASE:-wsscale-base:bookworm}"
+ENGINE="${CONTAINER_ENGINE:-docker}"
+export CONTAINER_ENGINE="$ENGINE"
 
 if [ "$BASE" = "wsscale-base:bookworm" ]; then
   docker/base-image.sh "$BASE"
@@ -32,5 +36,5 @@ trap 'rm -rf "$CONTEXT"' EXIT
 cp "$BINARY" "$CONTEXT/wsscale"
 strip "$CONTEXT/wsscale" 2>/dev/null || true
 cp docker/Dockerfile "$CONTEXT/Dockerfile"
-echo "==> docker build -t $IMAGE (base $BASE, context $(du -sh "$CONTEXT" | cut -f1))"
-docker build -q --build-arg BASE="$BASE" -t "$IMAGE" "$CONTEXT"
+echo "==> $ENGINE build -t $IMAGE (base $BASE, context $(du -sh "$CONTEXT" | cut -f1))"
+"$ENGINE" build -q --build-arg BASE="$BASE" -t "$IMAGE" "$CONTEXT"

@@ -13,18 +13,8 @@ APT_PACKAGES=(docker.io docker-compose debootstrap)
 
 fail() { echo "setup-docker: $*" >&2; exit 1; }
 
-missing=()
-for p in "${APT_PACKAGES[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-done
-if [ "${#missing[@]}" -gt 0 ]; then
-  [ "$(id -u)" = 0 ] || fail "needs these Debian packages: ${missing[*]} (run as root, or: sudo apt-get install -y ${missing[*]})"
-  echo "==> installing ${missing[*]}"
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq
-  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null \
-    || fail "apt-get install ${missing[*]} failed"
-fi
+source "$(dirname "$0")/daemon-setup.sh"
+install_missing_packages "${APT_PACKAGES[@]}"
 
 if docker info >/dev/null 2>&1; then
   exit 0
@@ -35,13 +25,7 @@ command -v dockerd >/dev/null 2>&1 || fail "dockerd is not installed (package do
 
 if ! pgrep -x dockerd >/dev/null 2>&1; then
   echo "==> starting dockerd (log: $DOCKERD_LOG)"
-  mkdir -p "$(dirname "$DOCKERD_LOG")"
-  # setsid: the daemon outlives this script and the shell that ran it.
-  # Every descriptor above 2 is closed first: a daemon that keeps one its starter inherited
-  # (Foundation's Process watches a socket for the child's end, a CI runner a pipe) makes
-  # whoever ran this script wait forever for the script to finish.
-  setsid bash -c 'for fd in /proc/$$/fd/*; do n=${fd##*/}; [ "$n" -gt 2 ] && eval "exec $n>&-"; done; exec dockerd' \
-    >>"$DOCKERD_LOG" 2>&1 < /dev/null &
+  start_detached "$DOCKERD_LOG" dockerd
 fi
 
 for _ in $(seq 1 60); do

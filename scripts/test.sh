@@ -5,6 +5,9 @@
 # - The Docker tests need dockerd and the image wsscale:local: this script makes both ready
 #   before the tests (scripts/setup-docker.sh, docker/build-image.sh); when it cannot, the
 #   Docker tests print why they are skipped or run a stand-in, and everything else still runs.
+# - The Podman tests likewise need podman's REST API and localhost/wsscale:local
+#   (scripts/setup-podman.sh, CONTAINER_ENGINE=podman docker/build-image.sh); when podman
+#   cannot work, they print `SKIPPING the Podman tests:` and why.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/setup.sh
@@ -13,17 +16,20 @@ ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 echo "==> swift build (debug, tests included)"
 swift build --build-tests
 
-if [ -z "${WSSCALE_DOCKER_TEST_IMAGE:-}" ]; then
-  IMAGE_LOG=/tmp/wsscale-test-build-image.log
-  echo "==> Docker tests: dockerd, then the image wsscale:local (log: $IMAGE_LOG)"
-  started=$SECONDS
-  if scripts/setup-docker.sh && docker/build-image.sh wsscale:local >"$IMAGE_LOG" 2>&1; then
-    echo "==> wsscale:local is ready ($((SECONDS - started)) s)"
+# ready_image NAME SETUP ENGINE: the engine's daemon (SETUP script), then the image wsscale:local
+# built for ENGINE; a failure only says so (the tests then print SKIPPING or STAND-IN and why).
+ready_image() {
+  local name="$1" setup="$2" engine="$3" log="/tmp/wsscale-test-build-$3-image.log" started=$SECONDS
+  echo "==> $name tests: $setup, then the image wsscale:local (log: $log)"
+  if "$setup" && CONTAINER_ENGINE="$engine" docker/build-image.sh wsscale:local >"$log" 2>&1; then
+    echo "==> $name: wsscale:local is ready ($((SECONDS - started)) s)"
   else
-    echo "==> the Docker image could not be made ready; the Docker tests will say why" >&2
-    tail -n 15 "$IMAGE_LOG" >&2 2>/dev/null || true
+    echo "==> the $name image could not be made ready; the $name tests will say why" >&2
+    tail -n 15 "$log" >&2 2>/dev/null || true
   fi
-fi
+}
+[ -n "${WSSCALE_DOCKER_TEST_IMAGE:-}" ] || ready_image Docker scripts/setup-docker.sh docker
+[ -n "${WSSCALE_PODMAN_TEST_IMAGE:-}" ] || ready_image Podman scripts/setup-podman.sh podman
 
 TIMEOUT="${WSSCALE_TEST_TIMEOUT:-45m}"
 echo "==> swift test (stopped after $TIMEOUT)"
@@ -31,6 +37,6 @@ status=0
 timeout --kill-after=30s "$TIMEOUT" swift test --skip-build "$@" || status=$?
 if [ "$status" = 124 ] || [ "$status" = 137 ]; then
   echo "==> swift test did not finish within $TIMEOUT (WSSCALE_TEST_TIMEOUT); processes left:" >&2
-  ps -eo pid,ppid,etime,args --forest | grep -E "wsscale|redis|haproxy|docker" | grep -v grep >&2 || true
+  ps -eo pid,ppid,etime,args --forest | grep -E "wsscale|redis|haproxy|docker|podman" | grep -v grep >&2 || true
 fi
 exit "$status"

@@ -57,12 +57,16 @@ public struct BalancerRuntime: Sendable {
             return try ProcessDriver(
                 configuration: .wsscaleServer(stateDirectory: settings.stateDirectory, pool: settings.pool),
                 logger: logger)
-        case .docker:
+        case .docker, .podman:
+            let engine: ContainerEngineKind = settings.backend == .docker ? .docker : .podman
             var reader = EnvironmentReader(environment: ProcessInfo.processInfo.environment)
-            var configuration = DockerDriverConfiguration.read(from: &reader)
+            var configuration = ContainerDriverConfiguration.read(from: &reader, engine: engine)
             try reader.finish()
             configuration.stopGrace = settings.stopGrace
-            return DockerDriver(configuration: configuration, logger: logger)
+            switch engine {
+            case .docker: return DockerDriver(configuration: configuration, logger: logger)
+            case .podman: return PodmanDriver(configuration: configuration, logger: logger)
+            }
         }
     }
 

@@ -5,7 +5,7 @@ import WSScaleCore
 
 /// The Docker driver's pure parts: the create body, reading listings, configuration.
 @Suite struct DockerContainerSpecTests {
-    let configuration = DockerDriverConfiguration(image: "wsscale:local", pool: "p1", stopGrace: .milliseconds(2500),
+    let configuration = ContainerDriverConfiguration(image: "wsscale:local", pool: "p1", stopGrace: .milliseconds(2500),
                                                   environment: ["REDIS_URL": "redis://redis:6379", "SERVER_ID": "overridden"])
 
     @Test func publishesTheServerPortOnLoopbackWithItsIdentity() throws {
@@ -42,9 +42,9 @@ import WSScaleCore
     }
 
     @Test func readsWhetherToPublishAndWhichNetworkToJoin() throws {
-        func reachability(_ environment: [String: String]) throws -> DockerDriverConfiguration.Reachability {
+        func reachability(_ environment: [String: String]) throws -> ContainerDriverConfiguration.Reachability {
             var reader = EnvironmentReader(environment: environment)
-            let read = DockerDriverConfiguration.read(from: &reader)
+            let read = ContainerDriverConfiguration.read(from: &reader, engine: .docker)
             try reader.finish()
             return read.reachability
         }
@@ -63,7 +63,7 @@ import WSScaleCore
          {"Id":"ghi","Names":["/ws-3"],"Labels":{"wsscale.pool":"p1","wsscale.instance":"ws-3"},"State":"created","Status":"Created"}]
         """#.utf8)
         let containers = try JSONDecoder().decode([DockerContainerSummary].self, from: listing)
-        #expect(containers.map { DockerInstanceMapping.instance($0, configuration: configuration) } == [
+        #expect(containers.map { ContainerInstanceMapping.instance($0.listing, configuration: configuration) } == [
             DriverInstance(id: "ws-1", status: .running, endpoint: Endpoint(host: "127.0.0.1", port: 49153)),
             DriverInstance(id: "ws-2", status: .exited(code: 137)),
             DriverInstance(id: "ws-3", status: .starting),
@@ -80,28 +80,28 @@ import WSScaleCore
           "Status":"Up 1 second","Ports":[],"NetworkSettings":{"Networks":{"other":{"IPAddress":"10.8.0.2"}}}}]
         """#.utf8)
         let containers = try JSONDecoder().decode([DockerContainerSummary].self, from: listing)
-        #expect(containers.map { DockerInstanceMapping.instance($0, configuration: networked) } == [
+        #expect(containers.map { ContainerInstanceMapping.instance($0.listing, configuration: networked) } == [
             DriverInstance(id: "ws-1", status: .running, endpoint: Endpoint(host: "10.9.0.5", port: 8088)),
             DriverInstance(id: "ws-2", status: .running, endpoint: nil),
         ])
-        let inspection = try JSONDecoder().decode(DockerContainerInspection.self, from: Data(#"""
+        let inspection = try JSONDecoder().decode(ContainerInspection.self, from: Data(#"""
         {"Id":"abc","NetworkSettings":{"Ports":{},"Networks":{"wsscale_net":{"IPAddress":"10.9.0.5"},"bridge":{"IPAddress":""}}}}
         """#.utf8))
-        #expect(DockerInstanceMapping.networkEndpoint(inspection, port: 8088, network: "wsscale_net") == Endpoint(host: "10.9.0.5", port: 8088))
-        #expect(DockerInstanceMapping.networkEndpoint(inspection, port: 8088, network: "bridge") == nil)
+        #expect(ContainerInstanceMapping.networkEndpoint(inspection, port: 8088, network: "wsscale_net") == Endpoint(host: "10.9.0.5", port: 8088))
+        #expect(ContainerInstanceMapping.networkEndpoint(inspection, port: 8088, network: "bridge") == nil)
     }
 
     @Test func namesExitCodes() {
-        #expect(DockerInstanceMapping.exitReason(code: 137, oomKilled: true) == "container killed (SIGKILL, exit code 137), out of memory")
-        #expect(DockerInstanceMapping.exitReason(code: 134, oomKilled: false) == "container killed by signal 6 (exit code 134)")
-        #expect(DockerInstanceMapping.exitReason(code: 1, oomKilled: false) == "container exited with code 1")
-        #expect(DockerInstanceMapping.exitCode("Exited (0) 1 second ago") == 0)
-        #expect(DockerInstanceMapping.exitCode("Dead") == nil)
-        #expect(DockerInstanceMapping.reachableHost("0.0.0.0") == "127.0.0.1")
+        #expect(ContainerInstanceMapping.exitReason(code: 137, oomKilled: true) == "container killed (SIGKILL, exit code 137), out of memory")
+        #expect(ContainerInstanceMapping.exitReason(code: 134, oomKilled: false) == "container killed by signal 6 (exit code 134)")
+        #expect(ContainerInstanceMapping.exitReason(code: 1, oomKilled: false) == "container exited with code 1")
+        #expect(ContainerInstanceMapping.exitCode("Exited (0) 1 second ago") == 0)
+        #expect(ContainerInstanceMapping.exitCode("Dead") == nil)
+        #expect(ContainerInstanceMapping.reachableHost("0.0.0.0") == "127.0.0.1")
     }
 
     @Test func formatsEventTimestampsWithNanoseconds() {
-        #expect(DockerDriver.timestamp(nanoseconds: 1_700_000_000_000_000_042) == "1700000000.000000042")
+        #expect(ContainerEventTime.timestamp(nanoseconds: 1_700_000_000_000_000_042) == "1700000000.000000042")
     }
 
     @Test func refusesInvalidContainerNames() {
@@ -116,7 +116,7 @@ import WSScaleCore
             "DOCKER_HOST": "tcp://127.0.0.1:2375", "WSSCALE_DOCKER_NETWORK": "wsscale_default",
             "WSSCALE_POOL": "blue", "WSSCALE_DOCKER_STOP_GRACE": "4",
         ])
-        let read = DockerDriverConfiguration.read(from: &reader)
+        let read = ContainerDriverConfiguration.read(from: &reader, engine: .docker)
         try reader.finish()
         #expect(read.daemon == .tcp(host: "127.0.0.1", port: 2375))
         #expect(read.reachability == .network(name: "wsscale_default"))
@@ -125,7 +125,7 @@ import WSScaleCore
         #expect(read.apiVersion == "v1.41")
 
         var bad = EnvironmentReader(environment: ["DOCKER_HOST": "tcp://nowhere", "WSSCALE_POOL": "a b", "WSSCALE_DOCKER_CONTAINER_PORT": "0"])
-        _ = DockerDriverConfiguration.read(from: &bad)
+        _ = ContainerDriverConfiguration.read(from: &bad, engine: .docker)
         #expect(bad.issues.map(\.variable) == ["DOCKER_HOST", "WSSCALE_POOL", "WSSCALE_DOCKER_CONTAINER_PORT"])
     }
 }

@@ -25,19 +25,8 @@ enum DockerDriverFixture {
 
     static func make() -> DriverConformance.Fixture {
         let pool = DockerTestPool()
-        let configuration = pool.configuration()
-        let missingImage = {
-            var missing = configuration
-            missing.image = "wsscale-no-such-image:0"
-            return missing
-        }()
-        return DriverConformance.Fixture(
-            makeDriver: { DockerDriver(configuration: configuration, logger: logger) },
-            makeDriverWithBadProgram: { DockerDriver(configuration: missingImage, logger: logger) },
-            killFromOutside: { id in
-                let killed = DockerTestEnvironment.docker("kill", id)
-                guard killed.status == 0 else { throw DriverError("docker kill failed: \(killed.output)", instance: id) }
-            },
-            cleanUp: { pool.removeEverything() })
+        return .containers(cli: .docker, pool: pool.pool, configuration: pool.configuration()) {
+            DockerDriver(configuration: $0, logger: logger)
+        }
     }
 }

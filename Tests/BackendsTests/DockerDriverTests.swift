@@ -11,8 +11,8 @@ struct DockerTestPool {
     var daemon: HTTPAPIAddress = .unixSocket(path: "/var/run/docker.sock")
 
     func configuration(image: String = DockerTestEnvironment.testImage,
-                       command: [String]? = DockerTestEnvironment.testCommand) -> DockerDriverConfiguration {
-        DockerDriverConfiguration(image: image, pool: pool, daemon: daemon, stopGrace: .seconds(2),
+                       command: [String]? = DockerTestEnvironment.testCommand) -> ContainerDriverConfiguration {
+        ContainerDriverConfiguration(image: image, pool: pool, daemon: daemon, stopGrace: .seconds(2),
                                   environment: ["REDIS_URL": "redis://127.0.0.1:6379"], command: command,
                                   retry: RetryBackoff(attempts: 2, initialDelay: .milliseconds(50)))
     }

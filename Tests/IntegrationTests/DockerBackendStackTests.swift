@@ -3,14 +3,14 @@ import Testing
 import WSScaleTestSupport
 
 extension RealStackTests.DockerStackTests {
-/// The balancer on the host with the docker backend (`DockerBackendStack`): servers are
+/// The balancer on the host with the docker backend (`ContainerBackendStack`): servers are
 /// `wsscale:local` containers publishing on 127.0.0.1, HAProxy and the client simulator run
 /// on the host, all traffic on loopback.
 @Suite struct DockerBackendStackTests {
     /// 20 users scale the pool out; a server killed from outside (`docker kill`) leaves the
     /// topology, its container is removed, and its users get back in on the others.
     @Test func scalesOutAndSurvivesAKilledContainer() async throws {
-        let stack = try await DockerBackendStack.start()
+        let stack = try await ContainerBackendStack.start(engine: .docker)
         do {
             let users = (1...20).map { "crash-\($0)" }
             try await stack.client.batch(connect: true, users: users)
@@ -48,7 +48,7 @@ extension RealStackTests.DockerStackTests {
         #expect(left.isEmpty, "left behind: \(left)")
     }
 
-    private func allConnected(_ stack: DockerBackendStack, _ count: Int, within limit: Duration) async -> Bool {
+    private func allConnected(_ stack: ContainerBackendStack, _ count: Int, within limit: Duration) async -> Bool {
         await TestSupport.eventually(timeout: limit) {
             let connected = try await stack.client.connectedUsers()
             let sessions = try await stack.topology().totalSessions

@@ -83,57 +83,23 @@ extension RealStackTests.DockerStackTests {
         #expect(stack.leftovers().isEmpty, "left behind: \(stack.leftovers())")
     }
 
-    /// Scale-out reaction time on the docker backend, median of 5: from the WebSocket upgrade
-    /// (through HAProxy's published port on 127.0.0.1) of the session that takes one server
-    /// above MAX_UTILIZATION_PERCENT + OVERUTILIZED_TOLERANCE_PERCENT (9 of 10 = 90 % > 80 %)
-    /// to the new container in rotation (the balancer's topology shows it active and HAProxy
-    /// ready; polled every 10 ms). Between samples every connection is closed and the pool
-    /// scales back in to one server. Prints the figure (README's table).
+    /// Scale-out reaction time on the docker backend, median of 5 (`ScaleOutReaction`: from
+    /// the upgrade of the session that takes one server above 80 % to the new container in
+    /// rotation). Prints the figure (README's table).
     @Test func measuresScaleOutReaction() async throws {
         let stack = try await DockerComposeStack.up(settings: ["SCALE_IN_STABILIZATION_SECONDS": "1", "MAX_INSTANCES": "4"])
-        let traffic = Endpoint(host: "127.0.0.1", port: stack.trafficPort)
-        let clock = ContinuousClock()
-        var samples: [Duration] = []
-        var open: [any Channel] = []
+        let samples: [Duration]
         do {
-            for sample in 0..<5 {
-                let settled = await TestSupport.eventually(timeout: .seconds(60)) {
-                    let topology = try await stack.topology()
-                    return topology.instances.count == 1 && topology.inRotation.count == 1 && topology.totalSessions == 0
-                }
-                try #require(settled, "sample \(sample): the pool settles at one idle server in rotation")
-                let before = Set(try await stack.topology().instances.map(\.id))
-                for index in 0..<8 {
-                    open.append(try await LoopbackHTTP.openUpgradedConnection(traffic, path: "/api/v1/websocket/reaction-\(sample)-\(index)", timeout: .seconds(5)))
-                }
-                let registered = await TestSupport.eventually(timeout: .seconds(10)) { try await stack.topology().totalSessions == 8 }
-                try #require(registered, "sample \(sample): 8 sessions registered")
-                try await Task.sleep(for: .milliseconds(300))
-                #expect(try await stack.topology().instances.count == 1, "80 % does not scale out")
-
-                open.append(try await LoopbackHTTP.openUpgradedConnection(traffic, path: "/api/v1/websocket/reaction-\(sample)-8", timeout: .seconds(5)))
-                let crossed = clock.now
-                var reaction: Duration?
-                while reaction == nil, clock.now - crossed < .seconds(30) {
-                    if try await stack.topology().inRotation.contains(where: { !before.contains($0.id) }) {
-                        reaction = clock.now - crossed
-                    } else {
-                        try await Task.sleep(for: .milliseconds(10))
-                    }
-                }
-                let measured = try #require(reaction, "sample \(sample): a new server in rotation within 30 s")
-                samples.append(measured)
-                for channel in open { try? await channel.close() }
-                open.removeAll()
+            samples = try await ScaleOutReaction.measure(samples: 5, traffic: Endpoint(host: "127.0.0.1", port: stack.trafficPort)) {
+                try await stack.topology()
             }
         } catch {
             print(await stack.logs())
-            for channel in open { try? await channel.close() }
             await stack.down()
             throw error
         }
         await stack.down()
-        let median = samples.sorted()[samples.count / 2]
+        let median = ScaleOutReaction.median(samples)
         print("docker backend scale-out reaction (threshold crossing → new container in rotation): median of 5 = \(median), all = \(samples)")
         #expect(median < .seconds(10))
         #expect(stack.leftovers().isEmpty, "left behind: \(stack.leftovers())")

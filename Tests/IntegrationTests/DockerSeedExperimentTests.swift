@@ -3,7 +3,7 @@ import WSScaleTestSupport
 
 extension RealStackTests.DockerStackTests {
 /// The seed's four experiments (the shared `StackScenario` checks) with the balancer on the
-/// docker backend: `DockerBackendStack` (servers are `wsscale:local` containers publishing
+/// docker backend: `ContainerBackendStack` (servers are `wsscale:local` containers publishing
 /// on 127.0.0.1; Redis in a container; HAProxy, the balancer and the client simulator on the
 /// host), driven only through the HTTP APIs on 127.0.0.1. Each test runs its own stack.
 @Suite struct DockerSeedExperimentTests {
@@ -42,18 +42,10 @@ extension RealStackTests.DockerStackTests {
 
     /// Runs `body` on the scenarios of a fresh stack, then stops it and checks nothing is left.
     static func withStack<Result>(_ body: (StackScenario) async throws -> Result) async throws -> Result {
-        let stack = try await DockerBackendStack.start()
-        let scenario = StackScenario(api: StackAPI(clientPort: stack.clientPort, balancerPort: stack.balancerPort),
-                                     killServer: { id in try stack.killServer(id) })
-        let result: Result
-        do {
-            result = try await body(scenario)
-        } catch {
-            print(stack.logs())
-            await stack.stop()
-            throw error
+        let (result, left) = try await ContainerBackendStack.run(engine: .docker) { stack in
+            try await body(StackScenario(api: StackAPI(clientPort: stack.clientPort, balancerPort: stack.balancerPort),
+                                         killServer: { id in try stack.killServer(id) }))
         }
-        let left = await stack.stop()
         #expect(left.isEmpty, "left behind: \(left)")
         return result
     }

@@ -25,16 +25,8 @@ final class UpStack: @unchecked Sendable {
         var dashboard: Int
     }
 
-    /// The seed's knobs, with windows short enough for tests.
-    static let seedEnvironment: [String: String] = [
-        "CONNECTION_LIMIT_PER_HOST": "10", "MAX_CONNECTIONS_PER_HOST": "30",
-        "MAX_UTILIZATION_PERCENT": "70", "MIN_UTILIZATION_PERCENT": "40",
-        "OVERUTILIZED_TOLERANCE_PERCENT": "10", "UNDERUTILIZED_TOLERANCE_PERCENT": "10",
-        "MIN_INSTANCES": "1", "MAX_INSTANCES": "10",
-        "SCALE_IN_STABILIZATION_SECONDS": "1", "REBALANCE_COOLDOWN_SECONDS": "1",
-        "DRAIN_TIMEOUT_SECONDS": "60", "LEASE_SECONDS": "2", "STOP_GRACE_SECONDS": "2",
-        "CLIENT_BACKOFF_CAP_MS": "1000",
-    ]
+    /// The seed's knobs, with windows short enough for tests (the same for every stack).
+    static var seedEnvironment: [String: String] { ContainerBackendStack.seedEnvironment }
 
     let ports: Ports
     let stateDirectory: String

@@ -65,72 +65,28 @@ public enum DockerTestEnvironment {
         ]
     }
 
-    /// Runs a program to its end.
-    ///
-    /// Decision: the product's `LocalProcess` (posix_spawn, no inherited descriptors, output to
-    /// a file), not Foundation's `Process`: Foundation learns that a child ended when a socket the
-    /// child inherited closes, so a daemon the child starts (`setup-docker.sh` starting dockerd)
-    /// keeps `waitUntilExit` waiting forever. Here the exit is `waitpid`, whatever the child left.
-    /// - Parameters:
-    ///   - executable: an absolute path, or a name looked up in `PATH`.
-    ///   - arguments: its arguments.
-    ///   - environment: extra environment variables.
-    ///   - directory: its working directory (the test's own when `nil`).
-    /// - Returns: its exit status (128 + the signal when one ended it) and its standard
-    ///   output and error, together.
+    /// Runs a program to its end (`TestCommand.run`: posix_spawn, never Foundation's `Process`).
     @discardableResult
     public static func run(_ executable: String, _ arguments: [String], environment: [String: String] = [:],
                            directory: URL? = nil) -> (status: Int32, output: String) {
-        let outputPath = NSTemporaryDirectory() + "wsscale-run-\(UUID().uuidString).log"
-        defer { unlink(outputPath) }
-        var command = [executable] + arguments
-        if let directory {
-            command = ["/bin/sh", "-c", "cd \"$0\" && exec \"$@\"", directory.path] + command
-        }
-        let child: LocalProcess
-        do {
-            child = try LocalProcess.spawn(
-                executable: command[0], arguments: Array(command.dropFirst()),
-                environment: ProcessInfo.processInfo.environment.merging(environment) { _, new in new },
-                outputPath: outputPath)
-        } catch {
-            return (127, "cannot run \(executable): \(error)")
-        }
-        var ended = child.exitStatusIfEnded()
-        while ended == nil {
-            usleep(20_000)
-            ended = child.exitStatusIfEnded()
-        }
-        let output = (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? ""
-        switch ended {
-        case .exited(let code): return (code, output)
-        case .signaled(let signal): return (128 + signal, output)
-        case .unknown, nil: return (-1, output)
-        }
+        TestCommand.run(executable, arguments, environment: environment, directory: directory)
     }
 
-    /// Runs a program to its end on a thread of its own, so that a long command (`compose up`)
-    /// does not hold one of the few threads async tests share.
+    /// Runs a program to its end on a thread of its own (`TestCommand.runDetached`).
     public static func runDetached(_ executable: String, _ arguments: [String], environment: [String: String] = [:],
                                    directory: URL? = nil) async -> (status: Int32, output: String) {
-        await withCheckedContinuation { continuation in
-            Thread.detachNewThread {
-                continuation.resume(returning: run(executable, arguments, environment: environment, directory: directory))
-            }
-        }
+        await TestCommand.runDetached(executable, arguments, environment: environment, directory: directory)
     }
 
     /// Runs the `docker` CLI.
     @discardableResult
     public static func docker(_ arguments: String...) -> (status: Int32, output: String) {
-        run("docker", arguments)
+        ContainerCLI.docker.run(arguments)
     }
 
     /// Removes every container labelled `wsscale.pool=<pool>` (test cleanup).
     public static func removeContainers(ofPool pool: String) {
-        let ids = docker("ps", "-aq", "--filter", "label=wsscale.pool=\(pool)").output
-            .split(whereSeparator: \.isNewline).map(String.init)
-        if !ids.isEmpty { run("docker", ["rm", "-f"] + ids) }
+        ContainerCLI.docker.removeContainers(ofPool: pool)
     }
 
     /// A TCP port on 127.0.0.1 that was free a moment ago (bound to port 0, then closed).
@@ -208,17 +164,12 @@ public enum DockerTestEnvironment {
             }
             return Preparation(unavailableReason: nil, image: named)
         }
-        let log = "/tmp/wsscale-test-build-image.log"
-        FileHandle.standardError.write(Data("==> Docker tests: docker/build-image.sh \(productImage) (release build in .build-static; log: \(log))\n".utf8))
-        let clock = ContinuousClock()
-        let start = clock.now
-        let build = run("/bin/sh", ["-c", "\"$0/docker/build-image.sh\" \(productImage) >\(log) 2>&1", scripts])
+        let log = "/tmp/wsscale-test-build-docker-image.log"
+        let build = ContainerCLI.docker.buildProductImage(productImage, log: log, testsName: "Docker")
         if build.status == 0 {
-            FileHandle.standardError.write(Data("==> Docker tests run \(productImage) (image ready after \(clock.now - start))\n".utf8))
             return Preparation(unavailableReason: nil, image: productImage)
         }
-        let tail = (try? String(contentsOfFile: log, encoding: .utf8))?.split(separator: "\n").suffix(15).joined(separator: "\n") ?? ""
-        FileHandle.standardError.write(Data("STAND-IN for the Docker tests: \(productImage) could not be built (docker/build-image.sh exited \(build.status)); the containers run busybox httpd on \(baseImage) instead. Last lines of \(log):\n\(tail)\n".utf8))
+        FileHandle.standardError.write(Data("STAND-IN for the Docker tests: \(productImage) could not be built (docker/build-image.sh exited \(build.status)); the containers run busybox httpd on \(baseImage) instead. Last lines of \(log):\n\(build.tail)\n".utf8))
         guard run("\(scripts)/docker/base-image.sh", []).status == 0 else {
             return Preparation(unavailableReason: skip("neither \(productImage) nor the base image \(baseImage) can be made"), image: baseImage)
         }
@@ -226,8 +177,7 @@ public enum DockerTestEnvironment {
     }
 
     private static func skip(_ reason: String) -> String {
-        FileHandle.standardError.write(Data("SKIPPING the Docker tests: \(reason)\n".utf8))
-        return reason
+        TestCommand.announceSkip("Docker", reason)
     }
 }
 

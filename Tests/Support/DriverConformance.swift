@@ -1,3 +1,4 @@
+import WSScaleBackends
 import WSScaleCore
 
 /// The driver protocol's contract as runnable checks, for every backend.
@@ -283,5 +284,31 @@ private actor ExitStorage {
 
     func append(_ exit: InstanceExit) {
         exits.append(exit)
+    }
+}
+
+extension DriverConformance.Fixture {
+    /// The fixture of a container backend: drivers over one pool's configuration, the
+    /// "bad program" being a missing image, crashes by the engine's `kill`, cleanup by label.
+    /// - Parameters:
+    ///   - cli: the engine's CLI (`docker`, `podman`).
+    ///   - pool: the pool's label value.
+    ///   - configuration: the driver's configuration for that pool.
+    ///   - makeDriver: the backend's driver over a configuration.
+    public static func containers(cli: ContainerCLI, pool: String, configuration: ContainerDriverConfiguration,
+                                  makeDriver: @escaping @Sendable (ContainerDriverConfiguration) -> any InstanceDriver) -> Self {
+        let missingImage = {
+            var missing = configuration
+            missing.image = "wsscale-no-such-image:0"
+            return missing
+        }()
+        return Self(
+            makeDriver: { makeDriver(configuration) },
+            makeDriverWithBadProgram: { makeDriver(missingImage) },
+            killFromOutside: { id in
+                let killed = cli.run(["kill", id])
+                guard killed.status == 0 else { throw DriverError("\(cli.program) kill failed: \(killed.output)", instance: id) }
+            },
+            cleanUp: { cli.removeContainers(ofPool: pool) })
     }
 }

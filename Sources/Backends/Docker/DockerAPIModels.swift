@@ -14,70 +14,20 @@ struct DockerContainerSummary: Decodable {
     var State: String?
     var Status: String?
     var Ports: [PortInfo]?
-    var NetworkSettings: DockerNetworkAttachments?
-}
+    var NetworkSettings: ContainerNetworkAttachments?
 
-/// The networks a container is attached to, with its address in each (`NetworkSettings.Networks`).
-struct DockerNetworkAttachments: Decodable {
-    struct Attachment: Decodable {
-        var IPAddress: String?
+    /// The listing as the shared driver logic reads it.
+    var listing: ContainerListing {
+        var published: [Int: Int] = [:]
+        for port in Ports ?? [] where (port.Type ?? "tcp") == "tcp" {
+            if let host = port.PublicPort, published[port.PrivatePort] == nil { published[port.PrivatePort] = host }
+        }
+        let addresses = (NetworkSettings?.Networks ?? [:]).compactMapValues { attachment in
+            attachment.IPAddress.flatMap { $0.isEmpty ? nil : $0 }
+        }
+        return ContainerListing(
+            id: Id, name: Names?.first.map { String($0.drop(while: { $0 == "/" })) }, labels: Labels ?? [:],
+            status: ContainerInstanceMapping.status(state: State ?? "", exitCode: ContainerInstanceMapping.exitCode(Status ?? "")),
+            publishedPorts: published, networkAddresses: addresses)
     }
-    var Networks: [String: Attachment]?
-
-    /// The container's IPv4 address in `network`, if it is attached and has one.
-    func address(in network: String) -> String? {
-        guard let address = Networks?[network]?.IPAddress, !address.isEmpty else { return nil }
-        return address
-    }
-}
-
-/// `GET /containers/{id}/json` (the fields the driver reads).
-struct DockerContainerInspection: Decodable {
-    struct StateInfo: Decodable {
-        var Status: String?
-        var Running: Bool?
-        var ExitCode: Int?
-        var OOMKilled: Bool?
-        var Error: String?
-    }
-    struct PortBindingInfo: Decodable {
-        var HostIp: String?
-        var HostPort: String?
-    }
-    struct NetworkInfo: Decodable {
-        var Ports: [String: [PortBindingInfo]?]?
-        var Networks: [String: DockerNetworkAttachments.Attachment]?
-    }
-    struct ConfigInfo: Decodable {
-        var Labels: [String: String]?
-    }
-    var Id: String
-    var Name: String?
-    var State: StateInfo?
-    var NetworkSettings: NetworkInfo?
-    var Config: ConfigInfo?
-}
-
-/// One line of `GET /events`.
-struct DockerEvent: Decodable {
-    struct ActorInfo: Decodable {
-        var ID: String?
-        var Attributes: [String: String]?
-    }
-    var `Type`: String?
-    var Action: String?
-    var Actor: ActorInfo?
-    var time: Int64?
-    var timeNano: Int64?
-}
-
-/// The daemon's error body: `{"message": "..."}`.
-struct DockerErrorBody: Decodable {
-    var message: String
-}
-
-/// `POST /containers/create` answer.
-struct DockerCreatedContainer: Decodable {
-    var Id: String
-    var Warnings: [String]?
 }

@@ -26,47 +26,25 @@ struct DockerContainerSpec: Encodable, Equatable {
     var HostConfig: HostSettings
 }
 
-/// Label names that mark the containers of a pool.
-enum DockerLabel {
-    /// `wsscale.pool=<pool>`: the pool a container belongs to (what `instances()` filters on).
-    static let pool = "wsscale.pool"
-    /// `wsscale.instance=<id>`: the instance's identity.
-    static let instance = "wsscale.instance"
-    /// `wsscale.port=<port>`: the port the server listens on inside the container.
-    static let port = "wsscale.port"
-}
-
 extension DockerContainerSpec {
-    /// The container for one launch request. Pure.
-    /// - Parameters:
-    ///   - request: the instance's identity, port and environment.
-    ///   - configuration: image, pool, reachability, stop grace, common environment.
-    /// - Returns: the create body, and the container port it listens on.
-    static func make(for request: LaunchRequest, configuration: DockerDriverConfiguration) -> (spec: DockerContainerSpec, port: Int) {
-        let port = request.port ?? configuration.containerPort
-        var environment = configuration.environment
-        environment.merge(request.environment) { _, new in new }
-        environment["SERVER_ID"] = request.id
-        environment["SERVER_HOST"] = "0.0.0.0"
-        environment["SERVER_PORT"] = String(port)
-        let portKey = "\(port)/tcp"
+    /// Docker's create body for a container. Pure.
+    init(_ container: ContainerSpecification) {
+        let portKey = "\(container.port)/tcp"
         var host = HostSettings()
-        switch configuration.reachability {
+        switch container.reachability {
         case let .publish(address, network):
             host.PortBindings = [portKey: [PortBinding(HostIp: address, HostPort: "")]]
             host.NetworkMode = network
         case let .network(name):
             host.NetworkMode = name
         }
-        let grace = configuration.stopGrace.components
-        let spec = DockerContainerSpec(
-            Image: configuration.image,
-            Cmd: configuration.command,
-            Env: environment.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" },
-            Labels: [DockerLabel.pool: configuration.pool, DockerLabel.instance: request.id, DockerLabel.port: String(port)],
-            StopTimeout: Int(grace.seconds) + (grace.attoseconds > 0 ? 1 : 0),
-            ExposedPorts: [portKey: Empty()],
-            HostConfig: host)
-        return (spec, port)
+        self.init(Image: container.image, Cmd: container.command, Env: container.environmentLines, Labels: container.labels,
+                  StopTimeout: container.stopTimeoutSeconds, ExposedPorts: [portKey: Empty()], HostConfig: host)
+    }
+
+    /// The create body for one launch request, and the container port it listens on. Pure.
+    static func make(for request: LaunchRequest, configuration: ContainerDriverConfiguration) -> (spec: DockerContainerSpec, port: Int) {
+        let container = ContainerSpecification.make(for: request, configuration: configuration)
+        return (DockerContainerSpec(container), container.port)
     }
 }

@@ -2,31 +2,32 @@ import Foundation
 import Logging
 import WSScaleCore
 
-extension DockerDriver {
+extension ContainerDriver {
+    /// Containers of the pool that died without being stopped on purpose, each once.
     public func exits() -> AsyncStream<InstanceExit> {
-        let since = Self.timestamp(Date())
+        let since = ContainerEventTime.timestamp(Date())
         return AsyncStream { continuation in
             let task = Task { await self.watchExits(since: since, into: continuation) }
             continuation.onTermination = { _ in task.cancel() }
         }
     }
 
-    /// Follows `GET /events` (`die` of this pool's containers) from `since`, reconnecting
-    /// with backoff (and from the last event seen) when the stream breaks, yields each
-    /// container that died without being stopped on purpose, once, then removes it.
+    /// Follows the engine's event stream (deaths of this pool's containers) from `since`,
+    /// reconnecting with backoff (and from the last event seen) when the stream breaks,
+    /// yields each container that died without being stopped on purpose, once, then removes it.
     private func watchExits(since start: String, into continuation: AsyncStream<InstanceExit>.Continuation) async {
         var since = start
         var reported = Set<String>()
         var failures = 0
-        let filters = ["type": ["container"], "event": ["die"], "label": ["\(DockerLabel.pool)=\(configuration.pool)"]]
+        let filters = ["type": ["container"], "event": [engine.deathAction], "label": ["\(ContainerLabel.pool)=\(configuration.pool)"]]
         while !Task.isCancelled {
             var splitter = JSONLineSplitter()
             do {
-                for try await chunk in api.events(filters: filters, since: since) {
+                for try await chunk in engine.events(filters: filters, since: since) {
                     failures = 0
                     for line in splitter.append(chunk) {
-                        guard let event = try? JSONDecoder().decode(DockerEvent.self, from: line) else { continue }
-                        if let nanos = event.timeNano { since = Self.timestamp(nanoseconds: nanos) }
+                        guard let event = try? JSONDecoder().decode(ContainerEvent.self, from: line) else { continue }
+                        if let nanos = event.timeNano { since = ContainerEventTime.timestamp(nanoseconds: nanos) }
                         guard let exit = await exitReport(event, alreadyReported: &reported) else { continue }
                         logger.warning("instance exited on its own", metadata: ["instance": "\(exit.id)", "reason": "\(exit.reason)"])
                         continuation.yield(exit)
@@ -36,7 +37,7 @@ extension DockerDriver {
             } catch {
                 if Task.isCancelled { break }
                 failures += 1
-                logger.warning("docker event stream broke; reconnecting", metadata: ["error": "\(error)", "failures": "\(failures)"])
+                logger.warning("\(engine.name) event stream broke; reconnecting", metadata: ["error": "\(error)", "failures": "\(failures)"])
             }
             let wait = min(Duration.milliseconds(100) * (1 << min(failures, 6)), .seconds(5))
             try? await Task.sleep(for: wait)
@@ -44,19 +45,19 @@ extension DockerDriver {
         continuation.finish()
     }
 
-    /// The report for one `die` event, or `nil` when it is a stop asked for, another
+    /// The report for one death event, or `nil` when it is a stop asked for, another
     /// pool's, or already reported.
-    private func exitReport(_ event: DockerEvent, alreadyReported: inout Set<String>) async -> InstanceExit? {
-        guard event.Action == "die", let actor = event.Actor, let containerID = actor.ID else { return nil }
+    private func exitReport(_ event: ContainerEvent, alreadyReported: inout Set<String>) async -> InstanceExit? {
+        guard event.Action == engine.deathAction, let actor = event.Actor, let containerID = actor.ID else { return nil }
         let attributes = actor.Attributes ?? [:]
-        guard attributes[DockerLabel.pool] == configuration.pool,
-              let id = attributes[DockerLabel.instance] ?? attributes["name"] else { return nil }
+        guard attributes[ContainerLabel.pool] == configuration.pool,
+              let id = attributes[ContainerLabel.instance] ?? attributes["name"] else { return nil }
         guard !alreadyReported.contains(containerID) else { return nil }
         alreadyReported.insert(containerID)
         if stopping.withLockedValue({ $0.contains(id) }) { return nil }
-        let code = attributes["exitCode"].flatMap { Int32($0) }
-        let oomKilled = (try? await api.inspect(containerID))??.State?.OOMKilled ?? false
-        return InstanceExit(id: id, exitCode: code, reason: DockerInstanceMapping.exitReason(code: code, oomKilled: oomKilled))
+        let code = attributes[engine.exitCodeAttribute].flatMap { Int32($0) }
+        let oomKilled = (try? await engine.inspect(containerID))??.State?.OOMKilled ?? false
+        return InstanceExit(id: id, exitCode: code, reason: ContainerInstanceMapping.exitReason(code: code, oomKilled: oomKilled))
     }
 
     /// Removes a container that died on its own once its exit is reported (the control loop
@@ -65,18 +66,21 @@ extension DockerDriver {
     private func removeDead(_ id: InstanceID) async {
         guard !stopping.withLockedValue({ $0.contains(id) }) else { return }
         do {
-            try await api.remove(id)
+            try await engine.remove(id, force: false)
         } catch {
             logger.warning("removing a dead container failed; the control loop stops it", metadata: ["instance": "\(id)", "error": "\(error)"])
         }
     }
+}
 
-    /// A `since` value: Unix seconds with nanoseconds.
+/// The `since` values of event streams. Pure.
+enum ContainerEventTime {
+    /// Unix seconds with nanoseconds.
     static func timestamp(_ date: Date) -> String {
         timestamp(nanoseconds: Int64(date.timeIntervalSince1970 * 1_000_000_000))
     }
 
-    /// A `since` value from Unix nanoseconds.
+    /// From Unix nanoseconds.
     static func timestamp(nanoseconds: Int64) -> String {
         let fraction = String(nanoseconds % 1_000_000_000)
         return "\(nanoseconds / 1_000_000_000).\(String(repeating: "0", count: 9 - fraction.count))\(fraction)"

@@ -4,19 +4,49 @@ import NIOConcurrencyHelpers
 import WSScaleBackends
 import WSScaleCore
 
-/// The stack of the seed's experiments with the balancer on the docker backend, everything
-/// reached on 127.0.0.1:
+/// A container engine as a whole-stack test uses it: its CLI, the balancer's backend name,
+/// where its API listens, and the image the servers run.
+public struct StackEngine: Sendable {
+    /// The engine's CLI.
+    public var cli: ContainerCLI
+    /// `--backend` of the balancer (`docker`, `podman`); also names its variables.
+    public var backend: String
+    /// The engine's API (`DOCKER_HOST`, `PODMAN_HOST`).
+    public var apiAddress: String
+    /// The image of the servers.
+    public var productImage: String
+
+    /// Docker: dockerd's socket, `wsscale:local`.
+    public static var docker: StackEngine {
+        StackEngine(cli: .docker, backend: "docker", apiAddress: "unix:///var/run/docker.sock", productImage: DockerTestEnvironment.productImage)
+    }
+
+    /// Podman: the service's socket, `localhost/wsscale:local` (or the Podman tests' image).
+    public static var podman: StackEngine {
+        StackEngine(cli: .podman, backend: "podman", apiAddress: "unix://\(PodmanTestEnvironment.socketPath)", productImage: PodmanTestEnvironment.testImage)
+    }
+
+    /// The balancer's variables for this engine: API address, image, network, publish address.
+    func balancerEnvironment(network: String) -> [String: String] {
+        let prefix = "WSSCALE_\(backend.uppercased())_"
+        return ["\(backend.uppercased())_HOST": apiAddress, prefix + "IMAGE": productImage,
+                prefix + "NETWORK": network, prefix + "PUBLISH_ADDRESS": "127.0.0.1"]
+    }
+}
+
+/// The stack of the seed's experiments with the balancer on a container backend (Docker or
+/// Podman), everything reached on 127.0.0.1:
 ///
-/// - a Docker network of its own, and Redis in a container on it (`wsscale-redis:local`,
+/// - a network of its own, and Redis in a container on it (`wsscale-redis:local`,
 ///   built from `docker/redis`), published on a free loopback port for the balancer;
 /// - HAProxy on the host (traffic and stats on free loopback ports, runtime API on a unix socket);
-/// - `wsscale balancer --backend docker` on the host: the servers are `wsscale:local`
+/// - `wsscale balancer --backend docker|podman` on the host: the servers are `wsscale:local`
 ///   containers that join the network (Redis by name) and publish their port on 127.0.0.1,
 ///   where HAProxy and the balancer reach them;
 /// - `wsscale client` on the host, its users connecting through HAProxy's loopback port.
 ///
 /// `stop()` ends the processes, removes the pool's containers by label, Redis and the network.
-public final class DockerBackendStack: @unchecked Sendable {
+public final class ContainerBackendStack: @unchecked Sendable {
     /// The knobs of the seed's experiments, with windows short enough for tests.
     public static let seedEnvironment: [String: String] = [
         "CONNECTION_LIMIT_PER_HOST": "10", "MAX_CONNECTIONS_PER_HOST": "30",
@@ -28,6 +58,8 @@ public final class DockerBackendStack: @unchecked Sendable {
         "CLIENT_BACKOFF_CAP_MS": "1000",
     ]
 
+    /// The container engine.
+    public let engine: StackEngine
     /// Names of the pool, the network and the Redis container (one random suffix).
     public let name: String
     /// HAProxy's traffic port on 127.0.0.1.
@@ -49,7 +81,7 @@ public final class DockerBackendStack: @unchecked Sendable {
 
     /// The servers' pool label.
     public var pool: String { name }
-    /// The Docker network.
+    /// The engine's network.
     public var network: String { name }
     /// The Redis container.
     public var redisContainer: String { "\(name)-redis" }
@@ -63,7 +95,8 @@ public final class DockerBackendStack: @unchecked Sendable {
         return root.appendingPathComponent(".build/debug/wsscale").path
     }
 
-    private init(settings: [String: String]) throws {
+    private init(engine: StackEngine, settings: [String: String]) throws {
+        self.engine = engine
         name = "wsscale-exp-\(String(UInt32.random(in: 0...UInt32.max), radix: 36))"
         trafficPort = try DockerTestEnvironment.freeLoopbackPort()
         statsPort = try DockerTestEnvironment.freeLoopbackPort()
@@ -80,49 +113,69 @@ public final class DockerBackendStack: @unchecked Sendable {
             "HAPROXY_BACKEND": "wsscale_servers",
             "BALANCER_HOST": "127.0.0.1", "BALANCER_PORT": "\(balancerPort)",
             "WSSCALE_POOL": name,
-            "DOCKER_HOST": "unix:///var/run/docker.sock",
-            "WSSCALE_DOCKER_IMAGE": DockerTestEnvironment.productImage,
-            "WSSCALE_DOCKER_NETWORK": name,
-            "WSSCALE_DOCKER_PUBLISH_ADDRESS": "127.0.0.1",
             "CLIENT_HOST": "127.0.0.1", "CLIENT_PORT": "\(clientPort)",
             "CLIENT_TARGET_URL": "ws://127.0.0.1:\(trafficPort)",
         ]) { _, new in new }
+        environment.merge(engine.balancerEnvironment(network: name)) { _, new in new }
         environment.merge(settings) { _, new in new }
         self.environment = environment
     }
 
     /// Starts the stack and waits until the balancer has a server in rotation.
-    /// - Parameter settings: knobs replacing `seedEnvironment`'s.
+    /// - Parameters:
+    ///   - engine: Docker or Podman.
+    ///   - settings: knobs replacing `seedEnvironment`'s.
     /// - Returns: the running stack; call `stop()` at the end, also on failure.
-    public static func start(settings: [String: String] = [:]) async throws -> DockerBackendStack {
-        let stack = try DockerBackendStack(settings: settings)
+    public static func start(engine: StackEngine = .docker, settings: [String: String] = [:]) async throws -> ContainerBackendStack {
+        let stack = try ContainerBackendStack(engine: engine, settings: settings)
         do {
             try await stack.startParts()
         } catch {
             let logs = stack.logs()
             _ = await stack.stop()
-            throw TestEnvironmentError("the docker-backend stack did not start: \(error)\n\(logs)")
+            throw TestEnvironmentError("the \(engine.backend)-backend stack did not start: \(error)\n\(logs)")
         }
         return stack
     }
 
+    /// Starts a stack, runs `body` on it and stops it, whatever happens (printing the logs
+    /// first when `body` throws).
+    /// - Parameters:
+    ///   - engine: Docker or Podman.
+    ///   - settings: knobs replacing `seedEnvironment`'s.
+    ///   - body: the test.
+    /// - Returns: what `body` returned, and what stopping left behind (empty when clean).
+    public static func run<Result>(engine: StackEngine, settings: [String: String] = [:],
+                                   _ body: (ContainerBackendStack) async throws -> Result) async throws -> (result: Result, left: [String]) {
+        let stack = try await start(engine: engine, settings: settings)
+        let result: Result
+        do {
+            result = try await body(stack)
+        } catch {
+            print(stack.logs())
+            await stack.stop()
+            throw error
+        }
+        return (result, await stack.stop())
+    }
+
     private func startParts() async throws {
         let redisImage = "wsscale-redis:local"
-        let build = await DockerTestEnvironment.runDetached("docker", ["build", "-q", "-t", redisImage,
+        let build = await TestCommand.runDetached(engine.cli.program, ["build", "-q", "-t", redisImage,
                                                                       DockerComposeStack.directory.appendingPathComponent("redis").path])
-        guard build.status == 0 else { throw TestEnvironmentError("docker build \(redisImage): \(build.output)") }
-        let network = DockerTestEnvironment.docker("network", "create", name)
-        guard network.status == 0 else { throw TestEnvironmentError("docker network create: \(network.output)") }
-        let redis = DockerTestEnvironment.docker("run", "-d", "--name", redisContainer, "--network", name,
-                                                 "-p", "127.0.0.1:\(redisPort):6379", redisImage)
-        guard redis.status == 0 else { throw TestEnvironmentError("docker run redis: \(redis.output)") }
+        guard build.status == 0 else { throw TestEnvironmentError("\(engine.cli.program) build \(redisImage): \(build.output)") }
+        let network = engine.cli.run(["network", "create", name])
+        guard network.status == 0 else { throw TestEnvironmentError("\(engine.cli.program) network create: \(network.output)") }
+        let redis = engine.cli.run(["run", "-d", "--name", redisContainer, "--network", name,
+                                    "-p", "127.0.0.1:\(redisPort):6379", redisImage])
+        guard redis.status == 0 else { throw TestEnvironmentError("\(engine.cli.program) run redis: \(redis.output)") }
 
         let configuration = HAProxyConfiguration(runtimeSocketPath: "\(directory)/haproxy.sock",
                                                  trafficBind: "127.0.0.1:\(trafficPort)", statsBind: "127.0.0.1:\(statsPort)")
         let started = try await HAProxyProcess.start(configuration, in: directory, logger: Logger(label: "test.haproxy"))
         haproxy.withLockedValue { $0 = started }
 
-        try spawn("balancer", ["balancer", "--backend", "docker"])
+        try spawn("balancer", ["balancer", "--backend", engine.backend])
         try spawn("client", ["client"])
         let ready = await TestSupport.eventually(timeout: .seconds(60)) {
             try await self.topology().inRotation.count >= 1
@@ -146,10 +199,10 @@ public final class DockerBackendStack: @unchecked Sendable {
     /// The client simulator's API.
     public var client: DockerStackClient { DockerStackClient(port: clientPort) }
 
-    /// Kills one server's container from outside (`docker kill`), the way a crash would.
+    /// Kills one server's container from outside (`docker kill`, `podman kill`), the way a crash would.
     public func killServer(_ id: String) throws {
-        let killed = DockerTestEnvironment.docker("kill", id)
-        guard killed.status == 0 else { throw TestEnvironmentError("docker kill \(id): \(killed.output)") }
+        let killed = engine.cli.run(["kill", id])
+        guard killed.status == 0 else { throw TestEnvironmentError("\(engine.cli.program) kill \(id): \(killed.output)") }
     }
 
     /// The topology, the client simulator's status and the logs, for a failure message.
@@ -183,19 +236,18 @@ public final class DockerBackendStack: @unchecked Sendable {
         for role in ["client", "balancer"] {
             if let process = running[role] { _ = await process.terminate(grace: .seconds(5)) }
         }
-        DockerTestEnvironment.removeContainers(ofPool: pool)
+        engine.cli.removeContainers(ofPool: pool)
         if let started = haproxy.withLockedValue({ current -> HAProxyProcess? in
             defer { current = nil }
             return current
         }) {
             _ = await started.stop()
         }
-        DockerTestEnvironment.docker("rm", "-f", redisContainer)
-        DockerTestEnvironment.docker("network", "rm", network)
-        var left = DockerTestEnvironment.docker("ps", "-a", "--filter", "label=wsscale.pool=\(pool)", "--format", "{{.Names}}").output
-            .split(whereSeparator: \.isNewline).map { "container \($0)" }
-        if DockerTestEnvironment.docker("container", "inspect", redisContainer).status == 0 { left.append("container \(redisContainer)") }
-        if DockerTestEnvironment.docker("network", "inspect", network).status == 0 { left.append("network \(network)") }
+        engine.cli.run(["rm", "-f", redisContainer])
+        engine.cli.run(["network", "rm", network])
+        var left = engine.cli.containers(ofPool: pool).map { "container \($0)" }
+        if engine.cli.run(["container", "inspect", redisContainer]).status == 0 { left.append("container \(redisContainer)") }
+        if engine.cli.run(["network", "inspect", network]).status == 0 { left.append("network \(network)") }
         if ProcessInfo.processInfo.environment["WSSCALE_IT_KEEP_STATE"] == nil {
             try? FileManager.default.removeItem(atPath: directory)
         }

@@ -1,0 +1,61 @@
+import Foundation
+import WSScaleCore
+
+/// `GET …/containers/{id}/json` (the fields the driver reads); Docker and Podman answer
+/// with the same shape for these.
+struct ContainerInspection: Decodable {
+    struct StateInfo: Decodable {
+        var Status: String?
+        var Running: Bool?
+        var ExitCode: Int?
+        var OOMKilled: Bool?
+        var Error: String?
+    }
+    struct PortBindingInfo: Decodable {
+        var HostIp: String?
+        var HostPort: String?
+    }
+    struct NetworkInfo: Decodable {
+        var Ports: [String: [PortBindingInfo]?]?
+        var Networks: [String: ContainerNetworkAttachments.Attachment]?
+    }
+    struct ConfigInfo: Decodable {
+        var Labels: [String: String]?
+    }
+    var Id: String
+    var Name: String?
+    var State: StateInfo?
+    var NetworkSettings: NetworkInfo?
+    var Config: ConfigInfo?
+}
+
+/// The networks a container is attached to, with its address in each (`NetworkSettings.Networks`).
+struct ContainerNetworkAttachments: Decodable {
+    struct Attachment: Decodable {
+        var IPAddress: String?
+    }
+    var Networks: [String: Attachment]?
+
+    /// The container's IPv4 address in `network`, if it is attached and has one.
+    func address(in network: String) -> String? {
+        guard let address = Networks?[network]?.IPAddress, !address.isEmpty else { return nil }
+        return address
+    }
+}
+
+/// One listed container as the driver reads it, whatever the engine's listing looks like.
+struct ContainerListing: Equatable {
+    /// The engine's id.
+    var id: String
+    /// Its name, without Docker's leading `/`.
+    var name: String?
+    /// Its labels.
+    var labels: [String: String]
+    /// Its state as the driver reports it.
+    var status: DriverInstanceStatus
+    /// Published TCP ports: container port → host port.
+    var publishedPorts: [Int: Int]
+    /// Its address in each network it is attached to, when the listing says.
+    var networkAddresses: [String: String]
+}
+

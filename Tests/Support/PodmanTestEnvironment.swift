@@ -1,0 +1,75 @@
+import Foundation
+import WSScaleBackends
+
+/// What the Podman tests need from the machine: Podman's REST API answering on
+/// `/run/podman/podman.sock` and the image `localhost/wsscale:local`.
+///
+/// Decision: like the Docker tests, the tests make the service answer and build the image
+/// themselves: `scripts/setup-podman.sh` (installs podman when missing, writes the rlimit
+/// drop-in, starts `podman system service`), then `CONTAINER_ENGINE=podman
+/// docker/build-image.sh wsscale:local` (the same base tarball, release binary in
+/// `.build-static` and Dockerfile as Docker's image; incremental: seconds when
+/// `scripts/test.sh` did it before `swift test`).
+///
+/// - The service cannot answer, or the image can be neither built nor found: every Podman test
+///   is skipped, and the reason is printed once, on a line starting `SKIPPING the Podman tests:`.
+/// - The image cannot be built but an older one exists: the tests run it, after a line
+///   starting `STALE image for the Podman tests:`.
+/// - `WSSCALE_PODMAN_TEST_IMAGE=<image>` uses that image as it is, without building.
+public enum PodmanTestEnvironment {
+    /// The image the Podman tests run (podman's name for `wsscale:local`).
+    public static let productImage = "localhost/wsscale:local"
+    /// The API's socket (as `scripts/setup-podman.sh` starts it).
+    public static let socketPath = "/run/podman/podman.sock"
+    /// The API's address, as `PODMAN_HOST` writes it.
+    public static var address: HTTPAPIAddress { .unixSocket(path: socketPath) }
+
+    static let preparation: (unavailableReason: String?, image: String) = prepare()
+
+    /// `nil` when the service answers and the image exists; otherwise why the Podman tests
+    /// are skipped (printed to standard error once).
+    public static var unavailableReason: String? { preparation.unavailableReason }
+
+    /// Whether the Podman tests can run.
+    public static var isAvailable: Bool { unavailableReason == nil }
+
+    /// The image the containers run.
+    public static var testImage: String { preparation.image }
+
+    /// Runs the `podman` CLI.
+    @discardableResult
+    public static func podman(_ arguments: String...) -> (status: Int32, output: String) {
+        ContainerCLI.podman.run(arguments)
+    }
+
+    /// Removes every container labelled `wsscale.pool=<pool>` (test cleanup).
+    public static func removeContainers(ofPool pool: String) {
+        ContainerCLI.podman.removeContainers(ofPool: pool)
+    }
+
+    private static func prepare() -> (unavailableReason: String?, image: String) {
+        let root = DockerTestEnvironment.repositoryRoot.path
+        let setup = TestCommand.run("\(root)/scripts/setup-podman.sh", [])
+        guard setup.status == 0 else {
+            let reason = "the podman service cannot answer: \(setup.output.trimmingCharacters(in: .whitespacesAndNewlines))"
+            return (TestCommand.announceSkip("Podman", reason), productImage)
+        }
+        if let named = ProcessInfo.processInfo.environment["WSSCALE_PODMAN_TEST_IMAGE"], !named.isEmpty {
+            guard podman("image", "exists", named).status == 0 else {
+                return (TestCommand.announceSkip("Podman", "WSSCALE_PODMAN_TEST_IMAGE=\(named) does not exist"), named)
+            }
+            return (nil, named)
+        }
+        let log = "/tmp/wsscale-test-build-podman-image.log"
+        let build = ContainerCLI.podman.buildProductImage("wsscale:local", log: log, testsName: "Podman")
+        guard build.status == 0 else {
+            let failure = "\(productImage) could not be built (CONTAINER_ENGINE=podman docker/build-image.sh exited \(build.status)); last lines of \(log):\n\(build.tail)"
+            guard podman("image", "exists", productImage).status == 0 else {
+                return (TestCommand.announceSkip("Podman", failure), productImage)
+            }
+            FileHandle.standardError.write(Data("STALE image for the Podman tests: \(failure)\nthey run the \(productImage) that exists.\n".utf8))
+            return (nil, productImage)
+        }
+        return (nil, productImage)
+    }
+}

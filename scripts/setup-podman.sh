@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# Makes Podman's REST API answer on this machine, for the Podman backend and its tests.
+# - installs podman (4.3, libpod API v4), netavark + aardvark-dns (its network stack) and
+#   catatonit (the init of `init: true` containers), and debootstrap (the local base image)
+#   when missing (apt, as root);
+# - podman's default rlimits exceed this machine's hard limits (no CAP_SYS_RESOURCE), so every
+#   start fails with `error setting rlimit type 7` unless ulimits are set: when no
+#   containers.conf on the machine sets `default_ulimits` (and CONTAINERS_CONF names no file of
+#   the user's), writes ours as a drop-in, /etc/containers/containers.conf.d/wsscale-ulimits.conf
+#   (nofile and nproc at or below the hard limits); the driver sets them on create as well;
+# - starts `podman system service --time 0 unix://$SOCKET` in the background when the socket
+#   does not answer `GET /v4.0.0/libpod/_ping` (log: $WSSCALE_PODMAN_LOG, default
+#   /var/log/wsscale-podman.log) and waits until it answers (at most ~30 s).
+# Exits non-zero with a message naming the cause when the API cannot be made to answer.
+# Safe to run again: does nothing when the service already answers.
+# env: WSSCALE_PODMAN_SOCKET (default /run/podman/podman.sock)
+set -euo pipefail
+
+SOCKET="${WSSCALE_PODMAN_SOCKET:-/run/podman/podman.sock}"
+PODMAN_LOG="${WSSCALE_PODMAN_LOG:-/var/log/wsscale-podman.log}"
+APT_PACKAGES=(podman netavark aardvark-dns catatonit debootstrap)
+DROP_IN=/etc/containers/containers.conf.d/wsscale-ulimits.conf
+
+fail() { echo "setup-podman: $*" >&2; exit 1; }
+answers() { curl -fsS --max-time 2 --unix-socket "$SOCKET" http://d/v4.0.0/libpod/_ping >/dev/null 2>&1; }
+
+source "$(dirname "$0")/daemon-setup.sh"
+install_missing_packages "${APT_PACKAGES[@]}"
+
+# The rlimits: a file of ours, never an edit of the user's configuration.
+if [ -z "${CONTAINERS_CONF:-}" ] \
+   && ! grep -qs '^[[:space:]]*default_ulimits' /etc/containers/containers.conf /etc/containers/containers.conf.d/*.conf; then
+  [ "$(id -u)" = 0 ] || fail "podman needs default_ulimits in a containers.conf (only root can write $DROP_IN)"
+  hard_files="$(ulimit -Hn)"; [ "$hard_files" = unlimited ] && hard_files=1048576
+  hard_procs="$(ulimit -Hu)"; [ "$hard_procs" = unlimited ] && hard_procs=4096
+  files=$(( hard_files < 20000 ? hard_files : 20000 ))
+  procs=$(( hard_procs < 4096 ? hard_procs : 4096 ))
+  mkdir -p "$(dirname "$DROP_IN")"
+  printf '# Written by wsscale scripts/setup-podman.sh: podman'"'"'s default rlimits exceed this\n# machine'"'"'s hard limits (every start fails with "error setting rlimit type 7").\n[containers]\ndefault_ulimits = ["nofile=%s:%s", "nproc=%s:%s"]\n' \
+    "$files" "$files" "$procs" "$procs" > "$DROP_IN"
+  echo "==> wrote $DROP_IN (nofile=$files, nproc=$procs)"
+fi
+
+if answers; then
+  exit 0
+fi
+
+command -v podman >/dev/null 2>&1 || fail "podman is not installed"
+[ "$(id -u)" = 0 ] || fail "the podman service at $SOCKET is not answering and only root can start it here"
+
+if [ -S "$SOCKET" ] && pgrep -f "podman system service .*$SOCKET" >/dev/null 2>&1; then
+  echo "==> podman system service is starting on $SOCKET; waiting"
+else
+  echo "==> starting podman system service on unix://$SOCKET (log: $PODMAN_LOG)"
+  mkdir -p "$(dirname "$SOCKET")"
+  rm -f "$SOCKET"
+  start_detached "$PODMAN_LOG" podman system service --time 0 "unix://$SOCKET"
+fi
+
+for _ in $(seq 1 60); do
+  if answers; then
+    echo "==> podman answers on $SOCKET ($(podman version --format '{{.Server.Version}} API {{.Server.APIVersion}}' 2>/dev/null || echo podman))"
+    exit 0
+  fi
+  sleep 0.5
+done
+tail -n 20 "$PODMAN_LOG" >&2 2>/dev/null || true
+fail "podman system service did not answer on $SOCKET within 30 s (see $PODMAN_LOG)"
