@@ -16,20 +16,24 @@ ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 echo "==> swift build (debug, tests included)"
 swift build --build-tests
 
-# ready_image NAME SETUP ENGINE: the engine's daemon (SETUP script), then the image wsscale:local
-# built for ENGINE; a failure only says so (the tests then print SKIPPING or STAND-IN and why).
+# ready_image NAME SETUP ENGINE VARIABLE IMAGE: the engine's daemon (SETUP script), then the
+# image wsscale:local built for ENGINE, named to the tests in VARIABLE=IMAGE (they then use it as
+# it is instead of building it again); a failure only says so (the tests then print SKIPPING or
+# STAND-IN and why).
 ready_image() {
-  local name="$1" setup="$2" engine="$3" log="/tmp/wsscale-test-build-$3-image.log" started=$SECONDS
+  local name="$1" setup="$2" engine="$3" variable="$4" image="$5"
+  local log="/tmp/wsscale-test-build-$3-image.log" started=$SECONDS
   echo "==> $name tests: $setup, then the image wsscale:local (log: $log)"
   if "$setup" && CONTAINER_ENGINE="$engine" docker/build-image.sh wsscale:local >"$log" 2>&1; then
-    echo "==> $name: wsscale:local is ready ($((SECONDS - started)) s)"
+    echo "==> $name: $image is ready ($((SECONDS - started)) s)"
+    export "$variable=$image"
   else
     echo "==> the $name image could not be made ready; the $name tests will say why" >&2
     tail -n 15 "$log" >&2 2>/dev/null || true
   fi
 }
-[ -n "${WSSCALE_DOCKER_TEST_IMAGE:-}" ] || ready_image Docker scripts/setup-docker.sh docker
-[ -n "${WSSCALE_PODMAN_TEST_IMAGE:-}" ] || ready_image Podman scripts/setup-podman.sh podman
+[ -n "${WSSCALE_DOCKER_TEST_IMAGE:-}" ] || ready_image Docker scripts/setup-docker.sh docker WSSCALE_DOCKER_TEST_IMAGE wsscale:local
+[ -n "${WSSCALE_PODMAN_TEST_IMAGE:-}" ] || ready_image Podman scripts/setup-podman.sh podman WSSCALE_PODMAN_TEST_IMAGE localhost/wsscale:local
 
 TIMEOUT="${WSSCALE_TEST_TIMEOUT:-45m}"
 echo "==> swift test (stopped after $TIMEOUT)"
