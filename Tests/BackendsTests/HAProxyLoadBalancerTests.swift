@@ -209,7 +209,7 @@ struct HAProxyBench {
 }
 
 /// Polls `condition` every 50 ms until it holds or `timeout` passes (then records an issue and throws).
-func eventually(_ what: String, timeout: Duration = .seconds(3),
+func eventually(_ what: String, timeout: Duration = .seconds(10),
                 _ condition: () async throws -> Bool) async throws {
     let clock = ContinuousClock()
     let deadline = clock.now.advanced(by: timeout)

@@ -61,7 +61,7 @@ import Testing
             let leftTopologyAfter = ContinuousClock.now - crashedAt
             #expect(try await registry.allSessions().map(\.sessionId) == ["a1"])
 
-            #expect(await TestSupport.eventually(timeout: .seconds(3)) { events.received.contains(.hostExpired("ws-dead")) })
+            #expect(await TestSupport.eventually(timeout: .seconds(10)) { events.received.contains(.hostExpired("ws-dead")) })
             #expect(!events.received.contains(.hostExpired("ws-alive")))
             let redis = try await fixture.connection()
             #expect(try await redis.send(["ZSCORE", "wsscale:hosts", "ws-dead"]) == .null)
@@ -94,7 +94,7 @@ import Testing
             })
             let completeAfter = ContinuousClock.now - restartedAt
             #expect(Set(try await registry.allSessions().map(\.sessionId)) == Set((2...60).map { "s\($0)" }))
-            #expect(await TestSupport.eventually(timeout: .seconds(3)) { events.received.contains(.resynchronized) })
+            #expect(await TestSupport.eventually(timeout: .seconds(10)) { events.received.contains(.resynchronized) })
             print("topology complete \(completeAfter) after the Redis restart")
         }
     }

@@ -22,7 +22,7 @@ final class CallLog: Sendable {
 
 /// Waits until `condition` holds, checking every few milliseconds, for at most `timeout`.
 /// - Returns: whether it held in time.
-func eventually(timeout: Duration = .seconds(5), _ condition: () async -> Bool) async -> Bool {
+func eventually(timeout: Duration = .seconds(10), _ condition: () async -> Bool) async -> Bool {
     let clock = ContinuousClock()
     let deadline = clock.now.advanced(by: timeout)
     while clock.now < deadline {
