@@ -24,15 +24,8 @@ public struct BatchRequest: Sendable, Equatable {
     ///   or not an array, an element that is not a string or not a valid user id, an empty list,
     ///   too many ids.
     public init(json body: [UInt8]) throws {
-        let object: Any
-        do {
-            object = try JSONSerialization.jsonObject(with: Data(body), options: [])
-        } catch {
-            throw Rejection(reason: "body is not valid JSON")
-        }
-        guard let fields = object as? [String: Any] else {
-            throw Rejection(reason: "body must be a JSON object like {\"userIds\": [\"user1\"]}")
-        }
+        let parsed = JSONObjectBody.fields(of: body, example: "{\"userIds\": [\"user1\"]}")
+        guard let fields = parsed.fields else { throw Rejection(reason: parsed.reason ?? "body is not a JSON object") }
         guard let value = fields["userIds"] else {
             throw Rejection(reason: "field \"userIds\" is missing")
         }

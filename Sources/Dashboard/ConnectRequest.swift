@@ -1,4 +1,5 @@
 import Foundation
+import WSScaleClient
 
 /// The body of the dashboard's `POST /api/connect`: `{"count": N, "prefix": "user"}`, validated.
 public struct ConnectRequest: Sendable, Equatable {
@@ -39,15 +40,8 @@ public struct ConnectRequest: Sendable, Equatable {
     /// - Throws: ``Rejection`` naming the problem: not JSON, not an object, `count` missing or
     ///   not a whole number in range, `prefix` not a string of the allowed characters.
     public init(json body: [UInt8]) throws {
-        let object: Any
-        do {
-            object = try JSONSerialization.jsonObject(with: Data(body), options: [])
-        } catch {
-            throw Rejection(reason: "body is not valid JSON")
-        }
-        guard let fields = object as? [String: Any] else {
-            throw Rejection(reason: "body must be a JSON object like {\"count\": 10, \"prefix\": \"user\"}")
-        }
+        let parsed = JSONObjectBody.fields(of: body, example: "{\"count\": 10, \"prefix\": \"user\"}")
+        guard let fields = parsed.fields else { throw Rejection(reason: parsed.reason ?? "body is not a JSON object") }
         guard fields["count"] != nil else { throw Rejection(reason: "field \"count\" is missing") }
         let typed: Fields
         do {
