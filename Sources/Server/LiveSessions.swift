@@ -35,6 +35,9 @@ final class LiveSessions: @unchecked Sendable {
 
     private struct State {
         var table = SessionTable<Channel>()
+        /// Sessions the server retired (out of the table and the registry) whose channels are
+        /// still closing, by session id.
+        var closing: [String: Entry] = [:]
         var nextSessionNumber: UInt64 = 0
         var draining = false
         var shuttingDown = false
@@ -98,19 +101,49 @@ final class LiveSessions: @unchecked Sendable {
         store.sessionTouched(sessionId: entry.sessionId, at: now)
     }
 
-    /// Removes a session whose channel closed.
+    /// Removes a session whose channel closed (nothing to do when the server retired it already).
     func closed(_ entry: Entry, cause: SessionCloseReason) {
-        let removed = state.withLockedValue { $0.table.remove(entry) }
+        let removed = state.withLockedValue { state in
+            guard state.table.remove(entry) else {
+                state.closing[entry.sessionId] = nil
+                return false
+            }
+            return true
+        }
         guard removed else { return }
-        store.sessionClosed(sessionId: entry.sessionId)
-        metrics.recordClosed(cause)
-        logger.debug("session closed", metadata: ["sessionId": "\(entry.sessionId)", "cause": "\(cause.rawValue)"])
+        forget([entry], cause: cause)
+    }
+
+    /// Takes sessions the server has chosen to close out of the table, before their close
+    /// handshakes end: the client may reconnect (through the balancer, to another server) as soon
+    /// as it reads the close frame, and the topology must not count it twice meanwhile, or
+    /// the balancer sees more sessions than users and scales out for nothing.
+    /// Runs under the state lock; the entries are already marked closing.
+    private static func retire(_ entries: [Entry], from state: inout State) {
+        for entry in entries {
+            state.table.remove(entry)
+            state.closing[entry.sessionId] = entry
+        }
+    }
+
+    /// The registry and the metrics for sessions that left the table.
+    private func forget(_ entries: [Entry], cause: SessionCloseReason) {
+        for entry in entries {
+            store.sessionClosed(sessionId: entry.sessionId)
+            metrics.recordClosed(cause)
+            logger.debug("session closed", metadata: ["sessionId": "\(entry.sessionId)", "cause": "\(cause.rawValue)"])
+        }
     }
 
     /// Closes the `count` most idle sessions with 4001; returns how many were chosen.
     @discardableResult
     func shed(_ count: Int) -> Int {
-        let chosen = state.withLockedValue { $0.table.takeMostIdle(count) }
+        let chosen = state.withLockedValue { state in
+            let chosen = state.table.takeMostIdle(count)
+            Self.retire(chosen, from: &state)
+            return chosen
+        }
+        forget(chosen, cause: .shed)
         for entry in chosen { entry.connection.triggerUserOutboundEvent(ServerInitiatedClose.shed, promise: nil) }
         if !chosen.isEmpty { metrics.shed.increment(by: Int64(chosen.count)) }
         logger.info("shed sessions", metadata: ["asked": "\(count)", "closing": "\(chosen.count)"])
@@ -121,11 +154,19 @@ final class LiveSessions: @unchecked Sendable {
     /// Returns the id of the session closed, or `nil` when there is no such session.
     func drop(sessionId: String?) -> String? {
         let chosen: Entry? = state.withLockedValue { state in
-            guard let sessionId else { return state.table.takeMostIdle(1).first }
-            guard let entry = state.table.entry(sessionId: sessionId), state.table.markClosing(entry) else { return nil }
+            let entry: Entry
+            if let sessionId {
+                guard let found = state.table.entry(sessionId: sessionId), state.table.markClosing(found) else { return nil }
+                entry = found
+            } else {
+                guard let mostIdle = state.table.takeMostIdle(1).first else { return nil }
+                entry = mostIdle
+            }
+            Self.retire([entry], from: &state)
             return entry
         }
         guard let chosen else { return nil }
+        forget([chosen], cause: .drop)
         chosen.connection.triggerUserOutboundEvent(ServerInitiatedClose.drop, promise: nil)
         logger.info("dropped session", metadata: ["sessionId": "\(chosen.sessionId)"])
         return chosen.sessionId
@@ -135,15 +176,18 @@ final class LiveSessions: @unchecked Sendable {
     func closeAllForShutdown() {
         let entries = state.withLockedValue { state -> [Entry] in
             state.shuttingDown = true
-            return state.table.entries.filter { state.table.markClosing($0) }
+            let closing = state.table.entries.filter { state.table.markClosing($0) }
+            Self.retire(closing, from: &state)
+            return closing
         }
+        forget(entries, cause: .shutdown)
         for entry in entries { entry.connection.triggerUserOutboundEvent(ServerInitiatedClose.shutdown, promise: nil) }
         logger.info("closing every session for shutdown", metadata: ["sessions": "\(entries.count)"])
     }
 
     /// Closes the channels of every session still open, without a handshake.
     func forceCloseAll() {
-        let entries = state.withLockedValue { $0.table.entries }
+        let entries = state.withLockedValue { $0.table.entries + Array($0.closing.values) }
         for entry in entries { entry.connection.close(promise: nil) }
     }
 
@@ -158,9 +202,14 @@ final class LiveSessions: @unchecked Sendable {
         logger.info(draining ? "draining: /health answers 503" : "active: /health answers 200")
     }
 
-    /// Number of live sessions.
+    /// Number of live sessions (those closing by the server's choice are no longer counted).
     var count: Int {
         state.withLockedValue { $0.table.count }
+    }
+
+    /// Number of session channels still open: the live sessions and those still closing.
+    var openConnections: Int {
+        state.withLockedValue { $0.table.count + $0.closing.count }
     }
 
     /// Ids of the live sessions, the most idle first.

@@ -127,14 +127,14 @@ public final class WebSocketServer: Service, Sendable {
         sessions.closeAllForShutdown()
         let clock = ContinuousClock()
         await waitForNoSessions(until: clock.now + configuration.shutdownGrace * 0.6)
-        guard sessions.count > 0 else { return }
-        logger.warning("closing sessions without handshake", metadata: ["sessions": "\(sessions.count)"])
+        guard sessions.openConnections > 0 else { return }
+        logger.warning("closing sessions without handshake", metadata: ["sessions": "\(sessions.openConnections)"])
         sessions.forceCloseAll()
         await waitForNoSessions(until: clock.now + configuration.shutdownGrace * 0.2)
     }
 
     private func waitForNoSessions(until deadline: ContinuousClock.Instant) async {
-        while sessions.count > 0, ContinuousClock.now < deadline, !Task.isCancelled {
+        while sessions.openConnections > 0, ContinuousClock.now < deadline, !Task.isCancelled {
             try? await Task.sleep(for: .milliseconds(20))
         }
     }

@@ -45,8 +45,8 @@ struct TestServer {
     }
 
     /// Connects a WebSocket client as `userId`.
-    func connect(_ userId: String) async throws -> WebSocketTestClient {
-        try await WebSocketTestClient.connect(port: port, path: "/api/v1/websocket/\(userId)")
+    func connect(_ userId: String, answersClose: Bool = true) async throws -> WebSocketTestClient {
+        try await WebSocketTestClient.connect(port: port, path: "/api/v1/websocket/\(userId)", answersClose: answersClose)
     }
 
     /// Sends a REST request.

@@ -124,6 +124,29 @@ struct WebSocketSessionTests {
         }
     }
 
+    @Test("a shed session leaves the registry when its close frame is sent, not when the client answers it")
+    func shedSessionLeavesTheRegistryAtOnce() async throws {
+        // A shed client may reconnect to another server before its close handshake ends; if
+        // the old record stayed until then, the topology would count the user twice.
+        try await TestServer.with { server in
+            let slow = try await server.connect("slow", answersClose: false)
+            let other = try await server.connect("other")
+            #expect(await eventually { server.store.records.count == 2 })
+            server.store.deliver(.shed(count: 1))
+            let close = try await within { await slow.closeFrame() }
+            #expect(close?.code == 4001)
+            #expect(await eventually { server.store.records.map(\.userId) == ["other"] })
+            #expect(slow.channel.isActive, "the handshake is still open: the server waits up to 3 s for the answer")
+            #expect(server.server.liveSessionCount == 1)
+            #expect(server.server.metrics.render().contains(#"wsscale_connections_closed_total{reason="shed"} 1"#))
+            // The server gives up on the handshake and closes the socket itself; nothing changes twice.
+            await slow.waitUntilClosed()
+            #expect(server.store.records.map(\.userId) == ["other"])
+            #expect(server.server.metrics.render().contains(#"wsscale_connections_closed_total{reason="shed"} 1"#))
+            try await other.close()
+        }
+    }
+
     @Test("drain makes /health answer 503, activate 200 again; sessions stay")
     func drainAndActivate() async throws {
         try await TestServer.with { server in

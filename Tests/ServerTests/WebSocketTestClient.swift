@@ -30,13 +30,14 @@ final class WebSocketTestClient: @unchecked Sendable {
         self.events = events
     }
 
-    /// Connects to `ws://127.0.0.1:port/path`.
-    static func connect(port: Int, path: String,
+    /// Connects to `ws://127.0.0.1:port/path`. With `answersClose` false, the client reports the
+    /// server's close frame but never answers it (a slow client, or one still on its way).
+    static func connect(port: Int, path: String, answersClose: Bool = true,
                         group: EventLoopGroup = MultiThreadedEventLoopGroup.singleton) async throws -> WebSocketTestClient {
         let (events, continuation) = AsyncStream<Event>.makeStream()
         let upgraded = group.any().makePromise(of: (Channel, String?).self)
         let upgrader = NIOWebSocketClientUpgrader(upgradePipelineHandler: { channel, response in
-            let frames = ClientFrameHandler(events: continuation)
+            let frames = ClientFrameHandler(events: continuation, answersClose: answersClose)
             return channel.pipeline.addHandler(frames).map {
                 upgraded.succeed((channel, response.headers.first(name: "X-WSScale-Host")))
             }
@@ -154,10 +155,12 @@ private final class ClientFrameHandler: ChannelDuplexHandler, @unchecked Sendabl
     typealias OutboundOut = WebSocketFrame
 
     private let events: AsyncStream<WebSocketTestClient.Event>.Continuation
+    private let answersClose: Bool
     private var closeSent = false
 
-    init(events: AsyncStream<WebSocketTestClient.Event>.Continuation) {
+    init(events: AsyncStream<WebSocketTestClient.Event>.Continuation, answersClose: Bool) {
         self.events = events
+        self.answersClose = answersClose
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -173,7 +176,7 @@ private final class ClientFrameHandler: ChannelDuplexHandler, @unchecked Sendabl
             events.yield(.close(code: code, reason: payload.readString(length: payload.readableBytes) ?? ""))
             if closeSent {
                 context.close(promise: nil)
-            } else {
+            } else if answersClose {
                 closeSent = true
                 var reply = context.channel.allocator.buffer(capacity: 2)
                 if let code { reply.writeInteger(code) }
