@@ -3,7 +3,7 @@ import Foundation
 extension StackScenario {
     /// What experiment 4 saw.
     public struct SwissCheeseReport: Sendable {
-        /// The server whose users left.
+        /// The servers whose users left (the fullest; more than one when one hole is not enough).
         public var holedServer: String
         /// Users that left it.
         public var left: Int
@@ -13,7 +13,7 @@ extension StackScenario {
     }
 
     /// Experiment 4 (Swiss cheese): `total` users spread over the pool, then all but `keep` users
-    /// of the fullest server leave. Within `timeout`, every active server is at or below the
+    /// of the fullest server leave (of the fullest servers, when one hole leaves nothing uneven). Within `timeout`, every active server is at or below the
     /// average + `OVERUTILIZED_TOLERANCE_PERCENT` and every remaining user is connected.
     /// (The policy never sheds a host below the average, so the holed server may stay below
     /// average − tolerance; only the upper side is a rule.)
@@ -32,19 +32,32 @@ extension StackScenario {
         try await waitUntilSettled(users, timeout: .seconds(30), quiet: quiet)
         let client = try await api.clientStatus()
         let byHost = Dictionary(grouping: users.filter { client.user($0)?.host != nil }) { client.user($0)!.host! }
-        guard let (host, onHost) = byHost.max(by: { $0.value.count < $1.value.count }), onHost.count > keep else {
-            throw ScenarioFailure("no server holds more than \(keep) users: \(client.hosts)")
-        }
-        let leaving = Array(onHost.dropFirst(keep))
+        let (holed, leaving) = try holes(in: byHost, keep: keep)
         let remaining = users.filter { !leaving.contains($0) }
-        let counts = byHost.mapValues(\.count).merging([host: keep]) { $1 }
-        let average = Double(remaining.count) / Double(counts.count)
-        let bound = average + Double(knobs.connectionLimit * knobs.overTolerance) / 100
-        if !counts.values.contains(where: { Double($0) > bound }) {
-            throw ScenarioFailure("the hole in \(host) leaves no server above average + tolerance (\(counts)), nothing to rebalance")
-        }
         try await api.disconnect(leaving)
         let settle = try await waitUntilBalanced(remaining, timeout: timeout)
-        return SwissCheeseReport(holedServer: host, left: leaving.count, settleTime: settle)
+        return SwissCheeseReport(holedServer: holed.joined(separator: ", "), left: leaving.count, settleTime: settle)
+    }
+
+    /// The fullest servers lose all but `keep` users each, one server more until some other server
+    /// is above average + tolerance (so there is something to rebalance). One hole is enough
+    /// when the pool grew to its target; a pool with more servers (at fewer sessions each) needs
+    /// more holes, since one hole of `h` users lowers the average by only `h / servers`.
+    public func holes(in byHost: [String: [String]], keep: Int) throws -> (servers: [String], leaving: [String]) {
+        let fullestFirst = byHost.sorted { ($0.value.count, $1.key) > ($1.value.count, $0.key) }
+        var counts = byHost.mapValues(\.count)
+        var holed: [String] = []
+        var leaving: [String] = []
+        for (host, onHost) in fullestFirst.dropLast() where onHost.count > keep {
+            holed.append(host)
+            leaving += onHost.dropFirst(keep)
+            counts[host] = keep
+            let average = Double(counts.values.reduce(0, +)) / Double(counts.count)
+            let bound = average + Double(knobs.connectionLimit * knobs.overTolerance) / 100
+            if counts.contains(where: { !holed.contains($0.key) && Double($0.value) > bound }) {
+                return (holed, leaving)
+            }
+        }
+        throw ScenarioFailure("no hole in \(byHost.mapValues(\.count)) leaves a server above average + tolerance, nothing to rebalance")
     }
 }
