@@ -41,7 +41,7 @@ public final class BalancerMetrics: Sendable {
     }
 
     private func stackRestarts(_ process: String) -> Counter {
-        registry.makeCounter(name: "wsscale_stack_restarts_total", labels: [("process", process)])
+        registry.makeCounter(descriptor: Self.stackRestarts, labels: [("process", process)])
     }
 
     /// Brings every metric up to date with `status` and renders the Prometheus text format.
@@ -97,5 +97,7 @@ public final class BalancerMetrics: Sendable {
     private static let instanceDisagreement = metric("wsscale_instance_disagreement",
                                                      "1 when HAProxy and the registry disagree on the instance's load")
     private static let decisions = metric("wsscale_decisions", unit: "total", "Decisions carried out, by kind")
+    private static let stackRestarts = metric("wsscale_stack_restarts", unit: "total",
+                                              "Restarts of redis-server and HAProxy by wsscale up, by process")
     private static let decisionErrors = metric("wsscale_decision_errors", unit: "total", "Decisions with at least one failed action")
 }

@@ -111,4 +111,14 @@ public protocol HostSessionStore: Sendable {
     func allSessions() async throws -> [SessionRecord]
     /// Keeps the lease and the connection until cancelled, then removes this host's records.
     func run() async throws
+    /// Returns once every change recorded before the call is in the registry, or after
+    /// `timeout` when it cannot be written now (the registry is away). The server waits on
+    /// it before it closes sessions itself: a client told to go (4001, 1001) reconnects to
+    /// another server at once, and must not be counted on both while the writes catch up.
+    func flushed(within timeout: Duration) async
+}
+
+extension HostSessionStore {
+    /// A store that writes every change as it is recorded has nothing to wait for.
+    public func flushed(within timeout: Duration) async {}
 }

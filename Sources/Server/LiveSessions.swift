@@ -126,6 +126,20 @@ final class LiveSessions: @unchecked Sendable {
         }
     }
 
+    /// How long a close waits for the registry to drop its records (when Redis is away).
+    static let registryWriteWait: Duration = .milliseconds(500)
+
+    /// Sends the close frames once the registry no longer lists the sessions (at most
+    /// `registryWriteWait` later): the clients reconnect at once, to other servers, and
+    /// must not be counted on two servers meanwhile.
+    private func sendCloseOnceWritten(_ entries: [Entry], _ close: ServerInitiatedClose) {
+        guard !entries.isEmpty else { return }
+        Task { [store] in
+            await store.flushed(within: Self.registryWriteWait)
+            for entry in entries { entry.connection.triggerUserOutboundEvent(close, promise: nil) }
+        }
+    }
+
     /// The registry and the metrics for sessions that left the table.
     private func forget(_ entries: [Entry], cause: SessionCloseReason) {
         for entry in entries {
@@ -144,7 +158,7 @@ final class LiveSessions: @unchecked Sendable {
             return chosen
         }
         forget(chosen, cause: .shed)
-        for entry in chosen { entry.connection.triggerUserOutboundEvent(ServerInitiatedClose.shed, promise: nil) }
+        sendCloseOnceWritten(chosen, ServerInitiatedClose.shed)
         if !chosen.isEmpty { metrics.shed.increment(by: Int64(chosen.count)) }
         logger.info("shed sessions", metadata: ["asked": "\(count)", "closing": "\(chosen.count)"])
         return chosen.count
@@ -167,7 +181,7 @@ final class LiveSessions: @unchecked Sendable {
         }
         guard let chosen else { return nil }
         forget([chosen], cause: .drop)
-        chosen.connection.triggerUserOutboundEvent(ServerInitiatedClose.drop, promise: nil)
+        sendCloseOnceWritten([chosen], ServerInitiatedClose.drop)
         logger.info("dropped session", metadata: ["sessionId": "\(chosen.sessionId)"])
         return chosen.sessionId
     }
@@ -181,7 +195,7 @@ final class LiveSessions: @unchecked Sendable {
             return closing
         }
         forget(entries, cause: .shutdown)
-        for entry in entries { entry.connection.triggerUserOutboundEvent(ServerInitiatedClose.shutdown, promise: nil) }
+        sendCloseOnceWritten(entries, ServerInitiatedClose.shutdown)
         logger.info("closing every session for shutdown", metadata: ["sessions": "\(entries.count)"])
     }
 

@@ -28,6 +28,9 @@ public final class RedisHostSessionStore: HostSessionStore, Service {
     private let reads: RedisRegistryReads
     private let slot: RedisConnectionSlot
     private let table = NIOLockedValueBox(HostSessionTable())
+    /// Callers of `flushed(within:)` waiting for the next flush; changed only while the
+    /// table's lock is held too, so a flush answers exactly those whose changes it took.
+    private let flushWaiters = NIOLockedValueBox<[FlushWaiter]>([])
     private let commandStreams = StreamBroadcast<HostCommand>()
     private let leavesRecordsOnExit = NIOLockedValueBox(false)
     /// How often pending opens and closes are written (and a notification may go out).
@@ -63,6 +66,20 @@ public final class RedisHostSessionStore: HostSessionStore, Service {
     /// Removes a session's record; written with the next flush.
     public func sessionClosed(sessionId: String) {
         table.withLockedValue { $0.close(sessionId: sessionId) }
+    }
+
+    /// Returns once the next flush has written every change recorded before the call (at most
+    /// one flush interval, 100 ms), or after `timeout` when Redis is away.
+    public func flushed(within timeout: Duration) async {
+        let waiter = FlushWaiter()
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            waiter.wait(with: continuation)
+            table.withLockedValue { _ in flushWaiters.withLockedValue { $0.append(waiter) } }
+            Task {
+                try? await Task.sleep(for: timeout)
+                waiter.resume()
+            }
+        }
     }
 
     /// Moves a session's last-active time; written with the next lease renewal.
@@ -132,7 +149,13 @@ public final class RedisHostSessionStore: HostSessionStore, Service {
     }
 
     private func flushChanges(on redis: RedisConnection) async throws {
-        let changes = table.withLockedValue { $0.takeChanges() }
+        let (changes, waiters) = table.withLockedValue { table in
+            (table.takeChanges(), flushWaiters.withLockedValue { waiters in
+                defer { waiters = [] }
+                return waiters
+            })
+        }
+        defer { for waiter in waiters { waiter.resume() } }
         guard !changes.isEmpty else { return }
         let sessionsKey = schema.sessions(of: host)
         var commands = upsertCommands(changes.upserts)
@@ -242,6 +265,23 @@ public final class RedisHostSessionStore: HostSessionStore, Service {
         }
         if Task.isCancelled { return }
         throw RedisError.connectionClosed
+    }
+}
+
+/// One caller of `RedisHostSessionStore.flushed(within:)`: resumed once, by the flush that
+/// took its changes or by its timeout, whichever comes first.
+private final class FlushWaiter: Sendable {
+    private let continuation = NIOLockedValueBox<CheckedContinuation<Void, Never>?>(nil)
+
+    func wait(with continuation: CheckedContinuation<Void, Never>) {
+        self.continuation.withLockedValue { $0 = continuation }
+    }
+
+    func resume() {
+        continuation.withLockedValue { continuation in
+            defer { continuation = nil }
+            return continuation
+        }?.resume()
     }
 }
 
