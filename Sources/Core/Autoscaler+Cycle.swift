@@ -26,6 +26,7 @@ extension Autoscaler {
         lastDriverIDs = Set(observation.driver.map(\.id))
         let now = clock.now()
         let reconciliation = pool.reconcile(with: observation, now: now, launchTimeout: tunables.launchTimeout,
+                                            registryGrace: tunables.registryGrace,
                                             connectionLimit: configuration.connectionLimitPerHost)
         lastInstances = reconciliation.instances
         jobs += await correct(reconciliation.actions)

@@ -27,16 +27,22 @@ public actor Autoscaler: Service {
         public var stopGrace: Duration
         /// How many decisions `status()` keeps.
         public var decisionCapacity: Int
+        /// How long a running server the session registry does not list counts as "sessions
+        /// unknown" (no rebalance, scale-in or removal on its count) before it counts as
+        /// holding none. Covers a registry that lost its data while the servers write theirs
+        /// again (they reconnect with backoff of at most a few seconds).
+        public var registryGrace: Duration
 
         /// Creates tunables; the defaults suit production.
         public init(safetyTick: Duration = .seconds(1), debounce: Duration = .milliseconds(50),
                     launchTimeout: Duration = .seconds(30), stopGrace: Duration = .seconds(10),
-                    decisionCapacity: Int = 100) {
+                    decisionCapacity: Int = 100, registryGrace: Duration = .seconds(10)) {
             self.safetyTick = safetyTick
             self.debounce = debounce
             self.launchTimeout = launchTimeout
             self.stopGrace = stopGrace
             self.decisionCapacity = decisionCapacity
+            self.registryGrace = registryGrace
         }
     }
 

@@ -15,6 +15,9 @@ struct PoolLoad {
     let sessions: Int
     /// Sessions on active instances only.
     let activeSessions: Int
+    /// True when an active or draining instance's count is not known yet
+    /// (`InstanceSnapshot.sessionsUnknown`): counts that may be too low by a whole server.
+    let hasUnknownCounts: Bool
 
     /// Reads a snapshot; a negative session count (a registry glitch) counts as 0.
     init(_ snapshot: TopologySnapshot, limit: Int) {
@@ -29,6 +32,7 @@ struct PoolLoad {
         draining = instances.filter { $0.state == .draining }
         sessions = instances.reduce(0) { $0 + $1.sessions }
         activeSessions = active.reduce(0) { $0 + $1.sessions }
+        hasUnknownCounts = instances.contains { $0.sessionsUnknown && $0.state != .starting }
     }
 
     /// Every instance of the pool, whatever its state.

@@ -13,9 +13,13 @@ extension PoolState {
     ///   - observation: the three reports.
     ///   - now: monotonic time.
     ///   - launchTimeout: how long an instance may stay `starting`.
+    ///   - registryGrace: how long an active or draining instance the registry does not list
+    ///     has its sessions marked unknown (`InstanceSnapshot.sessionsUnknown`) before it
+    ///     counts as holding none.
     ///   - connectionLimit: `CONNECTION_LIMIT_PER_HOST`, for utilization.
     mutating func reconcile(with observation: PoolObservation, now: Duration,
-                            launchTimeout: Duration, connectionLimit: Int) -> Reconciliation {
+                            launchTimeout: Duration, registryGrace: Duration = .seconds(10),
+                            connectionLimit: Int) -> Reconciliation {
         let listed = Self.index(observation.driver, by: \.id)
         let balancer = Self.index(observation.balancer, by: \.id)
         let registry = Self.index(observation.registry, by: \.host)
@@ -71,6 +75,11 @@ extension PoolState {
                     continue
                 }
             }
+            if entry.state == .starting || registry[id] != nil {
+                entry.missingFromRegistrySince = nil
+            } else if entry.missingFromRegistrySince == nil {
+                entry.missingFromRegistrySince = now
+            }
             tracked[id] = entry
             visible.append(entry)
         }
@@ -95,7 +104,8 @@ extension PoolState {
         visible.sort { $0.id < $1.id }
         let snapshot = TopologySnapshot(instances: visible.map { entry in
             InstanceSnapshot(id: entry.id, state: entry.state, sessions: registry[entry.id]?.sessions ?? 0,
-                             age: now - entry.firstSeen, timeInState: now - entry.stateSince)
+                             age: now - entry.firstSeen, timeInState: now - entry.stateSince,
+                             sessionsUnknown: entry.missingFromRegistrySince.map { now - $0 < registryGrace } ?? false)
         })
         let instances = visible.map { entry in
             let sessions = registry[entry.id]?.sessions ?? 0

@@ -14,6 +14,8 @@ struct TrackedInstance: Sendable, Equatable {
     var stateSince: Duration
     /// When the loop itself last changed it; observations read before this are stale for it.
     var changedAt: Duration?
+    /// Since when the registry has not listed it while it runs (nil when it does).
+    var missingFromRegistrySince: Duration? = nil
 
     /// Moves it to `newState` at `now`, keeping `stateSince` when the state does not change.
     mutating func enter(_ newState: InstanceState, at now: Duration) {

@@ -21,13 +21,16 @@ extension ScalingPolicy {
     /// - The total is capped by `MAX_SHED_PER_REBALANCE` (0: no rebalancing).
     /// - Within the total, the fullest hosts shed first (their counts are lowered together,
     ///   ties by id), which lowers the maximum most.
+    /// - Not while a host's count is unknown (the registry lost its data and the servers are
+    ///   writing theirs again): an incomplete topology looks uneven when it is not.
     /// - Not within `REBALANCE_COOLDOWN_SECONDS` of the last rebalance carried out, so shed
     ///   clients have reconnected before the pool is judged again.
     func planRebalance(_ load: PoolLoad, now: Duration, into plan: inout ScalePlan) {
         let hosts = load.active
         let count = hosts.count
         let total = load.activeSessions
-        guard count >= 2, total > 0, configuration.maxShedPerRebalance > 0, load.starting.isEmpty else { return }
+        guard count >= 2, total > 0, configuration.maxShedPerRebalance > 0, load.starting.isEmpty,
+              !load.hasUnknownCounts else { return }
         if let last = lastRebalance, now - last < configuration.rebalanceCooldown { return }
 
         let unit = count * load.limit

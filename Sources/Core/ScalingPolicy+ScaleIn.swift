@@ -1,8 +1,8 @@
 extension ScalingPolicy {
     /// Keeps the start of the current low-utilization period (`U < MIN_UTILIZATION_PERCENT`),
-    /// forgetting it as soon as utilization is not low.
+    /// forgetting it as soon as utilization is not low, or not known (a count is unknown).
     mutating func trackLowUtilization(_ load: PoolLoad, now: Duration) {
-        if load.utilizationIsBelow(configuration.minUtilizationPercent) {
+        if load.utilizationIsBelow(configuration.minUtilizationPercent) && !load.hasUnknownCounts {
             lowUtilizationSince = lowUtilizationSince ?? now
         } else {
             lowUtilizationSince = nil
@@ -11,13 +11,14 @@ extension ScalingPolicy {
 
     /// Rule 2: scale in once `U < MIN_UTILIZATION_PERCENT` has held for the stabilization window.
     ///
-    /// - Never while an instance is starting (the pool is growing; its capacity is not proven).
+    /// - Never while an instance is starting (the pool is growing; its capacity is not proven),
+    ///   nor while a count is unknown (an incomplete topology looks emptier than it is).
     /// - Drains the least-loaded active instances (ties by id) down to `max(T, MIN_INSTANCES)`.
     ///   Since `T` carries `S` at `MAX_UTILIZATION_PERCENT`, the pool left is not overloaded,
     ///   so scale-in cannot trigger a scale-out.
     /// - A decided scale-in restarts the window: the next step waits a full window again.
     mutating func planScaleIn(_ load: PoolLoad, now: Duration, into plan: inout ScalePlan) {
-        guard let since = lowUtilizationSince, load.starting.isEmpty else { return }
+        guard let since = lowUtilizationSince, load.starting.isEmpty, !load.hasUnknownCounts else { return }
         let lowFor = now - since
         guard lowFor >= configuration.scaleInStabilization else { return }
         let keep = max(targetServers(load), configuration.minInstances)

@@ -42,15 +42,21 @@ public struct InstanceSnapshot: Sendable, Equatable, Hashable {
     public var age: Duration
     /// Time since it entered `state`.
     public var timeInState: Duration
+    /// True when the registry does not list it although it runs, for less than the control
+    /// loop's registry grace: a registry that lost its data (a Redis restart) is waiting for
+    /// the server to write its sessions again, so `sessions` (0) is not known to be true.
+    /// The rules neither rebalance, scale in nor remove on such a count.
+    public var sessionsUnknown: Bool
 
     /// Creates a snapshot of one instance.
     public init(id: InstanceID, state: InstanceState, sessions: Int,
-                age: Duration = .zero, timeInState: Duration = .zero) {
+                age: Duration = .zero, timeInState: Duration = .zero, sessionsUnknown: Bool = false) {
         self.id = id
         self.state = state
         self.sessions = sessions
         self.age = age
         self.timeInState = timeInState
+        self.sessionsUnknown = sessionsUnknown
     }
 }
 

@@ -150,4 +150,31 @@ struct PoolStateTests {
         let succeeded = pool.launchSucceeded("ws-1", at: Endpoint(host: "h", port: 1), now: .seconds(1))
         #expect(!succeeded)
     }
+
+    @Test("a running server the registry stops listing has its count unknown for the registry grace, then 0")
+    func missingFromRegistry() {
+        var pool = PoolState()
+        let driver = [running("ws-a", port: 1), running("ws-b", port: 2)]
+        let balancer = [server("ws-a", port: 1, .ready), server("ws-b", port: 2, .drain)]
+        func observe(_ registry: [HostSessions], at seconds: Int) -> [InstanceSnapshot] {
+            pool.reconcile(with: PoolObservation(driver: driver, balancer: balancer, registry: registry,
+                                                 startedAt: .seconds(seconds)),
+                           now: .seconds(seconds), launchTimeout: .seconds(30), registryGrace: .seconds(10),
+                           connectionLimit: 10).snapshot.instances
+        }
+        let listed = [HostSessions(host: "ws-a", sessions: 4), HostSessions(host: "ws-b", sessions: 2, draining: true)]
+        #expect(observe(listed, at: 1).map(\.sessionsUnknown) == [false, false])
+        // Redis restarted empty: neither is listed; their 0 is not a count yet.
+        let lost = observe([], at: 2)
+        #expect(lost.map(\.sessions) == [0, 0])
+        #expect(lost.map(\.sessionsUnknown) == [true, true])
+        // ws-a wrote its sessions again; ws-b has not, 9 s on.
+        let partly = observe([HostSessions(host: "ws-a", sessions: 4)], at: 11)
+        #expect(partly.map(\.sessionsUnknown) == [false, true])
+        // After the grace, a server that never came back counts as holding none.
+        #expect(observe([HostSessions(host: "ws-a", sessions: 4)], at: 12).map(\.sessionsUnknown) == [false, false])
+        // Listed again, then missing again: a new grace.
+        _ = observe(listed, at: 13)
+        #expect(observe([], at: 14).map(\.sessionsUnknown) == [true, true])
+    }
 }

@@ -95,6 +95,35 @@ import Testing
         row.check()
     }
 
+    @Test("an incomplete topology (a server's count unknown after a registry restart) is not rebalanced, scaled in or removed from")
+    func unknownCountsHoldBackEverythingButGrowth() {
+        var unknown = InstanceSnapshot.active("ws-2", 0)
+        unknown.sessionsUnknown = true
+        var unknownDraining = InstanceSnapshot.draining("ws-4", 0, for: .seconds(3600))
+        unknownDraining.sessionsUnknown = true
+        // Known, this pool would shed from ws-1 and ws-3 and remove ws-4.
+        let known = TopologySnapshot(instances: [.active("ws-1", 9), .active("ws-2", 0), .active("ws-3", 9), .draining("ws-4", 0)])
+        var policy = ScalingPolicy(configuration: .seed)
+        let knownPlan = policy.plan(for: known, now: .seconds(100))
+        #expect(!knownPlan.shed.isEmpty && knownPlan.remove == ["ws-4"])
+
+        var fresh = ScalingPolicy(configuration: .seed)
+        let plan = fresh.plan(for: TopologySnapshot(instances: [.active("ws-1", 9), unknown, .active("ws-3", 9), unknownDraining]),
+                              now: .seconds(100))
+        #expect(plan.isEmpty, "\(plan.reasons)")
+
+        // Low utilization while a count is unknown never starts the scale-in window.
+        var scaleIn = ScalingPolicy(configuration: .seed { $0.scaleInStabilization = .seconds(5) })
+        let low = TopologySnapshot(instances: [.active("ws-1", 1), unknown, .active("ws-3", 1)])
+        for second in 0...30 { #expect(scaleIn.plan(for: low, now: .seconds(second)).drain.isEmpty) }
+
+        // Growth still acts on what is known: 30 sessions on 3 servers is over the threshold.
+        var growth = ScalingPolicy(configuration: .seed)
+        let overloaded = growth.plan(for: TopologySnapshot(instances: [.active("ws-1", 15), unknown, .active("ws-3", 15)]),
+                                     now: .seconds(100))
+        #expect(overloaded.launch == 2)
+    }
+
     @Test func cooldownStartsWhenARebalanceIsCarriedOut() {
         var policy = ScalingPolicy(configuration: .seed)
         let uneven = TopologySnapshot.active(14, 0)
