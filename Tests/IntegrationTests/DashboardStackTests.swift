@@ -34,6 +34,8 @@ extension RealStackTests {
                 try await stack.api.clientStatus().users.filter { $0.state == "connected" }.count == 12
             }
             #expect(allIn, "the client simulator connects the 12 users")
+            // 12 users start a scale-out and a rebalance: compare once nobody moves any more.
+            _ = try await stack.scenario.waitUntilSettled(connected.userIds, timeout: .seconds(20))
             let shown = await TestSupport.eventually(timeout: .seconds(10)) {
                 let state = try await dashboard.state()
                 return state.servers.flatMap(\.users).count == 12 && state.errors.isEmpty
