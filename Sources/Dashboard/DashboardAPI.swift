@@ -11,7 +11,7 @@ import WSScaleClient
 /// - `GET /api/state`: ``DashboardState`` as JSON, always 200; an upstream that did not answer
 ///   is named in `errors`.
 /// - `POST /api/connect` `{"count": N, "prefix": "user"}`: connects N new users (ids the client
-///   simulator does not know yet) → 202 `{"userIds": [...], "accepted": n, "unchanged": m}`;
+///   simulator does not know yet, nor handed out by an earlier connect) → 202 `{"userIds": [...], "accepted": n, "unchanged": m}`;
 ///   a bad body → 400 `{"error": reason}`; the client simulator failing → 502 `{"error": reason}`.
 /// - `POST /api/disconnect` `{"userIds": [...]}`: disconnects those users, same answers.
 /// - `GET /health`: 200 while the dashboard runs.
@@ -20,6 +20,7 @@ public struct DashboardAPI: Sendable {
     public static let maxBodyBytes = 8 << 20
 
     private let upstreams: DashboardUpstreams
+    private let issuedIDs = IssuedUserIDs()
 
     /// Creates the API over the upstreams named in `settings`.
     public init(settings: DashboardSettings, logger: Logger) {
@@ -30,6 +31,7 @@ public struct DashboardAPI: Sendable {
     public func makeRouter() -> Router<BasicRequestContext> {
         let router = Router()
         let upstreams = self.upstreams
+        let issuedIDs = self.issuedIDs
         router.get("/") { _, _ -> Response in
             Response(status: .ok, headers: [.contentType: "text/html; charset=utf-8", .cacheControl: "no-store"],
                      body: .init(byteBuffer: ByteBuffer(string: DashboardPage.html)))
@@ -41,7 +43,7 @@ public struct DashboardAPI: Sendable {
             try await Self.withBody(request) { body in
                 let connect = try ConnectRequest(json: body)
                 let known = Set(try await upstreams.users().users.map(\.userId))
-                let ids = NewUserIDs.pick(count: connect.count, prefix: connect.prefix, known: known)
+                let ids = issuedIDs.issue(count: connect.count, prefix: connect.prefix, known: known)
                 return try await Self.batch(.connect, ids, upstreams)
             }
         }

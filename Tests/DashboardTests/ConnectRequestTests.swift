@@ -80,4 +80,16 @@ struct DashboardNewUserIDsTests {
         #expect(Set(picked).count == 1000)
         #expect(Set(picked).isDisjoint(with: known))
     }
+
+    @Test("two connects at once get different ids; an id handed out is never handed out again")
+    func issuedIDsKeepConcurrentConnectsApart() {
+        let issued = IssuedUserIDs()
+        let known: Set<String> = ["u1"]
+        // Both read the client's users before either batch reached it.
+        #expect(issued.issue(count: 3, prefix: "u", known: known) == ["u2", "u3", "u4"])
+        #expect(issued.issue(count: 3, prefix: "u", known: known) == ["u5", "u6", "u7"])
+        // Other prefixes are their own sequence; known ids are still skipped.
+        #expect(issued.issue(count: 2, prefix: "v", known: ["v1"]) == ["v2", "v3"])
+        #expect(issued.issue(count: 1, prefix: "u", known: known.union(["u8"])) == ["u9"])
+    }
 }

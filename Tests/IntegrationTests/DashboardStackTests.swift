@@ -83,6 +83,13 @@ extension RealStackTests {
             let more = try await dashboard.send("POST", "/api/connect", json: #"{"count": 2, "prefix": "user"}"#)
             #expect(try JSONDecoder().decode(BatchAnswer.self, from: Data(more.body.utf8)).userIds == ["user13", "user14"])
 
+            // Two connects at once pick different ids, and every one of them is a new user.
+            async let left = dashboard.send("POST", "/api/connect", json: #"{"count": 3, "prefix": "twin"}"#)
+            async let right = dashboard.send("POST", "/api/connect", json: #"{"count": 3, "prefix": "twin"}"#)
+            let answers = try await [left, right].map { try JSONDecoder().decode(BatchAnswer.self, from: Data($0.body.utf8)) }
+            #expect(Set(answers.flatMap(\.userIds)) == Set((1...6).map { "twin\($0)" }), "\(answers.map(\.userIds))")
+            #expect(answers.map { $0.accepted ?? 0 } == [3, 3])
+
             try await Self.withStandaloneDashboard(balancerPort: stack.ports.balancer,
                                                    clientPort: try TestSupport.freeLoopbackPort(),
                                                    stack: stack) { away in
@@ -149,6 +156,7 @@ extension RealStackTests {
 /// What `POST /api/connect` and `/api/disconnect` answer.
 private struct BatchAnswer: Decodable {
     var userIds: [String]
+    var accepted: Int?
 }
 
 /// The dashboard's HTTP API on 127.0.0.1, bounded.

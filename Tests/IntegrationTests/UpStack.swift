@@ -48,11 +48,30 @@ final class UpStack: @unchecked Sendable {
     /// expects that nothing it started is left running.
     static func with<Result>(_ overrides: [String: String] = [:],
                              _ body: (UpStack) async throws -> Result) async throws -> Result {
-        let stack = try make(overrides)
+        var candidate = try make(overrides)
+        var launchError: (any Error)?
+        for attempt in 1...3 {
+            do {
+                try await candidate.launch()
+                launchError = nil
+                break
+            } catch {
+                launchError = error
+                // The free ports were picked before `up` bound them; a test running in parallel
+                // may have taken one meanwhile. Start again on other ports.
+                guard attempt < 3, candidate.logTail(lines: 200).contains("Address already in use") else { break }
+                print("wsscale up lost a port to a test running beside it (attempt \(attempt)); starting again on other ports")
+                _ = await candidate.stop()
+                candidate.killEverythingLeft()
+                try? FileManager.default.removeItem(atPath: candidate.stateDirectory)
+                candidate = try make(overrides)
+            }
+        }
+        let stack = candidate
         defer { stack.killEverythingLeft() } // the safety net when stop() was not reached
         let outcome: Swift.Result<Result, any Error>
         do {
-            try await stack.launch()
+            if let launchError { throw launchError }
             outcome = .success(try await body(stack))
         } catch {
             outcome = .failure(error)
