@@ -68,7 +68,7 @@ public final class TestRedisServer: @unchecked Sendable {
     }
 
     /// Where redis-server's output goes (removed with this object).
-    private var logPath: String { NSTemporaryDirectory() + "wsscale-redis-\(port).log" }
+    private let logPath = NSTemporaryDirectory() + "wsscale-redis-\(UUID().uuidString).log"
 
     private func takeProcess() -> SpawnedProcess? {
         lock.withLock {
@@ -93,8 +93,13 @@ public final class TestRedisServer: @unchecked Sendable {
                 let log = (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? ""
                 throw PortTaken(description: "redis-server exited at once on port \(port): \(log.suffix(300))")
             }
-            // With --requirepass PING answers -NOAUTH: either reply means it is up.
-            if TestSupport.loopbackAnswers(port: port, request: "PING\r\n", expectedPrefix: "+PONG")
+            // Another program may hold the port (it was taken after it was found free) and
+            // answer PING while this redis-server is still failing to bind: only this one's
+            // own log says it listens. With --requirepass PING answers -NOAUTH: either reply
+            // means it is up.
+            let log = (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? ""
+            if log.contains("Ready to accept connections") && process.isRunning,
+               TestSupport.loopbackAnswers(port: port, request: "PING\r\n", expectedPrefix: "+PONG")
                 || TestSupport.loopbackAnswers(port: port, request: "PING\r\n", expectedPrefix: "-NOAUTH") {
                 return
             }

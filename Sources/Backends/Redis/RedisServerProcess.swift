@@ -63,9 +63,11 @@ public final class RedisServerProcess: Sendable {
                 throw RedisError.protocolError("redis-server \(status): \(redis.logTail())")
             }
             if let connection = try? await RedisConnection.connect(to: url, eventLoopGroup: eventLoopGroup, logger: logger) {
-                let answer = try? await connection.send(["PING"])
+                // Whoever answers must be the redis-server just started, not another one that
+                // holds the port (this one then exits: "Address already in use", reported above).
+                let info = try? await connection.send(["INFO", "server"])
                 await connection.close()
-                if answer != nil {
+                if let info, Self.processID(inInfo: info.string ?? "") == process.pid {
                     logger.info("redis-server started", metadata: ["pid": "\(process.pid)", "url": "\(url)"])
                     return redis
                 }
@@ -74,6 +76,13 @@ public final class RedisServerProcess: Sendable {
         }
         _ = await process.terminate(grace: .milliseconds(500))
         throw RedisError.protocolError("redis-server did not answer on \(url) within \(startTimeout): \(redis.logTail())")
+    }
+
+    /// The `process_id` field of an `INFO server` answer.
+    static func processID(inInfo info: String) -> pid_t? {
+        info.split(whereSeparator: \.isNewline)
+            .first { $0.hasPrefix("process_id:") }
+            .flatMap { pid_t($0.dropFirst("process_id:".count).trimmingCharacters(in: .whitespaces)) }
     }
 
     /// Stops it (SIGTERM, then SIGKILL after `grace`) and reaps it; a second call returns the first result.
