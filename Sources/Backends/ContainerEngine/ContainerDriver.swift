@@ -55,18 +55,33 @@ public class ContainerDriver: InstanceDriver, @unchecked Sendable {
         }
         let container = ContainerSpecification.make(for: request, configuration: configuration)
         stopping.withLockedValue { _ = $0.remove(request.id) }
-        _ = try await engine.create(container)
-        do {
-            try await engine.start(request.id)
-        } catch {
-            logger.warning("container created but not started; removing it", metadata: ["instance": "\(request.id)", "error": "\(error)"])
-            try? await engine.remove(request.id, force: true)
-            throw error
+        for attempt in 1...Self.portRaceAttempts {
+            _ = try await engine.create(container)
+            do {
+                try await engine.start(request.id)
+                break
+            } catch {
+                logger.warning("container created but not started; removing it", metadata: ["instance": "\(request.id)", "error": "\(error)"])
+                try? await engine.remove(request.id, force: true)
+                // The engine picks the published port when it creates the container and binds
+                // it when it starts it; another program can take the port in between. A new
+                // container gets another port.
+                guard attempt < Self.portRaceAttempts, Self.lostItsPort(error) else { throw error }
+                logger.notice("its published port was taken meanwhile; creating it again", metadata: ["instance": "\(request.id)"])
+            }
         }
         logger.info("container started", metadata: [
             "instance": "\(request.id)", "engine": "\(engine.name)", "image": "\(configuration.image)", "port": "\(container.port)",
         ])
         return DriverInstance(id: request.id, status: .starting)
+    }
+
+    /// How many containers one launch creates at most when their published port is taken.
+    static let portRaceAttempts = 3
+
+    /// Whether a start failed because the published port was taken ("address already in use").
+    static func lostItsPort(_ error: any Error) -> Bool {
+        "\(error)".lowercased().contains("address already in use")
     }
 
     /// Inspects the container until it runs and answers `GET /health`.
