@@ -114,16 +114,24 @@ final class LiveSessions: @unchecked Sendable {
         forget([entry], cause: cause)
     }
 
-    /// Takes sessions the server has chosen to close out of the table, before their close
-    /// handshakes end: the client may reconnect (through the balancer, to another server) as soon
-    /// as it reads the close frame, and the topology must not count it twice meanwhile, or
-    /// the balancer sees more sessions than users and scales out for nothing.
-    /// Runs under the state lock; the entries are already marked closing.
-    private static func retire(_ entries: [Entry], from state: inout State) {
-        for entry in entries {
-            state.table.remove(entry)
-            state.closing[entry.sessionId] = entry
+    /// Closes the sessions `choose` marks closing (under the state lock) with `close`: they
+    /// leave the table and the registry at once, before their close handshakes end, and their
+    /// close frames go out once the registry is written. The client may reconnect (through the
+    /// balancer, to another server) as soon as it reads the close frame, and the topology must
+    /// not count it twice meanwhile, or the balancer sees more sessions than users and scales
+    /// out for nothing. Returns the sessions chosen.
+    private func retire(with close: ServerInitiatedClose, choosing choose: (inout State) -> [Entry]) -> [Entry] {
+        let chosen = state.withLockedValue { state in
+            let chosen = choose(&state)
+            for entry in chosen {
+                state.table.remove(entry)
+                state.closing[entry.sessionId] = entry
+            }
+            return chosen
         }
+        forget(chosen, cause: close.cause)
+        sendCloseOnceWritten(chosen, close)
+        return chosen
     }
 
     /// How long a close waits for the registry to drop its records (when Redis is away).
@@ -152,13 +160,7 @@ final class LiveSessions: @unchecked Sendable {
     /// Closes the `count` most idle sessions with 4001; returns how many were chosen.
     @discardableResult
     func shed(_ count: Int) -> Int {
-        let chosen = state.withLockedValue { state in
-            let chosen = state.table.takeMostIdle(count)
-            Self.retire(chosen, from: &state)
-            return chosen
-        }
-        forget(chosen, cause: .shed)
-        sendCloseOnceWritten(chosen, ServerInitiatedClose.shed)
+        let chosen = retire(with: .shed) { $0.table.takeMostIdle(count) }
         if !chosen.isEmpty { metrics.shed.increment(by: Int64(chosen.count)) }
         logger.info("shed sessions", metadata: ["asked": "\(count)", "closing": "\(chosen.count)"])
         return chosen.count
@@ -167,35 +169,22 @@ final class LiveSessions: @unchecked Sendable {
     /// Closes one session with 4001: the one with `sessionId`, or the most idle when `nil`.
     /// Returns the id of the session closed, or `nil` when there is no such session.
     func drop(sessionId: String?) -> String? {
-        let chosen: Entry? = state.withLockedValue { state in
-            let entry: Entry
-            if let sessionId {
-                guard let found = state.table.entry(sessionId: sessionId), state.table.markClosing(found) else { return nil }
-                entry = found
-            } else {
-                guard let mostIdle = state.table.takeMostIdle(1).first else { return nil }
-                entry = mostIdle
-            }
-            Self.retire([entry], from: &state)
-            return entry
-        }
+        let chosen = retire(with: .drop) { state in
+            guard let sessionId else { return state.table.takeMostIdle(1) }
+            guard let entry = state.table.entry(sessionId: sessionId), state.table.markClosing(entry) else { return [] }
+            return [entry]
+        }.first
         guard let chosen else { return nil }
-        forget([chosen], cause: .drop)
-        sendCloseOnceWritten([chosen], ServerInitiatedClose.drop)
         logger.info("dropped session", metadata: ["sessionId": "\(chosen.sessionId)"])
         return chosen.sessionId
     }
 
     /// Refuses new sessions from now on and closes every live one with 1001.
     func closeAllForShutdown() {
-        let entries = state.withLockedValue { state -> [Entry] in
+        let entries = retire(with: .shutdown) { state in
             state.shuttingDown = true
-            let closing = state.table.entries.filter { state.table.markClosing($0) }
-            Self.retire(closing, from: &state)
-            return closing
+            return state.table.entries.filter { state.table.markClosing($0) }
         }
-        forget(entries, cause: .shutdown)
-        sendCloseOnceWritten(entries, ServerInitiatedClose.shutdown)
         logger.info("closing every session for shutdown", metadata: ["sessions": "\(entries.count)"])
     }
 
