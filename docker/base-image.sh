@@ -4,16 +4,21 @@
 # binary (libhiredis0.14, libcurl4, libsystemd0, ca-certificates) plus busybox (health
 # checks in compose, the tiny HTTP responder of the tests), drops the apt lists, and
 # `docker import`s it (`podman import` with CONTAINER_ENGINE=podman: the same tarball).
-# Does nothing when the image exists (WSSCALE_BASE_REBUILD=1 forces).
+# Does nothing when the image exists (WSSCALE_BASE_REBUILD=1 forces). The Debian mirror is the
+# machine's own (scripts/debian-mirror.sh; WSSCALE_DEBIAN_MIRROR overrides it).
 # Needs root, debootstrap and a running dockerd (scripts/setup-docker.sh does both), or podman.
 # Usage: docker/base-image.sh [IMAGE]   (default wsscale-base:bookworm)
-#        env: CONTAINER_ENGINE (docker or podman, default docker)
+#        env: CONTAINER_ENGINE (docker or podman, default docker); WSSCALE_BASE_PACKAGES (the
+#        comma-separated --include list) and WSSCALE_BASE_COMMAND (the image's CMD), for
+#        other images from the same recipe (systemd/image.sh)
 set -euo pipefail
 
 IMAGE="${1:-wsscale-base:bookworm}"
 ENGINE="${CONTAINER_ENGINE:-docker}"
-MIRROR="${WSSCALE_DEBIAN_MIRROR:-http://deb.debian.org/debian}"
-PACKAGES="libhiredis0.14,libcurl4,libsystemd0,ca-certificates,busybox"
+source "$(dirname "$0")/../scripts/debian-mirror.sh"
+MIRROR="$(debian_mirror)"
+PACKAGES="${WSSCALE_BASE_PACKAGES:-libhiredis0.14,libcurl4,libsystemd0,ca-certificates,busybox}"
+COMMAND="${WSSCALE_BASE_COMMAND:-/bin/sh}"
 
 if [ "${WSSCALE_BASE_REBUILD:-0}" != 1 ] && "$ENGINE" image inspect "$IMAGE" >/dev/null 2>&1; then
   echo "==> $IMAGE exists"
@@ -30,5 +35,5 @@ debootstrap --variant=minbase --include="$PACKAGES" bookworm "$ROOT" "$MIRROR" >
 rm -f "$ROOT.log"
 rm -rf "$ROOT"/var/lib/apt/lists/* "$ROOT"/var/cache/apt/*.bin "$ROOT"/var/cache/apt/archives/*.deb
 echo "==> $ENGINE import $IMAGE"
-tar -C "$ROOT" -c . | "$ENGINE" import --change 'CMD ["/bin/sh"]' - "$IMAGE" >/dev/null
+tar -C "$ROOT" -c . | "$ENGINE" import --change "CMD [\"$COMMAND\"]" - "$IMAGE" >/dev/null
 "$ENGINE" image ls "$IMAGE"

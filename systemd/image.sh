@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Makes the podman image `wsscale-systemd:bookworm` (localhost/…): a minimal Debian bookworm
+# that boots systemd as PID 1 inside a privileged container, with what the systemd deployment
+# needs already installed (dbus, polkit with libpam-systemd, redis-server, haproxy, the
+# runtime libraries of the static wsscale binary, curl and procps for checks), so that
+# `apt install ./wsscale_*.deb` inside it needs no network. The recipe is docker/base-image.sh
+# (debootstrap from the machine's own Debian mirror, then `podman import`).
+# Does nothing when the image exists (WSSCALE_BASE_REBUILD=1 forces). Needs root, debootstrap, podman.
+# Usage: systemd/image.sh [IMAGE]   (default wsscale-systemd:bookworm)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+IMAGE="${1:-wsscale-systemd:bookworm}"
+export CONTAINER_ENGINE=podman
+export WSSCALE_BASE_COMMAND=/lib/systemd/systemd
+export WSSCALE_BASE_PACKAGES="systemd,systemd-sysv,dbus,libpam-systemd,polkitd,redis-server,haproxy,libhiredis0.14,libcurl4,libsystemd0,ca-certificates,curl,procps"
+exec docker/base-image.sh "$IMAGE"
