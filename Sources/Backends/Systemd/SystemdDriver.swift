@@ -296,13 +296,13 @@ public actor SystemdDriver: InstanceDriver {
         let end = await manager.serviceEnd(unit)
         logger.warning("unit ended on its own", metadata: ["instance": "\(id)", "unit": "\(unit)", "state": "\(found)",
                                                            "result": "\(end.summary)"])
+        directory.remove(id)
         exitContinuation.yield(InstanceExit(id: id, exitCode: end.status, reason: end.summary))
         do {
             try await manager.resetFailedUnit(unit)
         } catch {
             logger.warning("ResetFailedUnit failed", metadata: ["unit": "\(unit)", "error": "\(error)"])
         }
-        directory.remove(id)
     }
 
     private func isTracked(_ id: InstanceID) -> Bool {
