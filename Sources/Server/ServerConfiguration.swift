@@ -13,6 +13,7 @@ import WSScaleCore
 /// | `REDIS_URL` | `redis://127.0.0.1:6379/0` | the session registry (`memory://`: a registry local to this process) |
 /// | `REDIS_KEY_PREFIX` | `wsscale` | prefix of the registry's keys |
 /// | `LEASE_SECONDS` | `5` | this host's lease in the registry |
+/// | `MAX_MESSAGE_BYTES` | `65536` | largest WebSocket message accepted, all its fragments together (125 B – 1 GiB); 1009 above |
 public struct ServerConfiguration: Sendable, Equatable {
     /// This server's identity (`hostId` in the registry, `X-WSScale-Host` on each upgrade).
     public var serverId: InstanceID
@@ -30,10 +31,16 @@ public struct ServerConfiguration: Sendable, Equatable {
     public var redisKeyPrefix: String
     /// Length of this host's lease in the registry.
     public var lease: Duration
-    /// Largest WebSocket frame accepted from a client, in bytes.
-    public var maxFrameSize: Int
+    /// Largest WebSocket message accepted from a client, in bytes, all its fragments together
+    /// (a frame is at most this long too). Memory for it is held only while it is in flight.
+    public var maxMessageBytes: Int
     /// Bytes each connection reads at once (a fixed receive buffer keeps idle connections small).
     public var receiveBufferSize: Int
+
+    /// `MAX_MESSAGE_BYTES` when it is not set: 64 KiB.
+    public static let defaultMaxMessageBytes = 1 << 16
+    /// The values `MAX_MESSAGE_BYTES` may take: at least a control frame's 125 bytes, at most 1 GiB.
+    public static let maxMessageBytesRange = 125...(1 << 30)
 
     /// The `REDIS_URL` value that selects the in-process registry.
     public static let inMemoryRegistryURL = "memory://"
@@ -42,7 +49,7 @@ public struct ServerConfiguration: Sendable, Equatable {
     public init(serverId: InstanceID = ServerConfiguration.randomServerId(), host: String = "0.0.0.0", port: Int = 8088,
                 maxConnectionsPerHost: Int = 30, shutdownGrace: Duration = .seconds(10),
                 redisURL: String = "redis://127.0.0.1:6379/0", redisKeyPrefix: String = "wsscale",
-                lease: Duration = .seconds(5), maxFrameSize: Int = 1 << 14, receiveBufferSize: Int = 512) {
+                lease: Duration = .seconds(5), maxMessageBytes: Int = ServerConfiguration.defaultMaxMessageBytes, receiveBufferSize: Int = 512) {
         self.serverId = serverId
         self.host = host
         self.port = port
@@ -51,7 +58,7 @@ public struct ServerConfiguration: Sendable, Equatable {
         self.redisURL = redisURL
         self.redisKeyPrefix = redisKeyPrefix
         self.lease = lease
-        self.maxFrameSize = maxFrameSize
+        self.maxMessageBytes = maxMessageBytes
         self.receiveBufferSize = receiveBufferSize
     }
 
@@ -77,9 +84,11 @@ public struct ServerConfiguration: Sendable, Equatable {
             reader.report("REDIS_KEY_PREFIX", "must not contain spaces, got \"\(prefix)\"")
         }
         let lease = reader.seconds("LEASE_SECONDS", default: .seconds(5), in: 1...3600)
+        let maxMessageBytes = reader.int("MAX_MESSAGE_BYTES", default: defaultMaxMessageBytes, in: maxMessageBytesRange)
         try reader.finish()
         return ServerConfiguration(serverId: serverId, host: host, port: port, maxConnectionsPerHost: maxConnections,
-                                   shutdownGrace: grace, redisURL: redisURL, redisKeyPrefix: prefix, lease: lease)
+                                   shutdownGrace: grace, redisURL: redisURL, redisKeyPrefix: prefix, lease: lease,
+                                   maxMessageBytes: maxMessageBytes)
     }
 
     /// A fresh random server id such as `ws-k3x9a2`.

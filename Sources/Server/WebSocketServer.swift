@@ -20,7 +20,15 @@ import WSScaleCore
 /// | 1013 | `try again later` | the upgrade over `MAX_CONNECTIONS_PER_HOST` (accepted, then closed) |
 /// | 4001 | `Server Rebalancing` | a shed command (the N most idle), and a drop (command or REST): the client should reconnect |
 /// | 1001 | `going away` | graceful shutdown (SIGTERM) |
-/// | 1009 / 1002 | — | a frame over 16 KiB / another protocol error |
+/// | 1000 (the client's code) | — | the answer to a client's valid close frame (no code when it sent none) |
+/// | 1002 | a short reason | a protocol error (RFC 6455): RSV1–3 set, an unmasked frame, a reserved opcode, a control frame fragmented or over 125 bytes, a continuation with nothing to continue, a new message inside a fragmented one, a close frame of one byte, with a code not allowed on the wire (0–999, 1004–1006, 1015–2999, 5000+) or a reason that is not UTF-8 |
+/// | 1007 | `invalid UTF-8` | a text message that is not valid UTF-8, at the first frame that shows it |
+/// | 1009 | `message too big` | a message over `MAX_MESSAGE_BYTES` (64 KiB by default), all its fragments together |
+///
+/// After a 1002, 1007 or 1009 (failing the connection) and after answering a client's close,
+/// the server closes the TCP connection as soon as its close frame is written; after 1013,
+/// 4001 and 1001 it waits up to 3 s for the client's close frame. Messages within the limit
+/// are echoed whole, as one frame, however the client fragmented them.
 ///
 /// Endpoints: `GET /api/v1/websocket/{userId}` (upgrade; the 101 carries `X-WSScale-Host`),
 /// `GET /health` (200 `ok`, 503 `draining` / `shutting down`), `GET /ws-session/all` (the
@@ -172,8 +180,11 @@ public final class WebSocketServer: Service, Sendable {
     private func makeUpgrader() -> NIOWebSocketServerUpgrader {
         let hostId = configuration.serverId
         let sessions = self.sessions
+        let maxMessageBytes = configuration.maxMessageBytes
         return NIOWebSocketServerUpgrader(
-            maxFrameSize: configuration.maxFrameSize,
+            // A message may come as one frame: the decoder must take frames up to the message
+            // limit (and control frames of 125 bytes). It holds nothing while a connection is idle.
+            maxFrameSize: max(configuration.maxMessageBytes, 125),
             automaticErrorHandling: false,  // WebSocketSessionHandler answers protocol errors itself
             shouldUpgrade: { channel, head in
                 guard case .webSocket = HTTPRoute(method: head.method, uri: head.uri) else {
@@ -191,7 +202,8 @@ public final class WebSocketServer: Service, Sendable {
                 case .refused(let code, let reason): role = .refused(code: code, reason: reason)
                 }
                 do {
-                    try channel.pipeline.syncOperations.addHandler(WebSocketSessionHandler(sessions: sessions, role: role))
+                    try channel.pipeline.syncOperations.addHandler(WebSocketSessionHandler(sessions: sessions, role: role,
+                                                                                 maxMessageBytes: maxMessageBytes))
                     return channel.eventLoop.makeSucceededVoidFuture()
                 } catch {
                     if case .session(let entry) = role { sessions.closed(entry, cause: .error) }

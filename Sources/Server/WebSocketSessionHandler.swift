@@ -1,11 +1,14 @@
 import NIOCore
 import NIOWebSocket
 
-/// The handler at the end of an upgraded connection's pipeline: echoes data frames, answers
-/// pings, keeps the session's last activity, and runs the close handshake from either side.
+/// The handler at the end of an upgraded connection's pipeline: keeps the session's last
+/// activity, runs the client's frames through `InboundFrameStateMachine` (RFC 6455: echo whole
+/// messages, answer pings, fail the connection on bad input) and runs the close handshake
+/// from either side.
 ///
-/// Small on purpose (an idle connection costs a few hundred bytes here): no aggregation,
-/// no timers except while closing.
+/// Small on purpose (an idle connection costs a few hundred bytes here): the bytes of a
+/// fragmented message exist only while it is in flight, and there are no timers except while
+/// closing.
 final class WebSocketSessionHandler: ChannelDuplexHandler {
     typealias InboundIn = WebSocketFrame
     typealias InboundOut = WebSocketFrame
@@ -25,13 +28,19 @@ final class WebSocketSessionHandler: ChannelDuplexHandler {
 
     private let sessions: LiveSessions
     private let role: Role
+    private var frames: InboundFrameStateMachine
     private var closeSent = false
     private var cause: SessionCloseReason?
     private var closeTimer: Scheduled<Void>?
 
-    init(sessions: LiveSessions, role: Role) {
+    /// - Parameters:
+    ///   - sessions: the server's live sessions.
+    ///   - role: a session, or a connection to refuse.
+    ///   - maxMessageBytes: largest message accepted (all fragments together); 1009 above.
+    init(sessions: LiveSessions, role: Role, maxMessageBytes: Int) {
         self.sessions = sessions
         self.role = role
+        self.frames = InboundFrameStateMachine(maxMessageBytes: maxMessageBytes)
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
@@ -47,23 +56,27 @@ final class WebSocketSessionHandler: ChannelDuplexHandler {
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let frame = unwrapInboundIn(data)
         if case .session(let entry) = role { sessions.touch(entry) }
-        switch frame.opcode {
-        case .connectionClose:
-            receivedClose(context: context, frame: frame)
-        case .ping:
-            guard !closeSent else { return }
-            context.writeAndFlush(wrapOutboundOut(WebSocketFrame(fin: true, opcode: .pong, data: frame.unmaskedData)),
-                                  promise: nil)
-        case .text, .binary, .continuation:
-            guard !closeSent else { return }
-            context.writeAndFlush(wrapOutboundOut(WebSocketFrame(fin: frame.fin, opcode: frame.opcode,
-                                                                 data: frame.unmaskedData)),
-                                  promise: nil)
-        case .pong:
+        if closeSent {
+            // Our close frame is out: only the client's answer matters now.
+            if frame.opcode == .connectionClose { context.close(promise: nil) }
+            return
+        }
+        switch frames.receive(frame) {
+        case .none:
             break
-        default:
-            cause = .error
-            sendClose(context: context, code: .protocolError, reason: "unknown opcode")
+        case .echo(let opcode, let data):
+            context.writeAndFlush(wrapOutboundOut(WebSocketFrame(fin: true, opcode: opcode, data: data)), promise: nil)
+        case .pong(let data):
+            context.writeAndFlush(wrapOutboundOut(WebSocketFrame(fin: true, opcode: .pong, data: data)), promise: nil)
+        case .answerClose(let code):
+            // The client's close handshake: echo its code, then close the TCP connection (7.1.1).
+            closeSent = true
+            if cause == nil { cause = .client }
+            var reply = context.channel.allocator.buffer(capacity: 2)
+            if let code { reply.writeInteger(code) }
+            closeAfterWriting(context: context, WebSocketFrame(fin: true, opcode: .connectionClose, data: reply))
+        case .fail(let code, let reason):
+            failConnection(context: context, code: code, reason: reason)
         }
     }
 
@@ -84,36 +97,38 @@ final class WebSocketSessionHandler: ChannelDuplexHandler {
         context.fireChannelInactive()
     }
 
-    /// Protocol errors from the frame decoder (too large, bad masking, …) get a close frame with
-    /// the matching code before the socket closes: the work of NIO's `WebSocketProtocolErrorHandler`,
-    /// done here to save a handler and its context on every connection.
+    /// Protocol errors from the frame decoder (a frame over the message limit, a fragmented or
+    /// long control frame) get a close frame with the matching code before the socket closes:
+    /// the work of NIO's `WebSocketProtocolErrorHandler`, done here to save a handler and its
+    /// context on every connection.
     func errorCaught(context: ChannelHandlerContext, error: Error) {
-        if cause == nil { cause = .error }
-        guard let protocolError = error as? NIOWebSocketError, !closeSent else {
+        guard let protocolError = error as? NIOWebSocketError else {
+            if cause == nil { cause = .error }
             context.close(promise: nil)
             return
         }
-        closeSent = true
-        var data = context.channel.allocator.buffer(capacity: 2)
-        data.write(webSocketErrorCode: protocolError == .invalidFrameLength ? .messageTooLarge : .protocolError)
-        context.writeAndFlush(wrapOutboundOut(WebSocketFrame(fin: true, opcode: .connectionClose, data: data)))
-            .whenComplete { _ in context.close(promise: nil) }
+        let code: WebSocketErrorCode = protocolError == .invalidFrameLength ? .messageTooLarge : .protocolError
+        failConnection(context: context, code: UInt16(webSocketErrorCode: code),
+                       reason: protocolError == .invalidFrameLength ? "message too big" : "protocol error")
     }
 
-    /// The client's close frame: the end of our handshake, or the start of theirs (echo its code).
-    private func receivedClose(context: ChannelHandlerContext, frame: WebSocketFrame) {
-        if closeSent {
+    /// Fails the connection (RFC 6455 7.1.7): our close frame with `code`, then the TCP
+    /// connection closes as soon as it is written, without waiting for the client's answer.
+    private func failConnection(context: ChannelHandlerContext, code: UInt16, reason: String) {
+        if cause == nil { cause = .error }
+        guard !closeSent else {
             context.close(promise: nil)
             return
         }
         closeSent = true
-        if cause == nil { cause = .client }
-        var data = frame.unmaskedData
-        let code = data.readableBytes >= 2 ? data.readWebSocketErrorCode() : nil
-        var reply = context.channel.allocator.buffer(capacity: 2)
-        if let code { reply.write(webSocketErrorCode: code) }
-        context.writeAndFlush(wrapOutboundOut(WebSocketFrame(fin: true, opcode: .connectionClose, data: reply)))
-            .whenComplete { _ in context.close(promise: nil) }
+        var data = context.channel.allocator.buffer(capacity: 2 + reason.utf8.count)
+        data.writeInteger(code)
+        data.writeString(reason)
+        closeAfterWriting(context: context, WebSocketFrame(fin: true, opcode: .connectionClose, data: data))
+    }
+
+    private func closeAfterWriting(context: ChannelHandlerContext, _ frame: WebSocketFrame) {
+        context.writeAndFlush(wrapOutboundOut(frame)).whenComplete { _ in context.close(promise: nil) }
     }
 
     /// Sends our close frame once, then waits a bounded time for the client's.

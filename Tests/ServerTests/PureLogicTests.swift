@@ -103,26 +103,28 @@ struct ServerConfigurationTests {
         #expect(configuration.redisURL == "redis://127.0.0.1:6379/0")
         #expect(configuration.redisKeyPrefix == "wsscale")
         #expect(configuration.lease == .seconds(5))
+        #expect(configuration.maxMessageBytes == 65536)
     }
 
     @Test("values from the environment win over .env")
     func values() throws {
         let configuration = try ServerConfiguration.fromEnvironment(
             ["SERVER_ID": "ws-a", "SERVER_PORT": "9000", "REDIS_URL": "memory://", "LEASE_SECONDS": "2.5"],
-            dotEnv: "SERVER_PORT=1234\nMAX_CONNECTIONS_PER_HOST=7\nSHUTDOWN_GRACE_SECONDS=3")
+            dotEnv: "SERVER_PORT=1234\nMAX_CONNECTIONS_PER_HOST=7\nSHUTDOWN_GRACE_SECONDS=3\nMAX_MESSAGE_BYTES=1048576")
         #expect(configuration.serverId == "ws-a")
         #expect(configuration.port == 9000)
         #expect(configuration.maxConnectionsPerHost == 7)
         #expect(configuration.shutdownGrace == .seconds(3))
         #expect(configuration.redisURL == "memory://")
         #expect(configuration.lease == .milliseconds(2500))
+        #expect(configuration.maxMessageBytes == 1 << 20)
     }
 
     @Test("every bad variable is named")
     func errors() {
         let environment = ["SERVER_ID": "bad id", "SERVER_PORT": "http", "MAX_CONNECTIONS_PER_HOST": "0",
                            "SHUTDOWN_GRACE_SECONDS": "-1", "REDIS_URL": "localhost:6379", "LEASE_SECONDS": "0",
-                           "REDIS_KEY_PREFIX": "a b"]
+                           "REDIS_KEY_PREFIX": "a b", "MAX_MESSAGE_BYTES": "124"]
         do {
             _ = try ServerConfiguration.fromEnvironment(environment)
             Issue.record("expected a configuration error")
@@ -130,6 +132,11 @@ struct ServerConfigurationTests {
             #expect(Set(error.issues.map(\.variable)) == Set(environment.keys))
         } catch {
             Issue.record("unexpected \(error)")
+        }
+        for bad in ["64k", "-1", "0", "1073741825"] {
+            #expect(throws: ConfigurationError.self, "MAX_MESSAGE_BYTES=\(bad)") {
+                try ServerConfiguration.fromEnvironment(["MAX_MESSAGE_BYTES": bad])
+            }
         }
     }
 }

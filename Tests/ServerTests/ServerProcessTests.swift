@@ -32,13 +32,15 @@ struct ServerProcessTests {
     @Test("a bad variable exits 2 with a message naming it")
     func configurationError() async throws {
         #expect(FileManager.default.isExecutableFile(atPath: Self.binary.path), "build wsscale first: \(Self.binary.path)")
-        let (process, errors) = try launch(["SERVER_PORT": "eighty", "MAX_CONNECTIONS_PER_HOST": "-3"])
+        let (process, errors) = try launch(["SERVER_PORT": "eighty", "MAX_CONNECTIONS_PER_HOST": "-3",
+                                       "MAX_MESSAGE_BYTES": "64KiB"])
         defer { if process.isRunning { process.terminate() } }
         #expect(await waitForExit(process, timeout: .seconds(10)))
         #expect(process.terminationStatus == 2)
         let message = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         #expect(message.contains("SERVER_PORT"))
         #expect(message.contains("MAX_CONNECTIONS_PER_HOST"))
+        #expect(message.contains("MAX_MESSAGE_BYTES"))
     }
 
     @Test("an unreachable Redis does not stop the server from serving")

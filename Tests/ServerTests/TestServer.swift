@@ -18,12 +18,14 @@ struct TestServer {
 
     /// Runs `body` against a fresh server, then shuts it down gracefully.
     static func with(maxConnections: Int = 30, grace: Duration = .seconds(5),
+                     maxMessageBytes: Int = ServerConfiguration.defaultMaxMessageBytes,
                      _ body: (TestServer) async throws -> Void) async throws {
         let serverId = ServerConfiguration.randomServerId()
         let store = InMemoryHostSessionStore(hostId: serverId)
         let configuration = ServerConfiguration(serverId: serverId, host: "127.0.0.1", port: 0,
                                                 maxConnectionsPerHost: maxConnections, shutdownGrace: grace,
-                                                redisURL: ServerConfiguration.inMemoryRegistryURL)
+                                                redisURL: ServerConfiguration.inMemoryRegistryURL,
+                                                maxMessageBytes: maxMessageBytes)
         var logger = Logger(label: "test.server")
         logger.logLevel = .warning
         let server = WebSocketServer(configuration: configuration, store: store, logger: logger)
@@ -47,6 +49,11 @@ struct TestServer {
     /// Connects a WebSocket client as `userId`.
     func connect(_ userId: String, answersClose: Bool = true) async throws -> WebSocketTestClient {
         try await WebSocketTestClient.connect(port: port, path: "/api/v1/websocket/\(userId)", answersClose: answersClose)
+    }
+
+    /// Connects a raw-frame client as `userId` (upgrade done, nothing sent yet).
+    func connectRaw(_ userId: String) async throws -> RawWebSocketClient {
+        try await RawWebSocketClient.connect(port: port, path: "/api/v1/websocket/\(userId)")
     }
 
     /// Sends a REST request.

@@ -189,12 +189,12 @@ struct WebSocketSessionTests {
 
 @Suite("WebSocket protocol errors")
 struct WebSocketProtocolErrorTests {
-    @Test("a frame over the 16 KiB limit is answered with close 1009 and the session is removed")
+    @Test("a message over the 64 KiB limit is answered with close 1009 and the session is removed")
     func frameTooLarge() async throws {
         try await TestServer.with { server in
             let client = try await server.connect("big")
             #expect(await eventually { server.store.records.count == 1 })
-            try await client.send(text: String(repeating: "x", count: 20_000))
+            try? await client.send(text: String(repeating: "x", count: ServerConfiguration.defaultMaxMessageBytes + 1))
             let close = try await within { await client.closeFrame() }
             #expect(close?.code == 1009)
             await client.waitUntilClosed()
