@@ -196,12 +196,84 @@ struct SystemdDriverTests {
     }
 }
 
+/// The driver's D-Bus connection breaks (as when dbus-daemon restarts); only this driver's, so
+/// the tests beside it keep theirs: it reaches systemd through a one-connection `socat` relay.
+@Suite(.enabled(if: SystemdTestHost.isAvailable && BusRelay.socatPath != nil,
+                "needs systemd in a podman container and socat (SKIPPING lines say why)"))
+struct SystemdDriverReconnectTests {
+    @Test func aBrokenConnectionIsMadeAgainAndAnExitMissedMeanwhileIsReportedOnce() async throws {
+        let relayPath = "\(SystemdTestHost.directory)/relay-\(UInt32.random(in: 0...UInt32.max)).sock"
+        var fixture = SystemdDriverFixture.make()
+        fixture.configuration.busAddress = "unix:path=\(relayPath)"
+        defer { Task { [fixture] in await fixture.cleanUp() } }
+        let first = try BusRelay(listening: relayPath)
+        let driver = try fixture.driver()
+        let exits = ExitCollector(driver.exits())
+        defer { exits.cancel() }
+        let kept = SystemdDriverFixture.newID()
+        let killed = SystemdDriverFixture.newID()
+        for id in [kept, killed] {
+            _ = try await driver.launch(LaunchRequest(id: id))
+            _ = try await driver.waitUntilRunning(id, timeout: .seconds(20))
+        }
+
+        first.cut()
+        try await fixture.kill(killed)
+        try #require(await TestSupport.eventually { await SystemdTestHost.failedUnits(pool: fixture.pool).count == 1 },
+                     "systemd saw the kill while the driver was cut off")
+        #expect(await exits.count == 0, "no signal can reach a cut-off driver")
+        let second = try BusRelay(listening: relayPath)
+        defer { second.cut() }
+
+        try #require(await TestSupport.eventually {
+            (try? await driver.instances().map(\.id)) == [kept]
+        }, "the next calls connect again and list the unit that still runs, not the one that died")
+        try #require(await TestSupport.eventually { await exits.count == 1 }, "the missed exit is reported")
+        let exit = try #require(await exits.all.first)
+        #expect(exit.id == killed && exit.exitCode == SIGKILL, "\(exit)")
+        #expect(await SystemdTestHost.failedUnits(pool: fixture.pool).isEmpty, "and reset")
+        try await driver.stop(kept, grace: .seconds(2))
+        #expect(try await driver.instances().isEmpty, "the new connection stops units too")
+        try await Task.sleep(for: .milliseconds(300))
+        #expect(await exits.count == 1, "reported once")
+    }
+}
+
+/// A `socat` relay from a unix socket to the test host's system bus that carries one
+/// connection; `cut()` kills it, which breaks that connection as a dbus-daemon restart would.
+final class BusRelay: @unchecked Sendable {
+    static let socatPath: String? = ["/usr/bin/socat", "/bin/socat"].first { FileManager.default.isExecutableFile(atPath: $0) }
+    private let process: Process
+
+    init(listening path: String) throws {
+        let target = SystemdTestHost.busAddress.replacingOccurrences(of: "unix:path=", with: "")
+        process = Process()
+        process.executableURL = URL(fileURLWithPath: Self.socatPath ?? "socat")
+        process.arguments = ["UNIX-LISTEN:\(path),unlink-early", "UNIX-CONNECT:\(target)"]
+        try process.run()
+        let clock = ContinuousClock()
+        let deadline = clock.now + .seconds(10)
+        while !FileManager.default.fileExists(atPath: path), clock.now < deadline, process.isRunning {
+            usleep(10_000)
+        }
+        guard FileManager.default.fileExists(atPath: path) else {
+            cut()
+            throw DriverError("socat did not listen on \(path)")
+        }
+    }
+
+    func cut() {
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        process.waitUntilExit()
+    }
+}
+
 /// systemd-driver fixtures: a fresh pool per test, over the shared `SystemdTestHost`.
 struct SystemdDriverFixture {
     static let logger = Logger(label: "test.systemd-driver")
 
     let pool: String
-    let configuration: SystemdDriverConfiguration
+    var configuration: SystemdDriverConfiguration
 
     static func make(prefix: String = SystemdTestHost.serverTemplate) -> SystemdDriverFixture {
         let pool = "test-\(String(UInt32.random(in: 0...UInt32.max), radix: 16))"

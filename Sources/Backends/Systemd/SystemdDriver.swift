@@ -20,6 +20,8 @@ import WSScaleCore
 ///   driver did not stop is reported once (`ExecMainStatus`, `Result`) and reset.
 /// - Adoption: `ListUnitsByPatterns` over the pool's units; each one's port is read back from its
 ///   environment file. Failed units found then are reported once and reset.
+/// - A broken connection (dbus-daemon restarted) is made again by the next call, which adopts
+///   anew: units that ended meanwhile are reported then, once; running ones are kept.
 public actor SystemdDriver: InstanceDriver {
     /// `systemd`.
     public nonisolated let name = "systemd"
@@ -238,6 +240,7 @@ public actor SystemdDriver: InstanceDriver {
             for await change in bus.unitStateChanges {
                 await self?.unitChanged(change)
             }
+            await self?.connectionEnded(manager)
         }
         do {
             try await adopt(manager)
@@ -250,15 +253,32 @@ public actor SystemdDriver: InstanceDriver {
         return manager
     }
 
+    /// The connection broke (dbus-daemon restarted, systemd re-executed …): the next call
+    /// connects again and adopts anew; the units keep running meanwhile.
+    private func connectionEnded(_ ended: SystemdManager) {
+        guard let current = manager, current.bus === ended.bus else { return }
+        logger.error("the D-Bus connection to systemd ended; the next call connects again",
+                     metadata: ["bus": "\(configuration.busAddress ?? "system")"])
+        manager = nil
+        preparation = nil
+    }
+
     private func adopt(_ manager: SystemdManager) async throws {
         let units = try await manager.listUnits(states: Self.listedStates, patterns: [names.pattern])
+        // After a reconnect: a unit tracked before that is no longer listed ended while no
+        // signal could reach us; it is reported now, once.
+        let listed = Set(units.compactMap { names.id(ofUnit: $0.name) })
+        for id in tracked.keys.sorted() where !listed.contains(id) && !stopping.contains(id) && !launching.contains(id) {
+            await reportExit(id, unit: names.unit(id), manager: manager, found: "gone while the D-Bus connection was down")
+        }
         var candidates: [(id: InstanceID, endpoint: Endpoint?, state: String)] = []
         for unit in units {
-            guard let id = names.id(ofUnit: unit.name), tracked[id] == nil else { continue }
+            guard let id = names.id(ofUnit: unit.name), !stopping.contains(id), !launching.contains(id) else { continue }
             if unit.activeState == "failed" {
                 await reportExit(id, unit: unit.name, manager: manager, found: "at adoption")
                 continue
             }
+            guard tracked[id] == nil else { continue }
             candidates.append((id, directory.endpoint(id), unit.activeState))
         }
         // Ask every running unit's /health at once, so hung servers do not add up their timeouts.
