@@ -88,8 +88,10 @@ up() {
   echo "==> drop-ins for the container: the five listeners on 0.0.0.0 inside it"
   local env_line=""
   if [ -n "${WSSCALE_TRY_ENV_FILE:-}" ]; then
-    podman cp "$WSSCALE_TRY_ENV_FILE" "$NAME:/etc/wsscale/try-in-container.env"
-    env_line="EnvironmentFile=/etc/wsscale/try-in-container.env"
+    # Outside /etc/wsscale: it belongs to the container, not to the package.
+    inside mkdir -p /etc/wsscale-try
+    podman cp "$WSSCALE_TRY_ENV_FILE" "$NAME:/etc/wsscale-try/try-in-container.env"
+    env_line="EnvironmentFile=/etc/wsscale-try/try-in-container.env"
   fi
   # Published ports arrive from podman's bridge (10.88.0.0/16 by default), not from loopback.
   inside sh -ec "
