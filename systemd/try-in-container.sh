@@ -16,7 +16,10 @@
 #      WSSCALE_TRY_DASHBOARD_PORT (defaults: the same numbers as inside);
 #      WSSCALE_DEB (the package; else systemd/build-deb.sh makes it, taking WSSCALE_BINARY);
 #      WSSCALE_TRY_ENV_FILE (NAME=value lines for the balancer and the client, e.g. knobs);
-#      WSSCALE_TRY_IMAGE (default localhost/wsscale-systemd:bookworm).
+#      WSSCALE_TRY_IMAGE (default localhost/wsscale-systemd:bookworm);
+#      WSSCALE_TRY_WAIT=health (default: return once the balancer answers /health) or started
+#      (return once wsscale.target is started: checks of the deployment alone, e.g. with a
+#      binary that has no systemd backend).
 # Needs root and podman (scripts/setup-podman.sh installs it, with runc: crun cannot boot
 # systemd with --systemd=always on hybrid cgroup hosts).
 set -euo pipefail
@@ -105,6 +108,10 @@ up() {
     systemctl restart haproxy.service
     systemctl start wsscale.target"
 
+  if [ "${WSSCALE_TRY_WAIT:-health}" = started ]; then
+    echo "==> wsscale.target started in $NAME (not waiting for the balancer: WSSCALE_TRY_WAIT=started)"
+    return 0
+  fi
   echo "==> waiting for the balancer's /health on 127.0.0.1:$BALANCER"
   if ! wait_for "the balancer" 120 curl -fsS --max-time 2 "http://127.0.0.1:$BALANCER/health"; then
     inside systemctl status --no-pager wsscale-balancer.service >&2 || true
