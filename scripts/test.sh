@@ -8,6 +8,7 @@
 # - The Podman tests likewise need podman's REST API and localhost/wsscale:local
 #   (scripts/setup-podman.sh, CONTAINER_ENGINE=podman docker/build-image.sh); when podman
 #   cannot work, they print `SKIPPING the Podman tests:` and why.
+# - The systemd tests need podman and localhost/wsscale-systemd:bookworm (systemd/image.sh).
 # - The systemd stack tests need podman, the image localhost/wsscale-systemd:bookworm
 #   (systemd/image.sh) and the package wsscale_*.deb (systemd/build-deb.sh, from the same
 #   release binary in .build-static): made ready here once, the package named to the tests in
@@ -38,6 +39,20 @@ ready_image() {
 }
 [ -n "${WSSCALE_DOCKER_TEST_IMAGE:-}" ] || ready_image Docker scripts/setup-docker.sh docker WSSCALE_DOCKER_TEST_IMAGE wsscale:local
 [ -n "${WSSCALE_PODMAN_TEST_IMAGE:-}" ] || ready_image Podman scripts/setup-podman.sh podman WSSCALE_PODMAN_TEST_IMAGE localhost/wsscale:local
+# The systemd backend's tests boot systemd in a podman container of systemd/image.sh's image
+# (named to them in WSSCALE_SYSTEMD_TEST_IMAGE); when it cannot be made, they print
+# `SKIPPING the systemd tests:` and why.
+if [ -z "${WSSCALE_SYSTEMD_TEST_IMAGE:-}" ]; then
+  log=/tmp/wsscale-test-systemd-image.log started=$SECONDS
+  echo "==> systemd tests: scripts/setup-podman.sh, then systemd/image.sh (log: $log)"
+  if scripts/setup-podman.sh >"$log" 2>&1 && systemd/image.sh >>"$log" 2>&1; then
+    echo "==> systemd: localhost/wsscale-systemd:bookworm is ready ($((SECONDS - started)) s)"
+    export WSSCALE_SYSTEMD_TEST_IMAGE=localhost/wsscale-systemd:bookworm
+  else
+    echo "==> the systemd image could not be made ready; the systemd tests will say why" >&2
+    tail -n 15 "$log" >&2 2>/dev/null || true
+  fi
+fi
 
 if [ -z "${WSSCALE_SYSTEMD_TEST_DEB:-}" ]; then
   log=/tmp/wsscale-test-systemd.log started=$SECONDS

@@ -67,6 +67,12 @@ public struct BalancerRuntime: Sendable {
             case .docker: return DockerDriver(configuration: configuration, logger: logger)
             case .podman: return PodmanDriver(configuration: configuration, logger: logger)
             }
+        case .systemd:
+            var reader = EnvironmentReader(environment: ProcessInfo.processInfo.environment)
+            var configuration = SystemdDriverConfiguration.read(from: &reader)
+            try reader.finish()
+            configuration.pool = settings.pool
+            return try SystemdDriver(configuration: configuration, logger: logger)
         }
     }
 

@@ -9,13 +9,15 @@ public enum BackendKind: String, Sendable, CaseIterable {
     case docker
     /// Containers through Podman's libpod API.
     case podman
+    /// Instances of a template unit through systemd's D-Bus Manager API.
+    case systemd
 }
 
 /// Where the balancer finds its parts, read from the environment.
 ///
 /// | variable | default | meaning |
 /// |---|---|---|
-/// | `WSSCALE_BACKEND` | `process` | `process`, `docker` or `podman` (the `--backend` flag wins) |
+/// | `WSSCALE_BACKEND` | `process` | `process`, `docker`, `podman` or `systemd` (the `--backend` flag wins) |
 /// | `BALANCER_HOST` | `0.0.0.0` | address of the HTTP API |
 /// | `BALANCER_PORT` | `8488` | port of the HTTP API |
 /// | `REDIS_URL` | `redis://127.0.0.1:6379/0` | the session registry, as the balancer reaches it |

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import ServiceLifecycle
+import WSScaleBackends
 import WSScaleBalancer
 import WSScaleCore
 
@@ -17,7 +18,8 @@ struct BalancerCommand: AsyncParsableCommand {
         (the environment wins): \(ScalingConfiguration.Variable.allCases.map(\.rawValue).joined(separator: ", ")); \
         WSSCALE_BACKEND, BALANCER_HOST, BALANCER_PORT, REDIS_URL, SERVER_REDIS_URL, REDIS_KEY_PREFIX, \
         LEASE_SECONDS, HAPROXY_RUNTIME_API, HAPROXY_BACKEND, WSSCALE_STATE_DIR, WSSCALE_POOL, \
-        LAUNCH_TIMEOUT_SECONDS, STOP_GRACE_SECONDS.
+        LAUNCH_TIMEOUT_SECONDS, STOP_GRACE_SECONDS; with --backend systemd: WSSCALE_SYSTEMD_UNIT, \
+        WSSCALE_SYSTEMD_ENV_DIR, WSSCALE_SYSTEMD_BUS, WSSCALE_SYSTEMD_SERVER_HOST.
         """
     )
 
@@ -25,7 +27,7 @@ struct BalancerCommand: AsyncParsableCommand {
           help: "Print the effective configuration (NAME=value per line) and exit 0, or the errors and exit 2.")
     var checkConfig = false
 
-    @Option(name: .long, help: "The backend servers run on: process, docker or podman (default: WSSCALE_BACKEND or process).")
+    @Option(name: .long, help: "The backend servers run on: process, docker, podman or systemd (default: WSSCALE_BACKEND or process).")
     var backend: String?
 
     func run() async throws {
@@ -39,10 +41,18 @@ struct BalancerCommand: AsyncParsableCommand {
                 reader.report("--backend", "must be one of \(BackendKind.allCases.map(\.rawValue).joined(separator: ", ")), got \"\(backend)\"")
             }
         }
+        // The systemd backend's settings are checked here, so a bad one exits 2 like the others.
+        let systemd = settings.backend == .systemd ? SystemdDriverConfiguration.read(from: &reader) : nil
         try CommandEnvironment.finish(reader, command: "balancer")
         if checkConfig {
             for (name, value) in scaling.describe() { print("\(name)=\(value)") }
             print("WSSCALE_BACKEND=\(settings.backend.rawValue)")
+            if let systemd {
+                print("WSSCALE_SYSTEMD_UNIT=\(systemd.unitPrefix)")
+                print("WSSCALE_SYSTEMD_ENV_DIR=\(systemd.environmentDirectory)")
+                print("WSSCALE_SYSTEMD_BUS=\(systemd.busAddress ?? "")")
+                print("WSSCALE_SYSTEMD_SERVER_HOST=\(systemd.serverHost)")
+            }
             return
         }
         try CommandEnvironment.refuseProcessBackendUnderSystemd(command: "balancer", backend: settings.backend)
