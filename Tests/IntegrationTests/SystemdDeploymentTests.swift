@@ -104,7 +104,7 @@ struct SystemdDeploymentTests {
             #expect(back.status == 0 && started.status == 0 && (!SystemdContainerStack.hasSystemdBackend || stack.waitForBalancer()), "reinstall: \(back.output) \(started.output)")
         }
         let left = stack.shell("""
-            for f in \(files.map { "'\($0)'" }.joined(separator: " ")); do [ -f "$f" ] || [ -L "$f" ] && echo "file $f"; done
+            for f in \(files.map { "'\($0)'" }.joined(separator: " ")); do [ -f "$f" ] && echo "file $f"; done
             getent passwd wsscale && echo "user wsscale"; getent group wsscale && echo "group wsscale"
             for d in /etc/wsscale /var/lib/wsscale /run/wsscale /run/haproxy/wsscale.sock \
                      /lib/systemd/system/haproxy.service.d/wsscale.conf /lib/systemd/system/redis-server.service.d/wsscale.conf; do
