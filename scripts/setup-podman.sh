@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Makes Podman's REST API answer on this machine, for the Podman backend and its tests.
 # - installs podman (4.3, libpod API v4), netavark + aardvark-dns (its network stack) and
-#   catatonit (the init of `init: true` containers), runc (crun cannot run systemd as PID 1 on
+#   catatonit (the init of `init: true` containers), iptables (netavark publishes ports with it:
+#   without it every `podman run -p` fails with "netavark: No such file or directory"), runc (crun cannot run systemd as PID 1 on
 #   this hybrid cgroup machine: the systemd backend's test host uses `--runtime runc`), and
 #   debootstrap (the local base image)
 #   when missing (apt, as root);
@@ -20,7 +21,7 @@ set -euo pipefail
 
 SOCKET="${WSSCALE_PODMAN_SOCKET:-/run/podman/podman.sock}"
 PODMAN_LOG="${WSSCALE_PODMAN_LOG:-/var/log/wsscale-podman.log}"
-APT_PACKAGES=(podman netavark aardvark-dns catatonit runc debootstrap)
+APT_PACKAGES=(podman netavark aardvark-dns catatonit runc iptables debootstrap)
 DROP_IN=/etc/containers/containers.conf.d/wsscale-ulimits.conf
 
 fail() { echo "setup-podman: $*" >&2; exit 1; }

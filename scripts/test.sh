@@ -9,6 +9,10 @@
 #   (scripts/setup-podman.sh, CONTAINER_ENGINE=podman docker/build-image.sh); when podman
 #   cannot work, they print `SKIPPING the Podman tests:` and why.
 # - The systemd tests need podman and localhost/wsscale-systemd:bookworm (systemd/image.sh).
+# - The systemd stack tests need podman, the image localhost/wsscale-systemd:bookworm
+#   (systemd/image.sh) and the package wsscale_*.deb (systemd/build-deb.sh, from the same
+#   release binary in .build-static): made ready here once, the package named to the tests in
+#   WSSCALE_SYSTEMD_TEST_DEB; when they cannot be, the tests print `SKIPPING the systemd stack tests:`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/setup.sh
@@ -46,6 +50,19 @@ if [ -z "${WSSCALE_SYSTEMD_TEST_IMAGE:-}" ]; then
     export WSSCALE_SYSTEMD_TEST_IMAGE=localhost/wsscale-systemd:bookworm
   else
     echo "==> the systemd image could not be made ready; the systemd tests will say why" >&2
+    tail -n 15 "$log" >&2 2>/dev/null || true
+  fi
+fi
+
+if [ -z "${WSSCALE_SYSTEMD_TEST_DEB:-}" ]; then
+  log=/tmp/wsscale-test-systemd.log started=$SECONDS
+  echo "==> systemd stack tests: systemd/image.sh, then systemd/build-deb.sh (log: $log)"
+  if scripts/setup-podman.sh >"$log" 2>&1 && systemd/image.sh >>"$log" 2>&1 \
+     && deb="$(systemd/build-deb.sh 2>>"$log" | tail -n 1)" && [ -f "$deb" ]; then
+    echo "==> systemd: localhost/wsscale-systemd:bookworm and $deb are ready ($((SECONDS - started)) s)"
+    export WSSCALE_SYSTEMD_TEST_DEB="$deb"
+  else
+    echo "==> the systemd image or package could not be made ready; the systemd stack tests will say why" >&2
     tail -n 15 "$log" >&2 2>/dev/null || true
   fi
 fi

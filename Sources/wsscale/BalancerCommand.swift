@@ -55,6 +55,7 @@ struct BalancerCommand: AsyncParsableCommand {
             }
             return
         }
+        try CommandEnvironment.refuseProcessBackendUnderSystemd(command: "balancer", backend: settings.backend)
         let logger = CommandEnvironment.logger(label: "wsscale.balancer")
         let runtime = try BalancerRuntime(settings: settings, scaling: scaling, logger: logger)
         logger.info("balancer starting", metadata: [

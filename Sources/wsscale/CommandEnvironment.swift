@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Logging
+import WSScaleBalancer
 import WSScaleCore
 
 /// What every subcommand starts from: the environment with `./.env` underneath it, a logger,
@@ -38,6 +39,17 @@ enum CommandEnvironment {
             return handler
         }
         return Logger(label: label)
+    }
+
+    /// Stops with exit status 2 and `SystemdServiceGuard`'s message when `command` would run the
+    /// process backend while it is a systemd service (every server would die with the service).
+    static func refuseProcessBackendUnderSystemd(command: String, backend: BackendKind) throws {
+        let underSystemd = SystemdServiceGuard.runsAsSystemdService(
+            environment: ProcessInfo.processInfo.environment, pid: getpid(), parentPid: getppid())
+        if let refusal = SystemdServiceGuard.refusal(command: command, backend: backend, underSystemd: underSystemd) {
+            printError(refusal)
+            throw invalidConfiguration
+        }
     }
 
     /// Writes one line to standard error.

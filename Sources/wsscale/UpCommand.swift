@@ -44,6 +44,7 @@ struct UpCommand: AsyncParsableCommand {
         let dashboard = DashboardSettings.read(from: &reader, defaults: dashboardDefaults)
         try CommandEnvironment.finish(reader, command: "up")
         guard let client else { throw CommandEnvironment.invalidConfiguration }
+        try CommandEnvironment.refuseProcessBackendUnderSystemd(command: "up", backend: .process)
 
         let logger = CommandEnvironment.logger(label: "wsscale.up")
         let local: LocalStack

@@ -6,7 +6,8 @@ import Testing
     static let repositoryRoot = URL(fileURLWithPath: #filePath)
         .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 
-    @Test(arguments: ["wsscale-server@.service", "wsscale-balancer.service"])
+    @Test(arguments: ["wsscale-server@.service", "wsscale-balancer.service", "wsscale-client.service",
+                      "wsscale-dashboard.service", "wsscale.target"])
     func unitVerifies(_ name: String) throws {
         guard let complaints = try Self.verify(name, edit: { $0 }) else { return }
         #expect(complaints.isEmpty, "\(complaints.joined(separator: "\n"))")
@@ -32,7 +33,7 @@ import Testing
         defer { try? FileManager.default.removeItem(at: directory) }
         let source = repositoryRoot.appendingPathComponent("systemd/\(name)")
         let text = edit(try String(contentsOf: source, encoding: .utf8))
-            .replacingOccurrences(of: "/usr/local/bin/wsscale", with: "/bin/true")
+            .replacingOccurrences(of: "/usr/bin/wsscale", with: "/bin/true")
         let unitName = name.replacingOccurrences(of: "@.service", with: "@ws-test.service")
         let target = directory.appendingPathComponent(name)
         try text.write(to: target, atomically: true, encoding: .utf8)

@@ -8,7 +8,7 @@ import WSScaleBackends
 /// podman container (`localhost/wsscale-systemd:bookworm`, made by `systemd/image.sh`), with
 /// host networking (the servers' loopback ports are the tests' own), its system bus socket and
 /// `/run/wsscale` bind-mounted from a folder of this machine, and the `wsscale` binary the
-/// tests built mounted at `/usr/local/bin/wsscale`.
+/// tests built mounted at `/usr/bin/wsscale`.
 ///
 /// Booted once per test process and shared by every systemd suite; it is named after the
 /// worktree (`wsscale-systemd-test-<hash>`), so the next run removes a leftover by that name,
@@ -122,7 +122,7 @@ public enum SystemdTestHost {
         var arguments = ["run", "-d", "--runtime", "runc", "--name", name, "--privileged", "--systemd=always",
                          "--network", "host", "--ulimit", "nofile=20000:20000", "--ulimit", "nproc=4096:4096",
                          "-v", "\(directory)/bus:/run/dbus", "-v", "\(environmentDirectory):/run/wsscale",
-                         "-v", "\(binary):/usr/local/bin/wsscale:ro"]
+                         "-v", "\(binary):/usr/bin/wsscale:ro"]
         if binary.hasSuffix("/debug/wsscale"), FileManager.default.fileExists(atPath: "/opt/swift") {
             arguments += ["-v", "/opt/swift:/opt/swift:ro"] // the debug build links the toolchain's runtime
         }
@@ -158,8 +158,8 @@ public enum SystemdTestHost {
         }
         let stubborn = server.replacingOccurrences(of: "KillSignal=SIGTERM", with: "KillSignal=SIGWINCH")
             .replacingOccurrences(of: "TimeoutStopSec=15", with: "TimeoutStopSec=\(stubbornBackstop.components.seconds)")
-        let missing = server.replacingOccurrences(of: "ExecStart=/usr/local/bin/wsscale server",
-                                                  with: "ExecStart=/usr/local/bin/wsscale-missing server")
+        let missing = server.replacingOccurrences(of: "ExecStart=/usr/bin/wsscale server",
+                                                  with: "ExecStart=/usr/bin/wsscale-missing server")
         guard stubborn.contains("KillSignal=SIGWINCH"), stubborn.contains("TimeoutStopSec=\(stubbornBackstop.components.seconds)"),
               missing.contains("wsscale-missing") else {
             return "systemd/wsscale-server@.service no longer has the lines the test variants change"

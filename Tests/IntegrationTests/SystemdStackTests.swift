@@ -1,0 +1,183 @@
+import Foundation
+import Testing
+import WSScaleCore
+import WSScaleTestSupport
+
+extension RealStackTests {
+/// The whole stack on the systemd backend, under the real systemd of the shared
+/// `SystemdContainerStack` (`systemd/try-in-container.sh up`: the balancer starts each server
+/// as `wsscale-server@wsscale:<id>.service`), driven only through the ports published on
+/// 127.0.0.1: the seed's four experiments (`StackScenario`), a server's `kill -9`, the
+/// balancer's `kill -9`, a stop with sessions open, and the figures. Each test starts from one
+/// idle server (`resetToIdle`). Needs the systemd driver in the packaged binary.
+@Suite("wsscale on systemd, whole stack", .serialized,
+       .enabled(if: SystemdContainerStack.unavailableReason == nil && SystemdContainerStack.hasSystemdBackend,
+                "needs podman, the systemd image and a binary with the systemd backend (a SKIPPING or NOTE line above says why)"))
+struct SystemdStackTests {
+    @Test("systemd 1: 40 users at once; the overflow is refused (1013), then everyone gets in, no server above 30")
+    func burstOfUsers() async throws {
+        let report = try await Self.scenario { try await $0.burstOfUsers(40) }
+        print("systemd experiment 1: all 40 connected after \(report.timeToAllConnected), first server refused "
+              + "\(report.refusedByFirstServer), highest \(report.highestSessions) sessions, \(report.servers) servers")
+        #expect(report.refusedByFirstServer > 0)
+        #expect(report.highestSessions <= 30)
+        #expect(report.timeToAllConnected < .seconds(20))
+    }
+
+    @Test("systemd 2: users arrive in batches; servers are added as utilization crosses 80 %, new users land on them")
+    func gradualConnects() async throws {
+        let report = try await Self.scenario { try await $0.gradualConnects(total: 40, batch: 5) }
+        print("systemd experiment 2: active servers after each batch \(report.serversAfterBatch)")
+        #expect(report.serversAfterBatch.last ?? 0 >= 5)
+    }
+
+    @Test("systemd 3: users leave in batches; servers drain without cutting anyone, empty ones go, never below MIN_INSTANCES")
+    func gradualDisconnects() async throws {
+        let report = try await Self.scenario { try await $0.gradualDisconnects(total: 40, batch: 5) }
+        print("systemd experiment 3: drained \(report.drained.sorted()), down to MIN_INSTANCES \(report.timeToMinimum) after the last disconnect")
+        #expect(!report.drained.isEmpty)
+    }
+
+    /// Also the Swiss-cheese settle time (README's figures).
+    @Test("systemd 4: Swiss cheese; within 10 s every active server is at most average + tolerance and everyone is connected")
+    func swissCheese() async throws {
+        let report = try await Self.scenario { try await $0.swissCheese(total: 40, timeout: .seconds(10)) }
+        print("systemd experiment 4 (Swiss cheese): \(report.left) users left \(report.holedServer); settled after \(report.settleTime)")
+        #expect(report.settleTime < .seconds(10))
+    }
+
+    /// `kill -9` of a server's main process: the exit is reported (the server leaves the
+    /// topology, its unit is failed), its users reconnect elsewhere and the pool is restored.
+    @Test func killingAServerIsReportedAndThePoolRestored() async throws {
+        let stack = try SystemdContainerStack.running()
+        let report = try await Self.scenario { try await $0.serverCrash(total: 20) }
+        print("systemd server kill -9: \(report.usersOnIt) users on \(report.killed); left the topology after "
+              + "\(report.timeToLeaveTopology), recovered after \(report.timeToRecover); replacements \(report.replacements)")
+        let unit = Self.unit(of: report.killed, in: stack)
+        #expect(unit == nil || stack.exec(["systemctl", "is-active", unit!]).output.hasPrefix("active") == false)
+    }
+
+    /// `kill -9` of the balancer: systemd restarts it (`Restart=always`), it adopts every
+    /// running server unit and starts none twice; the users stay connected.
+    @Test func killingTheBalancerRestartsItAndItAdoptsTheServers() async throws {
+        let stack = try SystemdContainerStack.running()
+        let scenario = try Self.resetScenario()
+        let users = StackScenario.users("adopt", 20)
+        try await scenario.api.connect(users)
+        try await scenario.waitUntilSettled(users, timeout: .seconds(30))
+        let unitsBefore = Self.serverUnits(in: stack)
+        let idsBefore = Set(try await scenario.api.topology().instances.map(\.id))
+        let reconnectsBefore = try await scenario.api.clientStatus().totals.reconnects
+        let pid = stack.exec(["systemctl", "show", "-p", "MainPID", "--value", "wsscale-balancer.service"]).output
+            .trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(stack.exec(["kill", "-9", pid]).status == 0)
+        try await scenario.waitUntil("the balancer restarted by systemd (a new MainPID) and answering", timeout: .seconds(30), {
+            let now = stack.exec(["systemctl", "show", "-p", "MainPID", "--value", "wsscale-balancer.service"]).output
+                .trimmingCharacters(in: .whitespacesAndNewlines)
+            guard now != pid, now != "0" else { return false }
+            return Set(try await scenario.api.topology().instances.map(\.id)) == idsBefore
+        }, describe: { await scenario.describeState() })
+        let unitsAfter = Self.serverUnits(in: stack)
+        #expect(unitsAfter == unitsBefore, "server units (name, invocation) before \(unitsBefore), after \(unitsAfter)")
+        try await scenario.waitUntilSettled(users, timeout: .seconds(20))
+        let reconnectsAfter = try await scenario.api.clientStatus().totals.reconnects
+        #expect(reconnectsAfter == reconnectsBefore, "no user lost its connection: reconnects \(reconnectsBefore) → \(reconnectsAfter)")
+        #expect(Set(try await scenario.api.topology().instances.map(\.id)) == idsBefore)
+    }
+
+    /// A server stopped with sessions open (`systemctl stop`, SIGTERM): its clients get 1001
+    /// and its records leave Redis before it exits.
+    @Test func stoppingAServerClosesWith1001AndLeavesRedis() async throws {
+        let stack = try SystemdContainerStack.running()
+        let scenario = try Self.resetScenario()
+        let users = StackScenario.users("stop", 12)
+        try await scenario.api.connect(users)
+        try await scenario.waitUntilSettled(users, timeout: .seconds(30))
+        let topology = try await scenario.api.topology()
+        let victim = try #require(topology.active.max { $0.sessions < $1.sessions })
+        let unit = try #require(Self.unit(of: victim.id, in: stack), "no unit for \(victim.id)")
+        let onIt = try await scenario.api.clientStatus().users.filter { $0.host == victim.id }.map(\.userId)
+        #expect(!onIt.isEmpty)
+        #expect(stack.exec(["systemctl", "stop", unit]).status == 0)
+        let left = stack.exec(["redis-cli", "-h", "127.0.0.1", "EXISTS", "wsscale:host:\(victim.id):sessions"]).output
+        #expect(left.trimmingCharacters(in: .whitespacesAndNewlines) == "0", "the stopped server's sessions are still in Redis: \(left)")
+        try await scenario.waitUntil("every user that was on \(victim.id) saw 1001 and is connected again", timeout: .seconds(20), {
+            let client = try await scenario.api.clientStatus()
+            return client.allConnected(users) && onIt.allSatisfy { client.user($0)?.lastCloseCode == 1001 }
+        }, describe: { await scenario.describeState() })
+    }
+
+    /// Scale-out reaction on systemd, median of 5 (`ScaleOutReaction`: the threshold crossing
+    /// through HAProxy's published port → the new unit active and HAProxy `ready`). Prints the
+    /// figure (README's table).
+    @Test func measuresScaleOutReaction() async throws {
+        let stack = try SystemdContainerStack.running()
+        _ = try Self.resetScenario()
+        let api = StackAPI(clientPort: stack.clientPort, balancerPort: stack.balancerPort)
+        try await Self.resetToIdle(api)
+        let samples = try await ScaleOutReaction.measure(samples: 5, traffic: Endpoint(host: "127.0.0.1", port: stack.trafficPort)) {
+            try await stack.topology()
+        }
+        let median = ScaleOutReaction.median(samples)
+        print("systemd backend scale-out reaction (threshold crossing → new unit active, HAProxy ready): median of 5 = \(median), all = \(samples)")
+        #expect(median < .seconds(1))
+    }
+
+    // MARK: - Helpers
+
+    /// The scenarios of the shared stack, after `resetToIdle`.
+    static func scenario<Result>(_ body: (StackScenario) async throws -> Result) async throws -> Result {
+        let scenario = try resetScenario()
+        try await resetToIdle(scenario.api)
+        return try await body(scenario)
+    }
+
+    static func resetScenario() throws -> StackScenario {
+        let stack = try SystemdContainerStack.running()
+        return StackScenario(api: StackAPI(clientPort: stack.clientPort, balancerPort: stack.balancerPort),
+                             killServer: { id in
+                                 guard let unit = SystemdStackTests.unit(of: id, in: stack) else { throw ScenarioFailure("no unit for \(id)") }
+                                 let pid = stack.exec(["systemctl", "show", "-p", "MainPID", "--value", unit]).output
+                                     .trimmingCharacters(in: .whitespacesAndNewlines)
+                                 let kill = stack.exec(["kill", "-9", pid])
+                                 guard kill.status == 0 else { throw ScenarioFailure("kill -9 \(pid) (\(unit)): \(kill.output)") }
+                             })
+    }
+
+    /// Disconnects every user the client simulator knows and waits for one idle server in rotation.
+    static func resetToIdle(_ api: StackAPI) async throws {
+        let known = try await api.clientStatus().users.filter { $0.state != "disconnected" }.map(\.userId)
+        if !known.isEmpty { try await api.disconnect(known) }
+        let scenario = StackScenario(api: api, killServer: { _ in })
+        try await scenario.waitUntil("one idle server in rotation, nothing else", timeout: .seconds(60), {
+            let topology = try await api.topology()
+            return topology.instances.count == 1 && topology.active.count == 1 && topology.totalSessions == 0
+                && topology.instances[0].balancerState == "ready"
+        }, describe: { await scenario.describeState() })
+    }
+
+    /// The unit of a server: `wsscale-server@<pool>:<id>.service`.
+    static func unit(of id: String, in stack: SystemdContainerStack) -> String? {
+        serverUnits(in: stack).map(\.name).first { $0.hasSuffix(":\(id).service") || $0 == "wsscale-server@\(id).service" }
+    }
+
+    /// The loaded, active server units with their invocation ids (a unit started twice has a new one).
+    static func serverUnits(in stack: SystemdContainerStack) -> [ServerUnit] {
+        let listed = stack.shell("""
+            for u in $(systemctl list-units --state=active --plain --no-legend 'wsscale-server@*' | awk '{print $1}'); do
+              echo "$u $(systemctl show -p InvocationID --value "$u")"; done
+            """)
+        return listed.output.split(separator: "\n").compactMap { line in
+            let parts = line.split(separator: " ")
+            return parts.count == 2 ? ServerUnit(name: String(parts[0]), invocation: String(parts[1])) : nil
+        }.sorted { $0.name < $1.name }
+    }
+
+    /// A server unit and its invocation.
+    struct ServerUnit: Equatable, CustomStringConvertible {
+        var name: String
+        var invocation: String
+        var description: String { "\(name) (\(invocation.prefix(8)))" }
+    }
+}
+}
