@@ -3,7 +3,8 @@
 # systemd (image localhost/wsscale-systemd:bookworm, made by systemd/image.sh when missing),
 # with systemd/install.sh run inside it and wsscale.target started.
 #
-#   systemd/try-in-container.sh up      boot, install, start; returns once the balancer answers /health
+#   systemd/try-in-container.sh up      boot, install, start; returns once the balancer, the client
+#                                       simulator and the dashboard answer /health
 #   systemd/try-in-container.sh down    remove the container (and with it everything it held)
 #
 # Published on 127.0.0.1 only: 8000 (traffic), 8404 (HAProxy stats), 8488 (balancer),
@@ -17,7 +18,7 @@
 #      WSSCALE_DEB (the package; else systemd/build-deb.sh makes it, taking WSSCALE_BINARY);
 #      WSSCALE_TRY_ENV_FILE (NAME=value lines for the balancer and the client, e.g. knobs);
 #      WSSCALE_TRY_IMAGE (default localhost/wsscale-systemd:bookworm);
-#      WSSCALE_TRY_WAIT=health (default: return once the balancer answers /health) or started
+#      WSSCALE_TRY_WAIT=health (default: return once the balancer, client and dashboard answer /health) or started
 #      (return once wsscale.target is started: checks of the deployment alone, e.g. with a
 #      binary that has no systemd backend).
 # Needs root and podman (scripts/setup-podman.sh installs it, with runc: crun cannot boot
@@ -112,12 +113,16 @@ up() {
     echo "==> wsscale.target started in $NAME (not waiting for the balancer: WSSCALE_TRY_WAIT=started)"
     return 0
   fi
-  echo "==> waiting for the balancer's /health on 127.0.0.1:$BALANCER"
-  if ! wait_for "the balancer" 120 curl -fsS --max-time 2 "http://127.0.0.1:$BALANCER/health"; then
-    inside systemctl status --no-pager wsscale-balancer.service >&2 || true
-    inside journalctl --no-pager -n 40 -u wsscale-balancer.service >&2 || true
-    fail "the balancer did not answer /health within 120 s"
-  fi
+  local part port
+  for part in balancer:$BALANCER client:$CLIENT dashboard:$DASHBOARD; do
+    port="${part#*:}"; part="${part%%:*}"
+    echo "==> waiting for the $part's /health on 127.0.0.1:$port"
+    if ! wait_for "the $part" 120 curl -fsS --max-time 2 "http://127.0.0.1:$port/health"; then
+      inside systemctl status --no-pager "wsscale-$part.service" >&2 || true
+      inside journalctl --no-pager -n 40 -u "wsscale-$part.service" >&2 || true
+      fail "the $part did not answer /health within 120 s"
+    fi
+  done
   cat <<READY
 ==> ready: wsscale.target runs in the container $NAME
     traffic   ws://127.0.0.1:$TRAFFIC/api/v1/websocket/{userId}   stats http://127.0.0.1:$STATS/

@@ -101,7 +101,7 @@ struct SystemdDeploymentTests {
         defer {
             let back = stack.exec(["/opt/wsscale-systemd/install.sh", "--deb", "/opt/" + URL(fileURLWithPath: stack.package).lastPathComponent])
             let started = stack.shell("systemctl restart haproxy.service && systemctl start wsscale.target")
-            #expect(back.status == 0 && started.status == 0 && (!SystemdContainerStack.hasSystemdBackend || stack.waitForBalancer()), "reinstall: \(back.output) \(started.output)")
+            #expect(back.status == 0 && started.status == 0 && (!SystemdContainerStack.hasSystemdBackend || stack.waitForServices()), "reinstall: \(back.output) \(started.output)")
         }
         let left = stack.shell("""
             for f in \(files.map { "'\($0)'" }.joined(separator: " ")); do [ -f "$f" ] && echo "file $f"; done

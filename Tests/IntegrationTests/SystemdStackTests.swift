@@ -62,6 +62,7 @@ struct SystemdStackTests {
     @Test func killingTheBalancerRestartsItAndItAdoptsTheServers() async throws {
         let stack = try SystemdContainerStack.running()
         let scenario = try Self.resetScenario()
+        try await Self.resetToIdle(scenario.api)
         let users = StackScenario.users("adopt", 20)
         try await scenario.api.connect(users)
         try await scenario.waitUntilSettled(users, timeout: .seconds(30))
@@ -87,24 +88,54 @@ struct SystemdStackTests {
 
     /// A server stopped with sessions open (`systemctl stop`, SIGTERM): its clients get 1001
     /// and its records leave Redis before it exits.
+    ///
+    /// The client simulator keeps only each user's last end, and a user closed with 1001 may
+    /// be sent back to the stopping server by HAProxy's `leastconn` before its health check
+    /// marks it down (`retries 0`: the upgrade is then refused with 503 and the user retries).
+    /// So each user that was on it must have reconnected with its last end either 1001 or that
+    /// 503, and the server's own journal must show every session closed by handshake: it logs
+    /// `closing sessions without handshake` when one was not.
     @Test func stoppingAServerClosesWith1001AndLeavesRedis() async throws {
         let stack = try SystemdContainerStack.running()
         let scenario = try Self.resetScenario()
+        try await Self.resetToIdle(scenario.api)
         let users = StackScenario.users("stop", 12)
         try await scenario.api.connect(users)
         try await scenario.waitUntilSettled(users, timeout: .seconds(30))
         let topology = try await scenario.api.topology()
         let victim = try #require(topology.active.max { $0.sessions < $1.sessions })
         let unit = try #require(Self.unit(of: victim.id, in: stack), "no unit for \(victim.id)")
-        let onIt = try await scenario.api.clientStatus().users.filter { $0.host == victim.id }.map(\.userId)
-        #expect(!onIt.isEmpty)
+        let before = try await scenario.api.clientStatus()
+        let onIt = before.users.filter { $0.host == victim.id }
+        #expect(onIt.count == victim.sessions, "the client and the topology agree on \(victim.id): \(onIt.map(\.userId)), \(victim.sessions)")
+        let key = "wsscale:host:\(victim.id):sessions"
+        #expect(stack.exec(["redis-cli", "-h", "127.0.0.1", "EXISTS", key]).output.hasPrefix("1"), "\(key) is the server's record")
         #expect(stack.exec(["systemctl", "stop", unit]).status == 0)
-        let left = stack.exec(["redis-cli", "-h", "127.0.0.1", "EXISTS", "wsscale:host:\(victim.id):sessions"]).output
+        let left = stack.exec(["redis-cli", "-h", "127.0.0.1", "EXISTS", key]).output
         #expect(left.trimmingCharacters(in: .whitespacesAndNewlines) == "0", "the stopped server's sessions are still in Redis: \(left)")
-        try await scenario.waitUntil("every user that was on \(victim.id) saw 1001 and is connected again", timeout: .seconds(20), {
+        let journal = stack.exec(["journalctl", "--no-pager", "-o", "cat", "-u", unit]).output
+        #expect(journal.contains("closing every session for shutdown") && journal.contains("sessions=\(onIt.count)"),
+                "the server closed its \(onIt.count) sessions for shutdown:\n\(journal.suffix(2000))")
+        #expect(!journal.contains("closing sessions without handshake"), "every close handshake (1001) completed:\n\(journal.suffix(2000))")
+        func closedWith1001(_ user: ClientSnapshot.User?, _ earlier: ClientSnapshot.User) -> Bool {
+            guard let user, user.state == "connected", user.reconnectCount > earlier.reconnectCount else { return false }
+            return user.lastCloseCode == 1001 || (user.lastCloseCode == nil && (user.lastCloseReason ?? "").contains("503"))
+        }
+        try await scenario.waitUntil("every user that was on \(victim.id) was closed with 1001 and is connected again", timeout: .seconds(20), {
             let client = try await scenario.api.clientStatus()
-            return client.allConnected(users) && onIt.allSatisfy { client.user($0)?.lastCloseCode == 1001 }
-        }, describe: { await scenario.describeState() })
+            return client.allConnected(users) && onIt.allSatisfy { closedWith1001(client.user($0.userId), $0) }
+        }, describe: {
+            let ends = (try? await scenario.api.clientStatus()).map { client in
+                onIt.map { earlier in
+                    let user = client.user(earlier.userId)
+                    return "\(earlier.userId): \(user?.state ?? "unknown"), last end \(user?.lastCloseCode.map(String.init) ?? "none") "
+                        + "\(user?.lastCloseReason ?? ""), reconnects \(earlier.reconnectCount) → \(user?.reconnectCount ?? -1)"
+                }
+            } ?? []
+            return "\(await scenario.describeState()); users that were on \(victim.id): \(ends)"
+        })
+        let after = try await scenario.api.clientStatus()
+        #expect(onIt.contains { after.user($0.userId)?.lastCloseCode == 1001 }, "at least one user's last end is the 1001 itself")
     }
 
     /// Scale-out reaction on systemd, median of 5 (`ScaleOutReaction`: the threshold crossing
@@ -141,6 +172,12 @@ struct SystemdStackTests {
                                      .trimmingCharacters(in: .whitespacesAndNewlines)
                                  let kill = stack.exec(["kill", "-9", pid])
                                  guard kill.status == 0 else { throw ScenarioFailure("kill -9 \(pid) (\(unit)): \(kill.output)") }
+                             },
+                             serverMetric: { name, port in
+                                 // The servers listen on the container's loopback: ask there.
+                                 let metrics = stack.exec(["curl", "-fsS", "--max-time", "5", "http://127.0.0.1:\(port)/metrics"])
+                                 guard metrics.status == 0 else { throw ScenarioFailure("GET /metrics on :\(port) in the container: \(metrics.output)") }
+                                 return PrometheusText.value(of: name, in: metrics.output)
                              })
     }
 

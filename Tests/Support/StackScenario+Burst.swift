@@ -21,7 +21,7 @@ extension StackScenario {
         guard before.active.count == knobs.minInstances, let first = before.active.first, let firstPort = first.endpoint?.port else {
             throw ScenarioFailure("experiment 1 needs \(knobs.minInstances) active server(s) first. \(await describeState())")
         }
-        let refusedBefore = try await api.serverMetric("wsscale_connections_refused_total", port: firstPort) ?? 0
+        let refusedBefore = try await serverMetric("wsscale_connections_refused_total", firstPort) ?? 0
         let sampler = StackSampler(api: api, interval: .milliseconds(50))
         await sampler.start()
         let users = Self.users("burst", count)
@@ -36,7 +36,7 @@ extension StackScenario {
         }
         await sampler.stop()
 
-        guard let refusedAfter = try await api.serverMetric("wsscale_connections_refused_total", port: firstPort) else {
+        guard let refusedAfter = try await serverMetric("wsscale_connections_refused_total", firstPort) else {
             throw ScenarioFailure("the first server \(first.id) reports no wsscale_connections_refused_total")
         }
         let refused = refusedAfter - refusedBefore
@@ -51,7 +51,7 @@ extension StackScenario {
         let after = try await api.topology()
         for instance in after.instances {
             guard let port = instance.endpoint?.port,
-                  let open = try await api.serverMetric("wsscale_connections", port: port) else { continue }
+                  let open = try await serverMetric("wsscale_connections", port) else { continue }
             if Int(open) > knobs.hardLimit {
                 throw ScenarioFailure("server \(instance.id) reports \(open) open connections > \(knobs.hardLimit)")
             }

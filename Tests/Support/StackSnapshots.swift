@@ -83,6 +83,8 @@ public struct ClientSnapshot: Sendable, Decodable {
         public var reconnectCount: Int
         /// The last close code it got.
         public var lastCloseCode: Int?
+        /// The words of its last end (the close reason, or why an attempt failed).
+        public var lastCloseReason: String?
     }
 
     /// The totals.

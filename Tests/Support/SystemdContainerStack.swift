@@ -118,10 +118,16 @@ public final class SystemdContainerStack: Sendable {
         return try JSONDecoder().decode(BalancerTopology.self, from: Data(response.body.utf8))
     }
 
-    /// Waits (polling every 0.2 s, at most `seconds`) until the balancer answers `GET /health`
-    /// on its published port.
-    public func waitForBalancer(seconds: Int = 120) -> Bool {
-        TestCommand.run("/bin/sh", ["-c", "for i in $(seq 1 \(seconds * 5)); do curl -fsS --max-time 2 http://127.0.0.1:\(balancerPort)/health >/dev/null 2>&1 && exit 0; sleep 0.2; done; exit 1"]).status == 0
+    /// Waits (polling every 0.2 s, at most `seconds`) until the balancer, the client simulator
+    /// and the dashboard answer `GET /health` on their published ports.
+    public func waitForServices(seconds: Int = 120) -> Bool {
+        let urls = [balancerPort, clientPort, dashboardPort].map { "http://127.0.0.1:\($0)/health" }.joined(separator: " ")
+        return TestCommand.run("/bin/sh", ["-c", """
+            for url in \(urls); do
+              i=0; until curl -fsS --max-time 2 "$url" >/dev/null 2>&1; do
+                i=$((i + 1)); [ "$i" -gt \(seconds * 5) ] && exit 1; sleep 0.2; done
+            done
+            """]).status == 0
     }
 
     private static func prepare() -> Preparation {
@@ -169,7 +175,8 @@ public final class SystemdContainerStack: Sendable {
         guard up.status == 0 else {
             return .failed("exit status \(up.status):\n\(up.output.suffix(4000))")
         }
-        FileHandle.standardError.write(Data("==> systemd stack \(name) up after \(clock.now - start) (package \(package))\n".utf8))
+        let published = "traffic \(ports[0]), stats \(ports[1]), balancer \(ports[2]), client \(ports[3]), dashboard \(ports[4])"
+        FileHandle.standardError.write(Data("==> systemd stack \(name) up after \(clock.now - start) (package \(package)); ports: \(published)\n".utf8))
         return .ready(stack)
     }
 }
