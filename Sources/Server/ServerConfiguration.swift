@@ -72,10 +72,7 @@ public struct ServerConfiguration: Sendable, Equatable {
         let grace = reader.seconds("SHUTDOWN_GRACE_SECONDS", default: .seconds(10), in: 1...3600)
         let redisURL = reader.string("REDIS_URL", default: "redis://127.0.0.1:6379/0")
         if let problem = registryURLProblem(redisURL) { reader.report("REDIS_URL", problem) }
-        let prefix = reader.string("REDIS_KEY_PREFIX", default: "wsscale")
-        if prefix.contains(where: { $0.isWhitespace }) {
-            reader.report("REDIS_KEY_PREFIX", "must not contain spaces, got \"\(prefix)\"")
-        }
+        let prefix = reader.string("REDIS_KEY_PREFIX", default: "wsscale", rule: SettingRule.redisKeyPrefixProblem)
         let lease = reader.seconds("LEASE_SECONDS", default: .seconds(5), in: 1...3600)
         try reader.finish()
         return ServerConfiguration(serverId: serverId, host: host, port: port, maxConnectionsPerHost: maxConnections,

@@ -165,10 +165,7 @@ public struct ContainerDriverConfiguration: Sendable, Equatable {
         }
         let version = reader.string(engine.apiVersionVariable, default: engine.defaultAPIVersion)
         let image = reader.string(prefix + "IMAGE", default: engine.defaultImage)
-        let pool = reader.string("WSSCALE_POOL", default: "wsscale")
-        if pool.isEmpty || !pool.allSatisfy({ $0.isLetter || $0.isNumber || "-_.".contains($0) }) {
-            reader.report("WSSCALE_POOL", "\(pool): use letters, digits, '-', '_' or '.'")
-        }
+        let pool = reader.string("WSSCALE_POOL", default: "wsscale", rule: SettingRule.poolProblem)
         let port = reader.int(prefix + "CONTAINER_PORT", default: 8088, in: 1...65535)
         let network = reader.string(prefix + "NETWORK", default: "")
         let publish = reader.string(prefix + "PUBLISH_ADDRESS", default: network.isEmpty ? "127.0.0.1" : "")

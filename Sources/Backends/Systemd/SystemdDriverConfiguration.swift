@@ -65,9 +65,8 @@ public struct SystemdDriverConfiguration: Sendable, Equatable {
             issues.append(ConfigurationIssue(variable: "WSSCALE_SYSTEMD_UNIT",
                                              message: "must be a template's prefix ending in '@' (letters, digits, ':', '.', '_', '-'), got \"\(unitPrefix)\""))
         }
-        if !SystemdUnitName.isSafeName(pool) {
-            issues.append(ConfigurationIssue(variable: "WSSCALE_POOL",
-                                             message: "must be letters, digits, '.', '_' or '-' for the systemd backend, got \"\(pool)\""))
+        if let problem = SettingRule.poolProblem(pool) {
+            issues.append(ConfigurationIssue(variable: "WSSCALE_POOL", message: problem))
         }
         if !environmentDirectory.hasPrefix("/") {
             issues.append(ConfigurationIssue(variable: "WSSCALE_SYSTEMD_ENV_DIR",
