@@ -70,7 +70,7 @@ public struct BalancerSettings: Sendable {
         } else {
             reader.report("WSSCALE_BACKEND", "must be one of \(BackendKind.allCases.map(\.rawValue).joined(separator: ", ")), got \"\(backendText)\"")
         }
-        settings.apiHost = reader.string("BALANCER_HOST", default: settings.apiHost)
+        settings.apiHost = reader.string("BALANCER_HOST", default: settings.apiHost, rule: SettingRule.hostProblem)
         settings.apiPort = reader.int("BALANCER_PORT", default: settings.apiPort, in: 1...65535)
         if let text = reader.raw("REDIS_URL") {
             do { settings.redisURL = try RedisURL(parsing: text, variable: "REDIS_URL") } catch let error as ConfigurationError {
