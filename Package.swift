@@ -246,7 +246,8 @@ let package = Package(
         .testTarget(
             name: "IntegrationTests",
             dependencies: [
-                "WSScaleTestSupport", "WSScaleCore", "WSScaleBackends", "WSScaleClient", "WSScaleDashboard"],
+                "WSScaleTestSupport", "WSScaleCore", "WSScaleBackends", "WSScaleClient", "WSScaleDashboard",
+                "WSScaleServer", "WSScaleBalancer"],
             path: "Tests/IntegrationTests",
             swiftSettings: swift5
         ),

@@ -27,13 +27,15 @@ public struct BalancerRuntime: Sendable {
     /// - Parameters:
     ///   - settings: where the parts are.
     ///   - scaling: the scaling knobs.
+    ///   - driverSettings: the backend's own settings, read with the others
+    ///     (`DriverSettings.read(for:from:)`); `nil` gives the backend's defaults.
     ///   - driver: the backend; `nil` makes the one `settings.backend` names.
     ///   - logger: the logger.
-    public init(settings: BalancerSettings, scaling: ScalingConfiguration,
+    public init(settings: BalancerSettings, scaling: ScalingConfiguration, driverSettings: DriverSettings? = nil,
                 driver: (any InstanceDriver)? = nil, logger: Logger) throws {
         self.settings = settings
         self.logger = logger
-        let driver = try driver ?? Self.makeDriver(settings: settings, logger: logger)
+        let driver = try driver ?? Self.makeDriver(settings: settings, driverSettings: driverSettings, logger: logger)
         self.driver = driver
         let group = MultiThreadedEventLoopGroup.singleton
         registry = RedisSessionRegistry(url: settings.redisURL, keyPrefix: settings.keyPrefix,
@@ -50,8 +52,12 @@ public struct BalancerRuntime: Sendable {
         api = BalancerAPI(status: { await autoscaler.status() })
     }
 
-    /// The driver `settings.backend` names.
-    public static func makeDriver(settings: BalancerSettings, logger: Logger) throws -> any InstanceDriver {
+    /// The driver `settings.backend` names, made from `driverSettings` (the backend's own
+    /// settings as the balancer read them); `nil` or settings of another backend give that
+    /// backend's defaults. Never reads the environment itself.
+    public static func makeDriver(settings: BalancerSettings, driverSettings: DriverSettings? = nil,
+                                  logger: Logger) throws -> any InstanceDriver {
+        var defaults = EnvironmentReader(environment: [:])
         switch settings.backend {
         case .process:
             return try ProcessDriver(
@@ -59,18 +65,25 @@ public struct BalancerRuntime: Sendable {
                 logger: logger)
         case .docker, .podman:
             let engine: ContainerEngineKind = settings.backend == .docker ? .docker : .podman
-            var reader = EnvironmentReader(environment: ProcessInfo.processInfo.environment)
-            var configuration = ContainerDriverConfiguration.read(from: &reader, engine: engine)
-            try reader.finish()
+            var configuration: ContainerDriverConfiguration
+            if case .container(let given)? = driverSettings, given.engine == engine {
+                configuration = given
+            } else {
+                configuration = ContainerDriverConfiguration.read(from: &defaults, engine: engine)
+            }
+            configuration.pool = settings.pool
             configuration.stopGrace = settings.stopGrace
             switch engine {
             case .docker: return DockerDriver(configuration: configuration, logger: logger)
             case .podman: return PodmanDriver(configuration: configuration, logger: logger)
             }
         case .systemd:
-            var reader = EnvironmentReader(environment: ProcessInfo.processInfo.environment)
-            var configuration = SystemdDriverConfiguration.read(from: &reader)
-            try reader.finish()
+            var configuration: SystemdDriverConfiguration
+            if case .systemd(let given)? = driverSettings {
+                configuration = given
+            } else {
+                configuration = SystemdDriverConfiguration.read(from: &defaults)
+            }
             configuration.pool = settings.pool
             return try SystemdDriver(configuration: configuration, logger: logger)
         }

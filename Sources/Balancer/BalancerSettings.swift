@@ -22,12 +22,12 @@ public enum BackendKind: String, Sendable, CaseIterable {
 /// | `BALANCER_PORT` | `8488` | port of the HTTP API |
 /// | `REDIS_URL` | `redis://127.0.0.1:6379/0` | the session registry, as the balancer reaches it |
 /// | `SERVER_REDIS_URL` | `REDIS_URL` | the registry as the servers reach it (differs inside containers) |
-/// | `REDIS_KEY_PREFIX` | `wsscale` | key prefix, so two pools can share one Redis |
+/// | `REDIS_KEY_PREFIX` | `wsscale` | key prefix, so two pools can share one Redis (1–64 of `[A-Za-z0-9._:-]`) |
 /// | `LEASE_SECONDS` | `5` | how long a server's records outlive it when it dies |
 /// | `HAPROXY_RUNTIME_API` | `unix:///run/wsscale/haproxy.sock` | HAProxy's runtime API (`unix://path` or `tcp://host:port`) |
-/// | `HAPROXY_BACKEND` | `wsscale_servers` | the `leastconn` backend holding the dynamic servers |
-/// | `WSSCALE_STATE_DIR` | `.wsscale` | pid files and logs of the process backend |
-/// | `WSSCALE_POOL` | `wsscale` | the pool's name (labels, pid-file folder) |
+/// | `HAPROXY_BACKEND` | `wsscale_servers` | the `leastconn` backend holding the dynamic servers (1–64 of `[A-Za-z0-9._:-]`) |
+/// | `WSSCALE_STATE_DIR` | `.wsscale` | pid files and logs of the process backend (no whitespace, control characters or `; # " ' \ $`) |
+/// | `WSSCALE_POOL` | `wsscale` | the pool's name (labels, pid-file folder; 1–64 of `[A-Za-z0-9._-]`) |
 /// | `LAUNCH_TIMEOUT_SECONDS` | `30` | how long a new server may take to answer `/health` |
 /// | `STOP_GRACE_SECONDS` | `10` | time between SIGTERM and SIGKILL when a server is removed |
 public struct BalancerSettings: Sendable {
@@ -70,7 +70,7 @@ public struct BalancerSettings: Sendable {
         } else {
             reader.report("WSSCALE_BACKEND", "must be one of \(BackendKind.allCases.map(\.rawValue).joined(separator: ", ")), got \"\(backendText)\"")
         }
-        settings.apiHost = reader.string("BALANCER_HOST", default: settings.apiHost)
+        settings.apiHost = reader.string("BALANCER_HOST", default: settings.apiHost, rule: SettingRule.hostProblem)
         settings.apiPort = reader.int("BALANCER_PORT", default: settings.apiPort, in: 1...65535)
         if let text = reader.raw("REDIS_URL") {
             do { settings.redisURL = try RedisURL(parsing: text, variable: "REDIS_URL") } catch let error as ConfigurationError {
@@ -82,7 +82,7 @@ public struct BalancerSettings: Sendable {
                 error.issues.forEach { reader.report($0.variable, $0.message) }
             } catch { reader.report("SERVER_REDIS_URL", "\(error)") }
         }
-        settings.keyPrefix = reader.string("REDIS_KEY_PREFIX", default: settings.keyPrefix)
+        settings.keyPrefix = reader.string("REDIS_KEY_PREFIX", default: settings.keyPrefix, rule: SettingRule.redisKeyPrefixProblem)
         settings.lease = reader.seconds("LEASE_SECONDS", default: settings.lease, in: 0.2...3600)
         if let text = reader.raw("HAPROXY_RUNTIME_API") {
             do {
@@ -94,9 +94,9 @@ public struct BalancerSettings: Sendable {
                 reader.report("HAPROXY_RUNTIME_API", "\(error.value): \(error.reason)")
             } catch { reader.report("HAPROXY_RUNTIME_API", "\(error)") }
         }
-        settings.haproxyBackend = reader.string("HAPROXY_BACKEND", default: settings.haproxyBackend)
-        settings.stateDirectory = reader.string("WSSCALE_STATE_DIR", default: settings.stateDirectory)
-        settings.pool = reader.string("WSSCALE_POOL", default: settings.pool)
+        settings.haproxyBackend = reader.string("HAPROXY_BACKEND", default: settings.haproxyBackend, rule: SettingRule.haproxyNameProblem)
+        settings.stateDirectory = reader.string("WSSCALE_STATE_DIR", default: settings.stateDirectory, rule: SettingRule.stateDirectoryProblem)
+        settings.pool = reader.string("WSSCALE_POOL", default: settings.pool, rule: SettingRule.poolProblem)
         settings.launchTimeout = reader.seconds("LAUNCH_TIMEOUT_SECONDS", default: settings.launchTimeout, in: 0.5...3600)
         settings.stopGrace = reader.seconds("STOP_GRACE_SECONDS", default: settings.stopGrace, in: 0...3600)
         return settings

@@ -17,6 +17,7 @@ public final class LocalStack: Sendable {
     private let redisProgram: SupervisedProgram<RedisServerProcess>?
     private let haproxyProgram: SupervisedProgram<HAProxyProcess>?
     private let supervisor: LocalStackSupervisor
+    private let lock: StateDirectoryLock
     private let logger: Logger
 
     /// The redis-server the stack started (the current one, after a restart), if it started one.
@@ -25,8 +26,9 @@ public final class LocalStack: Sendable {
     public var haproxy: HAProxyProcess? { haproxyProgram?.current }
 
     private init(runtime: BalancerRuntime, settings: BalancerSettings, redis: SupervisedProgram<RedisServerProcess>?,
-                 haproxy: SupervisedProgram<HAProxyProcess>?, logger: Logger) {
+                 haproxy: SupervisedProgram<HAProxyProcess>?, lock: StateDirectoryLock, logger: Logger) {
         self.runtime = runtime
+        self.lock = lock
         self.settings = settings
         self.redisProgram = redis
         self.haproxyProgram = haproxy
@@ -45,19 +47,37 @@ public final class LocalStack: Sendable {
     ///   - settings: the balancer's settings; Redis and HAProxy addresses are filled in here.
     ///   - stack: what to start locally.
     ///   - scaling: the scaling knobs.
+    ///   - listeners: the other ports the caller will listen on (client simulator, dashboard),
+    ///     checked with the stack's own before anything starts.
     ///   - logger: the logger.
-    /// - Throws: when redis-server or haproxy is missing (with how to install it) or cannot start;
-    ///   whatever was started is stopped first.
+    /// - Throws: `LocalStackRefusal`, having started and stopped nothing, when another `up`
+    ///   holds the state directory's lock (`StateDirectoryLock`); `LocalStackRefusal` naming
+    ///   the port and its variable when a port is taken (checked after the leftovers of a
+    ///   crashed run are stopped, before anything starts); otherwise when redis-server or
+    ///   haproxy is missing (with how to install it) or cannot start, whatever was started
+    ///   being stopped first.
     public static func start(settings: BalancerSettings, stack: LocalStackSettings,
-                             scaling: ScalingConfiguration, logger: Logger) async throws -> LocalStack {
+                             scaling: ScalingConfiguration, listeners: [PlannedListener] = [],
+                             logger: Logger) async throws -> LocalStack {
         var settings = settings
         settings.stateDirectory = URL(fileURLWithPath: settings.stateDirectory).standardizedFileURL.path
         let stateDirectory = settings.stateDirectory
-        try FileManager.default.createDirectory(atPath: stateDirectory, withIntermediateDirectories: true)
+        let lock = try StateDirectoryLock.acquire(stateDirectory: stateDirectory)
+
+        // Only now is it known that no `up` runs here: what the pid files name was left by a
+        // crashed one.
+        if stack.startsRedis { await LocalStackLeftovers.stopLeftover(.redis, stateDirectory: stateDirectory, logger: logger) }
+        if stack.startsHAProxy { await LocalStackLeftovers.stopLeftover(.haproxy, stateDirectory: stateDirectory, logger: logger) }
+        var planned = [PlannedListener(variable: "BALANCER_PORT", host: settings.apiHost, port: settings.apiPort)]
+        if stack.startsRedis { planned.append(PlannedListener(variable: "UP_REDIS_PORT", host: "127.0.0.1", port: stack.redisPort)) }
+        if stack.startsHAProxy {
+            planned.append(PlannedListener(variable: "LB_PORT", host: stack.lbHost, port: stack.lbPort))
+            planned.append(PlannedListener(variable: "LB_STATS_PORT", host: stack.lbHost, port: stack.statsPort))
+        }
+        if let problem = PlannedListener.problem(with: planned + listeners) { throw LocalStackRefusal(problem) }
 
         var redis: SupervisedProgram<RedisServerProcess>?
         if stack.startsRedis {
-            await LocalStackLeftovers.stopLeftover(.redis, stateDirectory: stateDirectory, logger: logger)
             let port = stack.redisPort
             let program = try await SupervisedProgram.start(.redis, endpoint: Endpoint(host: "127.0.0.1", port: port),
                                                             stateDirectory: stateDirectory, logger: logger) {
@@ -74,7 +94,6 @@ public final class LocalStack: Sendable {
                     trafficBind: "\(stack.lbHost):\(stack.lbPort)",
                     statsBind: "\(stack.lbHost):\(stack.statsPort)",
                     backendName: settings.haproxyBackend)
-                await LocalStackLeftovers.stopLeftover(.haproxy, stateDirectory: stateDirectory, logger: logger)
                 haproxy = try await SupervisedProgram.start(.haproxy, endpoint: Endpoint(host: stack.lbHost, port: stack.lbPort),
                                                             stateDirectory: stateDirectory, logger: logger) {
                     try await HAProxyProcess.start(configuration, in: stateDirectory + "/haproxy", logger: logger)
@@ -83,7 +102,7 @@ public final class LocalStack: Sendable {
             }
             settings.backend = .process
             let runtime = try BalancerRuntime(settings: settings, scaling: scaling, logger: logger)
-            return LocalStack(runtime: runtime, settings: settings, redis: redis, haproxy: haproxy, logger: logger)
+            return LocalStack(runtime: runtime, settings: settings, redis: redis, haproxy: haproxy, lock: lock, logger: logger)
         } catch {
             await haproxy?.stop()
             await redis?.stop()

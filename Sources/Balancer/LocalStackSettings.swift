@@ -4,7 +4,7 @@ import WSScaleCore
 ///
 /// | variable | default | meaning |
 /// |---|---|---|
-/// | `LB_HOST` | `0.0.0.0` | where HAProxy takes WebSocket traffic |
+/// | `LB_HOST` | `0.0.0.0` | where HAProxy takes WebSocket traffic (an IP address or a DNS name) |
 /// | `LB_PORT` | `8000` | HAProxy's traffic port |
 /// | `LB_STATS_PORT` | `8404` | HAProxy's stats page |
 /// | `UP_REDIS_PORT` | `6379` | the loopback port of the redis-server `up` starts (unless `REDIS_URL` is set) |
@@ -31,7 +31,7 @@ public struct LocalStackSettings: Sendable {
     /// Reads the settings; problems are reported on `reader`, each naming its variable.
     public static func read(from reader: inout EnvironmentReader) -> LocalStackSettings {
         var settings = LocalStackSettings()
-        settings.lbHost = reader.string("LB_HOST", default: settings.lbHost)
+        settings.lbHost = reader.string("LB_HOST", default: settings.lbHost, rule: SettingRule.hostProblem)
         settings.lbPort = reader.int("LB_PORT", default: settings.lbPort, in: 1...65535)
         settings.statsPort = reader.int("LB_STATS_PORT", default: settings.statsPort, in: 1...65535)
         settings.redisPort = reader.int("UP_REDIS_PORT", default: settings.redisPort, in: 1...65535)

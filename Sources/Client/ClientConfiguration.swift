@@ -52,7 +52,7 @@ public struct ClientConfiguration: Sendable, Equatable {
         var reader = EnvironmentReader(environment: environment, dotEnv: dotEnv)
         let defaults = ClientConfiguration()
         var configuration = defaults
-        configuration.listenHost = reader.string("CLIENT_HOST", default: defaults.listenHost)
+        configuration.listenHost = reader.string("CLIENT_HOST", default: defaults.listenHost, rule: SettingRule.hostProblem)
         configuration.port = reader.int("CLIENT_PORT", default: defaults.port, in: 0...65535)
         if let url = reader.raw("CLIENT_TARGET_URL") {
             do {

@@ -151,7 +151,7 @@ public actor Autoscaler: Service {
 
     /// What the pool looks like at the last wake, with the last decisions.
     public func status() -> PoolStatus {
-        let total = lastInstances.reduce(0) { $0 + $1.sessions }
+        let total = lastInstances.map(\.sessions).saturatingSum()
         let active = lastInstances.filter { $0.state == .active }.count
         return PoolStatus(
             driver: driver.name, dryRun: configuration.dryRun,

@@ -79,9 +79,12 @@ public struct EnvironmentReader: Sendable {
         return result
     }
 
-    /// Records a problem (for rules that involve several variables).
+    /// Records a problem (for rules that involve several variables). The same problem reported
+    /// again (a variable two readers share, such as `WSSCALE_POOL`, checked by the same rule)
+    /// is listed once.
     public mutating func report(_ variable: String, _ message: String) {
-        issues.append(ConfigurationIssue(variable: variable, message: message))
+        let issue = ConfigurationIssue(variable: variable, message: message)
+        if !issues.contains(issue) { issues.append(issue) }
     }
 
     /// The raw value of a variable, or `nil` when unset or empty.

@@ -2,7 +2,14 @@
 ///
 /// Comparisons with a percentage are done in whole numbers (no rounding at the thresholds):
 /// "utilization above p %" is `sessions × 100 > p × servers × L`.
+///
+/// No input traps: each count is clamped to `0...maxCount` and `L` to `1...maxCount`, and the
+/// products saturate (`Int.saturatingMultiplied`), so a registry glitch or a knob built in code
+/// near `Int.max` gives an extreme answer instead of an overflow.
 struct PoolLoad {
+    /// The largest session count or limit taken as it is (2^32); larger ones are lowered to it.
+    static let maxCount = 1 << 32
+
     /// `CONNECTION_LIMIT_PER_HOST`: sessions per server counted as 100 %.
     let limit: Int
     /// Instances in rotation, in snapshot order.
@@ -19,19 +26,20 @@ struct PoolLoad {
     /// (`InstanceSnapshot.sessionsUnknown`): counts that may be too low by a whole server.
     let hasUnknownCounts: Bool
 
-    /// Reads a snapshot; a negative session count (a registry glitch) counts as 0.
+    /// Reads a snapshot; a negative session count (a registry glitch) counts as 0, one above
+    /// `maxCount` as `maxCount`.
     init(_ snapshot: TopologySnapshot, limit: Int) {
         let instances = snapshot.instances.map { instance in
             var instance = instance
-            instance.sessions = max(0, instance.sessions)
+            instance.sessions = Swift.min(Swift.max(0, instance.sessions), Self.maxCount)
             return instance
         }
-        self.limit = max(1, limit)
+        self.limit = Swift.min(Swift.max(1, limit), Self.maxCount)
         active = instances.filter { $0.state == .active }
         starting = instances.filter { $0.state == .starting }
         draining = instances.filter { $0.state == .draining }
-        sessions = instances.reduce(0) { $0 + $1.sessions }
-        activeSessions = active.reduce(0) { $0 + $1.sessions }
+        sessions = instances.map(\.sessions).saturatingSum()
+        activeSessions = active.map(\.sessions).saturatingSum()
         hasUnknownCounts = instances.contains { $0.sessionsUnknown && $0.state != .starting }
     }
 
@@ -45,25 +53,31 @@ struct PoolLoad {
     /// exist but no server is active or starting, 0 when the pool holds no session.
     var utilization: Double {
         guard capacityServers > 0 else { return sessions > 0 ? .infinity : 0 }
-        return Double(sessions) * 100 / Double(capacityServers * limit)
+        return Double(sessions) * 100 / (Double(capacityServers) * Double(limit))
     }
 
     /// `U > percent`, exactly.
     func utilizationExceeds(_ percent: Int) -> Bool {
         guard capacityServers > 0 else { return sessions > 0 }
-        return sessions * 100 > percent * capacityServers * limit
+        return sessions.saturatingMultiplied(by: 100) > capacity(atPercent: percent)
     }
 
     /// `U < percent`, exactly.
     func utilizationIsBelow(_ percent: Int) -> Bool {
         guard capacityServers > 0 else { return sessions == 0 && percent > 0 }
-        return sessions * 100 < percent * capacityServers * limit
+        return sessions.saturatingMultiplied(by: 100) < capacity(atPercent: percent)
     }
 
     /// `T = ceil(S / (L × max / 100))`, the servers that carry `S` at `max` % each, unclamped.
     func serversNeeded(atPercent maxPercent: Int) -> Int {
-        let perServer = limit * max(1, maxPercent)
-        return (sessions * 100 + perServer - 1) / perServer
+        let perServer = limit.saturatingMultiplied(by: Swift.max(1, maxPercent))
+        let hundredfold = sessions.saturatingMultiplied(by: 100)
+        return hundredfold / perServer + (hundredfold % perServer == 0 ? 0 : 1)
+    }
+
+    /// `percent × (active + starting) × L`, saturating.
+    private func capacity(atPercent percent: Int) -> Int {
+        percent.saturatingMultiplied(by: capacityServers).saturatingMultiplied(by: limit)
     }
 
     /// "utilization 85.0% (17 sessions on 2 servers of 10)".
@@ -76,6 +90,7 @@ extension Double {
     /// A percentage with one decimal: `85.0%`.
     var percentText: String {
         guard isFinite else { return "∞%" }
+        guard abs(self) < 1e15 else { return "\(self)%" }
         let tenths = Int((self * 10).rounded())
         return "\(tenths / 10).\(abs(tenths % 10))%"
     }

@@ -80,6 +80,6 @@ public struct PoolStatus: Sendable, Codable, Equatable {
     /// Utilization in percent of `sessions` over `hosts` servers of `limit` sessions each
     /// (`hosts` counts as at least 1, `limit` as at least 1).
     public static func utilizationPercent(sessions: Int, hosts: Int, limit: Int) -> Double {
-        Double(sessions) / Double(max(1, hosts) * max(1, limit)) * 100
+        Double(sessions) / (Double(max(1, hosts)) * Double(max(1, limit))) * 100
     }
 }

@@ -27,6 +27,10 @@ extension ScalingConfiguration {
     /// - `CONNECTION_LIMIT_PER_HOST`, `MIN_INSTANCES` and `MAX_INSTANCES` are at least 1
     ///   (a pool of no server takes no connection, so it would never grow);
     /// - `MAX_SHED_PER_REBALANCE` is at least 0 (0 turns rebalancing off);
+    /// - sane maxima, so that no product in the decision rules comes near `Int.max`:
+    ///   `CONNECTION_LIMIT_PER_HOST` and `MAX_CONNECTIONS_PER_HOST` at most 1,000,000,
+    ///   `MIN_INSTANCES` and `MAX_INSTANCES` at most 10,000, `MAX_SHED_PER_REBALANCE` at most
+    ///   1,000,000 (`SettingRule`);
     /// - the rules between variables of `consistencyIssues`, checked only for variables
     ///   that were read without a problem (so one typo gives one message).
     ///
@@ -36,7 +40,8 @@ extension ScalingConfiguration {
         let defaults = ScalingConfiguration()
         var configuration = ScalingConfiguration()
         configuration.connectionLimitPerHost = reader.int(
-            Variable.connectionLimitPerHost.rawValue, default: defaults.connectionLimitPerHost, in: 1...Int.max)
+            Variable.connectionLimitPerHost.rawValue, default: defaults.connectionLimitPerHost,
+            in: 1...SettingRule.maxConnectionsPerServer)
         configuration.maxUtilizationPercent = reader.int(
             Variable.maxUtilizationPercent.rawValue, default: defaults.maxUtilizationPercent, in: 1...100)
         configuration.minUtilizationPercent = reader.percent(
@@ -46,11 +51,12 @@ extension ScalingConfiguration {
         configuration.underutilizedTolerancePercent = reader.percent(
             Variable.underutilizedTolerancePercent.rawValue, default: defaults.underutilizedTolerancePercent)
         configuration.maxConnectionsPerHost = reader.int(
-            Variable.maxConnectionsPerHost.rawValue, default: defaults.maxConnectionsPerHost, in: 1...Int.max)
+            Variable.maxConnectionsPerHost.rawValue, default: defaults.maxConnectionsPerHost,
+            in: 1...SettingRule.maxConnectionsPerServer)
         configuration.minInstances = reader.int(
-            Variable.minInstances.rawValue, default: defaults.minInstances, in: 1...Int.max)
+            Variable.minInstances.rawValue, default: defaults.minInstances, in: 1...SettingRule.maxInstances)
         configuration.maxInstances = reader.int(
-            Variable.maxInstances.rawValue, default: defaults.maxInstances, in: 1...Int.max)
+            Variable.maxInstances.rawValue, default: defaults.maxInstances, in: 1...SettingRule.maxInstances)
         configuration.drainTimeout = reader.seconds(
             Variable.drainTimeout.rawValue, default: defaults.drainTimeout)
         configuration.scaleInStabilization = reader.seconds(
@@ -58,7 +64,7 @@ extension ScalingConfiguration {
         configuration.rebalanceCooldown = reader.seconds(
             Variable.rebalanceCooldown.rawValue, default: defaults.rebalanceCooldown)
         configuration.maxShedPerRebalance = reader.int(
-            Variable.maxShedPerRebalance.rawValue, default: defaults.maxShedPerRebalance, in: 0...Int.max)
+            Variable.maxShedPerRebalance.rawValue, default: defaults.maxShedPerRebalance, in: 0...SettingRule.maxShed)
         configuration.dryRun = reader.bool(Variable.dryRun.rawValue, default: defaults.dryRun)
 
         let alreadyReported = Set(reader.issues.map(\.variable))

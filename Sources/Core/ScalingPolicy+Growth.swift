@@ -14,7 +14,7 @@ extension ScalingPolicy {
     /// Overload never shrinks the pool: when `T` is not above the servers present, nothing
     /// happens here.
     func planGrowth(_ load: PoolLoad, into plan: inout ScalePlan) {
-        let threshold = configuration.maxUtilizationPercent + configuration.overutilizedTolerancePercent
+        let threshold = configuration.maxUtilizationPercent.saturatingAdding(configuration.overutilizedTolerancePercent)
         let overloaded = load.utilizationExceeds(threshold)
         let desired = overloaded ? targetServers(load) : configuration.minInstances
         let present = load.capacityServers
@@ -25,7 +25,7 @@ extension ScalingPolicy {
             .sorted { ($0.sessions, $1.id) > ($1.sessions, $0.id) }
             .prefix(missing)
         let wantedLaunches = missing - reactivated.count
-        let launches = min(wantedLaunches, max(0, configuration.maxInstances - load.total))
+        let launches = min(wantedLaunches, max(0, configuration.maxInstances.saturatingSubtracting(load.total)))
         guard launches > 0 || !reactivated.isEmpty else { return }
 
         plan.activate = reactivated.map(\.id)

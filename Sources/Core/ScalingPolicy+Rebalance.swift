@@ -33,19 +33,26 @@ extension ScalingPolicy {
               !load.hasUnknownCounts else { return }
         if let last = lastRebalance, now - last < configuration.rebalanceCooldown { return }
 
-        let unit = count * load.limit
+        // Every product and sum saturates: counts are clamped by `PoolLoad`, but a knob built
+        // in code may be near `Int.max`, and no input may trap.
+        let unit = count.saturatingMultiplied(by: load.limit)
         let overTolerance = configuration.overutilizedTolerancePercent
         let underTolerance = configuration.underutilizedTolerancePercent
-        let overUtilized = hosts.filter { $0.sessions * 100 * count > total * 100 + overTolerance * unit }
-        let underUtilized = hosts.filter { $0.sessions * 100 * count < total * 100 - underTolerance * unit }
+        let scaledTotal = total.saturatingMultiplied(by: 100)
+        func scaled(_ host: InstanceSnapshot) -> Int { host.sessions.saturatingMultiplied(by: 100).saturatingMultiplied(by: count) }
+        let overLine = scaledTotal.saturatingAdding(overTolerance.saturatingMultiplied(by: unit))
+        let underLine = scaledTotal.saturatingSubtracting(underTolerance.saturatingMultiplied(by: unit))
+        let overUtilized = hosts.filter { scaled($0) > overLine }
+        let underUtilized = hosts.filter { scaled($0) < underLine }
         guard !overUtilized.isEmpty else { return }
 
-        let target = (total + count - 1) / count
+        let target = total / count + (total % count == 0 ? 0 : 1)
         let fillLevel = min(target, configuration.maxConnectionsPerHost)
         let room = hosts
-            .filter { $0.sessions * count < total }
-            .reduce(0) { $0 + max(0, fillLevel - $1.sessions) }
-        let wanted = overUtilized.reduce(0) { $0 + max(0, $1.sessions - target) }
+            .filter { $0.sessions.saturatingMultiplied(by: count) < total }
+            .map { max(0, fillLevel.saturatingSubtracting($0.sessions)) }
+            .saturatingSum()
+        let wanted = overUtilized.map { max(0, $0.sessions - target) }.saturatingSum()
         let budget = min(wanted, room, configuration.maxShedPerRebalance)
         guard budget > 0 else { return }
 
@@ -75,11 +82,11 @@ extension ScalingPolicy {
     /// host below `floor`: every host ends at `max(level, its count)` or one above, for the
     /// lowest common level the budget reaches. Orders come in the hosts' order; ties by id.
     static func lowerFullestFirst(_ hosts: [InstanceSnapshot], floor: Int, budget: Int) -> [ShedOrder] {
-        func shedAbove(_ level: Int) -> Int { hosts.reduce(0) { $0 + max(0, $1.sessions - level) } }
+        func shedAbove(_ level: Int) -> Int { hosts.map { max(0, $0.sessions.saturatingSubtracting(level)) }.saturatingSum() }
         // The lowest level in [floor, highest] whose shedding fits in the budget.
         var low = floor, high = hosts.map(\.sessions).max() ?? floor
         while low < high {
-            let middle = (low + high) / 2
+            let middle = low + (high - low) / 2
             if shedAbove(middle) <= budget { high = middle } else { low = middle + 1 }
         }
         let level = low

@@ -77,5 +77,5 @@ public struct TopologySnapshot: Sendable, Equatable {
     /// Instances out of rotation that still exist.
     public var draining: [InstanceSnapshot] { instances.filter { $0.state == .draining } }
     /// Sessions held by all instances, draining ones included.
-    public var totalSessions: Int { instances.reduce(0) { $0 + $1.sessions } }
+    public var totalSessions: Int { instances.map(\.sessions).saturatingSum() }
 }

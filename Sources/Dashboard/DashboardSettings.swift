@@ -30,7 +30,7 @@ public struct DashboardSettings: Sendable, Equatable {
     ///   - defaults: the values of unset variables (`wsscale up` points them at what it starts).
     public static func read(from reader: inout EnvironmentReader, defaults: DashboardSettings = DashboardSettings()) -> DashboardSettings {
         var settings = defaults
-        settings.host = reader.string("DASHBOARD_HOST", default: defaults.host)
+        settings.host = reader.string("DASHBOARD_HOST", default: defaults.host, rule: SettingRule.hostProblem)
         settings.port = reader.int("DASHBOARD_PORT", default: defaults.port, in: 1...65535)
         settings.balancerAddress = address("DASHBOARD_BALANCER_URL", default: defaults.balancerAddress, from: &reader)
         settings.clientAddress = address("DASHBOARD_CLIENT_URL", default: defaults.clientAddress, from: &reader)

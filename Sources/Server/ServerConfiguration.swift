@@ -70,19 +70,13 @@ public struct ServerConfiguration: Sendable, Equatable {
         var reader = EnvironmentReader(environment: environment, dotEnv: dotEnv)
         let serverId = reader.string("SERVER_ID", default: randomServerId())
         if let problem = IdentifierRule.serverId.problem(with: serverId) { reader.report("SERVER_ID", problem) }
-        let host = reader.string("SERVER_HOST", default: "0.0.0.0")
-        if host.contains(where: { $0 == " " || $0 == "/" }) {
-            reader.report("SERVER_HOST", "must be an IP address or host name, got \"\(host)\"")
-        }
+        let host = reader.string("SERVER_HOST", default: "0.0.0.0", rule: SettingRule.hostProblem)
         let port = reader.int("SERVER_PORT", default: 8088, in: 0...65535)
         let maxConnections = reader.int("MAX_CONNECTIONS_PER_HOST", default: 30, in: 1...1_000_000)
         let grace = reader.seconds("SHUTDOWN_GRACE_SECONDS", default: .seconds(10), in: 1...3600)
         let redisURL = reader.string("REDIS_URL", default: "redis://127.0.0.1:6379/0")
         if let problem = registryURLProblem(redisURL) { reader.report("REDIS_URL", problem) }
-        let prefix = reader.string("REDIS_KEY_PREFIX", default: "wsscale")
-        if prefix.contains(where: { $0.isWhitespace }) {
-            reader.report("REDIS_KEY_PREFIX", "must not contain spaces, got \"\(prefix)\"")
-        }
+        let prefix = reader.string("REDIS_KEY_PREFIX", default: "wsscale", rule: SettingRule.redisKeyPrefixProblem)
         let lease = reader.seconds("LEASE_SECONDS", default: .seconds(5), in: 1...3600)
         let maxMessageBytes = reader.int("MAX_MESSAGE_BYTES", default: defaultMaxMessageBytes, in: maxMessageBytesRange)
         try reader.finish()

@@ -18,8 +18,10 @@ struct BalancerCommand: AsyncParsableCommand {
         (the environment wins): \(ScalingConfiguration.Variable.allCases.map(\.rawValue).joined(separator: ", ")); \
         WSSCALE_BACKEND, BALANCER_HOST, BALANCER_PORT, REDIS_URL, SERVER_REDIS_URL, REDIS_KEY_PREFIX, \
         LEASE_SECONDS, HAPROXY_RUNTIME_API, HAPROXY_BACKEND, WSSCALE_STATE_DIR, WSSCALE_POOL, \
-        LAUNCH_TIMEOUT_SECONDS, STOP_GRACE_SECONDS; with --backend systemd: WSSCALE_SYSTEMD_UNIT, \
-        WSSCALE_SYSTEMD_ENV_DIR, WSSCALE_SYSTEMD_BUS, WSSCALE_SYSTEMD_SERVER_HOST.
+        LAUNCH_TIMEOUT_SECONDS, STOP_GRACE_SECONDS; with --backend docker or podman: X_HOST, \
+        X_API_VERSION, WSSCALE_X_IMAGE, WSSCALE_X_CONTAINER_PORT, WSSCALE_X_NETWORK, \
+        WSSCALE_X_PUBLISH_ADDRESS, WSSCALE_X_STOP_GRACE (X: DOCKER or PODMAN); with --backend \
+        systemd: WSSCALE_SYSTEMD_UNIT, WSSCALE_SYSTEMD_ENV_DIR, WSSCALE_SYSTEMD_BUS, WSSCALE_SYSTEMD_SERVER_HOST.
         """
     )
 
@@ -41,23 +43,18 @@ struct BalancerCommand: AsyncParsableCommand {
                 reader.report("--backend", "must be one of \(BackendKind.allCases.map(\.rawValue).joined(separator: ", ")), got \"\(backend)\"")
             }
         }
-        // The systemd backend's settings are checked here, so a bad one exits 2 like the others.
-        let systemd = settings.backend == .systemd ? SystemdDriverConfiguration.read(from: &reader) : nil
+        // The backend's own settings are read here with the others, so a bad one exits 2.
+        let driverSettings = DriverSettings.read(for: settings.backend, from: &reader)
         try CommandEnvironment.finish(reader, command: "balancer")
         if checkConfig {
             for (name, value) in scaling.describe() { print("\(name)=\(value)") }
             print("WSSCALE_BACKEND=\(settings.backend.rawValue)")
-            if let systemd {
-                print("WSSCALE_SYSTEMD_UNIT=\(systemd.unitPrefix)")
-                print("WSSCALE_SYSTEMD_ENV_DIR=\(systemd.environmentDirectory)")
-                print("WSSCALE_SYSTEMD_BUS=\(systemd.busAddress ?? "")")
-                print("WSSCALE_SYSTEMD_SERVER_HOST=\(systemd.serverHost)")
-            }
+            for (name, value) in driverSettings.describe() { print("\(name)=\(value)") }
             return
         }
         try CommandEnvironment.refuseProcessBackendUnderSystemd(command: "balancer", backend: settings.backend)
         let logger = CommandEnvironment.logger(label: "wsscale.balancer")
-        let runtime = try BalancerRuntime(settings: settings, scaling: scaling, logger: logger)
+        let runtime = try BalancerRuntime(settings: settings, scaling: scaling, driverSettings: driverSettings, logger: logger)
         logger.info("balancer starting", metadata: [
             "backend": "\(settings.backend.rawValue)", "api": "\(settings.apiHost):\(settings.apiPort)",
             "redis": "\(settings.redisURL)", "haproxy": "\(settings.haproxyRuntime)"])

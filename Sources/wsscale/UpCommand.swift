@@ -19,6 +19,8 @@ struct UpCommand: AsyncParsableCommand {
         addresses (LB_HOST, LB_PORT, LB_STATS_PORT, UP_REDIS_PORT, BALANCER_PORT, CLIENT_PORT, \
         DASHBOARD_HOST, DASHBOARD_PORT, DASHBOARD_BALANCER_URL, DASHBOARD_CLIENT_URL, REDIS_URL, \
         HAPROXY_RUNTIME_API, WSSCALE_STATE_DIR) from the environment and ./.env. \
+        One up runs per WSSCALE_STATE_DIR (a second one exits 2 naming the first one's pid), and \
+        a port already taken stops it with exit status 2 before anything starts. \
         Ctrl-C or SIGTERM stops everything it started.
         """
     )
@@ -49,7 +51,13 @@ struct UpCommand: AsyncParsableCommand {
         let logger = CommandEnvironment.logger(label: "wsscale.up")
         let local: LocalStack
         do {
-            local = try await LocalStack.start(settings: settings, stack: stack, scaling: scaling, logger: logger)
+            local = try await LocalStack.start(settings: settings, stack: stack, scaling: scaling, listeners: [
+                PlannedListener(variable: "CLIENT_PORT", host: client.listenHost, port: client.port),
+                PlannedListener(variable: "DASHBOARD_PORT", host: dashboard.host, port: dashboard.port),
+            ], logger: logger)
+        } catch let refusal as LocalStackRefusal {
+            CommandEnvironment.printError("wsscale up: \(refusal)")
+            throw CommandEnvironment.invalidConfiguration
         } catch {
             CommandEnvironment.printError("wsscale up: \(error)")
             throw ExitCode(1)

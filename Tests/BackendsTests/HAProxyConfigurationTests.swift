@@ -38,7 +38,7 @@ import WSScaleBackends
         #expect(throws: HAProxyError("trafficBind \"8000\" must look like [address]:port")) {
             try HAProxyConfiguration(runtimeSocketPath: "/tmp/h.sock", trafficBind: "8000").validate()
         }
-        #expect(throws: HAProxyError("backendName \"my backend\" must be letters, digits, '.', '_', '-' or ':'")) {
+        #expect(throws: HAProxyError("backendName \"my backend\" must be letters, digits, '.', '_', ':' or '-' (found \" \" in \"my backend\")")) {
             try HAProxyConfiguration(runtimeSocketPath: "/tmp/h.sock", backendName: "my backend").validate()
         }
     }

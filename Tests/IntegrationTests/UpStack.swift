@@ -59,7 +59,8 @@ final class UpStack: @unchecked Sendable {
                 launchError = error
                 // The free ports were picked before `up` bound them; a test running in parallel
                 // may have taken one meanwhile. Start again on other ports.
-                guard attempt < 3, candidate.logTail(lines: 200).contains("Address already in use") else { break }
+                let tail = candidate.logTail(lines: 200)
+                guard attempt < 3, tail.contains("Address already in use") || tail.contains("is taken") else { break }
                 print("wsscale up lost a port to a test running beside it (attempt \(attempt)); starting again on other ports")
                 _ = await candidate.stop()
                 candidate.killEverythingLeft()
@@ -154,6 +155,9 @@ final class UpStack: @unchecked Sendable {
         rememberPids()
         _ = try await api.topology()
     }
+
+    /// The pid of the running `wsscale up`.
+    var upPid: pid_t? { lock.withLock { process?.pid } }
 
     /// `kill -9` of `wsscale up` alone (its servers, HAProxy and redis-server are not told).
     func killUp() async {

@@ -77,11 +77,14 @@ extension ContainerDriver {
 enum ContainerEventTime {
     /// Unix seconds with nanoseconds.
     static func timestamp(_ date: Date) -> String {
-        timestamp(nanoseconds: Int64(date.timeIntervalSince1970 * 1_000_000_000))
+        let nanoseconds = date.timeIntervalSince1970 * 1_000_000_000
+        return timestamp(nanoseconds: nanoseconds.isFinite ? Int64(min(max(nanoseconds, 0), 9e18)) : 0)
     }
 
-    /// From Unix nanoseconds.
+    /// From Unix nanoseconds; a time before 1970 (a negative `timeNano` from the engine) is
+    /// taken as 1970 itself, `0.000000000`: events are asked for since then, never a trap.
     static func timestamp(nanoseconds: Int64) -> String {
+        let nanoseconds = max(0, nanoseconds)
         let fraction = String(nanoseconds % 1_000_000_000)
         return "\(nanoseconds / 1_000_000_000).\(String(repeating: "0", count: 9 - fraction.count))\(fraction)"
     }

@@ -149,7 +149,7 @@ public struct ContainerDriverConfiguration: Sendable, Equatable {
     /// | `WSSCALE_X_CONTAINER_PORT` | `8088` |
     /// | `WSSCALE_X_NETWORK` | empty: the engine's default network |
     /// | `WSSCALE_X_PUBLISH_ADDRESS` | `127.0.0.1` without a network; none with one |
-    /// | `WSSCALE_X_STOP_GRACE` | `10` (seconds) |
+    /// | `WSSCALE_X_STOP_GRACE` | `10` (seconds, 0–3600) |
     ///
     /// No network: published on the address. A network alone: reached at the container's
     /// address in it. Both: joins the network and is reached on the published port.
@@ -163,24 +163,56 @@ public struct ContainerDriverConfiguration: Sendable, Equatable {
                 reader.report(engine.hostVariable, "\(error)")
             }
         }
-        let version = reader.string(engine.apiVersionVariable, default: engine.defaultAPIVersion)
-        let image = reader.string(prefix + "IMAGE", default: engine.defaultImage)
-        let pool = reader.string("WSSCALE_POOL", default: "wsscale")
-        if pool.isEmpty || !pool.allSatisfy({ $0.isLetter || $0.isNumber || "-_.".contains($0) }) {
-            reader.report("WSSCALE_POOL", "\(pool): use letters, digits, '-', '_' or '.'")
-        }
+        let version = reader.string(engine.apiVersionVariable, default: engine.defaultAPIVersion, rule: Self.apiVersionProblem)
+        let image = reader.string(prefix + "IMAGE", default: engine.defaultImage, rule: Self.imageProblem)
+        let pool = reader.string("WSSCALE_POOL", default: "wsscale", rule: SettingRule.poolProblem)
         let port = reader.int(prefix + "CONTAINER_PORT", default: 8088, in: 1...65535)
         let network = reader.string(prefix + "NETWORK", default: "")
+        if !network.isEmpty, let problem = Self.networkProblem(network) { reader.report(prefix + "NETWORK", problem) }
         let publish = reader.string(prefix + "PUBLISH_ADDRESS", default: network.isEmpty ? "127.0.0.1" : "")
+        if !publish.isEmpty, !SettingRule.isIPAddress(publish) {
+            reader.report(prefix + "PUBLISH_ADDRESS", "must be an IP address, got \"\(publish)\"")
+        }
         let reachability: Reachability
         switch (network.isEmpty, publish.isEmpty) {
         case (true, _): reachability = .publish(hostAddress: publish.isEmpty ? "127.0.0.1" : publish)
         case (false, true): reachability = .network(name: network)
         case (false, false): reachability = .publish(hostAddress: publish, network: network)
         }
-        let grace = reader.seconds(prefix + "STOP_GRACE", default: .seconds(10))
+        let grace = reader.seconds(prefix + "STOP_GRACE", default: .seconds(10), in: 0...3600)
         return ContainerDriverConfiguration(
             engine: engine, image: image, pool: pool, daemon: daemon, apiVersion: version, containerPort: port,
             reachability: reachability, stopGrace: grace)
+    }
+
+    /// `X_API_VERSION`: numbers separated by dots, optionally after `v` (`1.41`, `v4.0.0`).
+    static func apiVersionProblem(_ version: String) -> String? {
+        let numbers = version.hasPrefix("v") ? version.dropFirst() : Substring(version)
+        let parts = numbers.split(separator: ".", omittingEmptySubsequences: false)
+        guard !numbers.isEmpty, parts.count <= 4,
+              parts.allSatisfy({ !$0.isEmpty && $0.count <= 6 && $0.utf8.allSatisfy { (0x30...0x39).contains($0) } }) else {
+            return "must be a version such as 1.41 or 4.0.0, got \"\(version)\""
+        }
+        return nil
+    }
+
+    /// `WSSCALE_X_IMAGE`: an image reference, 1–255 of `[A-Za-z0-9._/:@-]`.
+    static func imageProblem(_ image: String) -> String? {
+        guard !image.isEmpty, image.utf8.count <= 255, image.unicodeScalars.allSatisfy({
+            ("a"..."z").contains($0) || ("A"..."Z").contains($0) || ("0"..."9").contains($0) || "._/:@-".unicodeScalars.contains($0)
+        }) else {
+            return "must be an image reference (letters, digits, '.', '_', '/', ':', '@', '-'), got \"\(image)\""
+        }
+        return nil
+    }
+
+    /// `WSSCALE_X_NETWORK`: a network name, 1–64 of `[A-Za-z0-9._-]`.
+    static func networkProblem(_ network: String) -> String? {
+        guard network.utf8.count <= 64, network.unicodeScalars.allSatisfy({
+            ("a"..."z").contains($0) || ("A"..."Z").contains($0) || ("0"..."9").contains($0) || "._-".unicodeScalars.contains($0)
+        }) else {
+            return "must be a network name (letters, digits, '.', '_', '-'), got \"\(network)\""
+        }
+        return nil
     }
 }

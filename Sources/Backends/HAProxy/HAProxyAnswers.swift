@@ -64,7 +64,8 @@ public enum HAProxyAnswers {
         return fields
     }
 
-    /// One data row of `show servers state`, by column name.
+    /// One data row of `show servers state`, by column name. A column named twice in the
+    /// header keeps its first value (a header is HAProxy's to write, but must not trap us).
     public static func parseServersState(_ text: String) -> [[String: String]] {
         var header: [String] = []
         var rows: [[String: String]] = []
@@ -75,7 +76,7 @@ public enum HAProxyAnswers {
             }
             let values = line.split(separator: " ", omittingEmptySubsequences: true).map(String.init)
             guard !header.isEmpty, values.count >= header.count else { continue }
-            rows.append(Dictionary(uniqueKeysWithValues: zip(header, values)))
+            rows.append(Dictionary(zip(header, values), uniquingKeysWith: { first, _ in first }))
         }
         return rows
     }

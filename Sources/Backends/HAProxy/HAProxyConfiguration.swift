@@ -1,4 +1,5 @@
 import Foundation
+import WSScaleCore
 
 /// The `haproxy.cfg` wsscale starts HAProxy with.
 ///
@@ -69,24 +70,33 @@ public struct HAProxyConfiguration: Sendable, Equatable {
     public func validate() throws {
         for (name, value) in [("frontendName", frontendName), ("backendName", backendName)] {
             guard HAProxyName.isValid(value) else {
-                throw HAProxyError("\(name) \"\(value)\" must be letters, digits, '.', '_', '-' or ':'")
+                throw HAProxyError("\(name) \"\(value)\" \(SettingRule.haproxyNameProblem(value) ?? "")")
             }
         }
         for (name, value) in [("trafficBind", trafficBind), ("statsBind", statsBind ?? "x:1"), ("runtimeTCPBind", runtimeTCPBind ?? "x:1")] {
-            guard value.contains(":"), let port = value.split(separator: ":").last.flatMap({ Int($0) }), (1...65535).contains(port),
-                  !value.contains(" ") else {
+            guard let colon = value.lastIndex(of: ":"), let port = Int(value[value.index(after: colon)...]),
+                  (1...65535).contains(port), Self.isBindAddress(value[..<colon]) else {
                 throw HAProxyError("\(name) \"\(value)\" must look like [address]:port")
             }
         }
-        guard !runtimeSocketPath.isEmpty, !runtimeSocketPath.contains(" ") else {
-            throw HAProxyError("runtimeSocketPath \"\(runtimeSocketPath)\" must be a path without spaces")
+        if let problem = SettingRule.stateDirectoryProblem(runtimeSocketPath) {
+            throw HAProxyError("runtimeSocketPath \"\(runtimeSocketPath)\" \(problem)")
         }
-        guard healthCheck.path.hasPrefix("/"), !healthCheck.path.contains(" ") else {
-            throw HAProxyError("healthCheck.path \"\(healthCheck.path)\" must start with / and have no spaces")
+        guard healthCheck.path.hasPrefix("/"), healthCheck.path.unicodeScalars.allSatisfy({
+            $0.isASCII && $0.properties.generalCategory != .control && !" ;#\"'\\$".unicodeScalars.contains($0)
+        }) else {
+            throw HAProxyError("healthCheck.path \"\(healthCheck.path)\" must start with / and have no spaces, control characters or ; # \" ' \\ $")
         }
         guard healthCheck.fall > 0, healthCheck.rise > 0 else {
             throw HAProxyError("healthCheck.fall and healthCheck.rise must be at least 1")
         }
+    }
+
+    /// Whether the address part of a `bind` is one word HAProxy reads as an address: empty or
+    /// `*` (every address), an IP address, or a DNS name.
+    static func isBindAddress(_ address: Substring) -> Bool {
+        let text = String(address)
+        return text.isEmpty || text == "*" || SettingRule.isIPAddress(text) || SettingRule.isDNSName(text)
     }
 
     /// The configuration file's text.
@@ -148,9 +158,6 @@ public struct HAProxyConfiguration: Sendable, Equatable {
 
 /// HAProxy's rule for proxy and server names.
 enum HAProxyName {
-    static func isValid(_ name: String) -> Bool {
-        !name.isEmpty && name.unicodeScalars.allSatisfy {
-            ($0.isASCII && CharacterSet.alphanumerics.contains($0)) || "._-:".unicodeScalars.contains($0)
-        }
-    }
+    /// Whether `name` may be a proxy or server name (`SettingRule.haproxyNameProblem`).
+    static func isValid(_ name: String) -> Bool { SettingRule.haproxyNameProblem(name) == nil }
 }

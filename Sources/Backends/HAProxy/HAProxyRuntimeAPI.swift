@@ -47,7 +47,7 @@ public struct HAProxyRuntimeAPI: Sendable {
     /// - Throws: `HAProxyError` when the socket cannot be reached or the answer does not
     ///   come within `timeout`.
     public func execute(_ command: String) async throws -> String {
-        guard !command.contains("\n") else { throw HAProxyError("a command must be one line", command: command) }
+        if let problem = Self.commandProblem(command) { throw HAProxyError(problem, command: command) }
         let loop = eventLoopGroup.next()
         let answer = loop.makePromise(of: String.self)
         let limit = TimeAmount(timeout)
@@ -84,6 +84,17 @@ public struct HAProxyRuntimeAPI: Sendable {
             channel.close(promise: nil)
             throw error
         }
+    }
+
+    /// Why `command` must not be sent, or `nil`: it must be one command on one line, so no
+    /// control character (newline, tab, …) and no `;` (the runtime API's command separator),
+    /// which a name taken from the configuration could otherwise smuggle in.
+    static func commandProblem(_ command: String) -> String? {
+        if command.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) {
+            return "a command must be one line without control characters"
+        }
+        if command.contains(";") { return "a command must not contain ';' (it would send two)" }
+        return nil
     }
 
     /// `show info` as name → value pairs (`Pid`, `Uptime_sec`, `Start_time_sec`, …).

@@ -25,9 +25,14 @@ public struct RedisKeySchema: Sendable, Equatable {
     public let prefix: String
 
     /// Creates the schema for a pool.
-    /// - Parameter prefix: non-empty, without spaces (default `wsscale`).
+    ///
+    /// Decision: a precondition, not a throw. The prefix comes only from `REDIS_KEY_PREFIX`,
+    /// which the server's and the balancer's configuration reading check with the same rule
+    /// (`SettingRule.redisKeyPrefixProblem`, exit status 2 naming the variable), so a bad one
+    /// here is a programming error.
+    /// - Parameter prefix: 1–64 characters of `[A-Za-z0-9._:-]` (default `wsscale`).
     public init(prefix: String = "wsscale") {
-        precondition(!prefix.isEmpty && !prefix.contains(" "), "the Redis key prefix must be non-empty and without spaces")
+        if let problem = SettingRule.redisKeyPrefixProblem(prefix) { preconditionFailure("REDIS_KEY_PREFIX \(prefix): \(problem)") }
         self.prefix = prefix
     }
 

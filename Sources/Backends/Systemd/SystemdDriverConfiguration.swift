@@ -65,9 +65,8 @@ public struct SystemdDriverConfiguration: Sendable, Equatable {
             issues.append(ConfigurationIssue(variable: "WSSCALE_SYSTEMD_UNIT",
                                              message: "must be a template's prefix ending in '@' (letters, digits, ':', '.', '_', '-'), got \"\(unitPrefix)\""))
         }
-        if !SystemdUnitName.isSafeName(pool) {
-            issues.append(ConfigurationIssue(variable: "WSSCALE_POOL",
-                                             message: "must be letters, digits, '.', '_' or '-' for the systemd backend, got \"\(pool)\""))
+        if let problem = SettingRule.poolProblem(pool) {
+            issues.append(ConfigurationIssue(variable: "WSSCALE_POOL", message: problem))
         }
         if !environmentDirectory.hasPrefix("/") {
             issues.append(ConfigurationIssue(variable: "WSSCALE_SYSTEMD_ENV_DIR",
@@ -77,9 +76,8 @@ public struct SystemdDriverConfiguration: Sendable, Equatable {
             issues.append(ConfigurationIssue(variable: "WSSCALE_SYSTEMD_BUS",
                                              message: "must be a D-Bus address such as unix:path=/run/dbus/system_bus_socket, got \"\(busAddress)\""))
         }
-        if serverHost.isEmpty || serverHost.contains(where: { $0 == " " || $0 == "\n" || $0 == "\"" }) {
-            issues.append(ConfigurationIssue(variable: "WSSCALE_SYSTEMD_SERVER_HOST",
-                                             message: "must be an address, got \"\(serverHost)\""))
+        if let problem = SettingRule.hostProblem(serverHost) {
+            issues.append(ConfigurationIssue(variable: "WSSCALE_SYSTEMD_SERVER_HOST", message: problem))
         }
         return issues
     }

@@ -1,0 +1,49 @@
+import Testing
+import WSScaleBalancer
+import WSScaleCore
+
+/// The balancer's and `up`'s settings that reach Redis keys and HAProxy's commands and
+/// configuration are refused at reading (exit status 2 naming the variable), not trapped on
+/// or passed on.
+@Suite struct BalancerSettingsValidationTests {
+    static let refused: [(variable: String, value: String)] = [
+        ("REDIS_KEY_PREFIX", "my pool"),          // trapped in RedisKeySchema's precondition
+        ("REDIS_KEY_PREFIX", "po\tol"),          // surrounding whitespace is trimmed by every read; an inner tab is not
+        ("HAPROXY_BACKEND", "wsscale_servers;shutdown sessions server wsscale_servers/ws-1"),
+        ("HAPROXY_BACKEND", "wsscale_servers\tx"),
+        ("HAPROXY_BACKEND", "a#b"),
+        ("WSSCALE_STATE_DIR", "/tmp/x;y"),
+        ("WSSCALE_STATE_DIR", "/tmp/x\ty"),
+        ("WSSCALE_STATE_DIR", "/tmp/x#y"),
+        ("WSSCALE_STATE_DIR", "/tmp/\"x"),
+        ("WSSCALE_POOL", "a/../b"),
+        ("WSSCALE_POOL", ".."),
+    ]
+
+    @Test(arguments: refused)
+    func anInjectingValueIsRefusedUnderItsVariable(variable: String, value: String) {
+        var reader = EnvironmentReader(environment: [variable: value])
+        _ = BalancerSettings.read(from: &reader)
+        #expect(reader.issues.map(\.variable) == [variable], "\(reader.issues)")
+    }
+
+    @Test(arguments: ["0.0.0.0;x", "0.0.0.0\tssl", "0.0.0.0 crt /etc/x", "127.0.0.1#", "lb_host"])
+    func anInjectingLBHostIsRefused(value: String) {
+        var reader = EnvironmentReader(environment: ["LB_HOST": value])
+        _ = LocalStackSettings.read(from: &reader)
+        #expect(reader.issues.map(\.variable) == ["LB_HOST"], "\(reader.issues)")
+    }
+
+    @Test func ordinaryValuesAreAccepted() {
+        var reader = EnvironmentReader(environment: [
+            "REDIS_KEY_PREFIX": "pool-a:1", "HAPROXY_BACKEND": "be.1", "WSSCALE_STATE_DIR": "/tmp/wsscale-state/x",
+            "WSSCALE_POOL": "blue_1", "LB_HOST": "127.0.0.1",
+        ])
+        let settings = BalancerSettings.read(from: &reader)
+        let stack = LocalStackSettings.read(from: &reader)
+        #expect(reader.issues.isEmpty, "\(reader.issues)")
+        #expect(settings.keyPrefix == "pool-a:1")
+        #expect(settings.haproxyBackend == "be.1")
+        #expect(stack.lbHost == "127.0.0.1")
+    }
+}
