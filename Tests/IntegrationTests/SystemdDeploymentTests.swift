@@ -12,10 +12,10 @@ extension RealStackTests {
 struct SystemdDeploymentTests {
     /// `systemd-analyze security` of the server template and the balancer, as installed.
     /// Prints the figures (systemd/README.md).
-    @Test func exposureScoresAreLow() throws {
+    @Test func exposureScoresAreLow() async throws {
         let stack = try SystemdContainerStack.running()
         for (unit, limit) in [("wsscale-server@wsscale:score.service", 2.0), ("wsscale-balancer.service", 4.0)] {
-            let analysis = stack.exec(["systemd-analyze", "security", "--no-pager", unit])
+            let analysis = await stack.exec(["systemd-analyze", "security", "--no-pager", unit])
             let line = analysis.output.split(separator: "\n").first { $0.contains("Overall exposure level for \(unit):") }
             let score = line.flatMap { $0.split(separator: ":").last?.split(separator: " ").first }.flatMap { Double($0) }
             print("systemd-analyze security: \(line.map { String($0) } ?? "no figure for \(unit)")")
@@ -26,37 +26,40 @@ struct SystemdDeploymentTests {
 
     /// The polkit rule: user wsscale starts and stops a server unit (which comes up under its
     /// sandbox and tells systemd READY=1), and is refused any other unit or verb.
-    @Test func polkitLetsTheBalancersUserManageOnlyServerUnits() throws {
+    @Test func polkitLetsTheBalancersUserManageOnlyServerUnits() async throws {
         let stack = try SystemdContainerStack.running()
         // Pool "probe" and key prefix "probe": the balancer (pool wsscale) neither adopts nor counts it.
         let unit = "wsscale-server@probe:polkit.service"
-        let written = stack.shell("""
+        let written = await stack.shell("""
             umask 077; printf 'SERVER_ID=probe-polkit\\nSERVER_HOST=127.0.0.1\\nSERVER_PORT=18555\\nREDIS_URL=redis://127.0.0.1:6379/0\\nREDIS_KEY_PREFIX=probe\\n' \
               > /run/wsscale/probe:polkit.env && chown wsscale:wsscale /run/wsscale/probe:polkit.env
             """)
         #expect(written.status == 0, "\(written.output)")
-        defer { stack.shell("systemctl stop \(unit); systemctl reset-failed \(unit); rm -f /run/wsscale/probe:polkit.env") }
+        defer {
+            // Cleanup off the shared threads; the probe's pool and key prefix are no other test's.
+            Task { await stack.shell("systemctl stop \(unit); systemctl reset-failed \(unit); rm -f /run/wsscale/probe:polkit.env") }
+        }
 
-        let start = stack.exec(["runuser", "-u", "wsscale", "--", "systemctl", "start", unit])
+        let start = await stack.exec(["runuser", "-u", "wsscale", "--", "systemctl", "start", unit])
         #expect(start.status == 0, "start as wsscale: \(start.output)")
-        #expect(stack.exec(["systemctl", "is-active", unit]).output.hasPrefix("active"))
-        let health = stack.exec(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "http://127.0.0.1:18555/health"])
+        #expect(await stack.exec(["systemctl", "is-active", unit]).output.hasPrefix("active"))
+        let health = await stack.exec(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "http://127.0.0.1:18555/health"])
         #expect(health.output == "200", "the server in its sandbox answers /health: \(health.output)")
-        let stop = stack.exec(["runuser", "-u", "wsscale", "--", "systemctl", "stop", unit])
+        let stop = await stack.exec(["runuser", "-u", "wsscale", "--", "systemctl", "stop", unit])
         #expect(stop.status == 0, "stop as wsscale: \(stop.output)")
         // kill and reset-failed, as the driver uses them after its grace and after a crash.
-        let again = stack.exec(["runuser", "-u", "wsscale", "--", "systemctl", "start", unit])
+        let again = await stack.exec(["runuser", "-u", "wsscale", "--", "systemctl", "start", unit])
         #expect(again.status == 0, "start again as wsscale: \(again.output)")
-        let kill = stack.exec(["runuser", "-u", "wsscale", "--", "systemctl", "kill", "-s", "SIGKILL", unit])
+        let kill = await stack.exec(["runuser", "-u", "wsscale", "--", "systemctl", "kill", "-s", "SIGKILL", unit])
         #expect(kill.status == 0, "kill as wsscale: \(kill.output)")
-        let failed = stack.shell("for i in $(seq 1 100); do systemctl is-failed -q \(unit) && exit 0; sleep 0.1; done; exit 1")
+        let failed = await stack.shell("for i in $(seq 1 100); do systemctl is-failed -q \(unit) && exit 0; sleep 0.1; done; exit 1")
         #expect(failed.status == 0, "the SIGKILLed server's unit is failed")
-        let reset = stack.exec(["runuser", "-u", "wsscale", "--", "systemctl", "reset-failed", unit])
+        let reset = await stack.exec(["runuser", "-u", "wsscale", "--", "systemctl", "reset-failed", unit])
         #expect(reset.status == 0, "reset-failed as wsscale: \(reset.output)")
 
         for refused in [["start", "redis-server.service"], ["stop", "haproxy.service"], ["restart", unit],
                         ["start", "wsscale-client.service"]] {
-            let attempt = stack.exec(["runuser", "-u", "wsscale", "--", "systemctl"] + refused)
+            let attempt = await stack.exec(["runuser", "-u", "wsscale", "--", "systemctl"] + refused)
             #expect(attempt.status != 0, "systemctl \(refused.joined(separator: " ")) as wsscale was allowed")
             #expect(attempt.output.contains("Interactive authentication required"), "\(refused): \(attempt.output)")
         }
@@ -64,9 +67,9 @@ struct SystemdDeploymentTests {
 
     /// The KillMode trap under the real systemd: `wsscale balancer` with the process backend as
     /// a service exits 2 with the fix.
-    @Test func theProcessBackendIsRefusedAsAService() throws {
+    @Test func theProcessBackendIsRefusedAsAService() async throws {
         let stack = try SystemdContainerStack.running()
-        let run = stack.exec(["systemd-run", "--quiet", "--wait", "--pipe", "--collect", "-p", "User=wsscale",
+        let run = await stack.exec(["systemd-run", "--quiet", "--wait", "--pipe", "--collect", "-p", "User=wsscale",
                               "-p", "WorkingDirectory=/tmp", "-E", "WSSCALE_BACKEND=process", "-E", "BALANCER_PORT=18556",
                               "/usr/bin/wsscale", "balancer"])
         #expect(run.status == 2, "exit status \(run.status): \(run.output)")
@@ -75,35 +78,30 @@ struct SystemdDeploymentTests {
     }
 
     /// `install.sh` a second time: exit 0, and no file, user or running unit changes.
-    @Test func installIsIdempotent() throws {
+    @Test func installIsIdempotent() async throws {
         let stack = try SystemdContainerStack.running()
         let snapshot = """
             dpkg-query -W -f='${Version}\\n' wsscale; getent passwd wsscale; getent group wsscale
             for f in $(dpkg -L wsscale); do [ -f "$f" ] && stat -c '%n %a %U %G %s %Y' "$f"; done
             systemctl show -p MainPID -p ActiveEnterTimestamp wsscale-balancer.service haproxy.service redis-server.service
             """
-        let before = stack.shell(snapshot)
-        let again = stack.exec(["/opt/wsscale-systemd/install.sh", "--deb", "/opt/" + URL(fileURLWithPath: stack.package).lastPathComponent])
+        let before = await stack.shell(snapshot)
+        let again = await stack.exec(["/opt/wsscale-systemd/install.sh", "--deb", "/opt/" + URL(fileURLWithPath: stack.package).lastPathComponent])
         #expect(again.status == 0, "\(again.output)")
         #expect(again.output.contains("nothing to do"), "\(again.output)")
-        let after = stack.shell(snapshot)
+        let after = await stack.shell(snapshot)
         #expect(before.status == 0 && before.output == after.output, "changed:\n\(before.output)\n---\n\(after.output)")
     }
 
     /// `install.sh --uninstall` leaves no unit, user, file or process of ours; then the
     /// deployment is put back (install, start) for the other tests.
-    @Test func uninstallRemovesEverything() throws {
+    @Test func uninstallRemovesEverything() async throws {
         let stack = try SystemdContainerStack.running()
-        let files = stack.shell("dpkg -L wsscale").output.split(separator: "\n").map(String.init)
+        let files = await stack.shell("dpkg -L wsscale").output.split(separator: "\n").map(String.init)
         #expect(files.contains("/usr/bin/wsscale"), "\(files)")
-        let removed = stack.exec(["/opt/wsscale-systemd/install.sh", "--uninstall"])
+        let removed = await stack.exec(["/opt/wsscale-systemd/install.sh", "--uninstall"])
         #expect(removed.status == 0, "\(removed.output)")
-        defer {
-            let back = stack.exec(["/opt/wsscale-systemd/install.sh", "--deb", "/opt/" + URL(fileURLWithPath: stack.package).lastPathComponent])
-            let started = stack.shell("systemctl restart haproxy.service && systemctl start wsscale.target")
-            #expect(back.status == 0 && started.status == 0 && (!SystemdContainerStack.hasSystemdBackend || stack.waitForServices()), "reinstall: \(back.output) \(started.output)")
-        }
-        let left = stack.shell("""
+        let left = await stack.shell("""
             for f in \(files.map { "'\($0)'" }.joined(separator: " ")); do [ -f "$f" ] && echo "file $f"; done
             getent passwd wsscale && echo "user wsscale"; getent group wsscale && echo "group wsscale"
             for d in /etc/wsscale /var/lib/wsscale /run/wsscale /run/haproxy/wsscale.sock \
@@ -117,7 +115,12 @@ struct SystemdDeploymentTests {
             """)
         #expect(left.output.isEmpty, "left behind:\n\(left.output)")
         // Debian's units are back to their own configuration and still run.
-        #expect(stack.exec(["systemctl", "is-active", "haproxy.service", "redis-server.service"]).status == 0)
+        #expect(await stack.exec(["systemctl", "is-active", "haproxy.service", "redis-server.service"]).status == 0)
+        // Put the deployment back for the other tests (nothing above throws once it is removed).
+        let back = await stack.exec(["/opt/wsscale-systemd/install.sh", "--deb", "/opt/" + URL(fileURLWithPath: stack.package).lastPathComponent])
+        let started = await stack.shell("systemctl restart haproxy.service && systemctl start wsscale.target")
+        let answering = SystemdContainerStack.hasSystemdBackend ? await stack.waitForServices() : true
+        #expect(back.status == 0 && started.status == 0 && answering, "reinstall: \(back.output) \(started.output)")
     }
 }
 }

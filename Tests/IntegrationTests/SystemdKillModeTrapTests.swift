@@ -8,11 +8,11 @@ import WSScaleTestSupport
 /// by `SystemdDeploymentTests` in the container.
 @Suite struct SystemdKillModeTrapTests {
     @Test(arguments: [["balancer", "--backend", "process"], ["up"]])
-    func theBinaryRefusesTheProcessBackendAsAService(_ arguments: [String]) throws {
+    func theBinaryRefusesTheProcessBackendAsAService(_ arguments: [String]) async throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("wsscale-trap-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
-        let run = TestCommand.run("/bin/sh", ["-c", "INVOCATION_ID=wsscale-test SYSTEMD_EXEC_PID=$$ exec \"$@\"", "sh", UpStack.binary] + arguments,
+        let run = await TestCommand.runDetached("/bin/sh", ["-c", "INVOCATION_ID=wsscale-test SYSTEMD_EXEC_PID=$$ exec \"$@\"", "sh", UpStack.binary] + arguments,
                                   environment: ["WSSCALE_BACKEND": "process"], directory: directory)
         #expect(run.status == 2, "exit status \(run.status): \(run.output)")
         #expect(run.output.contains("KillMode=control-group"), "\(run.output)")

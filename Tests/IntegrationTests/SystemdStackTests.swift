@@ -53,8 +53,11 @@ struct SystemdStackTests {
         let report = try await Self.scenario { try await $0.serverCrash(total: 20) }
         print("systemd server kill -9: \(report.usersOnIt) users on \(report.killed); left the topology after "
               + "\(report.timeToLeaveTopology), recovered after \(report.timeToRecover); replacements \(report.replacements)")
-        let unit = Self.unit(of: report.killed, in: stack)
-        #expect(unit == nil || stack.exec(["systemctl", "is-active", unit!]).output.hasPrefix("active") == false)
+        let unit = await Self.unit(of: report.killed, in: stack)
+        if let unit {
+            let active = await stack.exec(["systemctl", "is-active", unit]).output
+            #expect(!active.hasPrefix("active"), "the killed server's unit \(unit) is not active: \(active)")
+        }
     }
 
     /// `kill -9` of the balancer: systemd restarts it (`Restart=always`), it adopts every
@@ -66,19 +69,19 @@ struct SystemdStackTests {
         let users = StackScenario.users("adopt", 20)
         try await scenario.api.connect(users)
         try await scenario.waitUntilSettled(users, timeout: .seconds(30))
-        let unitsBefore = Self.serverUnits(in: stack)
+        let unitsBefore = await Self.serverUnits(in: stack)
         let idsBefore = Set(try await scenario.api.topology().instances.map(\.id))
         let reconnectsBefore = try await scenario.api.clientStatus().totals.reconnects
-        let pid = stack.exec(["systemctl", "show", "-p", "MainPID", "--value", "wsscale-balancer.service"]).output
+        let pid = await stack.exec(["systemctl", "show", "-p", "MainPID", "--value", "wsscale-balancer.service"]).output
             .trimmingCharacters(in: .whitespacesAndNewlines)
-        #expect(stack.exec(["kill", "-9", pid]).status == 0)
+        #expect(await stack.exec(["kill", "-9", pid]).status == 0)
         try await scenario.waitUntil("the balancer restarted by systemd (a new MainPID) and answering", timeout: .seconds(30), {
-            let now = stack.exec(["systemctl", "show", "-p", "MainPID", "--value", "wsscale-balancer.service"]).output
+            let now = await stack.exec(["systemctl", "show", "-p", "MainPID", "--value", "wsscale-balancer.service"]).output
                 .trimmingCharacters(in: .whitespacesAndNewlines)
             guard now != pid, now != "0" else { return false }
             return Set(try await scenario.api.topology().instances.map(\.id)) == idsBefore
         }, describe: { await scenario.describeState() })
-        let unitsAfter = Self.serverUnits(in: stack)
+        let unitsAfter = await Self.serverUnits(in: stack)
         #expect(unitsAfter == unitsBefore, "server units (name, invocation) before \(unitsBefore), after \(unitsAfter)")
         try await scenario.waitUntilSettled(users, timeout: .seconds(20))
         let reconnectsAfter = try await scenario.api.clientStatus().totals.reconnects
@@ -104,16 +107,16 @@ struct SystemdStackTests {
         try await scenario.waitUntilSettled(users, timeout: .seconds(30))
         let topology = try await scenario.api.topology()
         let victim = try #require(topology.active.max { $0.sessions < $1.sessions })
-        let unit = try #require(Self.unit(of: victim.id, in: stack), "no unit for \(victim.id)")
+        let unit = try #require(await Self.unit(of: victim.id, in: stack), "no unit for \(victim.id)")
         let before = try await scenario.api.clientStatus()
         let onIt = before.users.filter { $0.host == victim.id }
         #expect(onIt.count == victim.sessions, "the client and the topology agree on \(victim.id): \(onIt.map(\.userId)), \(victim.sessions)")
         let key = "wsscale:host:\(victim.id):sessions"
-        #expect(stack.exec(["redis-cli", "-h", "127.0.0.1", "EXISTS", key]).output.hasPrefix("1"), "\(key) is the server's record")
-        #expect(stack.exec(["systemctl", "stop", unit]).status == 0)
-        let left = stack.exec(["redis-cli", "-h", "127.0.0.1", "EXISTS", key]).output
+        #expect(await stack.exec(["redis-cli", "-h", "127.0.0.1", "EXISTS", key]).output.hasPrefix("1"), "\(key) is the server's record")
+        #expect(await stack.exec(["systemctl", "stop", unit]).status == 0)
+        let left = await stack.exec(["redis-cli", "-h", "127.0.0.1", "EXISTS", key]).output
         #expect(left.trimmingCharacters(in: .whitespacesAndNewlines) == "0", "the stopped server's sessions are still in Redis: \(left)")
-        let journal = stack.exec(["journalctl", "--no-pager", "-o", "cat", "-u", unit]).output
+        let journal = await stack.exec(["journalctl", "--no-pager", "-o", "cat", "-u", unit]).output
         #expect(journal.contains("closing every session for shutdown") && journal.contains("sessions=\(onIt.count)"),
                 "the server closed its \(onIt.count) sessions for shutdown:\n\(journal.suffix(2000))")
         #expect(!journal.contains("closing sessions without handshake"), "every close handshake (1001) completed:\n\(journal.suffix(2000))")
@@ -167,15 +170,15 @@ struct SystemdStackTests {
         let stack = try SystemdContainerStack.running()
         return StackScenario(api: StackAPI(clientPort: stack.clientPort, balancerPort: stack.balancerPort),
                              killServer: { id in
-                                 guard let unit = SystemdStackTests.unit(of: id, in: stack) else { throw ScenarioFailure("no unit for \(id)") }
-                                 let pid = stack.exec(["systemctl", "show", "-p", "MainPID", "--value", unit]).output
+                                 guard let unit = await SystemdStackTests.unit(of: id, in: stack) else { throw ScenarioFailure("no unit for \(id)") }
+                                 let pid = await stack.exec(["systemctl", "show", "-p", "MainPID", "--value", unit]).output
                                      .trimmingCharacters(in: .whitespacesAndNewlines)
-                                 let kill = stack.exec(["kill", "-9", pid])
+                                 let kill = await stack.exec(["kill", "-9", pid])
                                  guard kill.status == 0 else { throw ScenarioFailure("kill -9 \(pid) (\(unit)): \(kill.output)") }
                              },
                              serverMetric: { name, port in
                                  // The servers listen on the container's loopback: ask there.
-                                 let metrics = stack.exec(["curl", "-fsS", "--max-time", "5", "http://127.0.0.1:\(port)/metrics"])
+                                 let metrics = await stack.exec(["curl", "-fsS", "--max-time", "5", "http://127.0.0.1:\(port)/metrics"])
                                  guard metrics.status == 0 else { throw ScenarioFailure("GET /metrics on :\(port) in the container: \(metrics.output)") }
                                  return PrometheusText.value(of: name, in: metrics.output)
                              })
@@ -194,13 +197,13 @@ struct SystemdStackTests {
     }
 
     /// The unit of a server: `wsscale-server@<pool>:<id>.service`.
-    static func unit(of id: String, in stack: SystemdContainerStack) -> String? {
-        serverUnits(in: stack).map(\.name).first { $0.hasSuffix(":\(id).service") || $0 == "wsscale-server@\(id).service" }
+    static func unit(of id: String, in stack: SystemdContainerStack) async -> String? {
+        await serverUnits(in: stack).map(\.name).first { $0.hasSuffix(":\(id).service") || $0 == "wsscale-server@\(id).service" }
     }
 
     /// The loaded, active server units with their invocation ids (a unit started twice has a new one).
-    static func serverUnits(in stack: SystemdContainerStack) -> [ServerUnit] {
-        let listed = stack.shell("""
+    static func serverUnits(in stack: SystemdContainerStack) async -> [ServerUnit] {
+        let listed = await stack.shell("""
             for u in $(systemctl list-units --state=active --plain --no-legend 'wsscale-server@*' | awk '{print $1}'); do
               echo "$u $(systemctl show -p InvocationID --value "$u")"; done
             """)

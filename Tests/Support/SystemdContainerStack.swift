@@ -90,16 +90,18 @@ public final class SystemdContainerStack: Sendable {
     /// The repository's `systemd/` folder.
     public static var scripts: String { DockerTestEnvironment.repositoryRoot.appendingPathComponent("systemd").path }
 
-    /// Runs a command in the container (`podman exec`).
+    /// Runs a command in the container (`podman exec`), on a thread of its own: the few
+    /// threads that async tests share are never blocked by it (other suites' 1 s leases run
+    /// on them).
     @discardableResult
-    public func exec(_ arguments: [String]) -> (status: Int32, output: String) {
-        TestCommand.run("podman", ["exec", name] + arguments)
+    public func exec(_ arguments: [String]) async -> (status: Int32, output: String) {
+        await TestCommand.runDetached("podman", ["exec", name] + arguments)
     }
 
     /// Runs a shell script in the container (`sh -c`).
     @discardableResult
-    public func shell(_ script: String) -> (status: Int32, output: String) {
-        exec(["sh", "-c", script])
+    public func shell(_ script: String) async -> (status: Int32, output: String) {
+        await exec(["sh", "-c", script])
     }
 
     /// `systemd/try-in-container.sh` with this stack's name and ports.
@@ -120,9 +122,9 @@ public final class SystemdContainerStack: Sendable {
 
     /// Waits (polling every 0.2 s, at most `seconds`) until the balancer, the client simulator
     /// and the dashboard answer `GET /health` on their published ports.
-    public func waitForServices(seconds: Int = 120) -> Bool {
+    public func waitForServices(seconds: Int = 120) async -> Bool {
         let urls = [balancerPort, clientPort, dashboardPort].map { "http://127.0.0.1:\($0)/health" }.joined(separator: " ")
-        return TestCommand.run("/bin/sh", ["-c", """
+        return await TestCommand.runDetached("/bin/sh", ["-c", """
             for url in \(urls); do
               i=0; until curl -fsS --max-time 2 "$url" >/dev/null 2>&1; do
                 i=$((i + 1)); [ "$i" -gt \(seconds * 5) ] && exit 1; sleep 0.2; done
