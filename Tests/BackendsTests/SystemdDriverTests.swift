@@ -11,7 +11,7 @@ import WSScaleTestSupport
 /// The driver contract (the shared `DriverConformance` suite), checked on the systemd backend
 /// against a real systemd (`SystemdTestHost`: PID 1 of a privileged podman container). Each
 /// check gets a pool of its own; its units and files are removed at the end.
-@Suite(.enabled(if: SystemdTestHost.isAvailable, "needs systemd in a podman container (a SKIPPING line says why)"))
+@Suite(.serialized, .enabled(if: SystemdTestHost.isAvailable, "needs systemd in a podman container (a SKIPPING line says why)"))
 struct SystemdDriverConformanceTests {
     let suite = DriverConformance(startTimeout: .seconds(20), grace: .seconds(2), exitReportTimeout: .seconds(5)) {
         SystemdDriverFixture.make().conformance
@@ -24,7 +24,7 @@ struct SystemdDriverConformanceTests {
 }
 
 /// What the systemd backend promises beyond the shared contract, against the same real systemd.
-@Suite(.enabled(if: SystemdTestHost.isAvailable, "needs systemd in a podman container (a SKIPPING line says why)"))
+@Suite(.serialized, .enabled(if: SystemdTestHost.isAvailable, "needs systemd in a podman container (a SKIPPING line says why)"))
 struct SystemdDriverTests {
     @Test func aKilledUnitIsReportedOnceWithItsSignalAndLeavesNothingFailed() async throws {
         let fixture = SystemdDriverFixture.make()
