@@ -66,15 +66,29 @@ public final class LocalStack: Sendable {
 
         // Only now is it known that no `up` runs here: what the pid files name was left by a
         // crashed one.
-        if stack.startsRedis { await LocalStackLeftovers.stopLeftover(.redis, stateDirectory: stateDirectory, logger: logger) }
-        if stack.startsHAProxy { await LocalStackLeftovers.stopLeftover(.haproxy, stateDirectory: stateDirectory, logger: logger) }
+        var stoppedLeftovers = false
+        if stack.startsRedis, await LocalStackLeftovers.stopLeftover(.redis, stateDirectory: stateDirectory, logger: logger) {
+            stoppedLeftovers = true
+        }
+        if stack.startsHAProxy, await LocalStackLeftovers.stopLeftover(.haproxy, stateDirectory: stateDirectory, logger: logger) {
+            stoppedLeftovers = true
+        }
         var planned = [PlannedListener(variable: "BALANCER_PORT", host: settings.apiHost, port: settings.apiPort)]
         if stack.startsRedis { planned.append(PlannedListener(variable: "UP_REDIS_PORT", host: "127.0.0.1", port: stack.redisPort)) }
         if stack.startsHAProxy {
             planned.append(PlannedListener(variable: "LB_PORT", host: stack.lbHost, port: stack.lbPort))
             planned.append(PlannedListener(variable: "LB_STATS_PORT", host: stack.lbHost, port: stack.statsPort))
         }
-        if let problem = PlannedListener.problem(with: planned + listeners) { throw LocalStackRefusal(problem) }
+        var problem = PlannedListener.problem(with: planned + listeners)
+        // A leftover just stopped may still hold its ports for a moment (its workers exit after
+        // it): give them back to the kernel, a bounded wait on that condition.
+        let clock = ContinuousClock()
+        let deadline = clock.now + .seconds(5)
+        while stoppedLeftovers, problem != nil, clock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(50))
+            problem = PlannedListener.problem(with: planned + listeners)
+        }
+        if let problem { throw LocalStackRefusal(problem) }
 
         var redis: SupervisedProgram<RedisServerProcess>?
         if stack.startsRedis {

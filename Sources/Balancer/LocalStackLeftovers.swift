@@ -47,16 +47,19 @@ enum LocalStackLeftovers {
 
     /// Stops the copy of `program` an earlier run left running (same pid and start time as in
     /// its pid file): SIGTERM, then SIGKILL after `grace`. A stale pid file is just removed.
+    /// - Returns: whether a leftover was found and stopped.
+    @discardableResult
     static func stopLeftover(_ program: Program, stateDirectory: String, grace: Duration = .seconds(2),
-                             logger: Logger) async {
+                             logger: Logger) async -> Bool {
         let path = pidFilePath(program, stateDirectory: stateDirectory)
         defer { try? FileManager.default.removeItem(atPath: path) }
         guard let text = try? String(contentsOfFile: path, encoding: .utf8),
-              let record = ProcessPidFile.parse(text, id: program.rawValue) else { return }
+              let record = ProcessPidFile.parse(text, id: program.rawValue) else { return false }
         let process = LocalProcess(pid: record.pid)
-        guard process.isAlive, record.startTime == nil || process.startTime == record.startTime else { return }
+        guard process.isAlive, record.startTime == nil || process.startTime == record.startTime else { return false }
         logger.notice("stopping what an earlier run left running",
                       metadata: ["program": "\(program.rawValue)", "pid": "\(record.pid)", "endpoint": "\(record.endpoint)"])
         _ = await process.terminate(grace: grace)
+        return true
     }
 }
