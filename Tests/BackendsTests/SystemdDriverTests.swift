@@ -8,6 +8,12 @@ import WSScaleBackends
 import WSScaleCore
 import WSScaleTestSupport
 
+/// Every systemd-driver suite, one test at a time: each boots units in the shared container,
+/// and a dozen at once at the start of the full run loaded both cores while other suites'
+/// 1 s leases ran.
+@Suite(.serialized) struct SystemdBackendTests {}
+
+extension SystemdBackendTests {
 /// The driver contract (the shared `DriverConformance` suite), checked on the systemd backend
 /// against a real systemd (`SystemdTestHost`: PID 1 of a privileged podman container). Each
 /// check gets a pool of its own; its units and files are removed at the end.
@@ -237,6 +243,7 @@ struct SystemdDriverReconnectTests {
         try await Task.sleep(for: .milliseconds(300))
         #expect(await exits.count == 1, "reported once")
     }
+}
 }
 
 /// A `socat` relay from a unix socket to the test host's system bus that carries one
