@@ -12,7 +12,7 @@ import WSScaleTestSupport
 /// message naming it. Most rows are checked by reading, as each subcommand reads (the same
 /// readers, in the same combination); the rows marked `binary` run the real `wsscale`, at
 /// least one per subcommand, so the exit status itself is checked too.
-@Suite("a bad value of any variable: exit status 2 naming it")
+@Suite("a bad value of any variable: exit status 2 naming it", .serialized)
 struct BadConfigurationTableTests {
     enum Command: String, Sendable, CaseIterable {
         case server, balancer, up, client, dashboard
