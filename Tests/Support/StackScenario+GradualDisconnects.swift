@@ -12,7 +12,7 @@ extension StackScenario {
     }
 
     /// Experiment 3: `total` users connected, then they leave in batches of `batch` every
-    /// `every`. Servers are drained; no user on a draining server is cut (it stays connected
+    /// `every`, from the fullest servers in rotation first (`DepartureOrder`). Servers are drained; no user on a draining server is cut (it stays connected
     /// to it with the same reconnect count until we disconnect it); drained servers go away once
     /// empty; the pool never has fewer than `MIN_INSTANCES` active servers and ends at that.
     public func gradualDisconnects(total: Int = 40, batch: Int = 5, every: Duration = .seconds(1)) async throws -> GradualDisconnectReport {
@@ -26,12 +26,14 @@ extension StackScenario {
         var remaining = users
         let timeToMinimum: Duration
         do {
-            for start in stride(from: 0, to: total, by: batch) {
+            while !remaining.isEmpty {
                 let batchStart = clock.now
-                let leaving = Array(users[start..<min(total, start + batch)])
+                let client = try await api.clientStatus()
+                let draining = Set(try await api.topology().draining.map(\.id))
+                let leaving = DepartureOrder.next(batch, of: remaining, host: { client.user($0)?.host }, draining: draining)
                 watch.release(leaving)
                 try await api.disconnect(leaving)
-                remaining.removeFirst(leaving.count)
+                remaining.removeAll { leaving.contains($0) }
                 let stillThere = remaining
                 try await waitUntil("\(leaving.count) users disconnected, \(stillThere.count) left", timeout: .seconds(5), {
                     let client = try await api.clientStatus()
