@@ -46,7 +46,7 @@ public struct BalancerAPI: Sendable {
 
     /// An application serving the API, to run as a `Service`.
     /// - Parameters:
-    ///   - host: the address to bind (`0.0.0.0` by default in the command).
+    ///   - host: the address to bind (`127.0.0.1` by default in the command).
     ///   - port: the port (8488 by default in the command).
     ///   - logger: the logger for requests and errors.
     public func makeApplication(host: String, port: Int, logger: Logger) -> some ApplicationProtocol {

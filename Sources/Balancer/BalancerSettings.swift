@@ -18,7 +18,7 @@ public enum BackendKind: String, Sendable, CaseIterable {
 /// | variable | default | meaning |
 /// |---|---|---|
 /// | `WSSCALE_BACKEND` | `process` | `process`, `docker`, `podman` or `systemd` (the `--backend` flag wins) |
-/// | `BALANCER_HOST` | `0.0.0.0` | address of the HTTP API |
+/// | `BALANCER_HOST` | `127.0.0.1` | address of the HTTP API |
 /// | `BALANCER_PORT` | `8488` | port of the HTTP API |
 /// | `REDIS_URL` | `redis://127.0.0.1:6379/0` | the session registry, as the balancer reaches it |
 /// | `SERVER_REDIS_URL` | `REDIS_URL` | the registry as the servers reach it (differs inside containers) |
@@ -30,11 +30,12 @@ public enum BackendKind: String, Sendable, CaseIterable {
 /// | `WSSCALE_POOL` | `wsscale` | the pool's name (labels, pid-file folder; 1–64 of `[A-Za-z0-9._-]`) |
 /// | `LAUNCH_TIMEOUT_SECONDS` | `30` | how long a new server may take to answer `/health` |
 /// | `STOP_GRACE_SECONDS` | `10` | time between SIGTERM and SIGKILL when a server is removed |
+/// | `WSSCALE_ADMIN_TOKEN` (or `WSSCALE_ADMIN_TOKEN_FILE`) | none | the admin credential, handed to every server it launches (their drop and session lists ask for it) |
 public struct BalancerSettings: Sendable {
     /// The runtime servers run on.
     public var backend: BackendKind = .process
     /// Address of the HTTP API.
-    public var apiHost = "0.0.0.0"
+    public var apiHost = "127.0.0.1"
     /// Port of the HTTP API.
     public var apiPort = 8488
     /// The registry as the balancer reaches it.
@@ -57,6 +58,8 @@ public struct BalancerSettings: Sendable {
     public var launchTimeout: Duration = .seconds(30)
     /// Grace between SIGTERM and SIGKILL.
     public var stopGrace: Duration = .seconds(10)
+    /// The admin credential the servers get.
+    public var adminToken: AdminToken?
 
     /// The defaults.
     public init() {}
@@ -99,19 +102,22 @@ public struct BalancerSettings: Sendable {
         settings.pool = reader.string("WSSCALE_POOL", default: settings.pool, rule: SettingRule.poolProblem)
         settings.launchTimeout = reader.seconds("LAUNCH_TIMEOUT_SECONDS", default: settings.launchTimeout, in: 0.5...3600)
         settings.stopGrace = reader.seconds("STOP_GRACE_SECONDS", default: settings.stopGrace, in: 0...3600)
+        settings.adminToken = AdminToken.read(from: &reader)
         return settings
     }
 
-    /// The environment every launched server gets: how to reach the registry and the knobs it
-    /// enforces itself.
+    /// The environment every launched server gets: how to reach the registry, the knobs it
+    /// enforces itself, and the admin token (when one is configured).
     public func serverEnvironment(scaling: ScalingConfiguration) -> [String: String] {
-        [
+        var environment = [
             "REDIS_URL": serverRedisURL ?? redisURL.connectionString,
             "REDIS_KEY_PREFIX": keyPrefix,
             "LEASE_SECONDS": Self.secondsText(lease),
             "MAX_CONNECTIONS_PER_HOST": "\(scaling.maxConnectionsPerHost)",
             "SHUTDOWN_GRACE_SECONDS": Self.secondsText(stopGrace),
         ]
+        if let adminToken { environment["WSSCALE_ADMIN_TOKEN"] = adminToken.value }
+        return environment
     }
 
     static func secondsText(_ duration: Duration) -> String {

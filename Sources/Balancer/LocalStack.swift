@@ -77,7 +77,7 @@ public final class LocalStack: Sendable {
         if stack.startsRedis { planned.append(PlannedListener(variable: "UP_REDIS_PORT", host: "127.0.0.1", port: stack.redisPort)) }
         if stack.startsHAProxy {
             planned.append(PlannedListener(variable: "LB_PORT", host: stack.lbHost, port: stack.lbPort))
-            planned.append(PlannedListener(variable: "LB_STATS_PORT", host: stack.lbHost, port: stack.statsPort))
+            planned.append(PlannedListener(variable: "LB_STATS_PORT", host: "127.0.0.1", port: stack.statsPort))
         }
         var problem = PlannedListener.problem(with: planned + listeners)
         // A leftover just stopped may still hold its ports for a moment (its workers exit after
@@ -106,7 +106,7 @@ public final class LocalStack: Sendable {
                 let configuration = HAProxyConfiguration(
                     runtimeSocketPath: runtimeSocketPath(stateDirectory: stateDirectory),
                     trafficBind: "\(stack.lbHost):\(stack.lbPort)",
-                    statsBind: "\(stack.lbHost):\(stack.statsPort)",
+                    statsBind: "127.0.0.1:\(stack.statsPort)",
                     backendName: settings.haproxyBackend)
                 haproxy = try await SupervisedProgram.start(.haproxy, endpoint: Endpoint(host: stack.lbHost, port: stack.lbPort),
                                                             stateDirectory: stateDirectory, logger: logger) {

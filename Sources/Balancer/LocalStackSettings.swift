@@ -4,16 +4,16 @@ import WSScaleCore
 ///
 /// | variable | default | meaning |
 /// |---|---|---|
-/// | `LB_HOST` | `0.0.0.0` | where HAProxy takes WebSocket traffic (an IP address or a DNS name) |
+/// | `LB_HOST` | `127.0.0.1` | where HAProxy takes WebSocket traffic (an IP address or a DNS name; `0.0.0.0` serves the world) |
 /// | `LB_PORT` | `8000` | HAProxy's traffic port |
-/// | `LB_STATS_PORT` | `8404` | HAProxy's stats page |
+/// | `LB_STATS_PORT` | `8404` | HAProxy's stats page (always on 127.0.0.1: it names every server) |
 /// | `UP_REDIS_PORT` | `6379` | the loopback port of the redis-server `up` starts (unless `REDIS_URL` is set) |
 ///
 /// Setting `REDIS_URL` uses that Redis instead of starting one; setting `HAPROXY_RUNTIME_API`
 /// uses that HAProxy instead of starting one.
 public struct LocalStackSettings: Sendable {
     /// Where HAProxy takes traffic.
-    public var lbHost = "0.0.0.0"
+    public var lbHost = "127.0.0.1"
     /// HAProxy's traffic port.
     public var lbPort = 8000
     /// HAProxy's stats port.

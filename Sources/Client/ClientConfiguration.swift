@@ -5,7 +5,7 @@ import WSScaleCore
 ///
 /// | variable | default | meaning |
 /// |---|---|---|
-/// | `CLIENT_HOST` | `0.0.0.0` | address the HTTP API listens on |
+/// | `CLIENT_HOST` | `127.0.0.1` | address the HTTP API listens on |
 /// | `CLIENT_PORT` | `8089` | port of the HTTP API (0 picks a free one) |
 /// | `CLIENT_TARGET_URL` | `ws://127.0.0.1:8000` | the load balancer users connect through |
 /// | `CLIENT_BACKOFF_BASE_MS` | `100` | ceiling of the first retry's delay |
@@ -13,6 +13,7 @@ import WSScaleCore
 /// | `CLIENT_BACKOFF_MAX_ATTEMPTS` | `0` | retries per series before giving up; 0 = never give up |
 /// | `CLIENT_CONNECT_CONCURRENCY` | `64` | connection attempts in flight at once |
 /// | `CLIENT_CONNECT_TIMEOUT_MS` | `5000` | time allowed for TCP connect plus upgrade |
+/// | `WSSCALE_ADMIN_TOKEN` (or `WSSCALE_ADMIN_TOKEN_FILE`) | none | the admin credential the batches and the status ask for; unset, they answer 403 |
 public struct ClientConfiguration: Sendable, Equatable {
     /// Address the HTTP API listens on.
     public var listenHost: String
@@ -26,14 +27,18 @@ public struct ClientConfiguration: Sendable, Equatable {
     public var connectConcurrency: Int
     /// Time allowed for the TCP connect plus the WebSocket upgrade.
     public var connectTimeout: Duration
+    /// The admin credential of the API's batches and status; `nil` turns them off.
+    public var adminToken: AdminToken?
 
     /// Creates a configuration; every parameter has the documented default.
-    public init(listenHost: String = "0.0.0.0",
+    public init(listenHost: String = "127.0.0.1",
                 port: Int = 8089,
                 target: WebSocketTarget = WebSocketTarget(host: "127.0.0.1", port: 8000),
                 backoff: BackoffPolicy = BackoffPolicy(),
                 connectConcurrency: Int = 64,
-                connectTimeout: Duration = .seconds(5)) {
+                connectTimeout: Duration = .seconds(5),
+                adminToken: AdminToken? = nil) {
+        self.adminToken = adminToken
         self.listenHost = listenHost
         self.port = port
         self.target = target
@@ -74,6 +79,7 @@ public struct ClientConfiguration: Sendable, Equatable {
                                                       in: 1...10_000)
         let timeoutMilliseconds = reader.int("CLIENT_CONNECT_TIMEOUT_MS", default: 5000, in: 1...600_000)
         configuration.connectTimeout = .milliseconds(timeoutMilliseconds)
+        configuration.adminToken = AdminToken.read(from: &reader)
         try reader.finish()
         return configuration
     }

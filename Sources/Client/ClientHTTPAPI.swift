@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import NIOCore
+import WSScaleCore
 
 /// The client simulator's HTTP API, compatible with the proof of concept's ws-client-app:
 ///
@@ -10,14 +11,29 @@ import NIOCore
 /// - `GET /route/status` → 200 with every user's state, host, reconnect count and last close,
 ///   plus totals (``ClientStatus``).
 /// - `GET /health` → 200.
+///
+/// The batch endpoints and the status (a user list) need the admin token (`AdminGate`):
+/// `Authorization: Bearer <WSSCALE_ADMIN_TOKEN>`; the batches also a same-origin JSON request.
 public enum ClientHTTPAPI {
     /// The largest request body accepted.
     public static let maxBodyBytes = 8 << 20
 
+    /// What each route asks of its caller.
+    public static func access(_ method: HTTPRequest.Method, _ path: String) -> AdminAccess {
+        switch path {
+        case "/health": return .open
+        case "/route/status": return .credential
+        default: return method == .get || method == .head ? .credential : .mutation
+        }
+    }
+
     /// Builds the router answering the API for these users.
-    /// - Parameter sessions: the users the API drives.
-    public static func router(for sessions: UserSessions) -> Router<BasicRequestContext> {
+    /// - Parameters:
+    ///   - sessions: the users the API drives.
+    ///   - gate: who may call the admin endpoints.
+    public static func router(for sessions: UserSessions, gate: AdminGate) -> Router<BasicRequestContext> {
         let router = Router()
+        router.add(middleware: AdminGateMiddleware(gate: gate, access: access))
         router.post("/route/kickstart/ws/batch/connect") { request, _ in
             try await batch(request) { await sessions.connect(users: $0) }
         }

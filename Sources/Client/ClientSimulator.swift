@@ -1,3 +1,4 @@
+import WSScaleCore
 import Hummingbird
 import Logging
 import NIOCore
@@ -53,7 +54,7 @@ public final class ClientSimulator: Service, Sendable {
         let logger = self.logger
         let target = configuration.target
         let application = Application(
-            router: ClientHTTPAPI.router(for: sessions),
+            router: ClientHTTPAPI.router(for: sessions, gate: AdminGate(token: configuration.adminToken)),
             configuration: ApplicationConfiguration(address: .hostname(configuration.listenHost, port: configuration.port)),
             onServerRunning: { channel in
                 let bound = channel.localAddress?.port ?? 0

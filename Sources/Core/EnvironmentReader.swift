@@ -87,6 +87,12 @@ public struct EnvironmentReader: Sendable {
         if !issues.contains(issue) { issues.append(issue) }
     }
 
+    /// Gives `name` the value `value` when it is unset or empty (what a command decides for
+    /// the settings it hands on, such as the admin token file `wsscale up` creates).
+    public mutating func setIfUnset(_ name: String, _ value: String) {
+        if raw(name) == nil { values[name] = value }
+    }
+
     /// The raw value of a variable, or `nil` when unset or empty.
     public func raw(_ name: String) -> String? {
         guard let value = values[name]?.trimmingCharacters(in: .whitespaces), !value.isEmpty else { return nil }

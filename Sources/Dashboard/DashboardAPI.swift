@@ -3,6 +3,7 @@ import Hummingbird
 import Logging
 import NIOCore
 import WSScaleClient
+import WSScaleCore
 
 /// The dashboard (port 8489 by default): a web page over the balancer's and the client
 /// simulator's APIs, the successor of the proof of concept's ws-frontend-app.
@@ -15,21 +16,37 @@ import WSScaleClient
 ///   a bad body → 400 `{"error": reason}`; the client simulator failing → 502 `{"error": reason}`.
 /// - `POST /api/disconnect` `{"userIds": [...]}`: disconnects those users, same answers.
 /// - `GET /health`: 200 while the dashboard runs.
+///
+/// Everything but the page and `/health` needs the admin token (`Authorization: Bearer`); the
+/// page asks for it once and keeps it in the tab's session storage (see ``DashboardPage``).
 public struct DashboardAPI: Sendable {
     /// The largest request body accepted.
     public static let maxBodyBytes = 8 << 20
 
     private let upstreams: DashboardUpstreams
     private let issuedIDs = IssuedUserIDs()
+    private let gate: AdminGate
 
     /// Creates the API over the upstreams named in `settings`.
     public init(settings: DashboardSettings, logger: Logger) {
         self.upstreams = DashboardUpstreams(settings: settings, logger: logger)
+        self.gate = AdminGate(token: settings.adminToken)
+    }
+
+    /// What each route asks of its caller: the page and `/health` are open; the state (it
+    /// lists users) needs the admin token; connect and disconnect need it and a same-origin
+    /// JSON request.
+    public static func access(_ method: HTTPRequest.Method, _ path: String) -> AdminAccess {
+        switch path {
+        case "/", "/health": return .open
+        default: return method == .get || method == .head ? .credential : .mutation
+        }
     }
 
     /// The routes, for an application or a test.
     public func makeRouter() -> Router<BasicRequestContext> {
         let router = Router()
+        router.add(middleware: AdminGateMiddleware(gate: gate, access: Self.access))
         let upstreams = self.upstreams
         let issuedIDs = self.issuedIDs
         router.get("/") { _, _ -> Response in
@@ -60,7 +77,7 @@ public struct DashboardAPI: Sendable {
 
     /// An application serving the dashboard, to run as a `Service`.
     /// - Parameters:
-    ///   - host: the address to bind (`0.0.0.0` by default in the command).
+    ///   - host: the address to bind (`127.0.0.1` by default in the command).
     ///   - port: the port (8489 by default in the command).
     ///   - logger: the logger for requests and errors.
     public func makeApplication(host: String, port: Int, logger: Logger) -> some ApplicationProtocol {

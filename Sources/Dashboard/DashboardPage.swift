@@ -6,6 +6,10 @@
 /// to list its users, each with a disconnect button), a box for users on no server, a form
 /// that connects N new users and a button that disconnects every user. Opened as
 /// `/#expanded`, it lists every server's users from the start.
+///
+/// Its API calls carry the admin token. The page takes it from `#token=<token>` in its address
+/// (a fragment never reaches a server or its logs) or from a form it shows after a 401, and
+/// keeps it in the tab's `sessionStorage` only.
 public enum DashboardPage {
     /// The id of the page's root element.
     public static let rootElementID = "wsscale-dashboard"
@@ -84,6 +88,11 @@ public enum DashboardPage {
 <header><h1>wsscale</h1><span class="sub" id="subtitle">connecting…</span></header>
 <main>
   <div id="errors"></div>
+  <form id="tokenForm" class="card controls" hidden>
+    <label>Admin token <input type="password" id="token" autocomplete="off" required></label>
+    <button type="submit">Use</button>
+    <span class="hint">the value of WSSCALE_ADMIN_TOKEN (wsscale up stores it in its state directory, file admin-token)</span>
+  </form>
   <div class="row">
     <div class="card stat"><div class="label">Utilization</div><div class="value" id="utilization">–</div><div class="bar" id="utilizationBar"><div style="width:0"></div></div></div>
     <div class="card stat"><div class="label">Servers (active / pool)</div><div class="value" id="poolSize">–</div></div>
@@ -108,6 +117,29 @@ public enum DashboardPage {
 "use strict";
 const expanded = new Set();
 let lastState = null;
+
+// The admin token: taken once from the address's fragment (#token=..., never sent to a
+// server) or typed into the form, then kept in this tab's session storage only.
+(function takeTokenFromFragment() {
+  const match = /(?:^#|&)token=([^&]+)/.exec(location.hash);
+  if (match) {
+    sessionStorage.setItem("wsscaleAdminToken", decodeURIComponent(match[1]));
+    const rest = location.hash.slice(1).split("&").filter(part => !part.startsWith("token=")).join("&");
+    history.replaceState(null, "", location.pathname + location.search + (rest ? "#" + rest : ""));
+  }
+})();
+function authorized(headers) {
+  const token = sessionStorage.getItem("wsscaleAdminToken");
+  return token ? Object.assign({ "Authorization": "Bearer " + token }, headers || {}) : (headers || {});
+}
+function askForToken(show) { document.getElementById("tokenForm").hidden = !show; }
+document.getElementById("tokenForm").addEventListener("submit", event => {
+  event.preventDefault();
+  sessionStorage.setItem("wsscaleAdminToken", document.getElementById("token").value.trim());
+  document.getElementById("token").value = "";
+  askForToken(false);
+  poll();
+});
 
 function el(tag, props, children) {
   const node = document.createElement(tag);
@@ -195,7 +227,12 @@ function render(state) {
 
 async function poll() {
   try {
-    const answer = await fetch("/api/state", { cache: "no-store" });
+    const answer = await fetch("/api/state", { cache: "no-store", headers: authorized() });
+    if (answer.status === 401 || answer.status === 403) {
+      askForToken(true);
+      throw new Error((await answer.json()).error || answer.status);
+    }
+    askForToken(false);
     render(await answer.json());
   } catch (error) {
     const errors = document.getElementById("errors");
@@ -207,7 +244,8 @@ async function poll() {
 async function post(path, body) {
   const message = document.getElementById("message");
   try {
-    const answer = await fetch(path, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) });
+    const answer = await fetch(path, { method: "POST", headers: authorized({ "Content-Type": "application/json" }), body: JSON.stringify(body) });
+    if (answer.status === 401) askForToken(true);
     const result = await answer.json();
     if (!answer.ok) throw new Error(result.error || answer.status);
     message.className = "";

@@ -5,13 +5,14 @@ import WSScaleCore
 ///
 /// | variable | default | meaning |
 /// |---|---|---|
-/// | `DASHBOARD_HOST` | `0.0.0.0` | address of the web page and its API |
+/// | `DASHBOARD_HOST` | `127.0.0.1` | address of the web page and its API |
 /// | `DASHBOARD_PORT` | `8489` | port of the web page and its API |
 /// | `DASHBOARD_BALANCER_URL` | `http://127.0.0.1:8488` | the balancer's HTTP API (`/api/topology`) |
 /// | `DASHBOARD_CLIENT_URL` | `http://127.0.0.1:8089` | the client simulator's HTTP API (`/route/...`) |
+/// | `WSSCALE_ADMIN_TOKEN` (or `WSSCALE_ADMIN_TOKEN_FILE`) | none | the admin credential: asked of the page's API calls, sent to the client simulator |
 public struct DashboardSettings: Sendable, Equatable {
     /// Address the page listens on.
-    public var host = "0.0.0.0"
+    public var host = "127.0.0.1"
     /// Port the page listens on.
     public var port = 8489
     /// The balancer's HTTP API.
@@ -20,6 +21,8 @@ public struct DashboardSettings: Sendable, Equatable {
     public var clientAddress: HTTPAPIAddress = .tcp(host: "127.0.0.1", port: 8089)
     /// Limit for one call to the balancer or the client simulator.
     public var upstreamTimeout: Duration = .seconds(2)
+    /// The admin credential: the page's API asks for it, and it goes to the client simulator.
+    public var adminToken: AdminToken?
 
     /// The defaults.
     public init() {}
@@ -34,6 +37,7 @@ public struct DashboardSettings: Sendable, Equatable {
         settings.port = reader.int("DASHBOARD_PORT", default: defaults.port, in: 1...65535)
         settings.balancerAddress = address("DASHBOARD_BALANCER_URL", default: defaults.balancerAddress, from: &reader)
         settings.clientAddress = address("DASHBOARD_CLIENT_URL", default: defaults.clientAddress, from: &reader)
+        settings.adminToken = AdminToken.read(from: &reader) ?? defaults.adminToken
         return settings
     }
 

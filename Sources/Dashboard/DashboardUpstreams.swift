@@ -18,7 +18,7 @@ public struct DashboardUpstreams: Sendable {
         balancer = CurlHTTPClient(address: settings.balancerAddress, timeout: settings.upstreamTimeout,
                                   connectTimeout: connectTimeout, logger: logger)
         client = CurlHTTPClient(address: settings.clientAddress, timeout: settings.upstreamTimeout,
-                                connectTimeout: connectTimeout, logger: logger)
+                                connectTimeout: connectTimeout, adminToken: settings.adminToken, logger: logger)
     }
 
     /// The balancer's topology.

@@ -2,6 +2,7 @@ import Logging
 import NIOCore
 import NIOHTTP1
 import NIOWebSocket
+import WSScaleCore
 
 /// Reads plain HTTP requests (everything that is not a WebSocket upgrade), asks
 /// `RESTEndpoints` for the answer and writes it. Removed from the pipeline on upgrade.
@@ -66,7 +67,11 @@ final class HTTPEndpointHandler: ChannelInboundHandler, RemovableChannelHandler 
         body = nil
         let endpoints = self.endpoints
         let promise = context.eventLoop.makePromise(of: HTTPReply.self)
-        promise.completeWithTask { await endpoints.respond(to: route, body: requestBody) }
+        let headers = requestHead.headers
+        let caller = AdminRequest(authorization: headers.first(name: "authorization"), origin: headers.first(name: "origin"),
+                                  host: headers.first(name: "host"), contentType: headers.first(name: "content-type"),
+                                  hasBody: (requestBody?.readableBytes ?? 0) > 0)
+        promise.completeWithTask { await endpoints.respond(to: route, body: requestBody, caller: caller) }
         promise.futureResult.whenSuccess { reply in
             self.write(context: context, reply, version: requestHead.version, keepAlive: keepAlive)
         }
@@ -78,6 +83,7 @@ final class HTTPEndpointHandler: ChannelInboundHandler, RemovableChannelHandler 
         headers.add(name: "Content-Type", value: reply.contentType)
         headers.add(name: "Content-Length", value: String(reply.body.utf8.count))
         headers.add(name: "Connection", value: keepAlive ? "keep-alive" : "close")
+        for (name, value) in reply.extraHeaders.sorted(by: { $0.key < $1.key }) { headers.add(name: name, value: value) }
         context.write(wrapOutboundOut(.head(HTTPResponseHead(version: version, status: reply.status, headers: headers))),
                       promise: nil)
         context.write(wrapOutboundOut(.body(.byteBuffer(context.channel.allocator.buffer(string: reply.body)))),

@@ -1,4 +1,5 @@
 import NIOHTTP1
+import WSScaleCore
 
 /// What a request asks for, decided from its method and target alone (pure).
 public enum HTTPRoute: Equatable, Sendable {
@@ -16,6 +17,16 @@ public enum HTTPRoute: Equatable, Sendable {
     case webSocket(userId: String)
     /// Refused: the status and the reason for the client.
     case rejected(HTTPResponseStatus, reason: String)
+
+    /// What the route asks of its caller: the session lists need the admin token, a drop needs
+    /// it and a same-origin JSON request; the rest is open.
+    public var access: AdminAccess {
+        switch self {
+        case .allSessions, .runtimeSessions: return .credential
+        case .drop: return .mutation
+        case .health, .metrics, .webSocket, .rejected: return .open
+        }
+    }
 
     /// The path prefix of the WebSocket endpoint.
     public static let webSocketPrefix = "/api/v1/websocket/"

@@ -8,6 +8,15 @@ struct HTTPReply: Sendable, Equatable {
     var status: HTTPResponseStatus
     var contentType: String
     var body: String
+    /// Headers besides `Content-Type`, `Content-Length` and `Connection`.
+    var extraHeaders: [String: String] = [:]
+
+    /// The answer to a request the admin gate refused.
+    static func refused(_ refusal: AdminRefusal) -> HTTPReply {
+        var reply = text(HTTPResponseStatus(statusCode: refusal.status), refusal.reason)
+        if refusal.asksForCredential { reply.extraHeaders["WWW-Authenticate"] = #"Bearer realm="wsscale""# }
+        return reply
+    }
 
     /// A plain-text reply (a reason, or "ok").
     static func text(_ status: HTTPResponseStatus, _ text: String) -> HTTPReply {
@@ -44,9 +53,16 @@ struct RESTEndpoints: Sendable {
 
     let sessions: LiveSessions
     let store: any HostSessionStore
+    /// Who may call the admin endpoints (`HTTPRoute.access`).
+    let gate: AdminGate
 
-    /// Answers a request whose route is known.
-    func respond(to route: HTTPRoute, body: ByteBuffer?) async -> HTTPReply {
+    /// Answers a request whose route is known, once the admin gate let it through.
+    /// - Parameters:
+    ///   - route: what the request asks for.
+    ///   - body: its body, if any.
+    ///   - caller: its credential, origin and content type.
+    func respond(to route: HTTPRoute, body: ByteBuffer?, caller: AdminRequest) async -> HTTPReply {
+        if let refusal = gate.refusal(for: caller, access: route.access) { return .refused(refusal) }
         switch route {
         case .health:
             let (draining, shuttingDown) = sessions.isOutOfRotation

@@ -6,13 +6,14 @@ import WSScaleCore
 /// | variable | default | meaning |
 /// |---|---|---|
 /// | `SERVER_ID` | random `ws-xxxxxx` | this server's identity in the registry (1-64 of `[A-Za-z0-9._@-]`) |
-/// | `SERVER_HOST` | `0.0.0.0` | listen address |
+/// | `SERVER_HOST` | `127.0.0.1` | listen address (loopback unless set: HAProxy reaches it there) |
 /// | `SERVER_PORT` | `8088` | listen port (0: any free port) |
 /// | `MAX_CONNECTIONS_PER_HOST` | `30` | hard limit; the session over it is closed at once with 1013 |
 /// | `SHUTDOWN_GRACE_SECONDS` | `10` | time from SIGTERM to exit |
 /// | `REDIS_URL` | `redis://127.0.0.1:6379/0` | the session registry (`memory://`: a registry local to this process) |
 /// | `REDIS_KEY_PREFIX` | `wsscale` | prefix of the registry's keys |
 /// | `LEASE_SECONDS` | `5` | this host's lease in the registry |
+/// | `WSSCALE_ADMIN_TOKEN` (or `WSSCALE_ADMIN_TOKEN_FILE`) | none | the admin credential `GET /ws-session/all[/runtime]` and `POST /ws-session/{hostId}/drop` ask for; unset, they answer 403 |
 /// | `MAX_MESSAGE_BYTES` | `65536` | largest WebSocket message accepted, all its fragments together (125 B – 1 GiB); 1009 above |
 public struct ServerConfiguration: Sendable, Equatable {
     /// This server's identity (`hostId` in the registry, `X-WSScale-Host` on each upgrade).
@@ -34,6 +35,8 @@ public struct ServerConfiguration: Sendable, Equatable {
     /// Largest WebSocket message accepted from a client, in bytes, all its fragments together
     /// (a frame is at most this long too). Memory for it is held only while it is in flight.
     public var maxMessageBytes: Int
+    /// The admin credential of the session lists and the drop endpoint; `nil` turns them off.
+    public var adminToken: AdminToken?
     /// Bytes each connection reads at once (a fixed receive buffer keeps idle connections small).
     public var receiveBufferSize: Int
 
@@ -46,10 +49,12 @@ public struct ServerConfiguration: Sendable, Equatable {
     public static let inMemoryRegistryURL = "memory://"
 
     /// Creates a configuration; every parameter has the environment's default.
-    public init(serverId: InstanceID = ServerConfiguration.randomServerId(), host: String = "0.0.0.0", port: Int = 8088,
+    public init(serverId: InstanceID = ServerConfiguration.randomServerId(), host: String = "127.0.0.1", port: Int = 8088,
                 maxConnectionsPerHost: Int = 30, shutdownGrace: Duration = .seconds(10),
                 redisURL: String = "redis://127.0.0.1:6379/0", redisKeyPrefix: String = "wsscale",
-                lease: Duration = .seconds(5), maxMessageBytes: Int = ServerConfiguration.defaultMaxMessageBytes, receiveBufferSize: Int = 512) {
+                lease: Duration = .seconds(5), maxMessageBytes: Int = ServerConfiguration.defaultMaxMessageBytes, receiveBufferSize: Int = 512,
+                adminToken: AdminToken? = nil) {
+        self.adminToken = adminToken
         self.serverId = serverId
         self.host = host
         self.port = port
@@ -70,7 +75,7 @@ public struct ServerConfiguration: Sendable, Equatable {
         var reader = EnvironmentReader(environment: environment, dotEnv: dotEnv)
         let serverId = reader.string("SERVER_ID", default: randomServerId())
         if let problem = IdentifierRule.serverId.problem(with: serverId) { reader.report("SERVER_ID", problem) }
-        let host = reader.string("SERVER_HOST", default: "0.0.0.0", rule: SettingRule.hostProblem)
+        let host = reader.string("SERVER_HOST", default: "127.0.0.1", rule: SettingRule.hostProblem)
         let port = reader.int("SERVER_PORT", default: 8088, in: 0...65535)
         let maxConnections = reader.int("MAX_CONNECTIONS_PER_HOST", default: 30, in: 1...1_000_000)
         let grace = reader.seconds("SHUTDOWN_GRACE_SECONDS", default: .seconds(10), in: 1...3600)
@@ -79,10 +84,11 @@ public struct ServerConfiguration: Sendable, Equatable {
         let prefix = reader.string("REDIS_KEY_PREFIX", default: "wsscale", rule: SettingRule.redisKeyPrefixProblem)
         let lease = reader.seconds("LEASE_SECONDS", default: .seconds(5), in: 1...3600)
         let maxMessageBytes = reader.int("MAX_MESSAGE_BYTES", default: defaultMaxMessageBytes, in: maxMessageBytesRange)
+        let adminToken = AdminToken.read(from: &reader)
         try reader.finish()
         return ServerConfiguration(serverId: serverId, host: host, port: port, maxConnectionsPerHost: maxConnections,
                                    shutdownGrace: grace, redisURL: redisURL, redisKeyPrefix: prefix, lease: lease,
-                                   maxMessageBytes: maxMessageBytes)
+                                   maxMessageBytes: maxMessageBytes, adminToken: adminToken)
     }
 
     /// A fresh random server id such as `ws-k3x9a2`.
@@ -94,10 +100,12 @@ public struct ServerConfiguration: Sendable, Equatable {
     /// (the Redis store checks the rest when it connects).
     static func registryURLProblem(_ url: String) -> String? {
         if url == inMemoryRegistryURL { return nil }
-        for scheme in ["redis://", "rediss://", "unix://"] where url.hasPrefix(scheme) {
+        if url.lowercased().hasPrefix("rediss://") { return RedisSchemeRule.tlsProblem }
+        let scheme = "redis://"
+        if url.lowercased().hasPrefix(scheme) {
             return url.count > scheme.count ? nil : "must name a host after \(scheme), got \"\(url)\""
         }
-        return "must start with redis://, rediss://, unix:// or be \(inMemoryRegistryURL), got \"\(url)\""
+        return "must start with redis:// or be \(inMemoryRegistryURL), got \"\(RedisSchemeRule.shownWithoutCredentials(url))\""
     }
 }
 

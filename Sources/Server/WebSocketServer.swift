@@ -149,7 +149,7 @@ public final class WebSocketServer: Service, Sendable {
 
     private func makeBootstrap() -> ServerBootstrap {
         let upgrader = makeUpgrader()
-        let endpoints = RESTEndpoints(sessions: sessions, store: store)
+        let endpoints = RESTEndpoints(sessions: sessions, store: store, gate: AdminGate(token: configuration.adminToken))
         let logger = self.logger
         return ServerBootstrap(group: eventLoopGroup)
             .serverChannelOption(.backlog, value: 4096)

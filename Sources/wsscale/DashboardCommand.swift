@@ -10,7 +10,7 @@ struct DashboardCommand: AsyncParsableCommand {
         discussion: """
         GET / is the page, GET /api/state what it shows, POST /api/connect {"count": N, "prefix": "user"} \
         and POST /api/disconnect {"userIds": [...]} drive the client simulator, GET /health. \
-        Environment (also read from ./.env): DASHBOARD_HOST (default 0.0.0.0), DASHBOARD_PORT (8489), \
+        Environment (also read from ./.env): DASHBOARD_HOST (default 127.0.0.1), DASHBOARD_PORT (8489), \
         DASHBOARD_BALANCER_URL (http://127.0.0.1:8488), DASHBOARD_CLIENT_URL (http://127.0.0.1:8089).
         """
     )

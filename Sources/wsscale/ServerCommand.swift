@@ -15,7 +15,7 @@ struct ServerCommand: AsyncParsableCommand {
         discussion: """
         Environment (a .env file in the working directory is read underneath it):
           SERVER_ID                 this server's id (default: random ws-xxxxxx)
-          SERVER_HOST               listen address (default 0.0.0.0)
+          SERVER_HOST               listen address (default 127.0.0.1)
           SERVER_PORT               listen port (default 8088)
           MAX_CONNECTIONS_PER_HOST  hard limit; one more is closed with 1013 (default 30)
           SHUTDOWN_GRACE_SECONDS    time from SIGTERM to exit (default 10)

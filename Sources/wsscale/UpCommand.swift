@@ -27,6 +27,7 @@ struct UpCommand: AsyncParsableCommand {
 
     func run() async throws {
         var reader = try CommandEnvironment.reader(command: "up")
+        let generatedToken = try Self.ensureAdminToken(&reader)
         let scaling = ScalingConfiguration.load(from: &reader)
         let settings = BalancerSettings.read(from: &reader)
         let stack = LocalStackSettings.read(from: &reader)
@@ -70,7 +71,12 @@ struct UpCommand: AsyncParsableCommand {
         print("haproxy   ws://\(shown):\(stack.lbPort)/api/v1/websocket/{userId}  stats http://\(shown):\(stack.statsPort)/\(local.haproxy.map { " (pid \($0.process.pid))" } ?? " (given)")")
         print("balancer  http://127.0.0.1:\(local.settings.apiPort)/api/topology  (backend process, \(scaling.minInstances)-\(scaling.maxInstances) servers, state in \(local.settings.stateDirectory))")
         print("client    http://127.0.0.1:\(client.port)/route/status  (users connect through ws://\(client.target.host):\(client.target.port))")
-        print("dashboard http://127.0.0.1:\(dashboard.port)/")
+        print("dashboard http://127.0.0.1:\(dashboard.port)/  (it asks for the admin token)")
+        if let generatedToken {
+            print("admin     token in \(generatedToken.path)\(generatedToken.created ? " (new)" : ""); send Authorization: Bearer $(cat \(generatedToken.path))")
+        } else {
+            print("admin     token from \(reader.raw("WSSCALE_ADMIN_TOKEN") != nil ? "WSSCALE_ADMIN_TOKEN" : "WSSCALE_ADMIN_TOKEN_FILE")")
+        }
         fflush(stdout)
         let announcer = Task {
             if await local.waitUntilActive(count: scaling.minInstances, timeout: .seconds(60)) {
@@ -82,6 +88,23 @@ struct UpCommand: AsyncParsableCommand {
         }
         defer { announcer.cancel() }
         try await local.run(extraServices: [simulator, dashboardApplication])
+    }
+
+    /// With neither `WSSCALE_ADMIN_TOKEN` nor `WSSCALE_ADMIN_TOKEN_FILE` set, points
+    /// `WSSCALE_ADMIN_TOKEN_FILE` at `<state dir>/admin-token`, made once (``AdminTokenFile``).
+    /// - Returns: that file, or `nil` when the user configured a token.
+    private static func ensureAdminToken(_ reader: inout EnvironmentReader) throws -> AdminTokenFile.Outcome? {
+        guard reader.raw("WSSCALE_ADMIN_TOKEN") == nil, reader.raw("WSSCALE_ADMIN_TOKEN_FILE") == nil else { return nil }
+        let stateDirectory = reader.string("WSSCALE_STATE_DIR", default: BalancerSettings().stateDirectory)
+        guard SettingRule.stateDirectoryProblem(stateDirectory) == nil else { return nil } // reported by the settings
+        do {
+            let outcome = try AdminTokenFile.ensure(in: stateDirectory)
+            reader.setIfUnset("WSSCALE_ADMIN_TOKEN_FILE", outcome.path)
+            return outcome
+        } catch {
+            CommandEnvironment.printError("wsscale up: WSSCALE_ADMIN_TOKEN_FILE: \(error)")
+            throw CommandEnvironment.invalidConfiguration
+        }
     }
 
     /// Where this machine reaches an API listening on `host`: loopback for a wildcard address.

@@ -54,7 +54,7 @@ import WSScaleTestSupport
             try await eventually("both servers are healthy") {
                 try await balancer.servers().filter(\.healthy).count == 2
             }
-            let held = try await LoopbackHTTP.openUpgradedConnection(bench.traffic, path: "/ws")
+            let held = try await LoopbackHTTP.openUpgradedConnection(bench.traffic, path: "/api/v1/websocket/held")
             defer { held.close(promise: nil) }
             try await eventually("HAProxy reports the held connection on one server") {
                 try await balancer.servers().map(\.currentConnections).sorted() == [0, 1]
@@ -90,7 +90,7 @@ import WSScaleTestSupport
             try await balancer.add(id, at: endpoint)
             try await balancer.setState(id, .ready)
             try await eventually("the server is healthy") { try await balancer.servers().first?.healthy == true }
-            let held = try await LoopbackHTTP.openUpgradedConnection(bench.traffic, path: "/ws")
+            let held = try await LoopbackHTTP.openUpgradedConnection(bench.traffic, path: "/api/v1/websocket/held")
             defer { held.close(promise: nil) }
             try await eventually("the connection is counted") { try await balancer.servers().first?.currentConnections == 1 }
             try await balancer.remove(id, shuttingDownSessions: true)

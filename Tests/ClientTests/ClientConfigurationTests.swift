@@ -9,7 +9,7 @@ struct ClientConfigurationTests {
         let configuration = try ClientConfiguration.fromEnvironment([:])
         #expect(configuration == ClientConfiguration())
         #expect(configuration.port == 8089)
-        #expect(configuration.listenHost == "0.0.0.0")
+        #expect(configuration.listenHost == "127.0.0.1")
         #expect(configuration.target == WebSocketTarget(host: "127.0.0.1", port: 8000))
         #expect(configuration.backoff == BackoffPolicy(base: .milliseconds(100), cap: .seconds(5), maxAttempts: nil))
         #expect(configuration.connectConcurrency == 64)

@@ -6,6 +6,7 @@ import Logging
 import ServiceLifecycle
 import Testing
 @testable import WSScaleClient
+import WSScaleCore
 
 /// The HTTP API on a real port on 127.0.0.1, driven over HTTP, with users connecting to a real
 /// WebSocket server.
@@ -18,7 +19,8 @@ struct ClientHTTPAPITests {
                        _ body: (ClientSimulator, URL) async throws -> Void) async throws {
         let configuration = ClientConfiguration(listenHost: "127.0.0.1", port: 0,
                                                 target: try WebSocketTarget(url: server.target),
-                                                backoff: BackoffPolicy(base: .milliseconds(10), cap: .milliseconds(40)))
+                                                backoff: BackoffPolicy(base: .milliseconds(10), cap: .milliseconds(40)),
+                                                adminToken: AdminToken(Self.token))
         let simulator = ClientSimulator(configuration: configuration, random: SeededRandom(seed: 9), logger: logger)
         let group = ServiceGroup(services: [simulator], logger: logger)
         let running = Task { try await group.run() }
@@ -29,9 +31,13 @@ struct ClientHTTPAPITests {
         try await running.value
     }
 
-    func request(_ base: URL, _ method: String, _ path: String, body: String? = nil) async throws -> (Int, [String: Any]) {
+    static let token = "client-api-test-token-0123456789"
+
+    func request(_ base: URL, _ method: String, _ path: String, body: String? = nil,
+                 token: String? = Self.token) async throws -> (Int, [String: Any]) {
         var request = URLRequest(url: base.appendingPathComponent(path))
         request.httpMethod = method
+        if let token { request.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization") }
         if let body {
             request.httpBody = Data(body.utf8)
             request.setValue("application/json", forHTTPHeaderField: "Content-Type")
@@ -116,5 +122,38 @@ struct ClientHTTPAPITests {
             try await simulator.connect(users: ["ok", "a b"])
         }
         #expect(await simulator.status().totals.users == 0)
+    }
+
+    @Test("the admin gate: no token, a wrong token, a foreign Origin or a form body is refused; health stays open")
+    func adminGate() async throws {
+        let server = try await TestWebSocketServer.start(hostID: "host-gate")
+        defer { Task { await server.stop() } }
+        try await withSimulator(server) { simulator, base in
+            let connect = "route/kickstart/ws/batch/connect"
+            let body = #"{"userIds": ["mallory"]}"#
+            #expect(try await request(base, "GET", "health", token: nil).0 == 200)
+            #expect(try await request(base, "GET", "route/status", token: nil).0 == 401)
+            #expect(try await request(base, "POST", connect, body: body, token: nil).0 == 401)
+            let (wrong, answer) = try await request(base, "POST", connect, body: body, token: "not-the-token-0123456789")
+            #expect(wrong == 401)
+            #expect((answer["error"] as? String)?.contains("wrong admin credential") == true)
+
+            var foreign = URLRequest(url: base.appendingPathComponent(connect))
+            foreign.httpMethod = "POST"
+            foreign.httpBody = Data(body.utf8)
+            foreign.setValue("application/json", forHTTPHeaderField: "Content-Type")
+            foreign.setValue("Bearer \(Self.token)", forHTTPHeaderField: "Authorization")
+            foreign.setValue("http://evil.example", forHTTPHeaderField: "Origin")
+            #expect(((try await URLSession.shared.data(for: foreign)).1 as? HTTPURLResponse)?.statusCode == 403)
+
+            var form = URLRequest(url: base.appendingPathComponent(connect))
+            form.httpMethod = "POST"
+            form.httpBody = Data("userIds=mallory".utf8)
+            form.setValue("application/x-www-form-urlencoded", forHTTPHeaderField: "Content-Type")
+            form.setValue("Bearer \(Self.token)", forHTTPHeaderField: "Authorization")
+            #expect(((try await URLSession.shared.data(for: form)).1 as? HTTPURLResponse)?.statusCode == 415)
+
+            #expect(await simulator.status().totals.users == 0, "a refused request changed nothing")
+        }
     }
 }

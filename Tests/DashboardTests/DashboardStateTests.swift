@@ -120,7 +120,7 @@ struct DashboardSettingsTests {
         var reader = EnvironmentReader(environment: [:])
         let settings = DashboardSettings.read(from: &reader)
         try reader.finish()
-        #expect(settings.host == "0.0.0.0")
+        #expect(settings.host == "127.0.0.1")
         #expect(settings.port == 8489)
         #expect(settings.balancerAddress == .tcp(host: "127.0.0.1", port: 8488))
         #expect(settings.clientAddress == .tcp(host: "127.0.0.1", port: 8089))

@@ -15,7 +15,7 @@ extension RealStackTests {
     /// the 400s of bad bodies, and a dashboard whose client simulator is away.
     @Test func dashboardOverTheRealStack() async throws {
         try await UpStack.with { stack in
-            let dashboard = DashboardClient(port: stack.ports.dashboard)
+            let dashboard = DashboardClient(port: stack.ports.dashboard, token: stack.api.adminToken)
             #expect(stack.logTail(lines: 200).contains("dashboard http://127.0.0.1:\(stack.ports.dashboard)/"),
                     "up prints where the dashboard is")
             #expect(try await dashboard.send("GET", "/health").status == 200)
@@ -112,11 +112,12 @@ extension RealStackTests {
         var environment = stack.environment
         environment.merge(["DASHBOARD_HOST": "127.0.0.1", "DASHBOARD_PORT": "\(port)",
                            "DASHBOARD_BALANCER_URL": "http://127.0.0.1:\(balancerPort)",
-                           "DASHBOARD_CLIENT_URL": "http://127.0.0.1:\(clientPort)"]) { $1 }
+                           "DASHBOARD_CLIENT_URL": "http://127.0.0.1:\(clientPort)",
+                           "WSSCALE_ADMIN_TOKEN_FILE": stack.adminTokenPath]) { $1 }
         let log = stack.stateDirectory + "/dashboard.log"
         let process = try LocalProcess.spawn(executable: UpStack.binary, arguments: ["dashboard"],
                                              environment: environment, outputPath: log)
-        let client = DashboardClient(port: port)
+        let client = DashboardClient(port: port, token: stack.api.adminToken)
         do {
             let up = await TestSupport.eventually(timeout: .seconds(10)) {
                 try await client.send("GET", "/health").status == 200
@@ -162,10 +163,13 @@ private struct BatchAnswer: Decodable {
 /// The dashboard's HTTP API on 127.0.0.1, bounded.
 private struct DashboardClient {
     var port: Int
+    /// The admin token sent on every request.
+    var token: String?
 
     func send(_ method: String, _ path: String, json: String? = nil) async throws -> RawHTTPClient.Response {
         let port = self.port
-        let headers = json == nil ? [] : [("Content-Type", "application/json")]
+        var headers = json == nil ? [] : [("Content-Type", "application/json")]
+        if let token { headers.append(("Authorization", "Bearer \(token)")) }
         return try await withThrowingTaskGroup(of: RawHTTPClient.Response?.self) { group in
             group.addTask { try await RawHTTPClient.request(method, path, port: port, headers: headers, body: json) }
             group.addTask {

@@ -59,6 +59,20 @@ extension RealStackTests.DockerStackTests {
             }
             if !scaledOut || !allConnected { print(await stack.logs()) }
 
+            // Attack from outside: the published traffic port carries no admin path, and the
+            // client simulator's published API wants the token compose made.
+            for (method, path, expected) in [("GET", "/ws-session/all", 404), ("GET", "/metrics", 404),
+                                             ("POST", "/ws-session/\(topology.instances[0].id)/drop", 405)] {
+                let answer = try await RawHTTPClient.request(method, path, port: stack.trafficPort)
+                print("attack compose: \(method) \(path) on the traffic port → \(answer.status)")
+                #expect(answer.status == expected, "\(method) \(path) through HAProxy: \(answer.status) \(answer.body)")
+            }
+            let intruder = try await RawHTTPClient.request("POST", "/route/kickstart/ws/batch/disconnect", port: stack.clientPort,
+                                                           headers: [("Content-Type", "application/json")],
+                                                           body: #"{"userIds":["smoke-0"]}"#)
+            print("attack compose: disconnect without the token → \(intruder.status)")
+            #expect(intruder.status == 401, "\(intruder.status) \(intruder.body)")
+
             // Why down.sh removes the servers by label: a restarted balancer adopts them.
             let servers = Set(topology.instances.map(\.id))
             let restart = await stack.compose(["restart", "balancer"])

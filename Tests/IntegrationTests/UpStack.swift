@@ -31,8 +31,8 @@ final class UpStack: @unchecked Sendable {
     let ports: Ports
     let stateDirectory: String
     let environment: [String: String]
-    let api: StackAPI
     private let lock = NSLock()
+    private var adminToken: String?
     private var process: LocalProcess?
     private var startedPids: Set<pid_t> = []
     private var launches = 0
@@ -41,8 +41,15 @@ final class UpStack: @unchecked Sendable {
         self.ports = ports
         self.stateDirectory = stateDirectory
         self.environment = environment
-        self.api = StackAPI(clientPort: ports.client, balancerPort: ports.balancer)
     }
+
+    /// The stack's APIs, with the admin token `up` generated (known once it started).
+    var api: StackAPI {
+        StackAPI(clientPort: ports.client, balancerPort: ports.balancer, adminToken: lock.withLock { adminToken })
+    }
+
+    /// `<state dir>/admin-token`: where `up` keeps the token it generated.
+    var adminTokenPath: String { stateDirectory + "/admin-token" }
 
     /// Starts a stack, runs `body`, and stops the stack (SIGTERM) whatever happened, then
     /// expects that nothing it started is left running.
@@ -126,8 +133,10 @@ final class UpStack: @unchecked Sendable {
             "DASHBOARD_HOST": "127.0.0.1", "DASHBOARD_PORT": "\(ports.dashboard)",
         ]) { $1 }
         environment.merge(overrides) { $1 }
+        // No admin token: `up` makes one in its state directory, as it does for a user.
         for name in ["REDIS_URL", "HAPROXY_RUNTIME_API", "CLIENT_TARGET_URL", "WSSCALE_BACKEND",
-                     "DASHBOARD_BALANCER_URL", "DASHBOARD_CLIENT_URL"] where overrides[name] == nil {
+                     "DASHBOARD_BALANCER_URL", "DASHBOARD_CLIENT_URL", "WSSCALE_ADMIN_TOKEN",
+                     "WSSCALE_ADMIN_TOKEN_FILE"] where overrides[name] == nil {
             environment[name] = nil
         }
         return UpStack(ports: ports, stateDirectory: directory, environment: environment)
@@ -153,6 +162,8 @@ final class UpStack: @unchecked Sendable {
             try await Task.sleep(for: .milliseconds(50))
         }
         rememberPids()
+        let token = try String(contentsOfFile: adminTokenPath, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+        lock.withLock { adminToken = token }
         _ = try await api.topology()
     }
 

@@ -96,7 +96,7 @@ struct ServerConfigurationTests {
     func defaults() throws {
         let configuration = try ServerConfiguration.fromEnvironment([:])
         #expect(configuration.serverId.hasPrefix("ws-") && configuration.serverId.count == 9)
-        #expect(configuration.host == "0.0.0.0")
+        #expect(configuration.host == "127.0.0.1")
         #expect(configuration.port == 8088)
         #expect(configuration.maxConnectionsPerHost == 30)
         #expect(configuration.shutdownGrace == .seconds(10))

@@ -111,4 +111,31 @@ struct RESTEndpointTests {
             try await kept.close()
         }
     }
+
+    @Test("the admin gate: session lists and drop need the token, a same origin and JSON; health and metrics stay open")
+    func adminGate() async throws {
+        try await TestServer.with { server in
+            let client = try await server.connect("victim")
+            #expect(await eventually { server.store.records.count == 1 })
+            let drop = "/ws-session/\(server.serverId)/drop"
+            for (what, response) in [
+                ("list without a token", try await server.http("GET", "/ws-session/all", token: nil)),
+                ("runtime list without a token", try await server.http("GET", "/ws-session/all/runtime", token: nil)),
+                ("drop without a token", try await server.http("POST", drop, token: nil)),
+                ("drop with a wrong token", try await server.http("POST", drop, token: "wrong-token-0123456789")),
+            ] {
+                #expect(response.status == 401, "\(what): \(response.status) \(response.body)")
+                #expect(response.header("WWW-Authenticate")?.hasPrefix("Bearer") == true, "\(what)")
+            }
+            let foreign = try await server.http("POST", drop, headers: [("Origin", "http://evil.example")])
+            #expect(foreign.status == 403)
+            let form = try await server.http("POST", drop, body: "sessionId=x",
+                                             headers: [("Content-Type", "application/x-www-form-urlencoded")])
+            #expect(form.status == 415)
+            #expect(try await server.http("GET", "/health", token: nil).status == 200)
+            #expect(try await server.http("GET", "/metrics", token: nil).status == 200)
+            #expect(server.store.records.count == 1, "a refused drop closed nobody")
+            try await client.close()
+        }
+    }
 }

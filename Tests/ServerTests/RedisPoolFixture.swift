@@ -125,7 +125,8 @@ final class PoolServerProcess: Sendable {
     /// Starts `wsscale server` with its identity and `environment` (through `env`, so the
     /// test process' own environment is left alone).
     static func launch(id: InstanceID, port: Int, environment: [String: String]) throws -> PoolServerProcess {
-        let identity = ["SERVER_ID": id, "SERVER_HOST": "127.0.0.1", "SERVER_PORT": String(port)]
+        let identity = ["SERVER_ID": id, "SERVER_HOST": "127.0.0.1", "SERVER_PORT": String(port),
+                        "WSSCALE_ADMIN_TOKEN": TestSupport.adminToken]
         let assignments = identity.merging(environment) { _, given in given }
             .sorted { $0.key < $1.key }
             .map { "\($0.key)=\($0.value)" }
@@ -141,9 +142,14 @@ final class PoolServerProcess: Sendable {
     }
 
     /// Sends a REST request.
+    /// One request, with the admin token and (with a body) `Content-Type: application/json`.
     func http(_ method: String, _ path: String, body: String? = nil,
               headers: [(String, String)] = []) async throws -> RawHTTPClient.Response {
-        try await RawHTTPClient.request(method, path, port: port, headers: headers, body: body)
+        var headers = headers + [("Authorization", "Bearer \(TestSupport.adminToken)")]
+        if body != nil, !headers.contains(where: { $0.0.lowercased() == "content-type" }) {
+            headers.append(("Content-Type", "application/json"))
+        }
+        return try await RawHTTPClient.request(method, path, port: port, headers: headers, body: body)
     }
 
     /// The end of its log.

@@ -25,7 +25,8 @@ struct TestServer {
         let configuration = ServerConfiguration(serverId: serverId, host: "127.0.0.1", port: 0,
                                                 maxConnectionsPerHost: maxConnections, shutdownGrace: grace,
                                                 redisURL: ServerConfiguration.inMemoryRegistryURL,
-                                                maxMessageBytes: maxMessageBytes)
+                                                maxMessageBytes: maxMessageBytes,
+                                                adminToken: AdminToken(TestSupport.adminToken))
         var logger = Logger(label: "test.server")
         logger.logLevel = .warning
         let server = WebSocketServer(configuration: configuration, store: store, logger: logger)
@@ -57,9 +58,16 @@ struct TestServer {
     }
 
     /// Sends a REST request.
-    func http(_ method: String, _ path: String, body: String? = nil,
-              headers: [(String, String)] = []) async throws -> RawHTTPClient.Response {
-        try await RawHTTPClient.request(method, path, port: port, headers: headers, body: body)
+    /// One request; it carries the admin token (unless `token` is nil) and, with a body and no
+    /// `Content-Type` among `headers`, `Content-Type: application/json`.
+    func http(_ method: String, _ path: String, body: String? = nil, headers: [(String, String)] = [],
+              token: String? = TestSupport.adminToken) async throws -> RawHTTPClient.Response {
+        var headers = headers
+        if let token { headers.append(("Authorization", "Bearer \(token)")) }
+        if body != nil, !headers.contains(where: { $0.0.lowercased() == "content-type" }) {
+            headers.append(("Content-Type", "application/json"))
+        }
+        return try await RawHTTPClient.request(method, path, port: port, headers: headers, body: body)
     }
 }
 

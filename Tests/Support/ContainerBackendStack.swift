@@ -55,7 +55,7 @@ public final class ContainerBackendStack: @unchecked Sendable {
         "MIN_INSTANCES": "1", "MAX_INSTANCES": "10",
         "SCALE_IN_STABILIZATION_SECONDS": "1", "REBALANCE_COOLDOWN_SECONDS": "1",
         "DRAIN_TIMEOUT_SECONDS": "60", "LEASE_SECONDS": "2", "STOP_GRACE_SECONDS": "2",
-        "CLIENT_BACKOFF_CAP_MS": "1000",
+        "CLIENT_BACKOFF_CAP_MS": "1000", "WSSCALE_ADMIN_TOKEN": TestSupport.adminToken,
     ]
 
     /// The container engine.
@@ -197,7 +197,7 @@ public final class ContainerBackendStack: @unchecked Sendable {
     }
 
     /// The client simulator's API.
-    public var client: DockerStackClient { DockerStackClient(port: clientPort) }
+    public var client: DockerStackClient { DockerStackClient(port: clientPort, token: TestSupport.adminToken) }
 
     /// Kills one server's container from outside (`docker kill`, `podman kill`), the way a crash would.
     public func killServer(_ id: String) throws {
@@ -208,7 +208,8 @@ public final class ContainerBackendStack: @unchecked Sendable {
     /// The topology, the client simulator's status and the logs, for a failure message.
     public func describe() async -> String {
         let topology = (try? await RawHTTPClient.request("GET", "/api/topology", port: balancerPort).body) ?? "no topology"
-        let status = (try? await RawHTTPClient.request("GET", "/route/status", port: clientPort).body) ?? "no client status"
+        let status = (try? await RawHTTPClient.request("GET", "/route/status", port: clientPort,
+                                                      headers: [("Authorization", "Bearer \(TestSupport.adminToken)")]).body) ?? "no client status"
         let haproxyState = haproxy.withLockedValue { $0 }.map { started in
             started.process.exitStatusIfEnded().map { "haproxy ENDED: \($0)" } ?? "haproxy running"
         } ?? "haproxy not started"

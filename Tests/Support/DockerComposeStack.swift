@@ -24,6 +24,8 @@ public final class DockerComposeStack: @unchecked Sendable {
     public let dashboardPort: Int
     /// The environment compose runs with (the shell's wins over `docker/.env`).
     public let environment: [String: String]
+    /// The admin token the stack's `admin-token` service made (read back from the balancer).
+    public private(set) var adminToken: String?
     private var isDown = false
 
     /// The folder of `compose.yml`.
@@ -77,6 +79,13 @@ public final class DockerComposeStack: @unchecked Sendable {
             _ = await stack.down()
             throw TestEnvironmentError("the balancer did not answer on 127.0.0.1:\(stack.balancerPort) within 60 s; logs:\n\(logs.output.suffix(4000))")
         }
+        // No WSSCALE_ADMIN_TOKEN given: the admin-token service made one, as it does for a user.
+        let token = await stack.compose(["exec", "-T", "balancer", "cat", "/run/wsscale-admin/admin-token"])
+        guard token.status == 0, let text = token.output.split(separator: "\n").last, text.count == 64 else {
+            _ = await stack.down()
+            throw TestEnvironmentError("no admin token in the balancer's /run/wsscale-admin/admin-token: \(token.output.suffix(500))")
+        }
+        stack.adminToken = String(text)
         print("compose project \(stack.project) up in \(clock.now - start) (traffic 127.0.0.1:\(stack.trafficPort), balancer 127.0.0.1:\(stack.balancerPort), client 127.0.0.1:\(stack.clientPort))")
         return stack
     }
@@ -117,7 +126,7 @@ public final class DockerComposeStack: @unchecked Sendable {
     }
 
     /// The client simulator's API.
-    public var client: DockerStackClient { DockerStackClient(port: clientPort) }
+    public var client: DockerStackClient { DockerStackClient(port: clientPort, token: adminToken ?? "") }
 
     /// The last lines of every service's log (for failure messages).
     public func logs() async -> String {

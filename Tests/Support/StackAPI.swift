@@ -14,9 +14,13 @@ public struct StackAPI: Sendable {
     public var balancerPort: Int
     /// How long one request may take.
     public var requestTimeout: Duration
+    /// The admin token sent on every request (`Authorization: Bearer`), if any.
+    public var adminToken: String?
 
     /// Names a stack by its ports on 127.0.0.1.
-    public init(clientPort: Int, balancerPort: Int, requestTimeout: Duration = .seconds(5)) {
+    public init(clientPort: Int, balancerPort: Int, requestTimeout: Duration = .seconds(5),
+                adminToken: String? = TestSupport.adminToken) {
+        self.adminToken = adminToken
         self.clientPort = clientPort
         self.balancerPort = balancerPort
         self.requestTimeout = requestTimeout
@@ -83,6 +87,7 @@ public struct StackAPI: Sendable {
     private func send(_ method: String, _ path: String, port: Int, headers: [(String, String)] = [],
                       body: String? = nil) async throws -> RawHTTPClient.Response {
         let timeout = requestTimeout
+        let headers = headers + (adminToken.map { [("Authorization", "Bearer \($0)")] } ?? [])
         return try await withThrowingTaskGroup(of: RawHTTPClient.Response?.self) { group in
             group.addTask { try await RawHTTPClient.request(method, path, port: port, headers: headers, body: body) }
             group.addTask {

@@ -36,7 +36,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         elif self.path == "/fail-health":
             healthy[0] = False
             self.reply(200, b"ok")
-        elif self.path == "/ws":
+        elif self.path.startswith("/api/v1/websocket/"):
             self.send_response(101)
             self.send_header("Upgrade", "websocket")
             self.send_header("Connection", "Upgrade")

@@ -3,7 +3,7 @@ import WSScaleCore
 
 /// The `haproxy.cfg` wsscale starts HAProxy with.
 ///
-/// One traffic frontend, a stats page, the runtime API (a unix socket, optionally TCP too),
+/// One traffic frontend that forwards only the WebSocket path and `/health`, a stats page, the runtime API (a unix socket, optionally TCP too),
 /// and one `balance leastconn` backend without server lines: servers are only ever added,
 /// changed and deleted at run time through the runtime API. Timeouts suit WebSockets
 /// (`timeout tunnel`), and health checks ask the servers' `/health`.
@@ -99,6 +99,22 @@ public struct HAProxyConfiguration: Sendable, Equatable {
         return text.isEmpty || text == "*" || SettingRule.isIPAddress(text) || SettingRule.isDNSName(text)
     }
 
+    /// The path prefix of the servers' WebSocket endpoint, the one path family the traffic
+    /// port forwards (with `/health`).
+    public static let webSocketPathPrefix = "/api/v1/websocket/"
+
+    /// The traffic frontend's rules: it forwards only GETs of the WebSocket path and of
+    /// `/health`, and answers anything else itself (405, 404), so the servers' admin endpoints
+    /// (`/ws-session/...`, `/metrics`) are never reached through the public port.
+    static let trafficOnlyRules = [
+        "# Only traffic on this port: the WebSocket path and /health. The servers' admin endpoints",
+        "# (/ws-session/..., /metrics) are reached on their own ports, which are not public.",
+        "acl wsscale_websocket_path path_beg \(webSocketPathPrefix)",
+        "acl wsscale_health_path path /health",
+        #"http-request return status 405 content-type "text/plain" string "this port takes only GET" unless METH_GET"#,
+        #"http-request return status 404 content-type "text/plain" string "this port carries only \#(webSocketPathPrefix){userId} and /health" unless wsscale_websocket_path || wsscale_health_path"#,
+    ]
+
     /// The configuration file's text.
     public func render() -> String {
         var lines: [String] = []
@@ -130,6 +146,7 @@ public struct HAProxyConfiguration: Sendable, Equatable {
         lines.append("")
         lines.append("frontend \(frontendName)")
         lines.append("    bind \(trafficBind)")
+        lines.append(contentsOf: Self.trafficOnlyRules.map { "    " + $0 })
         lines.append("    default_backend \(backendName)")
         if let statsBind {
             lines.append("")

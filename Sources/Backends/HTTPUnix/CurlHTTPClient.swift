@@ -1,4 +1,5 @@
 import Foundation
+import WSScaleCore
 import Logging
 import NIOConcurrencyHelpers
 
@@ -15,6 +16,8 @@ public struct CurlHTTPClient: Sendable {
     public var timeout: Duration
     /// Limit for connecting.
     public var connectTimeout: Duration
+    /// Sent as `Authorization: Bearer <token>` on every request, when set.
+    public var adminToken: AdminToken?
     private let logger: Logger
 
     /// Creates a client.
@@ -22,8 +25,11 @@ public struct CurlHTTPClient: Sendable {
     ///   - address: the API's unix socket or TCP address.
     ///   - timeout: default limit for a whole exchange.
     ///   - connectTimeout: limit for connecting.
+    ///   - adminToken: the credential sent on every request, if any.
     ///   - logger: where exchanges are logged (trace level).
-    public init(address: HTTPAPIAddress, timeout: Duration = .seconds(30), connectTimeout: Duration = .seconds(5), logger: Logger) {
+    public init(address: HTTPAPIAddress, timeout: Duration = .seconds(30), connectTimeout: Duration = .seconds(5),
+                adminToken: AdminToken? = nil, logger: Logger) {
+        self.adminToken = adminToken
         self.address = address
         self.timeout = timeout
         self.connectTimeout = connectTimeout
@@ -101,6 +107,6 @@ public struct CurlHTTPClient: Sendable {
         var socketPath: String?
         if case let .unixSocket(path) = address { socketPath = path }
         return CurlRequest(method: method, url: url, unixSocketPath: socketPath, body: body,
-                           timeout: timeout, connectTimeout: connectTimeout)
+                           timeout: timeout, connectTimeout: connectTimeout, bearerToken: adminToken?.value)
     }
 }

@@ -19,6 +19,8 @@ struct CurlRequest: Sendable {
     var timeout: Duration?
     /// Limit for connecting.
     var connectTimeout: Duration = .seconds(5)
+    /// Sent as `Authorization: Bearer <token>` (visible ASCII only: `AdminToken`'s rule).
+    var bearerToken: String?
 }
 
 /// Why a transfer produced no complete answer.
@@ -80,6 +82,9 @@ final class CurlTransfer {
         headerList = curl_slist_append(headerList, "Accept: application/json")
         if request.body != nil {
             headerList = curl_slist_append(headerList, "Content-Type: \(request.contentType)")
+        }
+        if let token = request.bearerToken {
+            headerList = curl_slist_append(headerList, "Authorization: Bearer \(token)")
         }
         defer { curl_slist_free_all(headerList) }
 

@@ -35,9 +35,12 @@ public struct RedisURL: Sendable, Equatable, CustomStringConvertible {
         func fail(_ message: String) -> ConfigurationError {
             ConfigurationError(issues: [ConfigurationIssue(
                 variable: variable,
-                message: "\(message) (got \"\(text)\"; expected redis://[[user]:password@]host[:port][/db])")])
+                message: "\(message) (got \"\(RedisSchemeRule.shownWithoutCredentials(text))\"; expected redis://[[user]:password@]host[:port][/db])")])
         }
         let scheme = "redis://"
+        if text.lowercased().hasPrefix("rediss://") {
+            throw ConfigurationError(issues: [ConfigurationIssue(variable: variable, message: RedisSchemeRule.tlsProblem)])
+        }
         guard text.lowercased().hasPrefix(scheme) else { throw fail("must start with redis://") }
         var rest = Substring(text.dropFirst(scheme.count))
         if rest.contains("?") || rest.contains("#") { throw fail("query parameters and fragments are not supported") }
