@@ -93,12 +93,20 @@ public final class LocalStack: Sendable {
         var redis: SupervisedProgram<RedisServerProcess>?
         if stack.startsRedis {
             let port = stack.redisPort
+            // Users of its own for the balancer and the servers; the default user is off. The
+            // passwords of an earlier `up` in this state directory are kept: the servers it
+            // left running (adopted below) still log in with them.
+            let aclPath = stateDirectory + "/redis/users.acl"
+            let acl = (try? String(contentsOfFile: aclPath, encoding: .utf8)).flatMap {
+                RedisACL.parse($0, keyPrefix: settings.keyPrefix)
+            } ?? RedisACL.generate(keyPrefix: settings.keyPrefix)
             let program = try await SupervisedProgram.start(.redis, endpoint: Endpoint(host: "127.0.0.1", port: port),
                                                             stateDirectory: stateDirectory, logger: logger) {
-                try await RedisServerProcess.start(port: port, in: stateDirectory + "/redis", logger: logger)
+                try await RedisServerProcess.start(port: port, in: stateDirectory + "/redis", acl: acl, logger: logger)
             }
             redis = program
             settings.redisURL = program.current.url
+            settings.serverRedisURL = acl.serverURL(host: "127.0.0.1", port: port).connectionString
         }
         var haproxy: SupervisedProgram<HAProxyProcess>?
         do {

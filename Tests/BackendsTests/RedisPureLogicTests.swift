@@ -87,3 +87,32 @@ import Testing
                 == "*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$0\r\n\r\n*2\r\n$3\r\nGET\r\n$8\r\nключ\r\n")
     }
 }
+
+/// The users `wsscale up` runs redis-server with (pure: the file's text).
+@Suite struct RedisACLTests {
+    @Test("the default user is off; each user is confined to the pool's prefix and its commands")
+    func fileText() {
+        let acl = RedisACL(keyPrefix: "pool", balancerPassword: String(repeating: "b", count: 64),
+                           serverPassword: String(repeating: "s", count: 64))
+        let lines = acl.fileText().split(separator: "\n").map(String.init)
+        #expect(lines[0] == "user default off resetkeys resetchannels -@all")
+        let server = lines.first { $0.hasPrefix("user wsscale-server ") } ?? ""
+        #expect(server.contains(" ~pool:hosts ~pool:host:* &pool:cmd:* &pool:events -@all "))
+        for forbidden in ["+eval", "+flushall", "+config", "+keys", "+@all", "~*", "&*"] {
+            #expect(!server.split(separator: " ").contains(Substring(forbidden)), "server user has \(forbidden)")
+        }
+        let balancer = lines.first { $0.hasPrefix("user wsscale-balancer ") } ?? ""
+        #expect(balancer.contains(" ~pool:* &pool:* -@all ") && balancer.contains("+eval"))
+        #expect(acl.serverURL(host: "127.0.0.1", port: 6379).description == "redis://wsscale-server:***@127.0.0.1:6379/0")
+    }
+
+    @Test("a file it wrote is read back; another prefix, an edited file or garbage is not")
+    func parse() {
+        let acl = RedisACL.generate(keyPrefix: "pool")
+        #expect(RedisACL.parse(acl.fileText(), keyPrefix: "pool") == acl)
+        #expect(RedisACL.parse(acl.fileText(), keyPrefix: "other") == nil)
+        #expect(RedisACL.parse(acl.fileText().replacingOccurrences(of: "-@all +auth", with: "+@all +auth"), keyPrefix: "pool") == nil)
+        #expect(RedisACL.parse("user default on nopass ~* +@all\n", keyPrefix: "pool") == nil)
+        #expect(RedisACL.generate(keyPrefix: "pool") != acl)
+    }
+}

@@ -3,6 +3,9 @@ import Glibc
 #endif
 import Foundation
 import Testing
+import Logging
+import NIOPosix
+import WSScaleBackends
 import WSScaleTestSupport
 
 /// The `attack` suite against `wsscale up` with its defaults: everything an outsider (or a web
@@ -135,6 +138,50 @@ struct UpAttackTests {
                 let commandLine = (try? String(contentsOfFile: "/proc/\(pid)/cmdline", encoding: .utf8)) ?? ""
                 #expect(!commandLine.contains(token), "pid \(pid)'s command line holds the admin token")
             }
+        }
+    }
+
+    @Test("Redis: nobody gets in without a user; the servers' user cannot flush, configure, script or leave its keys")
+    func redisUsersHaveOnlyTheirRights() async throws {
+        try await UpStack.with(Self.defaults) { stack in
+            let aclPath = stack.stateDirectory + "/redis/users.acl"
+            var status = stat()
+            #expect(stat(aclPath, &status) == 0 && status.st_mode & 0o777 == 0o600, "users.acl is 0600")
+            let acl = try #require(RedisACL.parse(try String(contentsOfFile: aclPath, encoding: .utf8), keyPrefix: "wsscale"))
+            let serverPassword = acl.serverPassword
+            let redisPid = try #require(stack.pid(of: .redis))
+            let commandLine = (try? String(contentsOfFile: "/proc/\(redisPid)/cmdline", encoding: .utf8)) ?? ""
+            #expect(!commandLine.contains(serverPassword), "a password on redis-server's command line")
+
+            let logger = Logger(label: "attack")
+            let group = MultiThreadedEventLoopGroup.singleton
+            func answer(_ connection: RedisConnection, _ command: [String]) async -> String {
+                do { return "\(try await connection.send(command))" } catch { return "\(error)" }
+            }
+            let anonymous = try await RedisConnection.connect(to: RedisURL(host: "127.0.0.1", port: stack.ports.redis),
+                                                              eventLoopGroup: group, logger: logger)
+            var attempts: [(String, String)] = []
+            for command in [["PING"], ["FLUSHALL"], ["PUBLISH", "wsscale:cmd:x", "shed 5"], ["KEYS", "*"]] {
+                attempts.append(("no user: \(command.joined(separator: " "))", await answer(anonymous, command)))
+            }
+            await anonymous.close()
+            #expect(attempts.allSatisfy { $0.1.contains("NOAUTH") }, "\(attempts)")
+
+            let server = try await RedisConnection.connect(
+                to: RedisURL(host: "127.0.0.1", port: stack.ports.redis, username: RedisACL.serverUser, password: serverPassword),
+                eventLoopGroup: group, logger: logger)
+            var refused: [(String, String)] = []
+            for command in [["FLUSHALL"], ["FLUSHDB"], ["CONFIG", "SET", "dir", "/tmp"], ["ACL", "LIST"], ["KEYS", "*"],
+                            ["EVAL", "return 1", "0"], ["SET", "other:key", "x"], ["HSET", "other:host:x:sessions", "a", "b"],
+                            ["PUBLISH", "other:cmd:x", "shed 5"], ["SHUTDOWN"], ["CLIENT", "LIST"], ["MONITOR"]] {
+                refused.append(("server user: \(command.joined(separator: " "))", await answer(server, command)))
+            }
+            let allowed = await answer(server, ["ZRANGEBYSCORE", "wsscale:hosts", "0", "+inf"])
+            await server.close()
+            for attempt in attempts + refused { print("attack up redis: \(attempt.0) → \(attempt.1.prefix(100))") }
+            for (tried, got) in refused { #expect(got.contains("NOPERM"), "\(tried) → \(got)") }
+            #expect(!allowed.contains("NOPERM"), "the servers' own reads work: \(allowed)")
+            #expect(try await stack.api.topology().instances.count >= 1, "the pool still runs")
         }
     }
 

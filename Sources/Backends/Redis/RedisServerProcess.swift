@@ -14,16 +14,19 @@ import NIOPosix
 public final class RedisServerProcess: Sendable {
     /// The running process.
     public let process: LocalProcess
-    /// Where clients reach it.
+    /// Where clients reach it (as the balancer's user when it runs with `acl`).
     public let url: RedisURL
+    /// Its users, when it runs with an ACL file.
+    public let acl: RedisACL?
     /// Where its output goes.
     public let logPath: String
     private let logger: Logger
     private let ended = NIOLockedValueBox<ProcessExitStatus?>(nil)
 
-    private init(process: LocalProcess, url: RedisURL, logPath: String, logger: Logger) {
+    private init(process: LocalProcess, url: RedisURL, acl: RedisACL?, logPath: String, logger: Logger) {
         self.process = process
         self.url = url
+        self.acl = acl
         self.logPath = logPath
         self.logger = logger
     }
@@ -35,17 +38,25 @@ public final class RedisServerProcess: Sendable {
     ///   - directory: where its log goes.
     ///   - executable: the redis-server binary (a path or a name in `PATH`).
     ///   - startTimeout: how long to wait for PING.
+    ///   - acl: its users, written to `<directory>/users.acl` (0600, never on the command
+    ///     line); `nil` runs it without users (the `default` user open, loopback only).
     ///   - logger: where it logs.
     /// - Throws: a `RedisError` saying how to install Redis when it is missing, or with its output
     ///   when it exits or does not answer in time (for example when the port is taken).
     public static func start(host: String = "127.0.0.1", port: Int, in directory: String,
                              executable: String = "redis-server", startTimeout: Duration = .seconds(10),
                              eventLoopGroup: EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
-                             logger: Logger) async throws -> RedisServerProcess {
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+                             acl: RedisACL? = nil, logger: Logger) async throws -> RedisServerProcess {
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true,
+                                                attributes: [.posixPermissions: 0o700])
         let logPath = (directory as NSString).appendingPathComponent("redis.log")
-        let arguments = ["--bind", host, "--port", "\(port)", "--save", "", "--appendonly", "no",
+        var arguments = ["--bind", host, "--port", "\(port)", "--save", "", "--appendonly", "no",
                          "--daemonize", "no", "--protected-mode", "no", "--dir", directory]
+        if let acl {
+            let aclPath = (directory as NSString).appendingPathComponent("users.acl")
+            try PrivateFile.write(acl.fileText(), to: aclPath)
+            arguments += ["--aclfile", aclPath]
+        }
         let process: LocalProcess
         do {
             process = try LocalProcess.spawn(executable: executable, arguments: arguments,
@@ -54,8 +65,8 @@ public final class RedisServerProcess: Sendable {
             throw RedisError.protocolError(
                 "\(executable) not found: install Redis (Debian/Ubuntu: apt-get install -y redis-server) or set REDIS_URL")
         }
-        let url = RedisURL(host: host, port: port)
-        let redis = RedisServerProcess(process: process, url: url, logPath: logPath, logger: logger)
+        let url = acl?.balancerURL(host: host, port: port) ?? RedisURL(host: host, port: port)
+        let redis = RedisServerProcess(process: process, url: url, acl: acl, logPath: logPath, logger: logger)
         let clock = ContinuousClock()
         let deadline = clock.now.advanced(by: startTimeout)
         while clock.now < deadline {

@@ -116,18 +116,10 @@ struct SystemdEnvironmentDirectory: Sendable {
         if mkdir(path, 0o700) != 0 && errno != EEXIST {
             throw DriverError("cannot create \(path): \(String(cString: strerror(errno)))", instance: id)
         }
-        let target = filePath(id)
-        let temporary = target + ".tmp"
-        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0o600)
-        guard fd >= 0 else { throw DriverError("cannot write \(temporary): \(String(cString: strerror(errno)))", instance: id) }
-        fchmod(fd, 0o600)
-        let bytes = Array(text.utf8)
-        let written = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
-        let failure = written == bytes.count ? 0 : errno
-        close(fd)
-        guard failure == 0, rename(temporary, target) == 0 else {
-            unlink(temporary)
-            throw DriverError("cannot write \(target): \(String(cString: strerror(failure == 0 ? errno : failure)))", instance: id)
+        do {
+            try PrivateFile.write(text, to: filePath(id))
+        } catch {
+            throw DriverError("\(error)", instance: id)
         }
     }
 
