@@ -104,6 +104,58 @@ import WSScaleTestSupport
     }
 }
 
+/// Attack: a pid file that names a process which is not this pool's server.
+@Suite("attack: pid files") struct ProcessAdoptionAttackTests {
+    @Test("a pid file naming an unrelated live process (right start time, even its SERVER_ID) is not adopted, and the process is not touched")
+    func unrelatedProcessIsNotAdopted() async throws {
+        let state = ProcessDriverFixture.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: state) }
+        let configuration = ProcessDriverFixture.standInConfiguration(stateDirectory: state)
+        let directory = ProcessPoolDirectory(stateDirectory: state, pool: configuration.pool)
+        try directory.create()
+        // An innocent process, and one that even claims the id but belongs to another pool.
+        let innocent = try LocalProcess.spawn(executable: "/bin/sleep", arguments: ["30"], environment: [:], outputPath: nil)
+        let impostor = try LocalProcess.spawn(executable: "/bin/sleep", arguments: ["30"],
+                                              environment: ["SERVER_ID": "ws-impostor", "WSSCALE_POOL": "other-pool"], outputPath: nil)
+        defer {
+            Task {
+                _ = await innocent.terminate(grace: .zero)
+                _ = await impostor.terminate(grace: .zero)
+            }
+        }
+        try directory.write(ProcessPidFile(id: "ws-innocent", pid: innocent.pid, endpoint: Endpoint(host: "127.0.0.1", port: 1),
+                                           startTime: innocent.startTime))
+        try directory.write(ProcessPidFile(id: "ws-impostor", pid: impostor.pid, endpoint: Endpoint(host: "127.0.0.1", port: 1),
+                                           startTime: impostor.startTime))
+        try directory.write(ProcessPidFile(id: "ws-nostart", pid: innocent.pid, endpoint: Endpoint(host: "127.0.0.1", port: 1),
+                                           startTime: nil))
+
+        let driver = try ProcessDriver(configuration: configuration, logger: ProcessDriverFixture.logger)
+        let adopted = try await driver.instances()
+        print("attack pid files: adopted \(adopted.map(\.id)), innocent alive \(innocent.isAlive), impostor alive \(impostor.isAlive)")
+        #expect(adopted.isEmpty)
+        #expect(directory.instanceIDs().isEmpty, "the false claims are removed")
+        // Asking the driver to stop them reaches nothing: they were never its instances.
+        try? await driver.stop("ws-innocent", grace: .zero)
+        try? await driver.stop("ws-impostor", grace: .zero)
+        #expect(innocent.isAlive && impostor.isAlive, "neither process was signalled")
+    }
+
+    @Test("the rule: start time recorded and equal, SERVER_ID and WSSCALE_POOL as launched")
+    func rule() {
+        let record = ProcessPidFile(id: "ws-a", pid: 10, endpoint: Endpoint(host: "127.0.0.1", port: 1), startTime: 5)
+        let own = ["SERVER_ID": "ws-a", "WSSCALE_POOL": "p"]
+        #expect(ProcessAdoptionCheck.problem(record: record, pool: "p", startTime: 5, environment: own) == nil)
+        #expect(ProcessAdoptionCheck.problem(record: record, pool: "p", startTime: 6, environment: own) != nil)
+        #expect(ProcessAdoptionCheck.problem(record: record, pool: "q", startTime: 5, environment: own) != nil)
+        #expect(ProcessAdoptionCheck.problem(record: record, pool: "p", startTime: 5, environment: ["WSSCALE_POOL": "p"]) != nil)
+        #expect(ProcessAdoptionCheck.problem(record: record, pool: "p", startTime: 5, environment: nil) != nil)
+        var noStart = record
+        noStart.startTime = nil
+        #expect(ProcessAdoptionCheck.problem(record: noStart, pool: "p", startTime: 5, environment: own) != nil)
+    }
+}
+
 /// What a spawned process inherits.
 @Suite struct ProcessSpawnTests {
     @Test func childGetsOnlyTheStandardStreamsAndItsOwnProcessGroup() async throws {

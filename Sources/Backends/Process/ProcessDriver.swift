@@ -89,6 +89,7 @@ public actor ProcessDriver: InstanceDriver {
         environment.merge(configuration.environment) { $1 }
         environment.merge(request.environment) { $1 }
         environment["SERVER_ID"] = id
+        environment["WSSCALE_POOL"] = configuration.pool // how adoption recognizes it (ProcessAdoptionCheck)
         environment["SERVER_HOST"] = configuration.host
         environment["SERVER_PORT"] = String(port)
 
@@ -199,9 +200,16 @@ public actor ProcessDriver: InstanceDriver {
                 continue
             }
             let process = LocalProcess(pid: record.pid)
-            let sameProcess = record.startTime == nil || process.startTime == record.startTime
-            guard process.isAlive, sameProcess else {
+            guard process.isAlive else {
                 logger.info("removing stale pid file", metadata: ["instance": "\(id)", "pid": "\(record.pid)"])
+                directory.remove(id)
+                continue
+            }
+            if let problem = ProcessAdoptionCheck.problem(record: record, pool: configuration.pool, startTime: process.startTime,
+                                                          environment: ProcessAdoptionCheck.environment(of: record.pid)) {
+                // Never stopped: it may be anyone's process. Only the claim goes.
+                logger.warning("not adopting the process a pid file names; removing the file",
+                               metadata: ["instance": "\(id)", "pid": "\(record.pid)", "reason": "\(problem)"])
                 directory.remove(id)
                 continue
             }
