@@ -191,10 +191,20 @@ import Testing
             #expect(try await registryB.allSessions().map(\.sessionId) == ["b1"])
 
             let commandsA = StreamRecorder(storeA.commands())
+            // A command published before a store's subscription is confirmed is lost (pub/sub):
+            // wait until Redis counts one subscriber on each pool's channel.
+            let redis = try await fixture.connection()
+            #expect(await TestSupport.eventually {
+                try await redis.send(["PUBSUB", "NUMSUB", "poolA:cmd:ws-1", "poolB:cmd:ws-1"])
+                    == .array([.bulkString("poolA:cmd:ws-1"), .integer(1), .bulkString("poolB:cmd:ws-1"), .integer(1)])
+            })
+            await redis.close()
             try await registryA.shed(host: "ws-1", count: 1)
+            try await registryB.shed(host: "ws-1", count: 2)
             #expect(await TestSupport.eventually { commandsA.received == [.shed(count: 1)] })
-            try await Task.sleep(for: .milliseconds(100))
-            #expect(commandsB.received.isEmpty)
+            // Pub/sub keeps order: had B's store heard pool A's channel, "shed 1" would have come first.
+            #expect(await TestSupport.eventually { commandsB.received == [.shed(count: 2)] })
+            #expect(commandsA.received == [.shed(count: 1)])
         }
     }
 
