@@ -4,7 +4,7 @@ import WSScaleCore
 import WSScaleTestSupport
 import Testing
 
-/// Servers' stores and the balancer's registry against a real redis-server (lease 1 s).
+/// Servers' stores and the balancer's registry against a real redis-server (lease 5 s; 2 s where a test waits for an expiry).
 @Suite struct RedisSessionRegistryTests {
     /// This machine's clock in ms since 1970, rounded as the registry's reads round it.
     static func millisecondsNow() -> Int64 { Int64((Date().timeIntervalSince1970 * 1000).rounded()) }
@@ -44,7 +44,7 @@ import Testing
             let registry = fixture.runningRegistry()
             let events = StreamRecorder(registry.events())
             let (survivor, _) = fixture.runningStore(host: "ws-alive")
-            let (crashing, crashingTask) = fixture.runningStore(host: "ws-dead")
+            let (crashing, crashingTask) = fixture.runningStore(host: "ws-dead", lease: .seconds(2))
             survivor.sessionOpened(testSession("a1", host: "ws-alive"))
             crashing.sessionOpened(testSession("d1", host: "ws-dead"))
             crashing.sessionOpened(testSession("d2", host: "ws-dead"))
