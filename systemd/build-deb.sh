@@ -39,7 +39,7 @@ trap 'rm -rf "$ROOT"' EXIT
 chmod 0755 "$ROOT"
 install -d -m 0755 "$ROOT/DEBIAN" "$ROOT/usr/bin" "$ROOT/lib/systemd/system" \
   "$ROOT/lib/systemd/system/haproxy.service.d" "$ROOT/lib/systemd/system/redis-server.service.d" \
-  "$ROOT/usr/share/polkit-1/rules.d" "$ROOT/etc/wsscale" "$ROOT/usr/share/doc/wsscale"
+  "$ROOT/usr/share/polkit-1/rules.d" "$ROOT/etc/wsscale" "$ROOT/usr/share/doc/wsscale" "$ROOT/usr/share/wsscale"
 install -m 0755 "$BINARY" "$ROOT/usr/bin/wsscale"
 strip "$ROOT/usr/bin/wsscale" 2>/dev/null || true
 for unit in wsscale-server@.service wsscale-balancer.service wsscale-client.service wsscale-dashboard.service wsscale.target; do
@@ -52,6 +52,7 @@ install -m 0644 systemd/polkit/50-wsscale.rules "$ROOT/usr/share/polkit-1/rules.
 install -m 0640 systemd/etc/wsscale.env "$ROOT/etc/wsscale/wsscale.env"
 install -m 0644 systemd/etc/haproxy.cfg "$ROOT/etc/wsscale/haproxy.cfg"
 install -m 0644 systemd/etc/redis.conf "$ROOT/etc/wsscale/redis.conf"
+install -m 0644 systemd/etc/redis-users.acl.in "$ROOT/usr/share/wsscale/redis-users.acl.in"
 install -m 0644 README.md "$ROOT/usr/share/doc/wsscale/README.md"
 install -m 0644 systemd/README.md "$ROOT/usr/share/doc/wsscale/README.systemd.md"
 printf '%s\n' /etc/wsscale/wsscale.env /etc/wsscale/haproxy.cfg /etc/wsscale/redis.conf > "$ROOT/DEBIAN/conffiles"

@@ -22,6 +22,7 @@ public enum BackendKind: String, Sendable, CaseIterable {
 /// | `BALANCER_PORT` | `8488` | port of the HTTP API |
 /// | `REDIS_URL` | `redis://127.0.0.1:6379/0` | the session registry, as the balancer reaches it |
 /// | `SERVER_REDIS_URL` | `REDIS_URL` | the registry as the servers reach it (differs inside containers) |
+/// | `REDIS_URL_FILE`, `SERVER_REDIS_URL_FILE` | none | read those URLs (they may hold passwords) from files instead |
 /// | `REDIS_KEY_PREFIX` | `wsscale` | key prefix, so two pools can share one Redis (1–64 of `[A-Za-z0-9._:-]`) |
 /// | `LEASE_SECONDS` | `5` | how long a server's records outlive it when it dies |
 /// | `HAPROXY_RUNTIME_API` | `unix:///run/wsscale/haproxy.sock` | HAProxy's runtime API (`unix://path` or `tcp://host:port`) |
@@ -75,12 +76,12 @@ public struct BalancerSettings: Sendable {
         }
         settings.apiHost = reader.string("BALANCER_HOST", default: settings.apiHost, rule: SettingRule.hostProblem)
         settings.apiPort = reader.int("BALANCER_PORT", default: settings.apiPort, in: 1...65535)
-        if let text = reader.raw("REDIS_URL") {
+        if let text = reader.secret("REDIS_URL") {
             do { settings.redisURL = try RedisURL(parsing: text, variable: "REDIS_URL") } catch let error as ConfigurationError {
                 error.issues.forEach { reader.report($0.variable, $0.message) }
             } catch { reader.report("REDIS_URL", "\(error)") }
         }
-        if let text = reader.raw("SERVER_REDIS_URL") {
+        if let text = reader.secret("SERVER_REDIS_URL") {
             do { _ = try RedisURL(parsing: text, variable: "SERVER_REDIS_URL"); settings.serverRedisURL = text } catch let error as ConfigurationError {
                 error.issues.forEach { reader.report($0.variable, $0.message) }
             } catch { reader.report("SERVER_REDIS_URL", "\(error)") }

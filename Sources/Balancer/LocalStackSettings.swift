@@ -35,7 +35,7 @@ public struct LocalStackSettings: Sendable {
         settings.lbPort = reader.int("LB_PORT", default: settings.lbPort, in: 1...65535)
         settings.statsPort = reader.int("LB_STATS_PORT", default: settings.statsPort, in: 1...65535)
         settings.redisPort = reader.int("UP_REDIS_PORT", default: settings.redisPort, in: 1...65535)
-        settings.startsRedis = reader.raw("REDIS_URL") == nil
+        settings.startsRedis = !reader.isSet(secret: "REDIS_URL")
         settings.startsHAProxy = reader.raw("HAPROXY_RUNTIME_API") == nil
         return settings
     }

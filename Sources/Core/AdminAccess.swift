@@ -87,23 +87,14 @@ public struct AdminToken: Sendable, Equatable, CustomStringConvertible {
     }
 
     /// Reads a token file: one token, surrounding whitespace ignored; the file must not be
-    /// world-readable.
+    /// world-readable (`SecretFile`).
     public static func load(path: String) -> Result<AdminToken, FileProblem> {
-        let attributes: [FileAttributeKey: Any]
-        do {
-            attributes = try FileManager.default.attributesOfItem(atPath: path)
-        } catch {
-            return .failure(FileProblem(message: "cannot read \(path): no such file or no permission"))
+        switch SecretFile.read(path: path) {
+        case .failure(let problem): return .failure(FileProblem(message: problem.message))
+        case .success(let text):
+            if let problem = problem(with: text) { return .failure(FileProblem(message: "the token in \(path) \(problem)")) }
+            return .success(AdminToken(text)!)
         }
-        if let mode = (attributes[.posixPermissions] as? NSNumber)?.intValue, mode & 0o007 != 0 {
-            return .failure(FileProblem(message: "\(path) is readable by every user (mode \(String(mode, radix: 8))): chmod o-rwx it"))
-        }
-        guard let data = FileManager.default.contents(atPath: path), data.count <= 4096 else {
-            return .failure(FileProblem(message: "cannot read \(path), or it is larger than 4096 bytes"))
-        }
-        let text = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
-        if let problem = problem(with: text) { return .failure(FileProblem(message: "the token in \(path) \(problem)")) }
-        return .success(AdminToken(text)!)
     }
 }
 

@@ -79,7 +79,7 @@ public struct ServerConfiguration: Sendable, Equatable {
         let port = reader.int("SERVER_PORT", default: 8088, in: 0...65535)
         let maxConnections = reader.int("MAX_CONNECTIONS_PER_HOST", default: 30, in: 1...1_000_000)
         let grace = reader.seconds("SHUTDOWN_GRACE_SECONDS", default: .seconds(10), in: 1...3600)
-        let redisURL = reader.string("REDIS_URL", default: "redis://127.0.0.1:6379/0")
+        let redisURL = reader.secret("REDIS_URL") ?? "redis://127.0.0.1:6379/0"
         if let problem = registryURLProblem(redisURL) { reader.report("REDIS_URL", problem) }
         let prefix = reader.string("REDIS_KEY_PREFIX", default: "wsscale", rule: SettingRule.redisKeyPrefixProblem)
         let lease = reader.seconds("LEASE_SECONDS", default: .seconds(5), in: 1...3600)

@@ -72,6 +72,12 @@ extension RealStackTests.DockerStackTests {
                                                            body: #"{"userIds":["smoke-0"]}"#)
             print("attack compose: disconnect without the token → \(intruder.status)")
             #expect(intruder.status == 401, "\(intruder.status) \(intruder.body)")
+            // Redis on the compose network: no default user, and nobody but the balancer holds the URLs.
+            let anonymous = await stack.compose(["exec", "-T", "redis", "redis-cli", "-h", "127.0.0.1", "FLUSHALL"])
+            print("attack compose: FLUSHALL without a Redis user → \(anonymous.output.trimmingCharacters(in: .whitespacesAndNewlines))")
+            #expect(anonymous.output.contains("NOAUTH"), "\(anonymous.output)")
+            let clientSees = await stack.compose(["exec", "-T", "client", "ls", "/run/wsscale-balancer"])
+            #expect(clientSees.status != 0, "the client simulator's container has no Redis URLs: \(clientSees.output)")
 
             // Why down.sh removes the servers by label: a restarted balancer adopts them.
             let servers = Set(topology.instances.map(\.id))

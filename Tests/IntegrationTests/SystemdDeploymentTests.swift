@@ -24,6 +24,37 @@ struct SystemdDeploymentTests {
         }
     }
 
+    /// Attack, as installed: Redis refuses anyone without a user and confines the servers'
+    /// user; the secrets files are readable by root and one group only; the published traffic
+    /// port carries no admin path; the client simulator wants the admin token.
+    @Test func secretsAndRedisUsersAsInstalled() async throws {
+        let stack = try SystemdContainerStack.running()
+        let modes = await stack.exec(["stat", "-c", "%n %a %U:%G", "/etc/wsscale/redis-users.acl",
+                                      "/etc/wsscale/redis-users.env", "/etc/wsscale/admin-token.env"]).output
+        print("attack systemd: \(modes.replacingOccurrences(of: "\n", with: "; "))")
+        for expected in ["/etc/wsscale/redis-users.acl 640 root:redis", "/etc/wsscale/redis-users.env 640 root:wsscale",
+                         "/etc/wsscale/admin-token.env 640 root:wsscale"] {
+            #expect(modes.contains(expected), "\(expected): \(modes)")
+        }
+        let anonymous = await stack.shell("printf 'PING\\nFLUSHALL\\n' | redis-cli -h 127.0.0.1")
+        print("attack systemd: redis without a user → \(anonymous.output.replacingOccurrences(of: "\n", with: " | "))")
+        #expect(anonymous.output.components(separatedBy: "NOAUTH").count == 3, "\(anonymous.output)")
+        let asServer = await stack.shell("""
+            . /etc/wsscale/redis-users.env; p=${SERVER_REDIS_URL#redis://wsscale-server:}; p=${p%@*}
+            printf 'AUTH wsscale-server %s\\nFLUSHALL\\nCONFIG GET dir\\nKEYS *\\nSET other x\\n' "$p" | redis-cli -h 127.0.0.1
+            """)
+        print("attack systemd: redis as the servers' user → \(asServer.output.replacingOccurrences(of: "\n", with: " | "))")
+        #expect(asServer.output.hasPrefix("OK"), "the servers' user logs in: \(asServer.output)")
+        #expect(asServer.output.components(separatedBy: "NOPERM").count == 5, "\(asServer.output)")
+
+        let traffic = try await RawHTTPClient.request("GET", "/ws-session/all", port: stack.trafficPort)
+        #expect(traffic.status == 404, "GET /ws-session/all through the traffic port: \(traffic.status)")
+        let intruder = try await RawHTTPClient.request("POST", "/route/kickstart/ws/batch/connect", port: stack.clientPort,
+                                                       headers: [("Content-Type", "application/json")], body: #"{"userIds":["x"]}"#)
+        #expect(intruder.status == 401, "connect without the token: \(intruder.status)")
+        print("attack systemd: traffic port /ws-session/all → \(traffic.status), client connect without token → \(intruder.status)")
+    }
+
     /// The polkit rule: user wsscale starts and stops a server unit (which comes up under its
     /// sandbox and tells systemd READY=1), and is refused any other unit or verb.
     @Test func polkitLetsTheBalancersUserManageOnlyServerUnits() async throws {

@@ -112,10 +112,10 @@ struct SystemdStackTests {
         let onIt = before.users.filter { $0.host == victim.id }
         #expect(onIt.count == victim.sessions, "the client and the topology agree on \(victim.id): \(onIt.map(\.userId)), \(victim.sessions)")
         let key = "wsscale:host:\(victim.id):sessions"
-        #expect(await stack.exec(["redis-cli", "-h", "127.0.0.1", "EXISTS", key]).output.hasPrefix("1"), "\(key) is the server's record")
+        #expect(await Self.redisExists(key, in: stack) == "1", "\(key) is the server's record")
         #expect(await stack.exec(["systemctl", "stop", unit]).status == 0)
-        let left = await stack.exec(["redis-cli", "-h", "127.0.0.1", "EXISTS", key]).output
-        #expect(left.trimmingCharacters(in: .whitespacesAndNewlines) == "0", "the stopped server's sessions are still in Redis: \(left)")
+        let left = await Self.redisExists(key, in: stack)
+        #expect(left == "0", "the stopped server's sessions are still in Redis: \(left)")
         let journal = await stack.exec(["journalctl", "--no-pager", "-o", "cat", "-u", unit]).output
         #expect(journal.contains("closing every session for shutdown") && journal.contains("sessions=\(onIt.count)"),
                 "the server closed its \(onIt.count) sessions for shutdown:\n\(journal.suffix(2000))")
@@ -197,6 +197,16 @@ struct SystemdStackTests {
     }
 
     /// The unit of a server: `wsscale-server@<pool>:<id>.service`.
+    /// `EXISTS key` in the container's Redis, as the balancer's user (its password read from
+    /// /etc/wsscale/redis-users.env and sent with AUTH on stdin, not on a command line).
+    static func redisExists(_ key: String, in stack: SystemdContainerStack) async -> String {
+        let script = """
+        . /etc/wsscale/redis-users.env; p=${REDIS_URL#redis://wsscale-balancer:}; p=${p%@*}
+        printf 'AUTH wsscale-balancer %s\\nEXISTS %s\\n' "$p" '\(key)' | redis-cli -h 127.0.0.1 | tail -n 1
+        """
+        return await stack.shell(script).output.trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
     static func unit(of id: String, in stack: SystemdContainerStack) async -> String? {
         await serverUnits(in: stack).map(\.name).first { $0.hasSuffix(":\(id).service") || $0 == "wsscale-server@\(id).service" }
     }

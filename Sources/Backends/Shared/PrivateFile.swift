@@ -9,6 +9,8 @@ public enum PrivateFile {
     public struct WriteError: Error, CustomStringConvertible {
         /// What failed, naming the file.
         public var description: String
+        /// A failure described by `description`.
+        public init(description: String) { self.description = description }
     }
 
     /// Writes `text` to `path` (replacing it), mode 0600.

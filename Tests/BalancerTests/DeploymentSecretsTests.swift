@@ -1,0 +1,65 @@
+import Foundation
+import Testing
+import WSScaleBackends
+@testable import WSScaleBalancer
+import WSScaleCore
+
+/// `wsscale secrets`' files (real files in a temporary folder).
+@Suite struct DeploymentSecretsTests {
+    static func folder() throws -> String {
+        let path = NSTemporaryDirectory() + "wsscale-secrets-\(UUID().uuidString)"
+        for sub in ["admin", "redis", "balancer"] {
+            try FileManager.default.createDirectory(atPath: path + "/" + sub, withIntermediateDirectories: true)
+        }
+        return path
+    }
+
+    static func mode(_ path: String) -> Int {
+        ((try? FileManager.default.attributesOfItem(atPath: path))?[.posixPermissions] as? NSNumber)?.intValue ?? -1
+    }
+
+    @Test("made once, 0600; kept by the next run; a given token replaces the stored one; the URLs log in as the ACL's users")
+    func madeKeptReplaced() throws {
+        let root = try Self.folder()
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let secrets = DeploymentSecrets(adminDirectory: root + "/admin", redisDirectory: root + "/redis",
+                                        balancerDirectory: root + "/balancer", redisHost: "redis", keyPrefix: "pool", owner: nil)
+        let first = try secrets.ensure(givenToken: nil)
+        #expect(first.contains("\(root)/admin/admin-token: made") && first.contains("\(root)/redis/users.acl: made"))
+        let files = ["admin/admin-token", "redis/users.acl", "balancer/redis-url", "balancer/server-redis-url"]
+        for file in files { #expect(Self.mode(root + "/" + file) == 0o600, "\(file)") }
+        let token = try AdminToken.load(path: root + "/admin/admin-token").get()
+        let acl = try #require(RedisACL.parse(String(contentsOfFile: root + "/redis/users.acl", encoding: .utf8), keyPrefix: "pool"))
+        var reader = EnvironmentReader(environment: ["REDIS_URL_FILE": root + "/balancer/redis-url",
+                                                     "SERVER_REDIS_URL_FILE": root + "/balancer/server-redis-url"])
+        let settings = BalancerSettings.read(from: &reader)
+        #expect(reader.issues.isEmpty)
+        #expect(settings.redisURL == acl.balancerURL(host: "redis", port: 6379))
+        #expect(settings.serverRedisURL == acl.serverURL(host: "redis", port: 6379).connectionString)
+
+        let second = try secrets.ensure(givenToken: nil)
+        #expect(second.contains("\(root)/admin/admin-token: kept") && second.contains("\(root)/redis/users.acl: kept"))
+        #expect(try AdminToken.load(path: root + "/admin/admin-token").get() == token)
+        #expect(RedisACL.parse(try String(contentsOfFile: root + "/redis/users.acl", encoding: .utf8), keyPrefix: "pool") == acl)
+
+        let given = AdminToken("operator-chosen-token-0001")!
+        _ = try secrets.ensure(givenToken: given)
+        #expect(try AdminToken.load(path: root + "/admin/admin-token").get() == given)
+        #expect(!first.joined().contains(token.value) && !first.joined().contains(acl.serverPassword), "the report shows no secret")
+    }
+
+    @Test("REDIS_URL_FILE: both set, a world-readable file or a missing one is refused, naming the variable")
+    func secretFileRules() throws {
+        let root = try Self.folder()
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let path = root + "/balancer/redis-url"
+        FileManager.default.createFile(atPath: path, contents: Data("redis://a:b@h:1/0\n".utf8), attributes: [.posixPermissions: 0o644])
+        for environment in [["REDIS_URL_FILE": path], ["REDIS_URL_FILE": path + ".missing"],
+                            ["REDIS_URL_FILE": path, "REDIS_URL": "redis://x:1"]] {
+            var reader = EnvironmentReader(environment: environment)
+            _ = BalancerSettings.read(from: &reader)
+            #expect(reader.issues.map(\.variable) == ["REDIS_URL_FILE"], "\(environment): \(reader.issues)")
+            #expect(!reader.issues.description.contains("redis://a:b"), "the file's content is never shown")
+        }
+    }
+}
