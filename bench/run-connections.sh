@@ -16,6 +16,9 @@ REDIS_URL=${REDIS_URL:-}
 export REDIS_KEY_PREFIX=${REDIS_KEY_PREFIX:-wsscale-bench-$$}
 REGISTRY_PATH=${REGISTRY_PATH:-/ws-session/all}
 SERVER_ID=ws-bench
+# The session list (REGISTRY_PATH) needs the admin token: one for this run, in the environment
+# of the server and of the bench (never on a command line).
+export WSSCALE_ADMIN_TOKEN=${WSSCALE_ADMIN_TOKEN:-$(od -An -tx1 -N32 /dev/urandom | tr -d ' \n')}
 
 # Each process needs an fd per connection: raise the soft limit to the hard one (20000 here).
 ulimit -n "$(ulimit -Hn)"

@@ -19,6 +19,9 @@ free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",
 STATE=$(mktemp -d /tmp/wsscale-bench-scaling.XXXXXX)
 CLIENT_PORT=$(free_port); BALANCER_PORT=$(free_port)
 
+# The client simulator's API needs the admin token: one for this run, in the environment of
+# `up` and of the bench (never on a command line).
+export WSSCALE_ADMIN_TOKEN=${WSSCALE_ADMIN_TOKEN:-$(od -An -tx1 -N32 /dev/urandom | tr -d ' \n')}
 env -u REDIS_URL -u HAPROXY_RUNTIME_API -u CLIENT_TARGET_URL -u DASHBOARD_BALANCER_URL -u DASHBOARD_CLIENT_URL \
     LB_HOST=127.0.0.1 LB_PORT="$(free_port)" LB_STATS_PORT="$(free_port)" UP_REDIS_PORT="$(free_port)" \
     BALANCER_HOST=127.0.0.1 BALANCER_PORT="$BALANCER_PORT" CLIENT_HOST=127.0.0.1 CLIENT_PORT="$CLIENT_PORT" \

@@ -18,7 +18,10 @@ struct UpCommand: AsyncParsableCommand {
         Reads the scaling knobs (CONNECTION_LIMIT_PER_HOST, MAX_UTILIZATION_PERCENT, …) and the \
         addresses (LB_HOST, LB_PORT, LB_STATS_PORT, UP_REDIS_PORT, BALANCER_PORT, CLIENT_PORT, \
         DASHBOARD_HOST, DASHBOARD_PORT, DASHBOARD_BALANCER_URL, DASHBOARD_CLIENT_URL, REDIS_URL, \
-        HAPROXY_RUNTIME_API, WSSCALE_STATE_DIR) from the environment and ./.env. \
+        HAPROXY_RUNTIME_API, WSSCALE_STATE_DIR, WSSCALE_ADMIN_TOKEN) from the environment and ./.env. \
+        Every listener binds 127.0.0.1 unless its *_HOST says otherwise. Without WSSCALE_ADMIN_TOKEN \
+        (or WSSCALE_ADMIN_TOKEN_FILE), the admin token is <state dir>/admin-token (made once, 0600); \
+        the redis-server it starts has users of its own (<state dir>/redis/users.acl, 0600). \
         One up runs per WSSCALE_STATE_DIR (a second one exits 2 naming the first one's pid), and \
         a port already taken stops it with exit status 2 before anything starts. \
         Ctrl-C or SIGTERM stops everything it started.

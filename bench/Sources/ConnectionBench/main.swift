@@ -229,7 +229,9 @@ func exchange(_ request: String, port: Int, options: Options, group: EventLoopGr
 
 /// Sends `GET path` with `Connection: close` to the server and returns the body.
 func httpGet(_ path: String, options: Options, group: EventLoopGroup) async throws -> String {
-    let request = "GET \(path) HTTP/1.1\r\nHost: \(options.host)\r\nConnection: close\r\n\r\n"
+    // The session list needs the admin token (run-connections.sh gives the server and the bench one).
+    let token = ProcessInfo.processInfo.environment["WSSCALE_ADMIN_TOKEN"].map { "Authorization: Bearer \($0)\r\n" } ?? ""
+    let request = "GET \(path) HTTP/1.1\r\nHost: \(options.host)\r\n\(token)Connection: close\r\n\r\n"
     let text = try await exchange(request, port: options.port, options: options, group: group) { _ in false }
     guard let split = text.range(of: "\r\n\r\n") else { throw BenchError("bad HTTP answer") }
     return String(text[split.upperBound...])

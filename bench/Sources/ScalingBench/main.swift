@@ -54,7 +54,9 @@ extension Duration {
 }
 
 let options = Options.parse(Array(CommandLine.arguments.dropFirst()))
-let api = StackAPI(clientPort: options.clientPort, balancerPort: options.balancerPort)
+// The client simulator's API needs the admin token run-scaling.sh gave `wsscale up`.
+let api = StackAPI(clientPort: options.clientPort, balancerPort: options.balancerPort,
+                   adminToken: ProcessInfo.processInfo.environment["WSSCALE_ADMIN_TOKEN"])
 let scenario = StackScenario(api: api, killServer: { _ in })
 
 var inRotation: [Duration] = []
