@@ -31,25 +31,8 @@ public struct AdminGateMiddleware<Context: RequestContext>: RouterMiddleware {
         }
         var responseHeaders: HTTPFields = [.contentType: "application/json", .cacheControl: "no-store"]
         if refusal.asksForCredential { responseHeaders[.wwwAuthenticate] = #"Bearer realm="wsscale""# }
-        let body = #"{"error":"\#(JSONText.escaped(refusal.reason))"}"#
+        let body = (try? JSONEncoder().encode(["error": refusal.reason])) ?? Data(#"{"error":"refused"}"#.utf8)
         return Response(status: .init(code: refusal.status), headers: responseHeaders,
-                        body: .init(byteBuffer: ByteBuffer(string: body)))
-    }
-}
-
-/// JSON string escaping for short texts written by hand.
-enum JSONText {
-    /// `text` with `"`, `\` and control characters escaped for a JSON string.
-    static func escaped(_ text: String) -> String {
-        var out = ""
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case _ where scalar.value < 0x20: out += String(format: "\\u%04x", scalar.value)
-            default: out.unicodeScalars.append(scalar)
-            }
-        }
-        return out
+                        body: .init(byteBuffer: ByteBuffer(bytes: body)))
     }
 }

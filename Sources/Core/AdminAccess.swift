@@ -53,27 +53,18 @@ public struct AdminToken: Sendable, Equatable, CustomStringConvertible {
     public var description: String { "<admin token, \(value.utf8.count) characters>" }
 
     /// Reads the token from `WSSCALE_ADMIN_TOKEN`, or from the file `WSSCALE_ADMIN_TOKEN_FILE`
-    /// names (a file others cannot read: not group- or world-readable unless its group is the
-    /// service's; see ``fileProblem(path:)``). Both set, or a bad value, is reported on `reader`.
+    /// names (`EnvironmentReader.secret`: not world-readable). Both set, or a bad value, is
+    /// reported on `reader`, naming the variable.
     /// - Returns: the token, or `nil` when neither is set (admin endpoints then refuse everyone).
     public static func read(from reader: inout EnvironmentReader) -> AdminToken? {
-        let direct = reader.raw("WSSCALE_ADMIN_TOKEN")
-        let path = reader.raw("WSSCALE_ADMIN_TOKEN_FILE")
-        if direct != nil, path != nil {
-            reader.report("WSSCALE_ADMIN_TOKEN_FILE", "set either WSSCALE_ADMIN_TOKEN or WSSCALE_ADMIN_TOKEN_FILE, not both")
+        let fromFile = reader.raw("WSSCALE_ADMIN_TOKEN") == nil && reader.raw("WSSCALE_ADMIN_TOKEN_FILE") != nil
+        guard let text = reader.secret("WSSCALE_ADMIN_TOKEN") else { return nil }
+        if let problem = problem(with: text) {
+            reader.report(fromFile ? "WSSCALE_ADMIN_TOKEN_FILE" : "WSSCALE_ADMIN_TOKEN",
+                          fromFile ? "the token in the file \(problem)" : problem)
             return nil
         }
-        if let direct {
-            if let problem = problem(with: direct) { reader.report("WSSCALE_ADMIN_TOKEN", problem); return nil }
-            return AdminToken(direct)
-        }
-        guard let path else { return nil }
-        switch load(path: path) {
-        case .success(let token): return token
-        case .failure(let problem):
-            reader.report("WSSCALE_ADMIN_TOKEN_FILE", problem.message)
-            return nil
-        }
+        return AdminToken(text)
     }
 
     /// A reason a token file was refused.

@@ -26,6 +26,9 @@ public enum SecretFile {
         if let mode = (attributes[.posixPermissions] as? NSNumber)?.intValue, mode & 0o007 != 0 {
             return .failure(Problem(message: "\(path) is readable by every user (mode \(String(mode, radix: 8))): chmod o-rwx it"))
         }
+        if let size = (attributes[.size] as? NSNumber)?.intValue, size > maximumBytes {
+            return .failure(Problem(message: "\(path) is larger than \(maximumBytes) bytes"))
+        }
         guard let data = FileManager.default.contents(atPath: path), data.count <= maximumBytes else {
             return .failure(Problem(message: "cannot read \(path), or it is larger than \(maximumBytes) bytes"))
         }
