@@ -8,6 +8,6 @@ struct WSScale: AsyncParsableCommand {
         commandName: "wsscale",
         abstract: "Scale WebSocket servers horizontally by their number of persistent connections.",
         subcommands: [ServerCommand.self, BalancerCommand.self, ClientCommand.self, DashboardCommand.self,
-                      UpCommand.self, SecretsCommand.self]
+                      UpCommand.self, SecretsCommand.self, EngineProxyCommand.self]
     )
 }

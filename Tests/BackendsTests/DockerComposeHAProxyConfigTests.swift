@@ -9,12 +9,13 @@ import WSScaleTestSupport
 /// After a change to `HAProxyConfiguration`, rewrite the file with
 /// `WSSCALE_WRITE_COMPOSE_HAPROXY_CFG=1 swift test --skip-build --filter DockerComposeHAProxyConfigTests`.
 @Suite struct DockerComposeHAProxyConfigTests {
-    /// The compose stack's HAProxy: traffic on 8000, stats on 8404, the runtime API on a unix
-    /// socket and on TCP 9999 (reached by the balancer as `tcp://haproxy:9999` inside the
-    /// compose network; not published), servers in `wsscale_servers`.
+    /// The compose stack's HAProxy: traffic on 8000, stats on 8404, the runtime API only on a
+    /// unix socket in the volume `haproxy-admin`, owned by the balancer's user (65534): the
+    /// balancer is the only other service that mounts it, so no server, nor anything else on
+    /// a network, reaches the runtime API. Servers in `wsscale_servers`.
     static let composeConfiguration = HAProxyConfiguration(
-        runtimeSocketPath: "/run/haproxy.sock", trafficBind: "*:8000", statsBind: "*:8404",
-        runtimeTCPBind: "0.0.0.0:9999", backendName: "wsscale_servers")
+        runtimeSocketPath: "/run/haproxy-admin/haproxy.sock", runtimeSocketOwner: 65534, trafficBind: "*:8000", statsBind: "*:8404",
+        backendName: "wsscale_servers")
 
     static let committedPath = DockerTestEnvironment.repositoryRoot.appendingPathComponent("docker/haproxy/haproxy.cfg").path
 

@@ -22,7 +22,11 @@ struct DockerTestPool {
         DockerDriver(configuration: configuration(image: image, command: command), logger: Logger(label: "test.docker"))
     }
 
-    func id(_ suffix: String) -> InstanceID { "\(pool)-\(suffix)" }
+    /// An instance id of this pool (its container is `container(suffix)`).
+    func id(_ suffix: String) -> InstanceID { suffix }
+
+    /// The container of instance `id(suffix)`: `<pool>-<suffix>`.
+    func container(_ suffix: String) -> String { configuration().containerName(id(suffix)) }
 
     func removeEverything() { DockerTestEnvironment.removeContainers(ofPool: pool) }
 }
@@ -55,7 +59,7 @@ struct DockerDriverTests {
         #expect(try await driver.instances() == [DriverInstance(id: pool.id("a"), status: .running, endpoint: endpoint)])
 
         // The container got its identity, port, pool labels and the launch environment.
-        let env = DockerTestEnvironment.docker("inspect", "-f", "{{join .Config.Env \",\"}} {{index .Config.Labels \"wsscale.pool\"}} {{.HostConfig.RestartPolicy.Name}}", pool.id("a")).output
+        let env = DockerTestEnvironment.docker("inspect", "-f", "{{join .Config.Env \",\"}} {{index .Config.Labels \"wsscale.pool\"}} {{.HostConfig.RestartPolicy.Name}}", pool.container("a")).output
         #expect(env.contains("SERVER_ID=\(pool.id("a"))"))
         #expect(env.contains("SERVER_PORT=8088"))
         #expect(env.contains("WS_KNOB=7"))
@@ -80,13 +84,37 @@ struct DockerDriverTests {
         _ = try await driver.waitUntilRunning(pool.id("killed"), timeout: .seconds(30))
 
         try await driver.stop(pool.id("stopped"), grace: .seconds(2))
-        #expect(DockerTestEnvironment.docker("kill", pool.id("killed")).status == 0)
+        #expect(DockerTestEnvironment.docker("kill", pool.container("killed")).status == 0)
 
         let first = try await firstExit(exits, within: .seconds(15))
         #expect(first == InstanceExit(id: pool.id("killed"), exitCode: 137, reason: "container killed (SIGKILL, exit code 137)"))
         // Once reported, the dead container is removed by the driver.
         #expect(await TestSupport.eventually(timeout: .seconds(5)) { try await driver.instances().isEmpty })
         try await driver.stop(pool.id("killed"), grace: .seconds(1))
+    }
+
+    /// The attack "a fake labelled container": containers carrying the pool's label, made
+    /// behind the driver's back, are not adopted (so never put in HAProxy's rotation nor
+    /// stopped by the pool) unless named with the pool's prefix and running its image.
+    @Test func doesNotAdoptAFakeLabelledContainer() async throws {
+        let pool = DockerTestPool()
+        defer { pool.removeEverything() }
+        let driver = pool.driver()
+        _ = try await driver.launch(LaunchRequest(id: pool.id("real")))
+        func fake(name: String, instance: String, image: String) throws {
+            let made = DockerTestEnvironment.docker("run", "-d", "--name", name, "--label", "wsscale.pool=\(pool.pool)",
+                                                    "--label", "wsscale.instance=\(instance)", "--label", "wsscale.port=8088",
+                                                    image, "sleep", "600")
+            try #require(made.status == 0, "docker run: \(made.output)")
+        }
+        try fake(name: "fake-\(pool.pool)", instance: "fake", image: DockerTestEnvironment.testImage)
+        if DockerTestEnvironment.runsRealServer {
+            // The right name, the wrong image.
+            try fake(name: pool.container("lookalike"), instance: pool.id("lookalike"), image: DockerTestEnvironment.baseImage)
+        }
+        let adopted = try await driver.instances().map(\.id)
+        print("fake labelled containers: listed \(DockerTestEnvironment.docker("ps", "-aq", "--filter", "label=wsscale.pool=\(pool.pool)").output.split(separator: "\n").count) labelled, adopted \(adopted)")
+        #expect(adopted == [pool.id("real")])
     }
 
     @Test func aNewDriverAdoptsThePoolsContainers() async throws {
@@ -175,10 +203,10 @@ struct DockerDriverTests {
         configuration.reachability = .network(name: network)
         let driver = DockerDriver(configuration: configuration, logger: Logger(label: "test.docker"))
         _ = try await driver.launch(LaunchRequest(id: pool.id("n")))
-        let seen = DockerTestEnvironment.docker("inspect", "-f", "{{.HostConfig.NetworkMode}} {{len .HostConfig.PortBindings}}", pool.id("n")).output
+        let seen = DockerTestEnvironment.docker("inspect", "-f", "{{.HostConfig.NetworkMode}} {{len .HostConfig.PortBindings}}", pool.container("n")).output
         #expect(seen.trimmingCharacters(in: .whitespacesAndNewlines) == "\(network) 0")
         // Reached at its address in that network (by a balancer there; the test sends it nothing).
-        let address = DockerTestEnvironment.docker("inspect", "-f", "{{(index .NetworkSettings.Networks \"\(network)\").IPAddress}}", pool.id("n"))
+        let address = DockerTestEnvironment.docker("inspect", "-f", "{{(index .NetworkSettings.Networks \"\(network)\").IPAddress}}", pool.container("n"))
             .output.trimmingCharacters(in: .whitespacesAndNewlines)
         #expect(!address.isEmpty)
         #expect(try await driver.instances().map(\.endpoint) == [Endpoint(host: address, port: 8088)])
@@ -201,7 +229,7 @@ struct DockerDriverTests {
         let endpoint = try await driver.waitUntilRunning(pool.id("np"), timeout: .seconds(30))
         #expect(endpoint.host == "127.0.0.1")
         #expect(try await healthStatus(endpoint) == 200)
-        let seen = DockerTestEnvironment.docker("inspect", "-f", "{{.HostConfig.NetworkMode}}", pool.id("np")).output
+        let seen = DockerTestEnvironment.docker("inspect", "-f", "{{.HostConfig.NetworkMode}}", pool.container("np")).output
         #expect(seen.trimmingCharacters(in: .whitespacesAndNewlines) == network)
         try await driver.stop(pool.id("np"), grace: .seconds(1))
     }

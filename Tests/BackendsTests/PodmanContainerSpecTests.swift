@@ -12,7 +12,7 @@ import WSScaleCore
 
     @Test func publishesOnLoopbackWithLimitsLabelsAndIdentity() throws {
         let body = PodmanContainerSpec(ContainerSpecification.make(for: LaunchRequest(id: "ws-1"), configuration: configuration))
-        #expect(body.name == "ws-1")
+        #expect(body.name == "p1-ws-1")
         #expect(body.env["SERVER_ID"] == "ws-1" && body.env["SERVER_PORT"] == "8088" && body.env["SERVER_HOST"] == "0.0.0.0")
         #expect(body.labels == ["wsscale.pool": "p1", "wsscale.instance": "ws-1", "wsscale.port": "8088"])
         #expect(body.stop_timeout == 3)

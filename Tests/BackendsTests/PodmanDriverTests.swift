@@ -19,7 +19,11 @@ struct PodmanDriverTests {
                                      retry: RetryBackoff(attempts: 2, initialDelay: .milliseconds(50)))
     }
 
-    func id(_ suffix: String) -> InstanceID { "\(pool)-\(suffix)" }
+    /// An instance id of this pool (its container is `container(suffix)`).
+    func id(_ suffix: String) -> InstanceID { suffix }
+
+    /// The container of instance `id(suffix)`: `<pool>-<suffix>`.
+    func container(_ suffix: String) -> String { configuration().containerName(id(suffix)) }
 
     @Test func reportsAMissingImageInPodmansWordsAndLeavesNoContainer() async throws {
         defer { PodmanTestEnvironment.removeContainers(ofPool: pool) }
@@ -65,7 +69,7 @@ struct PodmanDriverTests {
         _ = try await driver.launch(LaunchRequest(id: id("limits")))
         let endpoint = try await driver.waitUntilRunning(id("limits"), timeout: .seconds(30))
         #expect(endpoint.host == "127.0.0.1")
-        let seen = PodmanTestEnvironment.podman("inspect", "-f", "{{range .HostConfig.Ulimits}}{{.Name}}={{.Soft}}:{{.Hard}} {{end}}{{.Config.StopTimeout}}", id("limits"))
+        let seen = PodmanTestEnvironment.podman("inspect", "-f", "{{range .HostConfig.Ulimits}}{{.Name}}={{.Soft}}:{{.Hard}} {{end}}{{.Config.StopTimeout}}", container("limits"))
         #expect(seen.output.contains("RLIMIT_NOFILE=4321:4321"), "\(seen.output)")
         #expect(seen.output.contains("RLIMIT_NPROC=321:321"), "\(seen.output)")
         #expect(seen.output.trimmingCharacters(in: .whitespacesAndNewlines).hasSuffix(" 2"), "\(seen.output)")
@@ -87,7 +91,7 @@ struct PodmanDriverTests {
         let endpoint = try await driver.waitUntilRunning(id("np"), timeout: .seconds(30))
         #expect(endpoint.host == "127.0.0.1")
         #expect(try await healthStatus(endpoint) == 200)
-        let networks = PodmanTestEnvironment.podman("inspect", "-f", "{{range $name, $_ := .NetworkSettings.Networks}}{{$name}} {{end}}", id("np")).output
+        let networks = PodmanTestEnvironment.podman("inspect", "-f", "{{range $name, $_ := .NetworkSettings.Networks}}{{$name}} {{end}}", container("np")).output
         #expect(networks.trimmingCharacters(in: .whitespacesAndNewlines) == network)
         try await driver.stop(id("np"), grace: .seconds(1))
     }

@@ -55,7 +55,8 @@ extension RealStackTests.DockerStackTests {
                 return (String(words[0]), words.count > 1 ? String(words[1]) : "")
             }) { first, _ in first }
             for server in topology.inRotation {
-                #expect(networkOf[server.id] == stack.network, "\(server.id) is a container of the pool on \(stack.network); listed: \(listed)")
+                #expect(networkOf["\(stack.pool)-\(server.id)"] == stack.network,
+                        "\(server.id) is the pool's container \(stack.pool)-\(server.id) on \(stack.network) only; listed: \(listed)")
             }
             if !scaledOut || !allConnected { print(await stack.logs()) }
 
@@ -78,6 +79,48 @@ extension RealStackTests.DockerStackTests {
             #expect(anonymous.output.contains("NOAUTH"), "\(anonymous.output)")
             let clientSees = await stack.compose(["exec", "-T", "client", "ls", "/run/wsscale-balancer"])
             #expect(clientSees.status != 0, "the client simulator's container has no Redis URLs: \(clientSees.output)")
+
+            // Attack from a server's container (what a compromised server could reach): not
+            // HAProxy's runtime API (no TCP listener; its socket is in a volume servers do not
+            // mount), not the engine proxy (on the control network only).
+            let server = "\(stack.pool)-\(topology.instances[0].id)"
+            let proxyContainer = await stack.compose(["ps", "-q", "engine-proxy"]).output.split(whereSeparator: \.isNewline).last.map(String.init) ?? ""
+            let proxyAddress = DockerTestEnvironment.docker(
+                "inspect", "-f", "{{(index .NetworkSettings.Networks \"\(stack.network)_control\").IPAddress}}", proxyContainer,
+            ).output.trimmingCharacters(in: .whitespacesAndNewlines)
+            #expect(!proxyAddress.isEmpty, "the engine proxy's address on the control network")
+            let attempts: [(what: String, command: String)] = [
+                ("HAProxy's runtime API over TCP", "echo 'show info' | busybox nc -w 3 haproxy 9999"),
+                ("HAProxy's runtime socket", "ls /run/haproxy-admin"),
+                ("the engine proxy by name", "getent hosts engine-proxy"),
+                ("the engine proxy by address", "printf 'GET /_ping HTTP/1.0\\r\\n\\r\\n' | busybox nc -w 3 \(proxyAddress) 2375"),
+            ]
+            for attempt in attempts {
+                let tried = DockerTestEnvironment.docker("exec", server, "busybox", "sh", "-c", attempt.command)
+                print("attack compose: \(attempt.what) from server \(server) → exit \(tried.status) \(tried.output.prefix(200))")
+                #expect(tried.status != 0 && !tried.output.contains("Version:") && !tried.output.contains("OK"),
+                        "\(attempt.what) reached from a server: \(tried.output)")
+            }
+            let fromClient = await stack.compose(["exec", "-T", "client", "busybox", "sh", "-c",
+                                                  "printf 'GET /_ping HTTP/1.0\\r\\n\\r\\n' | busybox nc -w 3 \(proxyAddress) 2375"])
+            print("attack compose: the engine proxy from the client simulator → exit \(fromClient.status)")
+            #expect(fromClient.status != 0, "the client simulator reached the engine proxy: \(fromClient.output)")
+
+            // A fake server: a container with the pool's label on the traffic network, made
+            // behind the balancer's back, answering /health. It is refused, never in rotation.
+            let fake = "fake-\(stack.pool)"
+            let made = DockerTestEnvironment.docker("run", "-d", "--name", fake, "--network", stack.network,
+                                                    "--label", "wsscale.pool=\(stack.pool)", "--label", "wsscale.instance=fake",
+                                                    "--label", "wsscale.port=8088", "-e", "SERVER_HOST=0.0.0.0", "-e", "SERVER_ID=fake",
+                                                    DockerTestEnvironment.productImage, "server")
+            #expect(made.status == 0, "docker run: \(made.output)")
+            let refused = await TestSupport.eventually(timeout: .seconds(30)) {
+                await stack.compose(["logs", "balancer"]).output.contains("container=\(fake)")
+            }
+            let afterFake = try await stack.topology()
+            print("attack compose: fake labelled container \(fake) → refused \(refused), in rotation: \(afterFake.inRotation.map(\.id))")
+            #expect(refused, "the balancer names the fake container it does not adopt")
+            #expect(!afterFake.instances.contains { $0.id == "fake" || $0.id == fake })
 
             // Why down.sh removes the servers by label: a restarted balancer adopts them.
             let servers = Set(topology.instances.map(\.id))

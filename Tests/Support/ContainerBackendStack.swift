@@ -201,7 +201,7 @@ public final class ContainerBackendStack: @unchecked Sendable {
 
     /// Kills one server's container from outside (`docker kill`, `podman kill`), the way a crash would.
     public func killServer(_ id: String) throws {
-        let killed = engine.cli.run(["kill", id])
+        let killed = engine.cli.run(["kill", "\(pool)-\(id)"])
         guard killed.status == 0 else { throw TestEnvironmentError("\(engine.cli.program) kill \(id): \(killed.output)") }
     }
 

@@ -10,7 +10,8 @@ public final class DockerComposeStack: @unchecked Sendable {
     public let project: String
     /// The servers' pool label (`WSSCALE_POOL`).
     public let pool: String
-    /// The network every service and server joins (`WSSCALE_DOCKER_NETWORK`).
+    /// The traffic network HAProxy and the servers join (`WSSCALE_DOCKER_NETWORK`); the
+    /// control network is `<network>_control`.
     public let network: String
     /// HAProxy's traffic port on 127.0.0.1 (8000 in the container).
     public let trafficPort: Int
@@ -114,7 +115,9 @@ public final class DockerComposeStack: @unchecked Sendable {
             left += DockerTestEnvironment.docker("ps", "-a", "--filter", "label=\(label)", "--format", "{{.Names}}").output
                 .split(whereSeparator: \.isNewline).map { "container \($0)" }
         }
-        if DockerTestEnvironment.docker("network", "inspect", network).status == 0 { left.append("network \(network)") }
+        for name in [network, "\(network)_control"] where DockerTestEnvironment.docker("network", "inspect", name).status == 0 {
+            left.append("network \(name)")
+        }
         return left
     }
 

@@ -5,7 +5,7 @@ import Glibc
 #endif
 
 /// What the Docker tests need from the machine: a Docker daemon that answers, the local
-/// base image, a container image that answers `GET /health`, and the socket proxy.
+/// base image and a container image that answers `GET /health`.
 ///
 /// Decision: the tests make the daemon answer and build the image themselves, so that
 /// `scripts/test.sh` on a fresh CI machine runs them on the real server. `scripts/test.sh`
@@ -108,29 +108,6 @@ public enum DockerTestEnvironment {
         return Int(UInt16(bigEndian: address.sin_port))
     }
 
-    /// Starts `haproxy -f docker/socket-proxy/haproxy.cfg` on a free port of 127.0.0.1 in
-    /// front of `/var/run/docker.sock`, and waits until it accepts connections.
-    /// - Returns: the running proxy; call `stop()` when done (use `defer`).
-    public static func startSocketProxy() throws -> SocketProxyProcess {
-        let port = try freeLoopbackPort()
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["haproxy", "-f", repositoryRoot.appendingPathComponent("docker/socket-proxy/haproxy.cfg").path, "-db"]
-        process.environment = ProcessInfo.processInfo.environment.merging(
-            ["DOCKER_PROXY_BIND": "127.0.0.1:\(port)", "DOCKER_SOCKET": "/var/run/docker.sock"]) { _, new in new }
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        let proxy = SocketProxyProcess(process: process, port: port)
-        for _ in 0..<100 {
-            if canConnect(port: port) { return proxy }
-            guard process.isRunning else { break }
-            usleep(50_000)
-        }
-        proxy.stop()
-        throw TestEnvironmentError("haproxy (socket proxy) did not listen on 127.0.0.1:\(port)")
-    }
-
     /// Whether something accepts TCP connections on 127.0.0.1:`port`.
     public static func canConnect(port: Int) -> Bool {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
@@ -178,26 +155,6 @@ public enum DockerTestEnvironment {
 
     private static func skip(_ reason: String) -> String {
         TestCommand.announceSkip("Docker", reason)
-    }
-}
-
-/// A socket proxy (haproxy) started by a test.
-public final class SocketProxyProcess: @unchecked Sendable {
-    private let process: Process
-    /// Its TCP port on 127.0.0.1.
-    public let port: Int
-
-    init(process: Process, port: Int) {
-        self.process = process
-        self.port = port
-    }
-
-    /// Stops haproxy and waits for it to exit.
-    public func stop() {
-        if process.isRunning {
-            process.terminate()
-            process.waitUntilExit()
-        }
     }
 }
 

@@ -306,7 +306,7 @@ extension DriverConformance.Fixture {
             makeDriver: { makeDriver(configuration) },
             makeDriverWithBadProgram: { makeDriver(missingImage) },
             killFromOutside: { id in
-                let killed = cli.run(["kill", id])
+                let killed = cli.run(["kill", configuration.containerName(id)])
                 guard killed.status == 0 else { throw DriverError("\(cli.program) kill failed: \(killed.output)", instance: id) }
             },
             cleanUp: { cli.removeContainers(ofPool: pool) })

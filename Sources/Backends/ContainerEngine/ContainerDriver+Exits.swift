@@ -51,12 +51,13 @@ extension ContainerDriver {
         guard event.Action == engine.deathAction, let actor = event.Actor, let containerID = actor.ID else { return nil }
         let attributes = actor.Attributes ?? [:]
         guard attributes[ContainerLabel.pool] == configuration.pool,
-              let id = attributes[ContainerLabel.instance] ?? attributes["name"] else { return nil }
+              let id = attributes[ContainerLabel.instance],
+              attributes["name"] == configuration.containerName(id) else { return nil }
         guard !alreadyReported.contains(containerID) else { return nil }
         alreadyReported.insert(containerID)
         if stopping.withLockedValue({ $0.contains(id) }) { return nil }
         let code = attributes[engine.exitCodeAttribute].flatMap { Int32($0) }
-        let oomKilled = (try? await engine.inspect(containerID))??.State?.OOMKilled ?? false
+        let oomKilled = (try? await engine.inspect(configuration.containerName(id)))??.State?.OOMKilled ?? false
         return InstanceExit(id: id, exitCode: code, reason: ContainerInstanceMapping.exitReason(code: code, oomKilled: oomKilled))
     }
 
@@ -66,7 +67,7 @@ extension ContainerDriver {
     private func removeDead(_ id: InstanceID) async {
         guard !stopping.withLockedValue({ $0.contains(id) }) else { return }
         do {
-            try await engine.remove(id, force: false)
+            try await engine.remove(configuration.containerName(id), force: false)
         } catch {
             logger.warning("removing a dead container failed; the control loop stops it", metadata: ["instance": "\(id)", "error": "\(error)"])
         }

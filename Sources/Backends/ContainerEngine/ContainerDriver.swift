@@ -7,9 +7,10 @@ import WSScaleCore
 /// container engine: `DockerDriver` and `PodmanDriver` are this over their engine's API
 /// (a `ContainerEngine`: paths, create body, listing shape, event words).
 ///
-/// - Containers are named after the instance and carry the labels `wsscale.pool`,
+/// - Containers are named `<pool>-<instance>` and carry the labels `wsscale.pool`,
 ///   `wsscale.instance` and `wsscale.port`; `instances()` lists them by the pool label, so
-///   a restarted balancer adopts what an earlier run launched.
+///   a restarted balancer adopts what an earlier run launched, but only those named with
+///   the pool's prefix and running the configured image.
 /// - A container is reached on a port published on the configured host address
 ///   (127.0.0.1 by default, ephemeral host port) or, in a named network, at its address there.
 /// - A container created but not started is removed before `launch` throws.
@@ -25,6 +26,8 @@ public class ContainerDriver: InstanceDriver, @unchecked Sendable {
     let probe: HTTPHealthProbe
     /// Instances being stopped on purpose: their death events are not crashes.
     let stopping = NIOLockedValueBox<Set<InstanceID>>([])
+    /// Labelled containers already named in a warning as not the pool's (by engine id).
+    let refused = NIOLockedValueBox<Set<String>>([])
 
     /// Creates the pool's driver over an engine (the engines' drivers call it).
     init(configuration: ContainerDriverConfiguration, engine: any ContainerEngine, probe: HTTPHealthProbe, logger: Logger) {
@@ -41,11 +44,26 @@ public class ContainerDriver: InstanceDriver, @unchecked Sendable {
         try await engine.ping()
     }
 
-    /// The pool's containers, sorted by instance.
+    /// The pool's containers, sorted by instance: those labelled with the pool whose name
+    /// carries the pool's prefix and that run the configured image. Another labelled
+    /// container is left alone, and named in a warning once.
     public func instances() async throws -> [DriverInstance] {
         try await engine.list(label: "\(ContainerLabel.pool)=\(configuration.pool)")
+            .filter(isAdoptable)
             .map { ContainerInstanceMapping.instance($0, configuration: configuration) }
             .sorted { $0.id < $1.id }
+    }
+
+    /// Whether a listed container is the pool's; warns once for each one that is not.
+    private func isAdoptable(_ container: ContainerListing) -> Bool {
+        guard let problem = ContainerInstanceMapping.adoptionProblem(container, configuration: configuration) else { return true }
+        let isNew = refused.withLockedValue { $0.insert(container.id).inserted }
+        if isNew {
+            logger.warning("a container carries the pool's label but is not adopted", metadata: [
+                "container": "\(container.name ?? container.id)", "reason": "\(problem)",
+            ])
+        }
+        return false
     }
 
     /// Creates and starts one container; removes it when it was created but not started.
@@ -56,13 +74,13 @@ public class ContainerDriver: InstanceDriver, @unchecked Sendable {
         let container = ContainerSpecification.make(for: request, configuration: configuration)
         stopping.withLockedValue { _ = $0.remove(request.id) }
         for attempt in 1...Self.portRaceAttempts {
-            _ = try await engine.create(container)
+            _ = try await naming(request.id) { try await engine.create(container) }
             do {
-                try await engine.start(request.id)
+                try await naming(request.id) { try await engine.start(container.name) }
                 break
             } catch {
                 logger.warning("container created but not started; removing it", metadata: ["instance": "\(request.id)", "error": "\(error)"])
-                try? await engine.remove(request.id, force: true)
+                try? await engine.remove(container.name, force: true)
                 // The engine picks the published port when it creates the container and binds
                 // it when it starts it; another program can take the port in between. A new
                 // container gets another port.
@@ -90,7 +108,7 @@ public class ContainerDriver: InstanceDriver, @unchecked Sendable {
         let deadline = clock.now + timeout
         var lastProblem = "no answer yet"
         while true {
-            guard let inspection = try await engine.inspect(id) else {
+            guard let inspection = try await naming(id, { try await engine.inspect(configuration.containerName(id)) }) else {
                 throw DriverError("no such container", instance: id)
             }
             let state = inspection.State
@@ -115,9 +133,23 @@ public class ContainerDriver: InstanceDriver, @unchecked Sendable {
     /// Stops the container with the grace period, then removes it.
     public func stop(_ id: InstanceID, grace: Duration) async throws {
         stopping.withLockedValue { _ = $0.insert(id) }
-        try await engine.stop(id, graceSeconds: ContainerSpecification.wholeSeconds(grace))
-        try await engine.remove(id, force: false)
+        let name = configuration.containerName(id)
+        try await naming(id) {
+            try await engine.stop(name, graceSeconds: ContainerSpecification.wholeSeconds(grace))
+            try await engine.remove(name, force: false)
+        }
         logger.info("container stopped and removed", metadata: ["instance": "\(id)", "engine": "\(engine.name)"])
+    }
+
+    /// Runs an engine call on an instance's container; its errors name the instance, not
+    /// the container (`<pool>-<id>`, which their message still shows).
+    private func naming<T>(_ id: InstanceID, _ call: () async throws -> T) async throws -> T {
+        do {
+            return try await call()
+        } catch var error as DriverError {
+            error.instance = id
+            throw error
+        }
     }
 
     /// The rule for container names Docker and Podman share.

@@ -137,6 +137,13 @@ public struct ContainerDriverConfiguration: Sendable, Equatable {
         self.retry = retry
     }
 
+    /// What every container of the pool is named with: `<pool>-`. The engine proxy lets
+    /// start, stop, inspect and delete through only for names with this prefix.
+    public var namePrefix: String { pool + "-" }
+
+    /// The container's name for an instance: `<pool>-<id>` (`wsscale-ws-3f2a1c`).
+    public func containerName(_ id: InstanceID) -> String { namePrefix + id }
+
     /// Reads the configuration of one engine from the environment; problems are recorded in
     /// `reader` (naming the variable) and reported by its `finish()`. `X` is `DOCKER` or `PODMAN`:
     ///

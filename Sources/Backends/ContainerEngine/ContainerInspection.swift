@@ -49,6 +49,9 @@ struct ContainerListing: Equatable {
     var id: String
     /// Its name, without Docker's leading `/`.
     var name: String?
+    /// The image it was created from, as the engine lists it (`wsscale:local`; an image id
+    /// when the tag has since moved to another image).
+    var image: String? = nil
     /// Its labels.
     var labels: [String: String]
     /// Its state as the driver reports it.

@@ -4,7 +4,9 @@ import WSScaleCore
 enum ContainerInstanceMapping {
     /// The instance a listed container is, with its status and, when it runs, its endpoint.
     static func instance(_ container: ContainerListing, configuration: ContainerDriverConfiguration) -> DriverInstance {
-        let id = container.labels[ContainerLabel.instance] ?? container.name ?? container.id
+        let name = container.name ?? container.id
+        let id = container.labels[ContainerLabel.instance]
+            ?? (name.hasPrefix(configuration.namePrefix) ? String(name.dropFirst(configuration.namePrefix.count)) : name)
         let port = container.labels[ContainerLabel.port].flatMap(Int.init) ?? configuration.containerPort
         var endpoint: Endpoint?
         if container.status == .running {
@@ -16,6 +18,22 @@ enum ContainerInstanceMapping {
             }
         }
         return DriverInstance(id: id, status: container.status, endpoint: endpoint)
+    }
+
+    /// Why a container labelled with the pool is not one of its instances, or `nil` when it
+    /// is: the label alone is not enough (anyone who can create a container can set it), so
+    /// its name must carry the pool's prefix and it must run the configured image.
+    static func adoptionProblem(_ container: ContainerListing, configuration: ContainerDriverConfiguration) -> String? {
+        guard let name = container.name, name.hasPrefix(configuration.namePrefix) else {
+            return "its name \"\(container.name ?? "")\" does not start with \"\(configuration.namePrefix)\""
+        }
+        guard let instance = container.labels[ContainerLabel.instance], configuration.containerName(instance) == name else {
+            return "its label \(ContainerLabel.instance) does not match its name \"\(name)\""
+        }
+        guard let image = container.image, ContainerImageReference.same(image, configuration.image) else {
+            return "it runs the image \"\(container.image ?? "")\", not \"\(configuration.image)\""
+        }
+        return nil
     }
 
     /// A container's state (`created`, `running`, `exited` …) as the driver reports it.
@@ -85,5 +103,27 @@ enum ContainerInstanceMapping {
         }
         if oomKilled { words += ", out of memory" }
         return words
+    }
+}
+
+/// Image references compared the way engines write them. Pure.
+enum ContainerImageReference {
+    /// Whether two references name the same image: equal once the default registry
+    /// (`docker.io/library/`, `docker.io/`, podman's `localhost/`) and the `:latest` tag are
+    /// written out the same way.
+    static func same(_ first: String, _ second: String) -> Bool {
+        normalized(first) == normalized(second)
+    }
+
+    /// The reference without a default registry prefix and with a tag (`:latest` when none).
+    static func normalized(_ reference: String) -> String {
+        var text = Substring(reference)
+        for prefix in ["docker.io/library/", "docker.io/", "localhost/"] where text.hasPrefix(prefix) {
+            text = text.dropFirst(prefix.count)
+            break
+        }
+        let lastComponent = text.split(separator: "/").last ?? text
+        if !lastComponent.contains(":") && !lastComponent.contains("@") { return text + ":latest" }
+        return String(text)
     }
 }

@@ -13,7 +13,7 @@ enum ContainerLabel {
 /// One server container as wsscale wants it, whatever the engine: each engine's API
 /// writes it as its own create body. Pure.
 struct ContainerSpecification: Equatable {
-    /// The container's name: the instance's identity.
+    /// The container's name: `<pool>-<instance>`.
     var name: String
     /// The image it runs.
     var image: String
@@ -49,7 +49,7 @@ struct ContainerSpecification: Equatable {
         environment["SERVER_HOST"] = "0.0.0.0"
         environment["SERVER_PORT"] = String(port)
         return ContainerSpecification(
-            name: request.id, image: configuration.image, command: configuration.command, environment: environment,
+            name: configuration.containerName(request.id), image: configuration.image, command: configuration.command, environment: environment,
             labels: [ContainerLabel.pool: configuration.pool, ContainerLabel.instance: request.id, ContainerLabel.port: String(port)],
             port: port, stopTimeoutSeconds: wholeSeconds(configuration.stopGrace),
             reachability: configuration.reachability, resourceLimits: configuration.resourceLimits)

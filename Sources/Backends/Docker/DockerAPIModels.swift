@@ -10,6 +10,7 @@ struct DockerContainerSummary: Decodable {
     }
     var Id: String
     var Names: [String]?
+    var Image: String?
     var Labels: [String: String]?
     var State: String?
     var Status: String?
@@ -26,7 +27,7 @@ struct DockerContainerSummary: Decodable {
             attachment.IPAddress.flatMap { $0.isEmpty ? nil : $0 }
         }
         return ContainerListing(
-            id: Id, name: Names?.first.map { String($0.drop(while: { $0 == "/" })) }, labels: Labels ?? [:],
+            id: Id, name: Names?.first.map { String($0.drop(while: { $0 == "/" })) }, image: Image, labels: Labels ?? [:],
             status: ContainerInstanceMapping.status(state: State ?? "", exitCode: ContainerInstanceMapping.exitCode(Status ?? "")),
             publishedPorts: published, networkAddresses: addresses)
     }

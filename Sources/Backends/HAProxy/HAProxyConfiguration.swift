@@ -14,6 +14,9 @@ public struct HAProxyConfiguration: Sendable, Equatable {
     public var statsBind: String?
     /// Path of the runtime API's unix socket (admin level).
     public var runtimeSocketPath: String
+    /// The user id owning the runtime API's socket (mode 600), when not HAProxy's own: in
+    /// compose, the balancer's (65534), the only other service that mounts its folder.
+    public var runtimeSocketOwner: Int?
     /// Optional TCP listener for the runtime API, e.g. `127.0.0.1:9999` (admin level: keep it on loopback).
     public var runtimeTCPBind: String?
     /// The frontend's name.
@@ -38,8 +41,10 @@ public struct HAProxyConfiguration: Sendable, Equatable {
     ///   - runtimeSocketPath: path of the runtime API's unix socket.
     ///   - trafficBind: where clients connect.
     ///   - statsBind: where the stats page listens, `nil` for none.
+    ///   - runtimeSocketOwner: the user id owning the socket, when not HAProxy's own.
     ///   - runtimeTCPBind: optional TCP address of the runtime API.
     public init(runtimeSocketPath: String,
+                runtimeSocketOwner: Int? = nil,
                 trafficBind: String = "*:8000",
                 statsBind: String? = "*:8404",
                 runtimeTCPBind: String? = nil,
@@ -52,6 +57,7 @@ public struct HAProxyConfiguration: Sendable, Equatable {
                 httpRequestTimeout: Duration = .seconds(10),
                 maxConnections: Int? = nil) {
         self.runtimeSocketPath = runtimeSocketPath
+        self.runtimeSocketOwner = runtimeSocketOwner
         self.trafficBind = trafficBind
         self.statsBind = statsBind
         self.runtimeTCPBind = runtimeTCPBind
@@ -121,7 +127,8 @@ public struct HAProxyConfiguration: Sendable, Equatable {
         lines.append("# Written by wsscale. Servers are added at run time through the runtime API;")
         lines.append("# the backend has no server lines on purpose.")
         lines.append("global")
-        lines.append("    stats socket \(runtimeSocketPath) mode 600 level admin expose-fd listeners")
+        let owner = runtimeSocketOwner.map { " uid \($0)" } ?? ""
+        lines.append("    stats socket \(runtimeSocketPath) mode 600\(owner) level admin expose-fd listeners")
         if let runtimeTCPBind {
             lines.append("    stats socket ipv4@\(runtimeTCPBind) level admin")
         }

@@ -8,6 +8,7 @@ struct PodmanContainerSummary: Decodable {
     }
     var Id: String
     var Names: [String]?
+    var Image: String?
     var Labels: [String: String]?
     var State: String?
     var ExitCode: Int32?
@@ -22,7 +23,7 @@ struct PodmanContainerSummary: Decodable {
             if let host = port.host_port, host > 0, published[port.container_port] == nil { published[port.container_port] = host }
         }
         return ContainerListing(
-            id: Id, name: Names?.first, labels: Labels ?? [:],
+            id: Id, name: Names?.first, image: Image, labels: Labels ?? [:],
             status: ContainerInstanceMapping.status(state: State ?? "", exitCode: Exited == true ? ExitCode : nil),
             publishedPorts: published, networkAddresses: [:])
     }
