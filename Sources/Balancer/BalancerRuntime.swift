@@ -10,8 +10,14 @@ import WSScaleCore
 /// The balancer, assembled: a backend driver, HAProxy, the Redis registry, the control loop
 /// and the HTTP API, as services to run in one `ServiceGroup`.
 public struct BalancerRuntime: Sendable {
-    /// The backend the servers run on.
+    /// The backend the servers run on (wrapped by `RedisServerUserDriver` when the servers get
+    /// Redis users of their own).
     public let driver: any InstanceDriver
+
+    /// The backend itself, unwrapped.
+    public var backend: any InstanceDriver {
+        (driver as? RedisServerUserDriver)?.backend ?? driver
+    }
     /// The session registry.
     public let registry: RedisSessionRegistry
     /// HAProxy, through its runtime API.
@@ -35,9 +41,10 @@ public struct BalancerRuntime: Sendable {
                 driver: (any InstanceDriver)? = nil, logger: Logger) throws {
         self.settings = settings
         self.logger = logger
-        let driver = try driver ?? Self.makeDriver(settings: settings, driverSettings: driverSettings, logger: logger)
-        self.driver = driver
         let group = MultiThreadedEventLoopGroup.singleton
+        let driver = Self.withServerUsers(try driver ?? Self.makeDriver(settings: settings, driverSettings: driverSettings, logger: logger),
+                                          settings: settings, eventLoopGroup: group, logger: logger)
+        self.driver = driver
         registry = RedisSessionRegistry(url: settings.redisURL, keyPrefix: settings.keyPrefix,
                                         eventLoopGroup: group, logger: logger)
         loadBalancer = HAProxyLoadBalancer(api: HAProxyRuntimeAPI(address: settings.haproxyRuntime),
@@ -50,6 +57,17 @@ public struct BalancerRuntime: Sendable {
             logger: logger)
         let autoscaler = self.autoscaler
         api = BalancerAPI(status: { await autoscaler.status() })
+    }
+
+    /// `backend`, giving each server a Redis user of its own (`RedisServerUserDriver`) when
+    /// the balancer logs in to Redis as a user (`REDIS_URL` with `user:password@`): the
+    /// servers' passwords derive from the balancer's. Without a user, `backend` as it is.
+    static func withServerUsers(_ backend: any InstanceDriver, settings: BalancerSettings,
+                                eventLoopGroup: any EventLoopGroup, logger: Logger) -> any InstanceDriver {
+        guard settings.redisURL.username != nil, let password = settings.redisURL.password else { return backend }
+        let serverURL = settings.serverRedisURL.flatMap { try? RedisURL(parsing: $0, variable: "SERVER_REDIS_URL") } ?? settings.redisURL
+        return RedisServerUserDriver(backend: backend, acl: RedisACL(keyPrefix: settings.keyPrefix, balancerPassword: password),
+                                     balancerURL: settings.redisURL, serverURL: serverURL, eventLoopGroup: eventLoopGroup, logger: logger)
     }
 
     /// The driver `settings.backend` names, made from `driverSettings` (the backend's own

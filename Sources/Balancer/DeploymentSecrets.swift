@@ -13,7 +13,7 @@ import WSScaleCore
 /// |---|---|---|
 /// | `<admin>/admin-token` | the admin token (`WSSCALE_ADMIN_TOKEN` when given, else kept, else new) | balancer, client simulator, dashboard |
 /// | `<redis>/users.acl` | the Redis users (`RedisACL`; kept when it is for this prefix) | redis-server |
-/// | `<balancer>/redis-url`, `<balancer>/server-redis-url` | the balancer's and the servers' Redis URLs, passwords included | balancer (`REDIS_URL_FILE`, `SERVER_REDIS_URL_FILE`) |
+/// | `<balancer>/redis-url` | the balancer's Redis URL, password included (it makes each server's user) | balancer (`REDIS_URL_FILE`) |
 public struct DeploymentSecrets: Sendable {
     /// The folders, and where the servers reach Redis.
     public var adminDirectory: String
@@ -71,8 +71,7 @@ public struct DeploymentSecrets: Sendable {
         }
         try write(acl.fileText(), to: aclPath)
         try write(acl.balancerURL(host: redisHost, port: redisPort).connectionString + "\n", to: balancerDirectory + "/redis-url")
-        try write(acl.serverURL(host: redisHost, port: redisPort).connectionString + "\n", to: balancerDirectory + "/server-redis-url")
-        report.append("\(balancerDirectory)/redis-url, server-redis-url: written")
+        report.append("\(balancerDirectory)/redis-url: written")
         return report
     }
 

@@ -93,9 +93,9 @@ public final class LocalStack: Sendable {
         var redis: SupervisedProgram<RedisServerProcess>?
         if stack.startsRedis {
             let port = stack.redisPort
-            // Users of its own for the balancer and the servers; the default user is off. The
-            // passwords of an earlier `up` in this state directory are kept: the servers it
-            // left running (adopted below) still log in with them.
+            // The balancer's user, which makes one for each server (their passwords derive from
+            // its own); the default user is off. The password of an earlier `up` in this state
+            // directory is kept: the servers it left running (adopted below) still log in.
             let aclPath = stateDirectory + "/redis/users.acl"
             let acl = (try? String(contentsOfFile: aclPath, encoding: .utf8)).flatMap {
                 RedisACL.parse($0, keyPrefix: settings.keyPrefix)
@@ -106,7 +106,6 @@ public final class LocalStack: Sendable {
             }
             redis = program
             settings.redisURL = program.current.url
-            settings.serverRedisURL = acl.serverURL(host: "127.0.0.1", port: port).connectionString
         }
         var haproxy: SupervisedProgram<HAProxyProcess>?
         do {
@@ -154,7 +153,7 @@ public final class LocalStack: Sendable {
 
     /// Stops the servers, HAProxy and redis-server (idempotent).
     public func stopEverything() async {
-        if let driver = runtime.driver as? ProcessDriver {
+        if let driver = runtime.backend as? ProcessDriver {
             do { try await driver.stopAll(grace: settings.stopGrace) } catch {
                 logger.error("stopping the servers failed", metadata: ["error": "\(error)"])
             }

@@ -8,7 +8,7 @@ import WSScaleCore
 struct SecretsCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "secrets",
-        abstract: "Make (or keep) the admin token, the Redis users and the balancer's Redis URLs, each file 0600.",
+        abstract: "Make (or keep) the admin token, the balancer's Redis user and its Redis URL, each file 0600.",
         discussion: """
         Environment: WSSCALE_ADMIN_TOKEN (replaces the stored token when set), REDIS_KEY_PREFIX. \
         Prints which files it made or kept, never their content.
@@ -21,7 +21,7 @@ struct SecretsCommand: ParsableCommand {
     @Option(help: "Folder of users.acl (redis-server reads it).")
     var redisDir: String
 
-    @Option(help: "Folder of redis-url and server-redis-url (the balancer reads them).")
+    @Option(help: "Folder of redis-url (the balancer reads it).")
     var balancerDir: String
 
     @Option(help: "Host name of Redis, as the balancer and the servers reach it.")

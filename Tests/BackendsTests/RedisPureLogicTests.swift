@@ -90,20 +90,38 @@ import Testing
 
 /// The users `wsscale up` runs redis-server with (pure: the file's text).
 @Suite struct RedisACLTests {
-    @Test("the default user is off; each user is confined to the pool's prefix and its commands")
+    @Test("the default user is off; the balancer is confined to the pool's prefix and may make the servers' users")
     func fileText() {
-        let acl = RedisACL(keyPrefix: "pool", balancerPassword: String(repeating: "b", count: 64),
-                           serverPassword: String(repeating: "s", count: 64))
+        let acl = RedisACL(keyPrefix: "pool", balancerPassword: String(repeating: "b", count: 64))
         let lines = acl.fileText().split(separator: "\n").map(String.init)
+        #expect(lines.count == 2)
         #expect(lines[0] == "user default off resetkeys resetchannels -@all")
-        let server = lines.first { $0.hasPrefix("user wsscale-server ") } ?? ""
-        #expect(server.contains(" ~pool:hosts ~pool:host:* &pool:cmd:* &pool:events -@all "))
-        for forbidden in ["+eval", "+flushall", "+config", "+keys", "+@all", "~*", "&*"] {
-            #expect(!server.split(separator: " ").contains(Substring(forbidden)), "server user has \(forbidden)")
-        }
         let balancer = lines.first { $0.hasPrefix("user wsscale-balancer ") } ?? ""
-        #expect(balancer.contains(" ~pool:* &pool:* -@all ") && balancer.contains("+eval"))
-        #expect(acl.serverURL(host: "127.0.0.1", port: 6379).description == "redis://wsscale-server:***@127.0.0.1:6379/0")
+        #expect(balancer.contains(" ~pool:* &pool:* -@all ") && balancer.contains("+eval") && balancer.contains("+acl|setuser"))
+        #expect(!balancer.contains("+@all") && !balancer.contains("+flushall"))
+        #expect(acl.balancerURL(host: "127.0.0.1", port: 6379).description == "redis://wsscale-balancer:***@127.0.0.1:6379/0")
+    }
+
+    @Test("each server's user writes only its own keys, hears only its own commands, and its password is derived")
+    func serverUser() throws {
+        let acl = RedisACL(keyPrefix: "pool", balancerPassword: String(repeating: "b", count: 64))
+        let user = RedisServerUser(id: "ws-1", acl: acl)
+        #expect(user.name == "wsscale-server-ws-1")
+        #expect(user.password.count == 64 && user.password.allSatisfy(\.isHexDigit))
+        // The same for the same balancer password, another for another id or password.
+        #expect(RedisServerUser(id: "ws-1", acl: acl).password == user.password)
+        #expect(RedisServerUser(id: "ws-2", acl: acl).password != user.password)
+        #expect(RedisServerUser(id: "ws-1", acl: RedisACL(keyPrefix: "pool", balancerPassword: String(repeating: "c", count: 64))).password != user.password)
+        #expect(!user.password.contains(acl.balancerPassword))
+        let rule = user.setUserCommand
+        #expect(Array(rule.prefix(6)) == ["ACL", "SETUSER", "wsscale-server-ws-1", "reset", "on", ">\(user.password)"])
+        #expect(rule.contains("~pool:hosts") && rule.contains("~pool:host:ws-1:*") && rule.contains("%R~pool:host:*"))
+        #expect(rule.contains("&pool:cmd:ws-1") && rule.contains("&pool:drop:*") && rule.contains("&pool:events"))
+        for forbidden in ["+eval", "+flushall", "+config", "+keys", "+@all", "~*", "&*", "~pool:host:*", "&pool:cmd:*", "+acl"] {
+            #expect(!rule.contains(forbidden), "a server's user has \(forbidden)")
+        }
+        let url = user.url(at: try RedisURL(parsing: "redis://wsscale-balancer:secret@redis:6380/2"))
+        #expect(url.connectionString == "redis://wsscale-server-ws-1:\(user.password)@redis:6380/2")
     }
 
     @Test("a file it wrote is read back; another prefix, an edited file or garbage is not")

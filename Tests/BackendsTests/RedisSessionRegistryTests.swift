@@ -208,6 +208,32 @@ import Testing
         }
     }
 
+    /// Another host may ask for a drop on a host's drop channel (all a server's Redis user may
+    /// publish for another host), but never drain, activate or shed more than one there.
+    @Test func theDropChannelCarriesOnlyDrops() async throws {
+        try await RedisTestFixture.with { fixture in
+            let (store, _) = fixture.runningStore(host: "ws-d")
+            let (peer, _) = fixture.runningStore(host: "ws-e")
+            let commands = StreamRecorder(store.commands())
+            let redis = try await fixture.connection()
+            #expect(await TestSupport.eventually {
+                try await redis.send(["PUBSUB", "NUMSUB", "wsscale:drop:ws-d"]) == .array([.bulkString("wsscale:drop:ws-d"), .integer(1)])
+            })
+            // What the peer's own API refuses to send, an attacker with a server's user could
+            // publish by hand: the host ignores it.
+            for forged in ["drain", "activate", "shed 50"] {
+                try await redis.send(["PUBLISH", "wsscale:drop:ws-d", forged])
+            }
+            await #expect(throws: RedisError.self) { try await peer.send(.drain, to: "ws-d") }
+            try await peer.send(.drop(sessionId: "s-9"), to: "ws-d")
+            try await peer.send(.shed(count: 1), to: "ws-d")
+            await redis.close()
+            // Pub/sub keeps order: a forged command taken would have come first.
+            #expect(await TestSupport.eventually { commands.received.count == 2 })
+            #expect(commands.received == [.drop(sessionId: "s-9"), .shed(count: 1)])
+        }
+    }
+
     @Test func aHostRemovedBehindItsBackWritesItselfBack() async throws {
         try await RedisTestFixture.with { fixture in
             let (store, _) = fixture.runningStore(host: "ws-p")

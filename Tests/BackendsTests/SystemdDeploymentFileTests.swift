@@ -13,12 +13,10 @@ import WSScaleTestSupport
     @Test("redis-users.acl.in is RedisACL's file for the prefix wsscale, passwords left as placeholders")
     func redisUsersTemplate() throws {
         let template = try Self.committed("systemd/etc/redis-users.acl.in")
-        let rendered = RedisACL(keyPrefix: "wsscale", balancerPassword: "@BALANCER_PASSWORD@",
-                                serverPassword: "@SERVER_PASSWORD@").fileText()
+        let rendered = RedisACL(keyPrefix: "wsscale", balancerPassword: "@BALANCER_PASSWORD@").fileText()
         #expect(template == rendered, "systemd/etc/redis-users.acl.in differs from RedisACL.fileText()")
         // What postinst makes of it is read back as RedisACL's own file.
         let made = template.replacingOccurrences(of: "@BALANCER_PASSWORD@", with: String(repeating: "a", count: 64))
-            .replacingOccurrences(of: "@SERVER_PASSWORD@", with: String(repeating: "b", count: 64))
         #expect(RedisACL.parse(made, keyPrefix: "wsscale") != nil)
     }
 

@@ -26,16 +26,15 @@ import WSScaleCore
                                         balancerDirectory: root + "/balancer", redisHost: "redis", keyPrefix: "pool", owner: nil)
         let first = try secrets.ensure(givenToken: nil)
         #expect(first.contains("\(root)/admin/admin-token: made") && first.contains("\(root)/redis/users.acl: made"))
-        let files = ["admin/admin-token", "redis/users.acl", "balancer/redis-url", "balancer/server-redis-url"]
+        let files = ["admin/admin-token", "redis/users.acl", "balancer/redis-url"]
         for file in files { #expect(Self.mode(root + "/" + file) == 0o600, "\(file)") }
         let token = try AdminToken.load(path: root + "/admin/admin-token").get()
         let acl = try #require(RedisACL.parse(String(contentsOfFile: root + "/redis/users.acl", encoding: .utf8), keyPrefix: "pool"))
-        var reader = EnvironmentReader(environment: ["REDIS_URL_FILE": root + "/balancer/redis-url",
-                                                     "SERVER_REDIS_URL_FILE": root + "/balancer/server-redis-url"])
+        var reader = EnvironmentReader(environment: ["REDIS_URL_FILE": root + "/balancer/redis-url"])
         let settings = BalancerSettings.read(from: &reader)
         #expect(reader.issues.isEmpty)
         #expect(settings.redisURL == acl.balancerURL(host: "redis", port: 6379))
-        #expect(settings.serverRedisURL == acl.serverURL(host: "redis", port: 6379).connectionString)
+        #expect(settings.serverRedisURL == nil, "the servers' users are the balancer's to make")
 
         let second = try secrets.ensure(givenToken: nil)
         #expect(second.contains("\(root)/admin/admin-token: kept") && second.contains("\(root)/redis/users.acl: kept"))
@@ -45,7 +44,7 @@ import WSScaleCore
         let given = AdminToken("operator-chosen-token-0001")!
         _ = try secrets.ensure(givenToken: given)
         #expect(try AdminToken.load(path: root + "/admin/admin-token").get() == given)
-        #expect(!first.joined().contains(token.value) && !first.joined().contains(acl.serverPassword), "the report shows no secret")
+        #expect(!first.joined().contains(token.value) && !first.joined().contains(acl.balancerPassword), "the report shows no secret")
     }
 
     @Test("REDIS_URL_FILE: both set, a world-readable file or a missing one is refused, naming the variable")

@@ -141,17 +141,21 @@ struct UpAttackTests {
         }
     }
 
-    @Test("Redis: nobody gets in without a user; the servers' user cannot flush, configure, script or leave its keys")
+    @Test("Redis: nobody gets in without a user; a server's own user cannot flush, configure, script, write another host's keys or command it")
     func redisUsersHaveOnlyTheirRights() async throws {
         try await UpStack.with(Self.defaults) { stack in
             let aclPath = stack.stateDirectory + "/redis/users.acl"
             var status = stat()
             #expect(stat(aclPath, &status) == 0 && status.st_mode & 0o777 == 0o600, "users.acl is 0600")
             let acl = try #require(RedisACL.parse(try String(contentsOfFile: aclPath, encoding: .utf8), keyPrefix: "wsscale"))
-            let serverPassword = acl.serverPassword
             let redisPid = try #require(stack.pid(of: .redis))
             let commandLine = (try? String(contentsOfFile: "/proc/\(redisPid)/cmdline", encoding: .utf8)) ?? ""
-            #expect(!commandLine.contains(serverPassword), "a password on redis-server's command line")
+            #expect(!commandLine.contains(acl.balancerPassword), "a password on redis-server's command line")
+            // Each server logs in as its own user, which the balancer made when it launched it.
+            let ids = try await stack.api.topology().instances.map(\.id)
+            let own = try #require(ids.first)
+            let other = "ws-other"
+            let user = RedisServerUser(id: own, acl: acl)
 
             let logger = Logger(label: "attack")
             let group = MultiThreadedEventLoopGroup.singleton
@@ -168,19 +172,32 @@ struct UpAttackTests {
             #expect(attempts.allSatisfy { $0.1.contains("NOAUTH") }, "\(attempts)")
 
             let server = try await RedisConnection.connect(
-                to: RedisURL(host: "127.0.0.1", port: stack.ports.redis, username: RedisACL.serverUser, password: serverPassword),
+                to: user.url(at: RedisURL(host: "127.0.0.1", port: stack.ports.redis)),
                 eventLoopGroup: group, logger: logger)
             var refused: [(String, String)] = []
             for command in [["FLUSHALL"], ["FLUSHDB"], ["CONFIG", "SET", "dir", "/tmp"], ["ACL", "LIST"], ["KEYS", "*"],
                             ["EVAL", "return 1", "0"], ["SET", "other:key", "x"], ["HSET", "other:host:x:sessions", "a", "b"],
-                            ["PUBLISH", "other:cmd:x", "shed 5"], ["SHUTDOWN"], ["CLIENT", "LIST"], ["MONITOR"]] {
+                            ["HSET", "wsscale:host:\(other):sessions", "a", "b"], ["DEL", "wsscale:host:\(other):meta"],
+                            ["PUBLISH", "wsscale:cmd:\(other)", "drain"], ["PUBLISH", "other:cmd:x", "shed 5"],
+                            ["SUBSCRIBE", "wsscale:cmd:\(other)"], ["SHUTDOWN"], ["CLIENT", "LIST"], ["MONITOR"]] {
                 refused.append(("server user: \(command.joined(separator: " "))", await answer(server, command)))
             }
             let allowed = await answer(server, ["ZRANGEBYSCORE", "wsscale:hosts", "0", "+inf"])
+            let readsOthers = await answer(server, ["HLEN", "wsscale:host:\(other):sessions"])
+            let writesOwn = await answer(server, ["PEXPIRE", "wsscale:host:\(own):meta", "60000"])
             await server.close()
+            // The balancer holds a user per running server, and no shared one.
+            let balancer = try await RedisConnection.connect(to: acl.balancerURL(host: "127.0.0.1", port: stack.ports.redis),
+                                                             eventLoopGroup: group, logger: logger)
+            let users = await answer(balancer, ["ACL", "USERS"])
+            await balancer.close()
+            print("attack up redis: ACL USERS as the balancer → \(users)")
+            for id in ids { #expect(users.contains(RedisServerUser(id: id, acl: acl).name), "\(id) has its own user: \(users)") }
+            #expect(!users.contains("\"wsscale-server\""), "no shared server user: \(users)")
             for attempt in attempts + refused { print("attack up redis: \(attempt.0) → \(attempt.1.prefix(100))") }
             for (tried, got) in refused { #expect(got.contains("NOPERM"), "\(tried) → \(got)") }
-            #expect(!allowed.contains("NOPERM"), "the servers' own reads work: \(allowed)")
+            #expect(!allowed.contains("NOPERM") && !readsOthers.contains("NOPERM") && !writesOwn.contains("NOPERM"),
+                    "a server's own reads and writes work: \(allowed) \(readsOthers) \(writesOwn)")
             #expect(try await stack.api.topology().instances.count >= 1, "the pool still runs")
         }
     }

@@ -1,87 +1,141 @@
+import Crypto
+import Foundation
 import WSScaleCore
 
-/// The Redis users `wsscale up` runs its redis-server with: the `default` user is off, the
-/// balancer and the servers each log in as a user of their own, allowed only the commands and
-/// the keys and channels (`P:*`, `RedisKeySchema`) that they use.
+/// The Redis users wsscale runs its redis-server with (`wsscale up`, compose, the Debian
+/// package): the `default` user is off; the balancer logs in as `wsscale-balancer`, and each
+/// server as a user of its own that the balancer makes when it launches it
+/// (`RedisServerUser`), allowed only the commands, keys and channels that server uses.
 ///
-/// - `wsscale-server`: its registry writes (`HSET`/`HDEL`/`PEXPIRE`/`ZADD`/`ZREM`/`DEL` in a
-///   `MULTI`), the reads of `GET /ws-session/all`, `PUBLISH` to `P:events` and `P:cmd:*` (a drop
-///   for another host), `SUBSCRIBE` to `P:cmd:*`. No `FLUSHALL`, `CONFIG`, `KEYS`, `ACL`, `EVAL`,
-///   nothing outside `P:hosts` and `P:host:*`.
 /// - `wsscale-balancer`: the topology reads, its two Lua scripts (`EVAL`: expiring a dead host,
-///   setting the draining flag), `PUBLISH`/`SUBSCRIBE` on `P:*`, `INFO` (the readiness check).
+///   setting the draining flag), `PUBLISH`/`SUBSCRIBE` on `P:*`, `INFO` (the readiness check),
+///   and `ACL SETUSER`/`DELUSER`/`GETUSER`/`USERS` to manage the servers' users. That last right
+///   makes it Redis's administrator in effect: it is the control plane (it also starts and
+///   stops the servers), and no other process holds its password.
+/// - `wsscale-server-<id>`: see `RedisServerUser`.
 ///
-/// Passwords are 64 random hex digits, written only to the ACL file (0600 in the state
-/// directory) and to the environment of the processes that use them.
+/// The balancer's password is 64 random hex digits, written only to the ACL file (0600 in
+/// the state directory) and to the balancer's environment. Each server's password is derived
+/// from it (`RedisServerUser.password`), so a balancer that restarts, or a Redis that
+/// restarts and forgets the users, gets the same passwords back without storing them.
 public struct RedisACL: Sendable, Equatable {
     /// The balancer's user name.
     public static let balancerUser = "wsscale-balancer"
-    /// The servers' user name.
-    public static let serverUser = "wsscale-server"
 
-    /// Commands the servers' user may run (besides connection set-up: `AUTH`, `HELLO`, `SELECT`, `PING`).
-    public static let serverCommands = ["hset", "hdel", "hget", "hlen", "hscan", "pexpire", "zadd", "zrem",
-                                        "zrangebyscore", "del", "multi", "exec", "discard", "publish",
-                                        "subscribe", "unsubscribe"]
     /// Commands the balancer's user may run (besides connection set-up).
     public static let balancerCommands = ["zrangebyscore", "zscore", "zrem", "hlen", "hget", "hscan", "hset",
                                           "exists", "del", "eval", "publish", "subscribe", "psubscribe",
-                                          "unsubscribe", "punsubscribe", "info"]
-    private static let connectionCommands = ["auth", "hello", "select", "ping", "quit", "reset"]
+                                          "unsubscribe", "punsubscribe", "info",
+                                          "acl|setuser", "acl|deluser", "acl|getuser", "acl|users"]
+    /// Commands every user needs to open a connection.
+    static let connectionCommands = ["auth", "hello", "select", "ping", "quit", "reset"]
 
     /// The key prefix the users are confined to.
     public let keyPrefix: String
-    /// The balancer's password.
+    /// The balancer's password (also the secret the servers' passwords derive from).
     public let balancerPassword: String
-    /// The servers' password.
-    public let serverPassword: String
 
-    /// Users for `keyPrefix` with the given passwords (64 hex digits each, see `generate`).
-    public init(keyPrefix: String, balancerPassword: String, serverPassword: String) {
+    /// Users for `keyPrefix` with the given balancer password (64 hex digits, see `generate`).
+    public init(keyPrefix: String, balancerPassword: String) {
         self.keyPrefix = keyPrefix
         self.balancerPassword = balancerPassword
-        self.serverPassword = serverPassword
     }
 
-    /// Users for `keyPrefix` with fresh random passwords.
+    /// Users for `keyPrefix` with a fresh random balancer password.
     public static func generate(keyPrefix: String) -> RedisACL {
-        RedisACL(keyPrefix: keyPrefix, balancerPassword: AdminToken.generate().value,
-                 serverPassword: AdminToken.generate().value)
+        RedisACL(keyPrefix: keyPrefix, balancerPassword: AdminToken.generate().value)
     }
 
     /// The users of an ACL file this type wrote, when it is for `keyPrefix` (so a new `up` in
-    /// the same state directory keeps the passwords of the servers it adopts); `nil` otherwise.
+    /// the same state directory keeps the password, and its adopted servers theirs); `nil`
+    /// otherwise.
     public static func parse(_ text: String, keyPrefix: String) -> RedisACL? {
-        func password(_ user: String) -> String? {
-            text.split(separator: "\n").first { $0.hasPrefix("user \(user) ") }?
-                .split(separator: " ").first { $0.hasPrefix(">") }.map { String($0.dropFirst()) }
-        }
-        guard let balancer = password(balancerUser), let server = password(serverUser),
-              [balancer, server].allSatisfy({ AdminToken.problem(with: $0) == nil }) else { return nil }
-        let acl = RedisACL(keyPrefix: keyPrefix, balancerPassword: balancer, serverPassword: server)
+        let password = text.split(separator: "\n").first { $0.hasPrefix("user \(balancerUser) ") }?
+            .split(separator: " ").first { $0.hasPrefix(">") }.map { String($0.dropFirst()) }
+        guard let password, AdminToken.problem(with: password) == nil else { return nil }
+        let acl = RedisACL(keyPrefix: keyPrefix, balancerPassword: password)
         return acl.fileText() == text ? acl : nil
     }
 
-    /// The ACL file's text (`aclfile` format: one `user` line each).
+    /// The ACL file's text (`aclfile` format: one `user` line each). The servers' users are
+    /// not in it: the balancer makes them at run time.
     public func fileText() -> String {
         let p = keyPrefix
-        func commands(_ names: [String]) -> String {
-            (Self.connectionCommands + names).map { "+\($0)" }.joined(separator: " ")
-        }
         return [
             "user default off resetkeys resetchannels -@all",
-            "user \(Self.balancerUser) on >\(balancerPassword) resetkeys resetchannels ~\(p):* &\(p):* -@all \(commands(Self.balancerCommands))",
-            "user \(Self.serverUser) on >\(serverPassword) resetkeys resetchannels ~\(p):hosts ~\(p):host:* &\(p):cmd:* &\(p):events -@all \(commands(Self.serverCommands))",
+            "user \(Self.balancerUser) on >\(balancerPassword) resetkeys resetchannels ~\(p):* &\(p):* -@all \(Self.allowing(Self.balancerCommands))",
         ].joined(separator: "\n") + "\n"
+    }
+
+    /// `+name` for each command, after the connection set-up ones.
+    static func allowing(_ names: [String]) -> String {
+        (connectionCommands + names).map { "+\($0)" }.joined(separator: " ")
     }
 
     /// The balancer's address at `host:port`.
     public func balancerURL(host: String, port: Int) -> RedisURL {
         RedisURL(host: host, port: port, username: Self.balancerUser, password: balancerPassword)
     }
+}
 
-    /// The servers' address at `host:port`.
-    public func serverURL(host: String, port: Int) -> RedisURL {
-        RedisURL(host: host, port: port, username: Self.serverUser, password: serverPassword)
+/// One server's own Redis user, made by the balancer (`ACL SETUSER`) before it launches the
+/// server, and deleted once the server is stopped. It may:
+///
+/// - write only its own records: `P:host:<id>:*` and its member of `P:hosts` (Redis cannot
+///   limit a sorted set by member; a lease it removes is written back by its host's next
+///   renewal);
+/// - read every host's records (`GET /ws-session/all`);
+/// - hear the balancer's commands on `P:cmd:<id>` only, publish on `P:events`, and publish
+///   a drop for another host on `P:drop:<host>` (`POST /ws-session/{host}/drop`); a server
+///   takes only `drop <session>` and `shed 1` from that channel, never `drain`, `activate`
+///   or a larger shed;
+/// - run its registry commands, and none of `FLUSHALL`, `CONFIG`, `KEYS`, `EVAL`, `ACL`,
+///   `MONITOR`, `SHUTDOWN`.
+public struct RedisServerUser: Sendable, Equatable {
+    /// Commands a server's user may run (besides connection set-up).
+    public static let commands = ["hset", "hdel", "hget", "hlen", "hscan", "pexpire", "zadd", "zrem",
+                                  "zrangebyscore", "del", "multi", "exec", "discard", "publish",
+                                  "subscribe", "unsubscribe"]
+    /// What every server's user name starts with.
+    public static let namePrefix = "wsscale-server-"
+
+    /// The server.
+    public let id: InstanceID
+    /// Its user name: `wsscale-server-<id>`.
+    public let name: String
+    /// Its password: HMAC-SHA256 of `<prefix>:<id>` under the balancer's password, in hex.
+    public let password: String
+    private let keyPrefix: String
+
+    /// The user of server `id` under `acl`'s balancer password and key prefix.
+    public init(id: InstanceID, acl: RedisACL) {
+        self.init(id: id, keyPrefix: acl.keyPrefix, secret: acl.balancerPassword)
+    }
+
+    /// The user of server `id` for `keyPrefix`, its password derived from `secret`.
+    public init(id: InstanceID, keyPrefix: String, secret: String) {
+        self.id = id
+        self.keyPrefix = keyPrefix
+        name = Self.namePrefix + id
+        let code = HMAC<SHA256>.authenticationCode(for: Data("\(keyPrefix):\(id)".utf8), using: SymmetricKey(data: Data(secret.utf8)))
+        password = code.map { String(format: "%02x", $0) }.joined()
+    }
+
+    /// `ACL SETUSER` making (or remaking) the user with exactly its rights.
+    public var setUserCommand: [String] {
+        let p = keyPrefix
+        let schema = RedisKeySchema(prefix: p)
+        return ["ACL", "SETUSER", name, "reset", "on", ">\(password)",
+                "~\(schema.hosts)", "~\(p):host:\(id):*", "%R~\(p):host:*",
+                "&\(schema.commands(for: id))", "&\(p):drop:*", "&\(schema.events)"]
+            + RedisACL.allowing(Self.commands).split(separator: " ").map(String.init)
+    }
+
+    /// Its address: `base` with this user's name and password.
+    public func url(at base: RedisURL) -> RedisURL {
+        var url = base
+        url.username = name
+        url.password = password
+        return url
     }
 }

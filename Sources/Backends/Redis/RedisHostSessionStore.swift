@@ -92,9 +92,22 @@ public final class RedisHostSessionStore: HostSessionStore, Service {
         commandStreams.makeStream()
     }
 
-    /// Publishes a command on another host's command channel.
+    /// Asks another host to drop a session (`drop ID`, or `shed 1` for its most idle one),
+    /// on that host's drop channel: the only channel a server's Redis user may publish to for
+    /// another host. Other commands are the balancer's.
     public func send(_ command: HostCommand, to host: InstanceID) async throws {
-        try await slot.connection().send(["PUBLISH", schema.commands(for: host), HostCommandWireFormat.encode(command)])
+        guard Self.isPeerRequest(command) else {
+            throw RedisError.errorReply("a host may ask another host only to drop a session, not \(HostCommandWireFormat.encode(command))")
+        }
+        try await slot.connection().send(["PUBLISH", schema.drops(for: host), HostCommandWireFormat.encode(command)])
+    }
+
+    /// What one host may ask of another: a drop, or a shed of one session.
+    static func isPeerRequest(_ command: HostCommand) -> Bool {
+        switch command {
+        case .drop, .shed(count: 1): return true
+        case .shed, .drain, .activate: return false
+        }
     }
 
     /// Every session of every live host, read with `HSCAN` per host.
@@ -111,7 +124,7 @@ public final class RedisHostSessionStore: HostSessionStore, Service {
     /// graceful shutdown), reconnecting whenever Redis goes away; then removes this host's records.
     public func run() async throws {
         let loop = RedisReconnectLoop(url: url, eventLoopGroup: eventLoopGroup, logger: logger,
-                                      channels: [schema.commands(for: host)])
+                                      channels: [schema.commands(for: host), schema.drops(for: host)])
         await cancelWhenGracefulShutdown {
             await loop.run { subscriber, _ in
                 let redis = try await self.slot.connection()
@@ -254,6 +267,11 @@ public final class RedisHostSessionStore: HostSessionStore, Service {
         for await message in subscriber.messages {
             guard let command = HostCommandWireFormat.decode(message.payload) else {
                 logger.warning("ignoring a malformed host command", metadata: ["message": "\(message.payload)"])
+                continue
+            }
+            if message.channel == schema.drops(for: host), !Self.isPeerRequest(command) {
+                logger.warning("ignoring a command only the balancer may give, sent on the drop channel",
+                               metadata: ["message": "\(message.payload)"])
                 continue
             }
             switch command {

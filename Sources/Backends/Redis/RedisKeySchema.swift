@@ -11,7 +11,8 @@ import WSScaleCore
 /// |                           |             | `PEXPIRE` = lease, renewed with it: a dead host's records vanish |
 /// | `P:host:{id}:meta`        | hash        | `draining` = `1` / `0`; same `PEXPIRE` as the sessions        |
 /// | `P:events`                | channel     | message = host id whose session count changed (coalesced)     |
-/// | `P:cmd:{id}`              | channel     | commands for one host: `shed N`, `drain`, `activate`, `drop ID` |
+/// | `P:cmd:{id}`              | channel     | the balancer's commands for one host: `shed N`, `drain`, `activate` |
+/// | `P:drop:{id}`             | channel     | another host's requests for one host: `drop ID`, `shed 1` (REST drop) |
 ///
 /// Reads: the topology is `ZRANGEBYSCORE P:hosts now +inf` plus one pipelined `HLEN` and
 /// `HGET draining` per host (O(hosts)); the full session list is `HSCAN` per live host.
@@ -44,6 +45,9 @@ public struct RedisKeySchema: Sendable, Equatable {
     public func meta(of host: InstanceID) -> String { "\(prefix):host:\(host):meta" }
     /// The channel of change notifications.
     public var events: String { "\(prefix):events" }
-    /// The command channel of one host.
+    /// The command channel of one host (the balancer's commands).
     public func commands(for host: InstanceID) -> String { "\(prefix):cmd:\(host)" }
+    /// The channel on which other hosts ask one host to drop a session (a server's Redis
+    /// user may publish here for any host, but not on `commands(for:)`).
+    public func drops(for host: InstanceID) -> String { "\(prefix):drop:\(host)" }
 }
