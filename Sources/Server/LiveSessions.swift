@@ -215,6 +215,11 @@ final class LiveSessions: @unchecked Sendable {
         state.withLockedValue { $0.table.count + $0.closing.count }
     }
 
+    /// Channels of the live sessions, the most idle first.
+    var channels: [Channel] {
+        state.withLockedValue { $0.table.entries.map(\.connection) }
+    }
+
     /// Ids of the live sessions, the most idle first.
     var sessionIds: [String] {
         state.withLockedValue { $0.table.entries.map(\.sessionId) }

@@ -4,6 +4,8 @@ import Prometheus
 public enum SessionCloseReason: String, Sendable, CaseIterable {
     /// The client closed it (close frame).
     case client
+    /// The client did not read what the server wrote back (1008 "not reading").
+    case notReading = "not_reading"
     /// A shed command chose it (4001).
     case shed
     /// A drop request chose it (4001).
@@ -18,7 +20,7 @@ public enum SessionCloseReason: String, Sendable, CaseIterable {
 ///
 /// `wsscale_connections` (gauge), `wsscale_connections_opened_total`,
 /// `wsscale_connections_refused_total`, `wsscale_connections_shed_total`,
-/// `wsscale_connections_closed_total{reason=…}`.
+/// `wsscale_connections_closed_total{reason=…}`, `wsscale_reads_held_back_total`.
 public struct ServerMetrics: Sendable {
     /// The registry that renders them for `GET /metrics`.
     public let registry: PrometheusCollectorRegistry
@@ -26,6 +28,8 @@ public struct ServerMetrics: Sendable {
     let opened: Counter
     let refused: Counter
     let shed: Counter
+    /// Reads held back because the client did not take what the server wrote.
+    let readsHeldBack: Counter
     private let closed: [SessionCloseReason: Counter]
 
     /// Creates the metrics in `registry`.
@@ -41,6 +45,9 @@ public struct ServerMetrics: Sendable {
         shed = registry.makeCounter(descriptor: MetricNameDescriptor(
             metricName: "wsscale_connections_shed", unitName: "total",
             helpText: "WebSocket sessions closed with 4001 by shed commands"))
+        readsHeldBack = registry.makeCounter(descriptor: MetricNameDescriptor(
+            metricName: "wsscale_reads_held_back", unitName: "total",
+            helpText: "Times a connection's reading stopped because its client did not read what the server wrote (backpressure)"))
         var closed: [SessionCloseReason: Counter] = [:]
         for reason in SessionCloseReason.allCases {
             closed[reason] = registry.makeCounter(descriptor: Self.closedDescriptor, labels: [("reason", reason.rawValue)])

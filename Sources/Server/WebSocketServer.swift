@@ -23,6 +23,7 @@ import WSScaleCore
 /// | 1000 (the client's code) | — | the answer to a client's valid close frame (no code when it sent none) |
 /// | 1002 | a short reason | a protocol error (RFC 6455): RSV1–3 set, an unmasked frame, a reserved opcode, a control frame fragmented or over 125 bytes, a continuation with nothing to continue, a new message inside a fragmented one, a close frame of one byte, with a code not allowed on the wire (0–999, 1004–1006, 1015–2999, 5000+) or a reason that is not UTF-8 |
 /// | 1007 | `invalid UTF-8` | a text message that is not valid UTF-8, at the first frame that shows it |
+/// | 1008 | `not reading` | more than one message plus 128 KiB of echoes and pongs still pending: the client does not read (backpressure) |
 /// | 1009 | `message too big` | a message over `MAX_MESSAGE_BYTES` (64 KiB by default), all its fragments together |
 ///
 /// After a 1002, 1007 or 1009 (failing the connection) and after answering a client's close,
@@ -80,6 +81,11 @@ public final class WebSocketServer: Service, Sendable {
     /// Number of live sessions.
     public var liveSessionCount: Int {
         sessions.count
+    }
+
+    /// Channels of the live sessions (for tests that look at one connection's buffers).
+    var sessionChannels: [Channel] {
+        sessions.channels
     }
 
     /// Listens and serves until graceful shutdown or cancellation, then closes every session.

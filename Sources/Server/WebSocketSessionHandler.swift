@@ -6,6 +6,10 @@ import NIOWebSocket
 /// messages, answer pings, fail the connection on bad input) and runs the close handshake
 /// from either side.
 ///
+/// Backpressure: while the client does not take what the server writes (the channel is not
+/// writable), nothing more is read from it, so a client that sends and never reads cannot
+/// grow the server's memory; past one message plus `pendingOutboundSlack` pending, it is closed.
+///
 /// Small on purpose (an idle connection costs a few hundred bytes here): the bytes of a
 /// fragmented message exist only while it is in flight, and there are no timers except while
 /// closing.
@@ -23,6 +27,11 @@ final class WebSocketSessionHandler: ChannelDuplexHandler {
         case refused(code: WebSocketErrorCode, reason: String)
     }
 
+    /// Outbound bytes a connection may have pending beyond one message before it is closed.
+    /// Reading stops once the channel is not writable (64 KiB pending), so only a burst read
+    /// before that can add to it.
+    static let pendingOutboundSlack = 128 * 1024
+
     /// How long the server waits for the client's close frame before closing the socket.
     static let closeHandshakeTimeout = TimeAmount.seconds(3)
 
@@ -30,6 +39,8 @@ final class WebSocketSessionHandler: ChannelDuplexHandler {
     private let role: Role
     private var frames: InboundFrameStateMachine
     private var closeSent = false
+    /// A read held back while the channel was not writable (backpressure).
+    private var readHeldBack = false
     private var cause: SessionCloseReason?
     private var closeTimer: Scheduled<Void>?
 
@@ -65,9 +76,9 @@ final class WebSocketSessionHandler: ChannelDuplexHandler {
         case .none:
             break
         case .echo(let opcode, let data):
-            context.writeAndFlush(wrapOutboundOut(WebSocketFrame(fin: true, opcode: opcode, data: data)), promise: nil)
+            reply(context: context, WebSocketFrame(fin: true, opcode: opcode, data: data))
         case .pong(let data):
-            context.writeAndFlush(wrapOutboundOut(WebSocketFrame(fin: true, opcode: .pong, data: data)), promise: nil)
+            reply(context: context, WebSocketFrame(fin: true, opcode: .pong, data: data))
         case .answerClose(let code):
             // The client's close handshake: echo its code, then close the TCP connection (7.1.1).
             closeSent = true
@@ -78,6 +89,25 @@ final class WebSocketSessionHandler: ChannelDuplexHandler {
         case .fail(let code, let reason):
             failConnection(context: context, code: code, reason: reason)
         }
+    }
+
+    /// Backpressure: while the client does not read what the server writes (the channel is not
+    /// writable), the server reads nothing more from it, so echoes and pongs cannot pile up.
+    func read(context: ChannelHandlerContext) {
+        if context.channel.isWritable {
+            context.read()
+        } else {
+            if !readHeldBack { sessions.metrics.readsHeldBack.increment() }
+            readHeldBack = true
+        }
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        if context.channel.isWritable, readHeldBack {
+            readHeldBack = false
+            context.read()
+        }
+        context.fireChannelWritabilityChanged()
     }
 
     func triggerUserOutboundEvent(context: ChannelHandlerContext, event: Any, promise: EventLoopPromise<Void>?) {
@@ -125,6 +155,23 @@ final class WebSocketSessionHandler: ChannelDuplexHandler {
         data.writeInteger(code)
         data.writeString(reason)
         closeAfterWriting(context: context, WebSocketFrame(fin: true, opcode: .connectionClose, data: data))
+    }
+
+    /// Writes an echo or a pong; when more than one message plus `pendingOutboundSlack` is
+    /// still waiting for the client to take it, the connection is closed (1008 sent on a best-effort basis: a client that reads nothing
+    /// will not read it either).
+    private func reply(context: ChannelHandlerContext, _ frame: WebSocketFrame) {
+        context.writeAndFlush(wrapOutboundOut(frame), promise: nil)
+        guard !context.channel.isWritable,
+              let pending = try? context.channel.syncOptions?.getOption(.bufferedWritableBytes),
+              pending > frames.maxMessageBytes + Self.pendingOutboundSlack else { return }
+        if cause == nil { cause = .notReading }
+        closeSent = true
+        var data = context.channel.allocator.buffer(capacity: 16)
+        data.write(webSocketErrorCode: .policyViolation)
+        data.writeString("not reading")
+        context.writeAndFlush(wrapOutboundOut(WebSocketFrame(fin: true, opcode: .connectionClose, data: data)), promise: nil)
+        context.close(promise: nil)
     }
 
     private func closeAfterWriting(context: ChannelHandlerContext, _ frame: WebSocketFrame) {

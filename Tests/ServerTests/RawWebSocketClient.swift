@@ -45,11 +45,14 @@ final class RawWebSocketClient: @unchecked Sendable {
     }
 
     /// Connects to 127.0.0.1:`port` and upgrades on `path`; returns once the 101 is read.
-    static func connect(port: Int, path: String,
+    /// - Parameter receiveBuffer: SO_RCVBUF of the client's socket (small: the kernel holds
+    ///   less of what the server sends before the server sees the client is not reading).
+    static func connect(port: Int, path: String, receiveBuffer: Int32? = nil,
                         group: EventLoopGroup = MultiThreadedEventLoopGroup.singleton) async throws -> RawWebSocketClient {
         let (chunks, continuation) = AsyncStream<ByteBuffer>.makeStream()
-        let channel = try await ClientBootstrap(group: group)
-            .channelOption(.tcpOption(.tcp_nodelay), value: 1)
+        var bootstrap = ClientBootstrap(group: group).channelOption(.tcpOption(.tcp_nodelay), value: 1)
+        if let receiveBuffer { bootstrap = bootstrap.channelOption(.socketOption(.so_rcvbuf), value: SocketOptionValue(receiveBuffer)) }
+        let channel = try await bootstrap
             .channelInitializer { channel in
                 channel.pipeline.addHandler(ByteCollector(chunks: continuation))
             }
@@ -80,6 +83,26 @@ final class RawWebSocketClient: @unchecked Sendable {
     /// Writes frames, all in one write.
     func send(_ frames: [RawFrame]) async throws {
         try await send(frames.flatMap(\.bytes))
+    }
+
+    /// Queues bytes without waiting for them to go out (a client that writes faster than the
+    /// server may take them).
+    func enqueue(_ bytes: [UInt8]) {
+        channel.writeAndFlush(channel.allocator.buffer(bytes: bytes), promise: nil)
+    }
+
+    /// Stops (false) or resumes (true) reading from the socket.
+    func setReading(_ reading: Bool) async throws {
+        try await channel.setOption(.autoRead, value: reading)
+        if reading { channel.read() }
+    }
+
+    /// Whether our own writes still go out (false: the server is not taking our bytes).
+    var isWritable: Bool { channel.isWritable }
+
+    /// Bytes queued by `enqueue` that have not gone out to the kernel yet.
+    func pendingBytes() async throws -> Int {
+        try await channel.getOption(.bufferedWritableBytes).get()
     }
 
     /// The server's next frame, or nil when the connection ended first.
