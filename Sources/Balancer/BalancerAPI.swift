@@ -9,7 +9,8 @@ import WSScaleCore
 ///   sessions, utilization, the load balancer's view; overall utilization; recent decisions
 ///   with their reasons).
 /// - `GET /metrics`: Prometheus text format.
-/// - `GET /health`: 200 while the balancer runs.
+/// - `GET /health`: 200 while the control loop reads the pool; 503 with the reason once it
+///   has not for `BALANCER_STALL_SECONDS` (a stalled Redis, HAProxy or backend).
 public struct BalancerAPI: Sendable {
     /// Where the API reads the pool's status from (the `Autoscaler`).
     public typealias StatusSource = @Sendable () async -> PoolStatus
@@ -40,7 +41,16 @@ public struct BalancerAPI: Sendable {
             return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
                             body: .init(byteBuffer: ByteBuffer(string: text)))
         }
-        router.get("/health") { _, _ -> String in "ok" }
+        router.get("/health") { _, _ -> Response in
+            let current = await status()
+            guard current.stalled else {
+                return Response(status: .ok, headers: [.contentType: "text/plain"], body: .init(byteBuffer: ByteBuffer(string: "ok")))
+            }
+            let reason = "stalled: the control loop has not read the pool for \(Int(current.secondsSinceObservation)) s"
+                + (current.lastError.map { " (\($0))" } ?? "")
+            return Response(status: .serviceUnavailable, headers: [.contentType: "text/plain"],
+                            body: .init(byteBuffer: ByteBuffer(string: reason)))
+        }
         return router
     }
 

@@ -53,6 +53,8 @@ public final class BalancerMetrics: Sendable {
             }
             registry.makeGauge(descriptor: Self.poolSessions).set(to: Double(status.totalSessions))
             registry.makeGauge(descriptor: Self.poolUtilization).set(to: status.utilizationPercent)
+            registry.makeGauge(descriptor: Self.sinceObservation).set(to: status.secondsSinceObservation)
+            registry.makeGauge(descriptor: Self.stalled).set(to: status.stalled ? 1 : 0)
 
             var seen = Set<InstanceID>()
             for instance in status.instances {
@@ -87,6 +89,9 @@ public final class BalancerMetrics: Sendable {
     private static func metric(_ name: String, unit: String = "", _ help: String) -> MetricNameDescriptor {
         MetricNameDescriptor(metricName: name, unitName: unit, helpText: help)
     }
+    private static let sinceObservation = metric("wsscale_balancer_seconds_since_observation",
+                                                 "Seconds since the control loop last read the pool whole (Redis, HAProxy, the backend)")
+    private static let stalled = metric("wsscale_balancer_stalled", "1 while the control loop has not read the pool for BALANCER_STALL_SECONDS")
     private static let poolInstances = metric("wsscale_pool_instances", "Instances in the pool, by state (starting, active, draining)")
     private static let poolSessions = metric("wsscale_pool_sessions", "Sessions on all instances, draining ones included")
     private static let poolUtilization = metric("wsscale_pool_utilization", unit: "percent",

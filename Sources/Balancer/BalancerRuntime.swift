@@ -53,7 +53,7 @@ public struct BalancerRuntime: Sendable {
             configuration: scaling, driver: driver, loadBalancer: loadBalancer, registry: registry,
             planner: ScalingPolicy(configuration: scaling),
             environment: settings.serverEnvironment(scaling: scaling),
-            tunables: .init(launchTimeout: settings.launchTimeout, stopGrace: settings.stopGrace),
+            tunables: .init(launchTimeout: settings.launchTimeout, stopGrace: settings.stopGrace, stallLimit: settings.stallLimit),
             logger: logger)
         let autoscaler = self.autoscaler
         api = BalancerAPI(status: { await autoscaler.status() })

@@ -31,6 +31,7 @@ public enum BackendKind: String, Sendable, CaseIterable {
 /// | `WSSCALE_POOL` | `wsscale` | the pool's name (labels, pid-file folder; 1–64 of `[A-Za-z0-9._-]`) |
 /// | `LAUNCH_TIMEOUT_SECONDS` | `30` | how long a new server may take to answer `/health` |
 /// | `STOP_GRACE_SECONDS` | `10` | time between SIGTERM and SIGKILL when a server is removed |
+/// | `BALANCER_STALL_SECONDS` | `15` | how long the loop may go without reading the pool whole (Redis, HAProxy, the backend) before `/health` answers 503; a reading slower than this is not decided on |
 /// | `WSSCALE_ADMIN_TOKEN` (or `WSSCALE_ADMIN_TOKEN_FILE`) | none | the admin credential, handed to every server it launches (their drop and session lists ask for it) |
 public struct BalancerSettings: Sendable {
     /// The runtime servers run on.
@@ -59,6 +60,8 @@ public struct BalancerSettings: Sendable {
     public var launchTimeout: Duration = .seconds(30)
     /// Grace between SIGTERM and SIGKILL.
     public var stopGrace: Duration = .seconds(10)
+    /// How long the loop may go without reading the pool whole.
+    public var stallLimit: Duration = .seconds(15)
     /// The admin credential the servers get.
     public var adminToken: AdminToken?
 
@@ -103,6 +106,7 @@ public struct BalancerSettings: Sendable {
         settings.pool = reader.string("WSSCALE_POOL", default: settings.pool, rule: SettingRule.poolProblem)
         settings.launchTimeout = reader.seconds("LAUNCH_TIMEOUT_SECONDS", default: settings.launchTimeout, in: 0.5...3600)
         settings.stopGrace = reader.seconds("STOP_GRACE_SECONDS", default: settings.stopGrace, in: 0...3600)
+        settings.stallLimit = reader.seconds("BALANCER_STALL_SECONDS", default: settings.stallLimit, in: 2...3600)
         settings.adminToken = AdminToken.read(from: &reader)
         return settings
     }

@@ -21,8 +21,15 @@ extension Autoscaler {
             logger.warning("reading the pool failed; trying again at the next wake", metadata: ["error": "\(error)"])
             return jobs
         }
+        let readingTook = clock.now() - startedAt
+        guard readingTook <= tunables.stallLimit else {
+            lastError = "reading the pool took \(readingTook.secondsText) s, more than the stall limit (\(tunables.stallLimit.secondsText) s): nothing decided on data that old"
+            logger.warning("reading the pool took longer than the stall limit; not deciding on it", metadata: ["took": "\(readingTook)"])
+            return jobs
+        }
         lastError = nil
         observedAt = wallClockMilliseconds
+        lastObservationTime = clock.now()
         lastDriverIDs = Set(observation.driver.map(\.id))
         let now = clock.now()
         let reconciliation = pool.reconcile(with: observation, now: now, launchTimeout: tunables.launchTimeout,

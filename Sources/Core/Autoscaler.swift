@@ -32,17 +32,23 @@ public actor Autoscaler: Service {
         /// holding none. Covers a registry that lost its data while the servers write theirs
         /// again (they reconnect with backoff of at most a few seconds).
         public var registryGrace: Duration
+        /// How long the loop may go without reading the pool whole before it counts as
+        /// stalled (`PoolStatus.stalled`, `/health` 503); a reading that took longer than this
+        /// is not decided on.
+        public var stallLimit: Duration
 
         /// Creates tunables; the defaults suit production.
         public init(safetyTick: Duration = .seconds(1), debounce: Duration = .milliseconds(50),
                     launchTimeout: Duration = .seconds(30), stopGrace: Duration = .seconds(10),
-                    decisionCapacity: Int = 100, registryGrace: Duration = .seconds(10)) {
+                    decisionCapacity: Int = 100, registryGrace: Duration = .seconds(10),
+                    stallLimit: Duration = .seconds(15)) {
             self.safetyTick = safetyTick
             self.debounce = debounce
             self.launchTimeout = launchTimeout
             self.stopGrace = stopGrace
             self.decisionCapacity = decisionCapacity
             self.registryGrace = registryGrace
+            self.stallLimit = stallLimit
         }
     }
 
@@ -74,6 +80,8 @@ public actor Autoscaler: Service {
     var lastInstances: [InstanceStatus] = []
     var lastDriverIDs: Set<InstanceID> = []
     var observedAt: Int64?
+    /// When the loop last read the pool whole, on its clock (`nil`: not yet).
+    var lastObservationTime: Duration?
     var lastError: String?
     var lastDryRunCorrections: [ReconcileAction] = []
 
@@ -152,6 +160,7 @@ public actor Autoscaler: Service {
     /// What the pool looks like at the last wake, with the last decisions.
     public func status() -> PoolStatus {
         let total = lastInstances.map(\.sessions).saturatingSum()
+        let sinceObservation = clock.now() - (lastObservationTime ?? .zero)
         let active = lastInstances.filter { $0.state == .active }.count
         return PoolStatus(
             driver: driver.name, dryRun: configuration.dryRun,
@@ -159,7 +168,8 @@ public actor Autoscaler: Service {
             instances: lastInstances, totalSessions: total,
             utilizationPercent: PoolStatus.utilizationPercent(
                 sessions: total, hosts: active, limit: configuration.connectionLimitPerHost),
-            decisions: decisionLog.decisions, observedAt: observedAt, lastError: lastError)
+            decisions: decisionLog.decisions, observedAt: observedAt, lastError: lastError,
+            secondsSinceObservation: sinceObservation.secondsValue, stalled: sinceObservation > tunables.stallLimit)
     }
 
     /// Asks for a wake: the loop reads the pool and plans.

@@ -13,3 +13,11 @@ extension Duration {
         return "\(sign)\(whole).\(fraction)"
     }
 }
+
+extension Duration {
+    /// The duration in seconds, as a `Double` (to the nanosecond).
+    var secondsValue: Double {
+        let (seconds, attoseconds) = components
+        return Double(seconds) + Double(attoseconds / 1_000_000_000) / 1e9
+    }
+}

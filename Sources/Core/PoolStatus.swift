@@ -61,11 +61,16 @@ public struct PoolStatus: Sendable, Codable, Equatable {
     public var observedAt: Int64?
     /// The last error that kept the loop from reading or changing the pool, cleared on success.
     public var lastError: String?
+    /// Seconds since the loop last read the pool whole (since it started, before the first read).
+    public var secondsSinceObservation: Double
+    /// Whether that is longer than the stall limit: the loop is stuck (a stalled Redis, a
+    /// backend or HAProxy that does not answer) and decides nothing; `/health` answers 503.
+    public var stalled: Bool
 
     /// Creates a pool status.
     public init(driver: String, dryRun: Bool, connectionLimitPerHost: Int, instances: [InstanceStatus],
                 totalSessions: Int, utilizationPercent: Double, decisions: [Decision],
-                observedAt: Int64?, lastError: String?) {
+                observedAt: Int64?, lastError: String?, secondsSinceObservation: Double = 0, stalled: Bool = false) {
         self.driver = driver
         self.dryRun = dryRun
         self.connectionLimitPerHost = connectionLimitPerHost
@@ -75,6 +80,8 @@ public struct PoolStatus: Sendable, Codable, Equatable {
         self.decisions = decisions
         self.observedAt = observedAt
         self.lastError = lastError
+        self.secondsSinceObservation = secondsSinceObservation
+        self.stalled = stalled
     }
 
     /// Utilization in percent of `sessions` over `hosts` servers of `limit` sessions each

@@ -77,6 +77,30 @@ import Testing
         await unauthenticated.close()
     }
 
+    /// A Redis that stops answering (`CLIENT PAUSE`, as a SIGSTOP or a partition would) is an
+    /// error within the reply deadline, never a hang, and the connection is closed.
+    @Test func aStalledRedisIsATimeoutNotAHang() async throws {
+        let server = try await TestRedisServer.start()
+        defer { server.stop() }
+        let group = MultiThreadedEventLoopGroup.singleton
+        let logger = Logger(label: "test")
+        let url = try RedisURL(parsing: server.url)
+        let admin = try await RedisConnection.connect(to: url, eventLoopGroup: group, logger: logger)
+        let redis = try await RedisConnection.connect(to: url, eventLoopGroup: group, logger: logger, replyTimeout: .milliseconds(300))
+        try await redis.send(["SET", "k", "v"])
+        try await admin.send(["CLIENT", "PAUSE", "1500", "ALL"])
+        let clock = ContinuousClock()
+        let start = clock.now
+        let error = await #expect(throws: RedisError.self) { try await redis.send(["GET", "k"]) }
+        let waited = clock.now - start
+        print("stalled Redis: \(String(describing: error)) after \(waited)")
+        guard case .timedOut? = error else { Issue.record("expected a timeout, got \(String(describing: error))"); return }
+        #expect(waited < .milliseconds(1500), "the deadline, not the pause, ended the wait")
+        #expect(await TestSupport.eventually { !redis.isActive }, "a connection whose replies can no longer be matched is closed")
+        try await admin.send(["CLIENT", "UNPAUSE"])
+        await admin.close()
+    }
+
     @Test func requestsFailWhenRedisGoesAway() async throws {
         try await RedisTestFixture.with { fixture in
             let redis = try await fixture.connection()

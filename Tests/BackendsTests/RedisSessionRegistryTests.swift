@@ -234,6 +234,23 @@ import Testing
         }
     }
 
+    /// Redis stopped or paused past the lease expires a host's records by their TTL while the
+    /// host stays listed (its next renewal finds it): the host writes them back.
+    @Test func aHostWhoseRecordsExpiredWritesThemBack() async throws {
+        try await RedisTestFixture.with { fixture in
+            let (store, _) = fixture.runningStore(host: "ws-x")
+            let registry = fixture.runningRegistry()
+            (1...4).forEach { store.sessionOpened(testSession("x\($0)", host: "ws-x")) }
+            #expect(await TestSupport.eventually { try await registry.topology() == [HostSessions(host: "ws-x", sessions: 4)] })
+            let redis = try await fixture.connection()
+            try await redis.send(["DEL", "wsscale:host:ws-x:sessions", "wsscale:host:ws-x:meta"])
+            #expect(try await redis.send(["ZSCORE", "wsscale:hosts", "ws-x"]) != .null, "the host is still listed")
+            await redis.close()
+            #expect(await TestSupport.eventually { try await registry.topology() == [HostSessions(host: "ws-x", sessions: 4)] },
+                    "the records are written back at the next renewal")
+        }
+    }
+
     @Test func aHostRemovedBehindItsBackWritesItselfBack() async throws {
         try await RedisTestFixture.with { fixture in
             let (store, _) = fixture.runningStore(host: "ws-p")

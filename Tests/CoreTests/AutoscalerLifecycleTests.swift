@@ -32,6 +32,29 @@ struct AutoscalerLifecycleTests {
         #expect(harness.calls.index(of: "driver.stop ws-1") == nil)
     }
 
+    @Test("a loop that cannot read the pool shows as stalled past the stall limit, with the error; reading again clears it")
+    func stallIsReported() async throws {
+        let harness = LoopHarness()
+        await harness.registry.setFailure("Redis did not answer in time: ZRANGEBYSCORE got no reply within 5000 ms")
+        var tunables = Autoscaler.Tunables.fast
+        tunables.stallLimit = .milliseconds(300)
+        let probe = PlannerProbe(script: [])
+        let loop = harness.makeLoop(planner: ScriptedPlanner(probe: probe), tunables: tunables)
+        try await harness.running(loop) {
+            // Stalled, and a failed read seen (on a busy machine the first read may come after
+            // the limit: stalled already, with no error yet).
+            let stalled = await waitUntil { let status = await loop.status(); return status.stalled && status.lastError != nil }
+            #expect(stalled, "no read for longer than the limit is a stall")
+            let status = await loop.status()
+            #expect(status.secondsSinceObservation >= 0.3)
+            #expect(status.lastError?.contains("got no reply within 5000 ms") == true, "\(status)")
+            #expect(status.observedAt == nil)
+            await harness.registry.setFailure(nil)
+            #expect(await waitUntil { await !loop.status().stalled }, "a successful read ends the stall")
+            #expect(await loop.status().lastError == nil)
+        }
+    }
+
     @Test("a failing step is recorded on its decision and in status(); the next steps still run")
     func failingStepIsRecorded() async throws {
         let harness = LoopHarness()
@@ -53,4 +76,15 @@ struct AutoscalerLifecycleTests {
         #expect(probe.executed == [plan])
         #expect(probe.snapshots.last?.draining.map(\.id) == ["ws-a"])
     }
+}
+
+/// Polls `condition` until it holds or 10 s pass (a bound for a broken build, not a timing).
+func waitUntil(_ condition: () async -> Bool) async -> Bool {
+    let clock = ContinuousClock()
+    let deadline = clock.now + .seconds(10)
+    while clock.now < deadline {
+        if await condition() { return true }
+        try? await Task.sleep(for: .milliseconds(10))
+    }
+    return await condition()
 }

@@ -7,6 +7,13 @@ import NIOPosix
 /// Shared by `RedisConnection` (requests and replies) and `RedisSubscriber` (pub/sub).
 struct RedisChannel: Sendable {
     let channel: Channel
+    /// How long a request waits for its replies before it fails with `RedisError.timedOut`
+    /// and the connection is closed (its later replies could no longer be matched).
+    let replyTimeout: TimeAmount
+
+    /// Every request's deadline unless a caller gives another: a Redis that is paused,
+    /// stopped or cut off shows as an error within this, never as a hang.
+    static let defaultReplyTimeout = TimeAmount.seconds(5)
 
     /// Opens a TCP connection, then sends `AUTH` (when the URL has a password) and `SELECT`
     /// (when the database is not 0) before anything else.
@@ -15,6 +22,7 @@ struct RedisChannel: Sendable {
     static func connect(
         to url: RedisURL, eventLoopGroup: EventLoopGroup, logger: Logger,
         connectTimeout: TimeAmount = .seconds(2),
+        replyTimeout: TimeAmount = RedisChannel.defaultReplyTimeout,
         onMessage: (@Sendable (RedisPubSubMessage) -> Void)? = nil
     ) async throws -> RedisChannel {
         let address = try await resolve(url)
@@ -28,7 +36,7 @@ struct RedisChannel: Sendable {
                 }
             }
             .connect(to: address).get()
-        let connected = RedisChannel(channel: channel)
+        let connected = RedisChannel(channel: channel, replyTimeout: replyTimeout)
         do {
             try await connected.logIn(url)
         } catch {
@@ -50,6 +58,13 @@ struct RedisChannel: Sendable {
         // (completing a promise twice is a no-op in NIO, so a failure both ways is fine).
         let written = channel.eventLoop.makePromise(of: Void.self)
         written.futureResult.whenFailure { _ in promise.fail(RedisError.connectionClosed) }
+        let (channel, timeout) = (self.channel, replyTimeout)
+        let deadline = channel.eventLoop.scheduleTask(in: timeout) {
+            let first = commands.first?.first ?? "?"
+            promise.fail(RedisError.timedOut("\(first) got no reply within \(timeout.nanoseconds / 1_000_000) ms"))
+            channel.close(promise: nil)
+        }
+        promise.futureResult.whenComplete { _ in deadline.cancel() }
         channel.writeAndFlush(request, promise: written)
         return try await promise.futureResult.get()
     }

@@ -26,10 +26,13 @@ public final class RedisConnection: Sendable {
     ///   - eventLoopGroup: the group whose loop runs the connection.
     ///   - logger: for connection errors.
     ///   - connectTimeout: how long the TCP connect may take.
+    ///   - replyTimeout: how long each request waits for its reply (5 s): past it, the request
+    ///     fails with `RedisError.timedOut` and the connection is closed.
     public static func connect(to url: RedisURL, eventLoopGroup: EventLoopGroup, logger: Logger,
-                               connectTimeout: TimeAmount = .seconds(2)) async throws -> RedisConnection {
+                               connectTimeout: TimeAmount = .seconds(2),
+                               replyTimeout: TimeAmount = .seconds(5)) async throws -> RedisConnection {
         RedisConnection(channel: try await RedisChannel.connect(
-            to: url, eventLoopGroup: eventLoopGroup, logger: logger, connectTimeout: connectTimeout))
+            to: url, eventLoopGroup: eventLoopGroup, logger: logger, connectTimeout: connectTimeout, replyTimeout: replyTimeout))
     }
 
     /// Sends one command and returns its reply.

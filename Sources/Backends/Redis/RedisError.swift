@@ -8,6 +8,8 @@ public enum RedisError: Error, Sendable, Equatable, CustomStringConvertible {
     case protocolError(String)
     /// A reply had a shape the caller did not expect.
     case unexpectedReply(String)
+    /// No reply came within the deadline (a stalled or paused Redis); the connection is closed.
+    case timedOut(String)
 
     public var description: String {
         switch self {
@@ -15,6 +17,7 @@ public enum RedisError: Error, Sendable, Equatable, CustomStringConvertible {
         case .connectionClosed: return "the Redis connection is closed"
         case .protocolError(let message): return "Redis protocol error: \(message)"
         case .unexpectedReply(let message): return "unexpected Redis reply: \(message)"
+        case .timedOut(let message): return "Redis did not answer in time: \(message)"
         }
     }
 }

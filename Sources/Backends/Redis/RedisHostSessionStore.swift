@@ -194,9 +194,15 @@ public final class RedisHostSessionStore: HostSessionStore, Service {
         let replies = try await redis.pipeline(commands)
         try check(replies, of: commands)
         // ZADD answers 1 when it had to add the host again: its lease had expired and the
-        // registry removed it with its records (for example after a long pause). Write it all.
-        if replies[commands.count - 3].integer == 1 {
-            logger.warning("lease had expired; rewriting this host's sessions", metadata: ["host": "\(host)"])
+        // registry removed it with its records (for example after a long pause). PEXPIRE of
+        // the meta hash (always written with the host) answers 0 when that key is gone: Redis
+        // itself expired the records (it was stopped or paused past the lease) while the host
+        // stayed listed. Either way, write it all again.
+        let readded = replies[commands.count - 3].integer == 1
+        let recordsGone = replies[commands.count - 1].integer == 0
+        if readded || recordsGone {
+            logger.warning("lease had expired; rewriting this host's sessions",
+                           metadata: ["host": "\(host)", "why": "\(readded ? "the host was removed" : "its records expired")"])
             try await rewriteEverything(on: redis)
         }
     }

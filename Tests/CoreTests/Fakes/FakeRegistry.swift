@@ -20,7 +20,16 @@ actor FakeRegistry: SessionRegistry {
     /// Delivers a change notification to the loop.
     nonisolated func push(_ event: RegistryEvent) { eventContinuation.yield(event) }
 
-    func topology() async throws -> [HostSessions] { Array(hosts.values) }
+    /// While set, reads fail with this error (a registry that times out).
+    private(set) var failure: String?
+
+    /// Makes reads fail with `message` (or succeed again with `nil`).
+    func setFailure(_ message: String?) { failure = message }
+
+    func topology() async throws -> [HostSessions] {
+        if let failure { throw FakeRegistryError(message: failure) }
+        return Array(hosts.values)
+    }
 
     func allSessions() async throws -> [SessionRecord] { [] }
 
@@ -38,4 +47,10 @@ actor FakeRegistry: SessionRegistry {
         calls.append("registry.draining \(host) \(draining)")
         hosts[host]?.draining = draining
     }
+}
+
+/// The error a failing `FakeRegistry` throws.
+struct FakeRegistryError: Error, CustomStringConvertible {
+    var message: String
+    var description: String { message }
 }
