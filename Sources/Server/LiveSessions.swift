@@ -17,6 +17,7 @@ struct ServerInitiatedClose: Sendable {
     static let shed = ServerInitiatedClose(code: .init(codeNumber: 4001), reason: "Server Rebalancing", cause: .shed)
     static let drop = ServerInitiatedClose(code: .init(codeNumber: 4001), reason: "Server Rebalancing", cause: .drop)
     static let shutdown = ServerInitiatedClose(code: .goingAway, reason: "going away", cause: .shutdown)
+    static let idle = ServerInitiatedClose(code: .goingAway, reason: "no answer to pings", cause: .idle)
 }
 
 /// The outcome of asking to open a session.
@@ -61,6 +62,11 @@ final class LiveSessions: @unchecked Sendable {
         self.logger = logger
     }
 
+    /// A duration in whole milliseconds.
+    static func milliseconds(_ duration: Duration) -> Int64 {
+        duration.components.seconds * 1000 + duration.components.attoseconds / 1_000_000_000_000_000
+    }
+
     /// Milliseconds since 1970, now.
     static func now() -> Int64 {
         Int64((Date().timeIntervalSince1970 * 1000).rounded())
@@ -99,6 +105,36 @@ final class LiveSessions: @unchecked Sendable {
         let now = Self.now()
         state.withLockedValue { $0.table.touch(entry, at: now) }
         store.sessionTouched(sessionId: entry.sessionId, at: now)
+    }
+
+    /// Records a pong from the client: alive, not active.
+    func heard(_ entry: Entry) {
+        let now = Self.now()
+        state.withLockedValue { $0.table.heard(entry, at: now) }
+    }
+
+    /// Pings the sessions idle for `pingInterval` that were not heard from since, and closes
+    /// (1001, out of the registry at once) those silent for `idleTimeout`: a half-open
+    /// connection is not counted for long. Returns how many were pinged and closed.
+    @discardableResult
+    func sweepIdle(pingInterval: Duration, idleTimeout: Duration, now: Int64 = LiveSessions.now()) -> (pinged: Int, closed: Int) {
+        var toPing: [Entry] = []
+        let expired = retire(with: .idle) { state in
+            let swept = state.table.sweepIdle(now: now, pingIntervalMs: Self.milliseconds(pingInterval),
+                                              idleTimeoutMs: Self.milliseconds(idleTimeout))
+            toPing = swept.ping
+            return swept.expired
+        }
+        for entry in toPing {
+            let channel = entry.connection
+            var data = channel.allocator.buffer(capacity: 8)
+            data.writeString("wsscale")
+            channel.writeAndFlush(WebSocketFrame(fin: true, opcode: .ping, data: data), promise: nil)
+        }
+        if !expired.isEmpty {
+            logger.info("closed sessions that did not answer pings", metadata: ["sessions": "\(expired.count)"])
+        }
+        return (toPing.count, expired.count)
     }
 
     /// Removes a session whose channel closed (nothing to do when the server retired it already).

@@ -15,6 +15,8 @@ import WSScaleCore
 /// | `LEASE_SECONDS` | `5` | this host's lease in the registry |
 /// | `WSSCALE_ADMIN_TOKEN` (or `WSSCALE_ADMIN_TOKEN_FILE`) | none | the admin credential `GET /ws-session/all[/runtime]` and `POST /ws-session/{hostId}/drop` ask for; unset, they answer 403 |
 /// | `MAX_MESSAGE_BYTES` | `65536` | largest WebSocket message accepted, all its fragments together (125 B – 1 GiB); 1009 above |
+/// | `PING_INTERVAL_SECONDS` | `30` | a session with no message for this long is pinged (again each interval while it stays silent) |
+/// | `IDLE_TIMEOUT_SECONDS` | `75` | a session not heard from at all (not even a pong) for this long is closed (1001) and leaves the registry; more than `PING_INTERVAL_SECONDS` |
 public struct ServerConfiguration: Sendable, Equatable {
     /// This server's identity (`hostId` in the registry, `X-WSScale-Host` on each upgrade).
     public var serverId: InstanceID
@@ -39,6 +41,10 @@ public struct ServerConfiguration: Sendable, Equatable {
     public var adminToken: AdminToken?
     /// Bytes each connection reads at once (a fixed receive buffer keeps idle connections small).
     public var receiveBufferSize: Int
+    /// How long a session may send nothing before the server pings it.
+    public var pingInterval: Duration
+    /// How long a session may stay unheard (no frame, no pong) before it is closed.
+    public var idleTimeout: Duration
 
     /// `MAX_MESSAGE_BYTES` when it is not set: 64 KiB.
     public static let defaultMaxMessageBytes = 1 << 16
@@ -53,8 +59,10 @@ public struct ServerConfiguration: Sendable, Equatable {
                 maxConnectionsPerHost: Int = 30, shutdownGrace: Duration = .seconds(10),
                 redisURL: String = "redis://127.0.0.1:6379/0", redisKeyPrefix: String = "wsscale",
                 lease: Duration = .seconds(5), maxMessageBytes: Int = ServerConfiguration.defaultMaxMessageBytes, receiveBufferSize: Int = 512,
-                adminToken: AdminToken? = nil) {
+                adminToken: AdminToken? = nil, pingInterval: Duration = .seconds(30), idleTimeout: Duration = .seconds(75)) {
         self.adminToken = adminToken
+        self.pingInterval = pingInterval
+        self.idleTimeout = idleTimeout
         self.serverId = serverId
         self.host = host
         self.port = port
@@ -85,10 +93,16 @@ public struct ServerConfiguration: Sendable, Equatable {
         let lease = reader.seconds("LEASE_SECONDS", default: .seconds(5), in: 1...3600)
         let maxMessageBytes = reader.int("MAX_MESSAGE_BYTES", default: defaultMaxMessageBytes, in: maxMessageBytesRange)
         let adminToken = AdminToken.read(from: &reader)
+        let pingInterval = reader.seconds("PING_INTERVAL_SECONDS", default: .seconds(30), in: 0.1...3600)
+        let idleTimeout = reader.seconds("IDLE_TIMEOUT_SECONDS", default: .seconds(75), in: 0.2...86400)
+        if idleTimeout <= pingInterval {
+            reader.report("IDLE_TIMEOUT_SECONDS", "must be longer than PING_INTERVAL_SECONDS (\(pingInterval)), got \(idleTimeout)")
+        }
         try reader.finish()
         return ServerConfiguration(serverId: serverId, host: host, port: port, maxConnectionsPerHost: maxConnections,
                                    shutdownGrace: grace, redisURL: redisURL, redisKeyPrefix: prefix, lease: lease,
-                                   maxMessageBytes: maxMessageBytes, adminToken: adminToken)
+                                   maxMessageBytes: maxMessageBytes, adminToken: adminToken,
+                                   pingInterval: pingInterval, idleTimeout: idleTimeout)
     }
 
     /// A fresh random server id such as `ws-k3x9a2`.

@@ -4,6 +4,8 @@ import Prometheus
 public enum SessionCloseReason: String, Sendable, CaseIterable {
     /// The client closed it (close frame).
     case client
+    /// The client answered no ping within the idle timeout (1001, a half-open connection).
+    case idle
     /// The client did not read what the server wrote back (1008 "not reading").
     case notReading = "not_reading"
     /// A shed command chose it (4001).

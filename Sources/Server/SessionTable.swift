@@ -10,6 +10,10 @@ public final class SessionEntry<Connection> {
     public let connectedAt: Int64
     /// When the client last sent something, in milliseconds since 1970.
     public fileprivate(set) var lastActive: Int64
+    /// When the client was last heard at all, a pong included, in milliseconds since 1970.
+    public fileprivate(set) var lastHeard: Int64
+    /// When the server last pinged it, in milliseconds since 1970 (0: never).
+    public fileprivate(set) var lastPinged: Int64 = 0
     /// Whether the server has started closing it (a shed, drop or shutdown chose it).
     public fileprivate(set) var isClosing = false
     /// What closes it (the channel, in the server).
@@ -27,6 +31,7 @@ public final class SessionEntry<Connection> {
         self.userId = userId
         self.connectedAt = connectedAt
         self.lastActive = connectedAt
+        self.lastHeard = connectedAt
         self.connection = connection
     }
 }
@@ -67,9 +72,43 @@ public struct SessionTable<Connection> {
     public mutating func touch(_ entry: SessionEntry<Connection>, at millisecondsSince1970: Int64) {
         guard entry.isListed else { return }
         entry.lastActive = max(entry.lastActive, millisecondsSince1970)
+        entry.lastHeard = max(entry.lastHeard, millisecondsSince1970)
         guard newest !== entry else { return }
         unlink(entry)
         append(entry)
+    }
+
+    /// Records a pong: the client is alive, but not active (its place in the idle order stays).
+    public mutating func heard(_ entry: SessionEntry<Connection>, at millisecondsSince1970: Int64) {
+        guard entry.isListed else { return }
+        entry.lastHeard = max(entry.lastHeard, millisecondsSince1970)
+    }
+
+    /// Among the sessions idle (no message) for `pingInterval` or more, those to ping now
+    /// (not heard from for `pingInterval` and no ping unanswered; marked pinged) and those
+    /// silent past `idleTimeout` (marked closing). A session expires only once its ping went
+    /// unanswered for `idleTimeout - pingInterval`: a late sweep never closes a session it
+    /// did not ping first. Walks only the idle end of the list.
+    public mutating func sweepIdle(now: Int64, pingIntervalMs: Int64, idleTimeoutMs: Int64)
+        -> (ping: [SessionEntry<Connection>], expired: [SessionEntry<Connection>]) {
+        var ping: [SessionEntry<Connection>] = []
+        var expired: [SessionEntry<Connection>] = []
+        var cursor = oldest
+        while let entry = cursor, now - entry.lastActive >= pingIntervalMs {
+            cursor = entry.newer
+            guard !entry.isClosing else { continue }
+            let unanswered = entry.lastPinged > entry.lastHeard
+            if unanswered {
+                if now - entry.lastHeard >= idleTimeoutMs, now - entry.lastPinged >= idleTimeoutMs - pingIntervalMs {
+                    entry.isClosing = true
+                    expired.append(entry)
+                }
+            } else if now - entry.lastHeard >= pingIntervalMs {
+                entry.lastPinged = now
+                ping.append(entry)
+            }
+        }
+        return (ping, expired)
     }
 
     /// Chooses up to `n` of the most idle sessions that are not closing yet and marks them closing.

@@ -106,6 +106,7 @@ public final class WebSocketServer: Service, Sendable {
         await withTaskGroup(of: Void.self) { group in
             group.addTask { await self.followCommands() }
             group.addTask { await self.notifier.keepWatchdogFed(logger: self.logger) }
+            group.addTask { await self.pingIdleSessions() }
             await withGracefulShutdownHandler {
                 await withTaskCancellationHandler {
                     try? await serverChannel.closeFuture.get()
@@ -120,6 +121,16 @@ public final class WebSocketServer: Service, Sendable {
             group.cancelAll()
         }
         logger.info("stopped", metadata: ["serverId": "\(configuration.serverId)"])
+    }
+
+    /// Pings sessions that went quiet and closes those that answer nothing, until cancelled:
+    /// every quarter of the ping interval (between 50 ms and 5 s).
+    private func pingIdleSessions() async {
+        let every = min(max(configuration.pingInterval / 4, .milliseconds(50)), .seconds(5))
+        while !Task.isCancelled {
+            do { try await Task.sleep(for: every) } catch { return }
+            sessions.sweepIdle(pingInterval: configuration.pingInterval, idleTimeout: configuration.idleTimeout)
+        }
     }
 
     /// Acts on the store's commands for this host until cancelled.

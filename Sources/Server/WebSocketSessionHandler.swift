@@ -66,7 +66,9 @@ final class WebSocketSessionHandler: ChannelDuplexHandler {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let frame = unwrapInboundIn(data)
-        if case .session(let entry) = role { sessions.touch(entry) }
+        if case .session(let entry) = role {
+            if frame.opcode == .pong { sessions.heard(entry) } else { sessions.touch(entry) }
+        }
         if closeSent {
             // Our close frame is out: only the client's answer matters now.
             if frame.opcode == .connectionClose { context.close(promise: nil) }

@@ -19,6 +19,7 @@ struct TestServer {
     /// Runs `body` against a fresh server, then shuts it down gracefully.
     static func with(maxConnections: Int = 30, grace: Duration = .seconds(5),
                      maxMessageBytes: Int = ServerConfiguration.defaultMaxMessageBytes,
+                     pingInterval: Duration = .seconds(30), idleTimeout: Duration = .seconds(75),
                      _ body: (TestServer) async throws -> Void) async throws {
         let serverId = ServerConfiguration.randomServerId()
         let store = InMemoryHostSessionStore(hostId: serverId)
@@ -26,7 +27,8 @@ struct TestServer {
                                                 maxConnectionsPerHost: maxConnections, shutdownGrace: grace,
                                                 redisURL: ServerConfiguration.inMemoryRegistryURL,
                                                 maxMessageBytes: maxMessageBytes,
-                                                adminToken: AdminToken(TestSupport.adminToken))
+                                                adminToken: AdminToken(TestSupport.adminToken),
+                                                pingInterval: pingInterval, idleTimeout: idleTimeout)
         var logger = Logger(label: "test.server")
         logger.logLevel = .warning
         let server = WebSocketServer(configuration: configuration, store: store, logger: logger)

@@ -93,7 +93,8 @@ final class BenchCounters: @unchecked Sendable {
     }
 }
 
-/// Keeps an upgraded connection idle; answers the server's close frame and counts it.
+/// Keeps an upgraded connection idle; answers the server's pings (as every client must, or
+/// the server closes it after `IDLE_TIMEOUT_SECONDS`) and its close frame, which it counts.
 final class IdleConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
     typealias InboundIn = WebSocketFrame
     typealias OutboundOut = WebSocketFrame
@@ -106,6 +107,11 @@ final class IdleConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let frame = unwrapInboundIn(data)
+        if frame.opcode == .ping {
+            context.writeAndFlush(wrapOutboundOut(WebSocketFrame(fin: true, opcode: .pong, maskKey: .random(), data: frame.unmaskedData)),
+                                  promise: nil)
+            return
+        }
         guard frame.opcode == .connectionClose else { return }
         var payload = frame.unmaskedData
         let code = payload.readInteger(as: UInt16.self) ?? 1005

@@ -1,0 +1,77 @@
+import NIOCore
+import Testing
+import WSScaleCore
+@testable import WSScaleServer
+
+/// Half-open and silent sessions: the server pings a session that sent nothing for
+/// `PING_INTERVAL_SECONDS`, and closes (1001, out of the registry at once) one it has not
+/// heard from, not even a pong, for `IDLE_TIMEOUT_SECONDS`. A client that answers pings stays.
+@Suite("Pings and the idle timeout")
+struct IdleSessionTests {
+    @Test("a client that answers nothing is pinged, then closed with 1001 and leaves the registry")
+    func silentClientIsClosed() async throws {
+        try await TestServer.with(pingInterval: .milliseconds(200), idleTimeout: .milliseconds(600)) { server in
+            let client = try await server.connectRaw("silent")
+            #expect(await eventually { server.store.records.count == 1 })
+            let ping = try await within(.seconds(10)) { try await client.nextFrame() }
+            #expect(ping?.opcode == 0x9, "the server pings a quiet session: \(String(describing: ping))")
+            // No pong: the server sends no second ping, and its next frame is its close.
+            let frame = try await within(.seconds(10)) { try await client.nextFrame() }
+            #expect(frame?.closeCode == 1001, "\(String(describing: frame))")
+            #expect(frame.map { String(decoding: $0.payload.dropFirst(2), as: UTF8.self) } == "no answer to pings")
+            #expect(server.server.liveSessionCount == 0)
+            #expect(await eventually { server.store.records.isEmpty }, "a half-open session is not counted")
+        }
+    }
+
+    @Test("a client that answers each ping with a pong stays connected past many idle timeouts")
+    func answeringClientStays() async throws {
+        try await TestServer.with(pingInterval: .milliseconds(300), idleTimeout: .milliseconds(1500)) { server in
+            let client = try await server.connectRaw("alive")
+            var pings = 0
+            // Six pings at least 300 ms apart: over 1.8 s of silence but for pongs, past the
+            // 1.5 s idle timeout (and each pong has 1.2 s to arrive, however busy the machine).
+            while pings < 6 {
+                let frame = try await within(.seconds(10)) { try await client.nextFrame() }
+                guard frame?.opcode == 0x9 else {
+                    Issue.record("expected a ping, got \(String(describing: frame))")
+                    return
+                }
+                pings += 1
+                try await client.send([.pong(String(decoding: frame?.payload ?? [], as: UTF8.self))])
+            }
+            #expect(server.server.liveSessionCount == 1)
+            #expect(server.store.records.count == 1)
+            try await client.send([.close(1000)])
+        }
+    }
+
+    @Test("the sweep walks only the idle end, pings once per interval, and expires by the last frame heard")
+    func sweepRules() {
+        var table = SessionTable<Int>()
+        let quiet = SessionEntry(sessionId: "q", userId: "u1", connectedAt: 0, connection: 1)
+        let ponging = SessionEntry(sessionId: "p", userId: "u2", connectedAt: 0, connection: 2)
+        [quiet, ponging].forEach { table.insert($0) }
+        // A late first sweep, past the idle timeout: it pings, it does not close.
+        var swept = table.sweepIdle(now: 2500, pingIntervalMs: 300, idleTimeoutMs: 2000)
+        #expect(swept.ping.map(\.sessionId) == ["q", "p"] && swept.expired.isEmpty)
+        swept = table.sweepIdle(now: 3000, pingIntervalMs: 300, idleTimeoutMs: 2000)
+        #expect(swept.ping.isEmpty && swept.expired.isEmpty, "a ping unanswered: no second one, and not closed before 1.7 s")
+        table.heard(ponging, at: 3700)
+        swept = table.sweepIdle(now: 4300, pingIntervalMs: 300, idleTimeoutMs: 2000)
+        #expect(swept.expired.map(\.sessionId) == ["q"], "pinged 1.8 s ago, no answer: expired; the ponging one is alive")
+        #expect(swept.ping.map(\.sessionId) == ["p"], "pinged again after its pong, one interval on")
+        #expect(ponging.lastActive == 0, "a pong is not activity: the idle order stays")
+    }
+
+    @Test("a session with a message within the ping interval is not pinged")
+    func busyNotWalked() {
+        var table = SessionTable<Int>()
+        let quiet = SessionEntry(sessionId: "q", userId: "u1", connectedAt: 0, connection: 1)
+        let busy = SessionEntry(sessionId: "b", userId: "u3", connectedAt: 0, connection: 3)
+        [quiet, busy].forEach { table.insert($0) }
+        table.touch(busy, at: 900)
+        let swept = table.sweepIdle(now: 1000, pingIntervalMs: 300, idleTimeoutMs: 2000)
+        #expect(swept.ping.map(\.sessionId) == ["q"] && swept.expired.isEmpty)
+    }
+}
