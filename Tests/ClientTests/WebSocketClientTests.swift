@@ -1,4 +1,7 @@
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 import Logging
 import Testing
 @testable import WSScaleClient
@@ -201,9 +204,11 @@ struct WebSocketClientTests {
 
     @Test("a user whose server is gone keeps retrying with backoff and reports why")
     func retriesWhileNothingListens() async throws {
-        let server = try await TestWebSocketServer.start(hostID: "host-1")
-        let target = try WebSocketTarget(url: server.target)
-        await server.stop()
+        // A port bound but not listening, held for the whole test: every connect is refused,
+        // and no other test's server can take the port meanwhile (a stopped server's could).
+        let reserved = try ReservedPort()
+        defer { reserved.release() }
+        let target = try WebSocketTarget(url: "ws://127.0.0.1:\(reserved.port)")
         let connector = WebSocketConnector(target: target, timeout: .seconds(1), logger: logger)
         let sessions = UserSessions(connector: connector, backoff: Self.fastBackoff, random: SeededRandom(seed: 3),
                                     logger: logger)
@@ -217,3 +222,27 @@ struct WebSocketClientTests {
         #expect(await sessions.status(of: "u")?.state == .disconnected)
     }
 }
+
+/// A TCP port on 127.0.0.1 bound without listening: connections to it are refused.
+struct ReservedPort {
+    let fd: Int32
+    let port: Int
+
+    init() throws {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) { pointer in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
+        }
+        guard fd >= 0, bound else { throw ReservedPortError() }
+        self.fd = fd
+        port = Int(UInt16(bigEndian: address.sin_port))
+    }
+
+    func release() { close(fd) }
+}
+
+struct ReservedPortError: Error {}
