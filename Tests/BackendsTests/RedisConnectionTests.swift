@@ -86,19 +86,20 @@ import Testing
         let logger = Logger(label: "test")
         let url = try RedisURL(parsing: server.url)
         let admin = try await RedisConnection.connect(to: url, eventLoopGroup: group, logger: logger)
+        // Only the request made during the pause has the short deadline: nothing else in this
+        // test depends on how fast a busy machine answers.
         let redis = try await RedisConnection.connect(to: url, eventLoopGroup: group, logger: logger, replyTimeout: .milliseconds(300))
-        try await redis.send(["SET", "k", "v"])
-        try await admin.send(["CLIENT", "PAUSE", "1500", "ALL"])
+        try await admin.send(["SET", "k", "v"])
+        try await admin.send(["CLIENT", "PAUSE", "20000", "ALL"])
         let clock = ContinuousClock()
         let start = clock.now
         let error = await #expect(throws: RedisError.self) { try await redis.send(["GET", "k"]) }
         let waited = clock.now - start
         print("stalled Redis: \(String(describing: error)) after \(waited)")
         guard case .timedOut? = error else { Issue.record("expected a timeout, got \(String(describing: error))"); return }
-        #expect(waited < .milliseconds(1500), "the deadline, not the pause, ended the wait")
+        #expect(waited < .seconds(20), "the deadline, not the end of the pause, ended the wait")
         #expect(await TestSupport.eventually { !redis.isActive }, "a connection whose replies can no longer be matched is closed")
-        try await admin.send(["CLIENT", "UNPAUSE"])
-        await admin.close()
+        await admin.close() // the paused server is stopped with the test
     }
 
     @Test func requestsFailWhenRedisGoesAway() async throws {
