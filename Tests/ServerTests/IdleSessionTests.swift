@@ -46,12 +46,19 @@ struct IdleSessionTests {
         }
     }
 
-    @Test("the sweep walks only the idle end, pings once per interval, and expires by the last frame heard")
-    func sweepRules() {
+    /// A table of sessions opened at 0, in this order, named by their ids.
+    static func table(_ ids: [String]) -> SessionTable<Int> {
         var table = SessionTable<Int>()
-        let quiet = SessionEntry(sessionId: "q", userId: "u1", connectedAt: 0, connection: 1)
-        let ponging = SessionEntry(sessionId: "p", userId: "u2", connectedAt: 0, connection: 2)
-        [quiet, ponging].forEach { table.insert($0) }
+        for (index, id) in ids.enumerated() {
+            table.insert(SessionEntry(sessionId: id, userId: "u-\(id)", connectedAt: 0, connection: index))
+        }
+        return table
+    }
+
+    @Test("the sweep walks only the idle end, pings once per interval, and expires by the last frame heard")
+    func sweepRules() throws {
+        var table = Self.table(["q", "p"])
+        let ponging = try #require(table.entry(sessionId: "p"))
         // A late first sweep, past the idle timeout: it pings, it does not close.
         var swept = table.sweepIdle(now: 2500, pingIntervalMs: 300, idleTimeoutMs: 2000)
         #expect(swept.ping.map(\.sessionId) == ["q", "p"] && swept.expired.isEmpty)
@@ -65,12 +72,9 @@ struct IdleSessionTests {
     }
 
     @Test("a session with a message within the ping interval is not pinged")
-    func busyNotWalked() {
-        var table = SessionTable<Int>()
-        let quiet = SessionEntry(sessionId: "q", userId: "u1", connectedAt: 0, connection: 1)
-        let busy = SessionEntry(sessionId: "b", userId: "u3", connectedAt: 0, connection: 3)
-        [quiet, busy].forEach { table.insert($0) }
-        table.touch(busy, at: 900)
+    func busyNotWalked() throws {
+        var table = Self.table(["q", "b"])
+        table.touch(try #require(table.entry(sessionId: "b")), at: 900)
         let swept = table.sweepIdle(now: 1000, pingIntervalMs: 300, idleTimeoutMs: 2000)
         #expect(swept.ping.map(\.sessionId) == ["q"] && swept.expired.isEmpty)
     }
