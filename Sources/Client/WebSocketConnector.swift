@@ -120,13 +120,24 @@ public struct WebSocketConnector: Sendable {
         let negotiated = try channel.pipeline.syncOperations.configureUpgradableHTTPClientPipeline(
             configuration: pipeline
         )
-        // The upgrade must finish within the timeout, or the attempt is abandoned.
+        // The upgrade must finish within the timeout, or the attempt is abandoned (and says so:
+        // closing the channel alone fails the upgrade with a vague channel-state error).
+        let timedOut = NIOLoopBoundBox(false, eventLoop: channel.eventLoop)
         let deadline = channel.eventLoop.scheduleTask(in: timeout) {
+            timedOut.value = true
             channel.close(promise: nil)
         }
         negotiated.whenComplete { _ in deadline.cancel() }
-        return negotiated
+        return negotiated.flatMapErrorThrowing { error in
+            throw timedOut.value ? UpgradeTimedOut(timeout: timeout) : error
+        }
     }
+}
+
+/// The server did not answer the upgrade request within the connector's timeout.
+struct UpgradeTimedOut: Error, CustomStringConvertible {
+    let timeout: TimeAmount
+    var description: String { "no answer to the upgrade within \(Duration.nanoseconds(timeout.nanoseconds))" }
 }
 
 /// Reads the status of a refused upgrade's HTTP answer, then closes the channel.

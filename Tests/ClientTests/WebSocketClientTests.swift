@@ -11,20 +11,31 @@ import Testing
 @Suite("WebSocket client against a real server")
 struct WebSocketClientTests {
     static let fastBackoff = BackoffPolicy(base: .milliseconds(10), cap: .milliseconds(40))
+    /// The connect timeout of every test that counts attempts. The timeout is real time: on a
+    /// busy machine (CI runs every suite at once on two cores) an attempt can take seconds, and
+    /// an attempt abandoned by its timeout after the server upgraded it is one more upgrade and
+    /// one more reconnect than the test expects. These tests are about what the server says,
+    /// not about time, so their attempts never time out; `anUpgradeThatNeverComesIsAbandoned`
+    /// covers the timeout itself.
+    static let noTimeout: Duration = .seconds(3600)
     let logger = Logger(label: "ClientTests")
 
     func makeSessions(_ server: TestWebSocketServer, backoff: BackoffPolicy = fastBackoff) throws -> UserSessions {
-        let connector = WebSocketConnector(target: try WebSocketTarget(url: server.target), timeout: .seconds(2),
-                                           logger: logger)
+        let connector = try connector(for: server)
         return UserSessions(connector: connector, backoff: backoff, connectConcurrency: 8,
                             random: SeededRandom(seed: 11), logger: logger)
+    }
+
+    /// A connector to the test server whose attempts never time out.
+    func connector(for server: TestWebSocketServer) throws -> WebSocketConnector {
+        WebSocketConnector(target: try WebSocketTarget(url: server.target), timeout: Self.noTimeout, logger: logger)
     }
 
     @Test("connect: upgrade, host from X-WSScale-Host, echo, pong, intentional close with 1000")
     func connectorRoundTrip() async throws {
         let server = try await TestWebSocketServer.start(hostID: "host-a")
         defer { Task { await server.stop() } }
-        let connector = WebSocketConnector(target: try WebSocketTarget(url: server.target), logger: logger)
+        let connector = try connector(for: server)
 
         let connection = try await connector.connect(userID: "alice")
         #expect(connection.host == "host-a")
@@ -45,8 +56,7 @@ struct WebSocketClientTests {
     func missingHostHeader() async throws {
         let server = try await TestWebSocketServer.start(hostID: nil)
         defer { Task { await server.stop() } }
-        let connection = try await WebSocketConnector(target: try WebSocketTarget(url: server.target), logger: logger)
-            .connect(userID: "bob")
+        let connection = try await connector(for: server).connect(userID: "bob")
         #expect(connection.host == nil)
         await connection.close()
         await server.stop()
@@ -56,7 +66,7 @@ struct WebSocketClientTests {
     func connectionEnds() async throws {
         let server = try await TestWebSocketServer.start(hostID: "h")
         defer { Task { await server.stop() } }
-        let connector = WebSocketConnector(target: try WebSocketTarget(url: server.target), logger: logger)
+        let connector = try connector(for: server)
 
         let shed = try await connector.connect(userID: "u1")
         await eventually("open") { server.openConnections == 1 }
@@ -87,7 +97,7 @@ struct WebSocketClientTests {
     func usersConnect() async throws {
         let server = try await TestWebSocketServer.start(hostID: "host-1")
         defer { Task { await server.stop() } }
-        let connector = WebSocketConnector(target: try WebSocketTarget(url: server.target), logger: logger)
+        let connector = try connector(for: server)
         let sessions = UserSessions(connector: connector, backoff: Self.fastBackoff, connectConcurrency: 64, logger: logger)
         // CLIENT_TEST_USERS raises the count for a measurement run (the default keeps the test fast).
         let count = ProcessInfo.processInfo.environment["CLIENT_TEST_USERS"].flatMap { Int($0) } ?? 200
@@ -125,7 +135,7 @@ struct WebSocketClientTests {
         let user = try #require(await sessions.status(of: "u1"))
         #expect(user.state == .connected)
         #expect(user.host == "host-2")
-        #expect(user.reconnectCount == 1)
+        #expect(user.reconnectCount == 1, "last close: \(user.lastCloseReason ?? "none")")
         #expect(user.lastCloseCode == 4001)
         #expect(user.lastCloseReason == "Server Rebalancing")
         #expect(server.upgrades == 4)
@@ -194,12 +204,36 @@ struct WebSocketClientTests {
         try await Task.sleep(for: .milliseconds(200))
         let user = try #require(await sessions.status(of: "u1"))
         #expect(user.state == .disconnected)
-        #expect(user.reconnectCount == 0)
+        #expect(user.reconnectCount == 0, "last close: \(user.lastCloseReason ?? "none")")
         #expect(server.upgrades == 2)
         #expect(await sessions.status(of: "u2")?.state == .connected)
         #expect(await sessions.disconnect(users: ["u1"]) == .init(accepted: 0, unchanged: 1))
         await sessions.shutdown()
         await server.stop()
+    }
+
+    @Test("a server that accepts but never answers the upgrade: the attempt is abandoned after the timeout, and retried")
+    func anUpgradeThatNeverComesIsAbandoned() async throws {
+        // The kernel completes the TCP handshakes into the backlog; nobody ever reads them.
+        let silent = try ReservedPort(listening: true)
+        defer { silent.release() }
+        let target = try WebSocketTarget(url: "ws://127.0.0.1:\(silent.port)")
+        let connector = WebSocketConnector(target: target, timeout: .milliseconds(200), logger: logger)
+        await #expect {
+            _ = try await connector.connect(userID: "u")
+        } throws: { error in
+            guard let failure = error as? WebSocketConnector.Failure, case .connectFailed(let detail) = failure.end else {
+                return false
+            }
+            return detail.contains("no answer to the upgrade within 0.2 seconds")
+        }
+
+        let sessions = UserSessions(connector: connector, backoff: Self.fastBackoff, random: SeededRandom(seed: 5),
+                                    logger: logger)
+        _ = await sessions.connect(users: ["u"])
+        await eventually("two abandoned attempts") { (await sessions.status(of: "u")?.reconnectCount ?? 0) >= 2 }
+        #expect(await sessions.status(of: "u")?.lastCloseReason?.contains("no answer to the upgrade") == true)
+        await sessions.shutdown()
     }
 
     @Test("a user whose server is gone keeps retrying with backoff and reports why")
@@ -223,12 +257,13 @@ struct WebSocketClientTests {
     }
 }
 
-/// A TCP port on 127.0.0.1 bound without listening: connections to it are refused.
+/// A TCP port on 127.0.0.1, held for a test: bound without listening (connections are
+/// refused), or listening without ever accepting (connections complete and hear nothing).
 struct ReservedPort {
     let fd: Int32
     let port: Int
 
-    init() throws {
+    init(listening: Bool = false) throws {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
@@ -237,7 +272,7 @@ struct ReservedPort {
         let bound = withUnsafeMutablePointer(to: &address) { pointer in
             pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
         }
-        guard fd >= 0, bound else { throw ReservedPortError() }
+        guard fd >= 0, bound, !listening || listen(fd, 16) == 0 else { throw ReservedPortError() }
         self.fd = fd
         port = Int(UInt16(bigEndian: address.sin_port))
     }
