@@ -65,11 +65,26 @@ let package = Package(
             swiftSettings: swift5
         ),
 
+        // MARK: The bounds every HTTP listener keeps (request deadline, connection bound)
+        .target(
+            name: "WSScaleListeners",
+            dependencies: [
+                "WSScaleCore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "HummingbirdCore", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Sources/Listeners",
+            swiftSettings: swift5
+        ),
+
         // MARK: The WebSocket server (SwiftNIO channel handlers on the hot path)
         .target(
             name: "WSScaleServer",
             dependencies: [
-                "WSScaleCore", "CSystemd",
+                "WSScaleCore", "WSScaleListeners", "CSystemd",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -88,7 +103,7 @@ let package = Package(
         .target(
             name: "WSScaleClient",
             dependencies: [
-                "WSScaleCore",
+                "WSScaleCore", "WSScaleListeners",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -106,7 +121,7 @@ let package = Package(
         .target(
             name: "WSScaleBalancer",
             dependencies: [
-                "WSScaleCore", "WSScaleBackends",
+                "WSScaleCore", "WSScaleBackends", "WSScaleListeners",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -122,7 +137,7 @@ let package = Package(
         .target(
             name: "WSScaleDashboard",
             dependencies: [
-                "WSScaleCore", "WSScaleBackends", "WSScaleClient",
+                "WSScaleCore", "WSScaleBackends", "WSScaleClient", "WSScaleListeners",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "Hummingbird", package: "hummingbird"),
@@ -206,8 +221,9 @@ let package = Package(
             name: "ServerTests",
             dependencies: [
                 "WSScaleTestSupport",
-                "WSScaleCore", "WSScaleServer", "WSScaleBackends",
+                "WSScaleCore", "WSScaleServer", "WSScaleBackends", "WSScaleListeners",
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOWebSocket", package: "swift-nio"),

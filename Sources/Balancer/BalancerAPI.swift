@@ -2,6 +2,7 @@ import Foundation
 import Hummingbird
 import Logging
 import WSScaleCore
+import WSScaleListeners
 
 /// The balancer's HTTP API (port 8488 by default).
 ///
@@ -59,8 +60,10 @@ public struct BalancerAPI: Sendable {
     ///   - host: the address to bind (`127.0.0.1` by default in the command).
     ///   - port: the port (8488 by default in the command).
     ///   - logger: the logger for requests and errors.
-    public func makeApplication(host: String, port: Int, logger: Logger) -> some ApplicationProtocol {
+    public func makeApplication(host: String, port: Int, limits: HTTPListenerLimits = HTTPListenerLimits(),
+                                logger: Logger) -> some ApplicationProtocol {
         Application(router: makeRouter(),
+                    server: .http1(within: limits, listener: "balancer API", logger: logger),
                     configuration: .init(address: .hostname(host, port: port), serverName: "wsscale-balancer"),
                     logger: logger)
     }

@@ -109,6 +109,6 @@ public struct BalancerRuntime: Sendable {
 
     /// The services to run, in start order: registry, control loop, HTTP API.
     public var services: [any Service] {
-        [registry, autoscaler, api.makeApplication(host: settings.apiHost, port: settings.apiPort, logger: logger)]
+        [registry, autoscaler, api.makeApplication(host: settings.apiHost, port: settings.apiPort, limits: settings.httpLimits, logger: logger)]
     }
 }

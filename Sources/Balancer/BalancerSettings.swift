@@ -33,6 +33,7 @@ public enum BackendKind: String, Sendable, CaseIterable {
 /// | `STOP_GRACE_SECONDS` | `10` | time between SIGTERM and SIGKILL when a server is removed |
 /// | `BALANCER_STALL_SECONDS` | `15` | how long the loop may go without reading the pool whole (Redis, HAProxy, the backend) before `/health` answers 503; a reading slower than this is not decided on |
 /// | `WSSCALE_ADMIN_TOKEN` (or `WSSCALE_ADMIN_TOKEN_FILE`) | none | the admin credential, handed to every server it launches (their drop and session lists ask for it) |
+/// | `HTTP_REQUEST_TIMEOUT_SECONDS`, `MAX_HTTP_CONNECTIONS` | `10`, `1024` | the API listener's bounds (`HTTPListenerLimits`), handed to every server it launches |
 public struct BalancerSettings: Sendable {
     /// The runtime servers run on.
     public var backend: BackendKind = .process
@@ -64,6 +65,8 @@ public struct BalancerSettings: Sendable {
     public var stallLimit: Duration = .seconds(15)
     /// The admin credential the servers get.
     public var adminToken: AdminToken?
+    /// The bounds of the API's listener, which the servers get too.
+    public var httpLimits = HTTPListenerLimits()
 
     /// The defaults.
     public init() {}
@@ -108,6 +111,7 @@ public struct BalancerSettings: Sendable {
         settings.stopGrace = reader.seconds("STOP_GRACE_SECONDS", default: settings.stopGrace, in: 0...3600)
         settings.stallLimit = reader.seconds("BALANCER_STALL_SECONDS", default: settings.stallLimit, in: 2...3600)
         settings.adminToken = AdminToken.read(from: &reader)
+        settings.httpLimits = HTTPListenerLimits.read(from: &reader)
         return settings
     }
 
@@ -120,6 +124,8 @@ public struct BalancerSettings: Sendable {
             "LEASE_SECONDS": Self.secondsText(lease),
             "MAX_CONNECTIONS_PER_HOST": "\(scaling.maxConnectionsPerHost)",
             "SHUTDOWN_GRACE_SECONDS": Self.secondsText(stopGrace),
+            "HTTP_REQUEST_TIMEOUT_SECONDS": Self.secondsText(httpLimits.requestTimeout),
+            "MAX_HTTP_CONNECTIONS": "\(httpLimits.maxConnections)",
         ]
         if let adminToken { environment["WSSCALE_ADMIN_TOKEN"] = adminToken.value }
         return environment

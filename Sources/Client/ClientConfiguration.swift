@@ -14,6 +14,7 @@ import WSScaleCore
 /// | `CLIENT_CONNECT_CONCURRENCY` | `64` | connection attempts in flight at once |
 /// | `CLIENT_CONNECT_TIMEOUT_MS` | `5000` | time allowed for TCP connect plus upgrade |
 /// | `WSSCALE_ADMIN_TOKEN` (or `WSSCALE_ADMIN_TOKEN_FILE`) | none | the admin credential the batches and the status ask for; unset, they answer 403 |
+/// | `HTTP_REQUEST_TIMEOUT_SECONDS`, `MAX_HTTP_CONNECTIONS` | `10`, `1024` | the HTTP API listener's bounds (`HTTPListenerLimits`) |
 public struct ClientConfiguration: Sendable, Equatable {
     /// Address the HTTP API listens on.
     public var listenHost: String
@@ -29,6 +30,8 @@ public struct ClientConfiguration: Sendable, Equatable {
     public var connectTimeout: Duration
     /// The admin credential of the API's batches and status; `nil` turns them off.
     public var adminToken: AdminToken?
+    /// The bounds of the HTTP API's listener (`HTTP_REQUEST_TIMEOUT_SECONDS`, `MAX_HTTP_CONNECTIONS`).
+    public var httpLimits = HTTPListenerLimits()
 
     /// Creates a configuration; every parameter has the documented default.
     public init(listenHost: String = "127.0.0.1",
@@ -80,6 +83,7 @@ public struct ClientConfiguration: Sendable, Equatable {
         let timeoutMilliseconds = reader.int("CLIENT_CONNECT_TIMEOUT_MS", default: 5000, in: 1...600_000)
         configuration.connectTimeout = .milliseconds(timeoutMilliseconds)
         configuration.adminToken = AdminToken.read(from: &reader)
+        configuration.httpLimits = HTTPListenerLimits.read(from: &reader)
         try reader.finish()
         return configuration
     }

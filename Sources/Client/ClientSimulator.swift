@@ -1,4 +1,5 @@
 import WSScaleCore
+import WSScaleListeners
 import Hummingbird
 import Logging
 import NIOCore
@@ -55,6 +56,7 @@ public final class ClientSimulator: Service, Sendable {
         let target = configuration.target
         let application = Application(
             router: ClientHTTPAPI.router(for: sessions, gate: AdminGate(token: configuration.adminToken)),
+            server: .http1(within: configuration.httpLimits, listener: "client simulator", logger: logger),
             configuration: ApplicationConfiguration(address: .hostname(configuration.listenHost, port: configuration.port)),
             onServerRunning: { channel in
                 let bound = channel.localAddress?.port ?? 0

@@ -50,8 +50,7 @@ public struct WebSocketConnector: Sendable {
     /// - Returns: the open connection, with the host from the `X-WSScale-Host` header.
     /// - Throws: ``Failure`` when the TCP connect or the upgrade fails.
     public func connect(userID: String) async throws -> WebSocketConnection {
-        let timeAmount = TimeAmount.nanoseconds(Int64(timeout.components.seconds) * 1_000_000_000
-                                                + timeout.components.attoseconds / 1_000_000_000)
+        let timeAmount = TimeAmount(timeout)
         let requestHead = makeRequestHead(userID: userID)
         let result: EventLoopFuture<UpgradeResult>
         do {

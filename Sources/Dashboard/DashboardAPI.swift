@@ -4,6 +4,7 @@ import Logging
 import NIOCore
 import WSScaleClient
 import WSScaleCore
+import WSScaleListeners
 
 /// The dashboard (port 8489 by default): a web page over the balancer's and the client
 /// simulator's APIs, the successor of the proof of concept's ws-frontend-app.
@@ -80,8 +81,10 @@ public struct DashboardAPI: Sendable {
     ///   - host: the address to bind (`127.0.0.1` by default in the command).
     ///   - port: the port (8489 by default in the command).
     ///   - logger: the logger for requests and errors.
-    public func makeApplication(host: String, port: Int, logger: Logger) -> some ApplicationProtocol {
+    public func makeApplication(host: String, port: Int, limits: HTTPListenerLimits = HTTPListenerLimits(),
+                                logger: Logger) -> some ApplicationProtocol {
         Application(router: makeRouter(),
+                    server: .http1(within: limits, listener: "dashboard", logger: logger),
                     configuration: .init(address: .hostname(host, port: port), serverName: "wsscale-dashboard"),
                     logger: logger)
     }

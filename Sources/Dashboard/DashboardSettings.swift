@@ -10,6 +10,7 @@ import WSScaleCore
 /// | `DASHBOARD_BALANCER_URL` | `http://127.0.0.1:8488` | the balancer's HTTP API (`/api/topology`) |
 /// | `DASHBOARD_CLIENT_URL` | `http://127.0.0.1:8089` | the client simulator's HTTP API (`/route/...`) |
 /// | `WSSCALE_ADMIN_TOKEN` (or `WSSCALE_ADMIN_TOKEN_FILE`) | none | the admin credential: asked of the page's API calls, sent to the client simulator |
+/// | `HTTP_REQUEST_TIMEOUT_SECONDS`, `MAX_HTTP_CONNECTIONS` | `10`, `1024` | the listener's bounds (`HTTPListenerLimits`) |
 public struct DashboardSettings: Sendable, Equatable {
     /// Address the page listens on.
     public var host = "127.0.0.1"
@@ -23,6 +24,8 @@ public struct DashboardSettings: Sendable, Equatable {
     public var upstreamTimeout: Duration = .seconds(2)
     /// The admin credential: the page's API asks for it, and it goes to the client simulator.
     public var adminToken: AdminToken?
+    /// The bounds of the page's listener.
+    public var httpLimits = HTTPListenerLimits()
 
     /// The defaults.
     public init() {}
@@ -38,6 +41,7 @@ public struct DashboardSettings: Sendable, Equatable {
         settings.balancerAddress = address("DASHBOARD_BALANCER_URL", default: defaults.balancerAddress, from: &reader)
         settings.clientAddress = address("DASHBOARD_CLIENT_URL", default: defaults.clientAddress, from: &reader)
         settings.adminToken = AdminToken.read(from: &reader) ?? defaults.adminToken
+        settings.httpLimits = HTTPListenerLimits.read(from: &reader)
         return settings
     }
 

@@ -17,6 +17,8 @@ import WSScaleCore
 /// | `MAX_MESSAGE_BYTES` | `65536` | largest WebSocket message accepted, all its fragments together (125 B – 1 GiB); 1009 above |
 /// | `PING_INTERVAL_SECONDS` | `30` | a session with no message for this long is pinged (again each interval while it stays silent) |
 /// | `IDLE_TIMEOUT_SECONDS` | `75` | a session not heard from at all (not even a pong) for this long is closed (1001) and leaves the registry; more than `PING_INTERVAL_SECONDS` |
+/// | `HTTP_REQUEST_TIMEOUT_SECONDS` | `10` | a connection that has not sent a whole HTTP request (an upgrade, or a REST call) within this time, from its connect or its last answer, is closed |
+/// | `MAX_HTTP_CONNECTIONS` | `1024` | connections held at once before their upgrade (and REST calls); a new one over the bound closes the oldest. Sessions are bounded by `MAX_CONNECTIONS_PER_HOST` |
 public struct ServerConfiguration: Sendable, Equatable {
     /// This server's identity (`hostId` in the registry, `X-WSScale-Host` on each upgrade).
     public var serverId: InstanceID
@@ -45,6 +47,8 @@ public struct ServerConfiguration: Sendable, Equatable {
     public var pingInterval: Duration
     /// How long a session may stay unheard (no frame, no pong) before it is closed.
     public var idleTimeout: Duration
+    /// The bounds of the HTTP side of the port (before an upgrade, and the REST endpoints).
+    public var httpLimits: HTTPListenerLimits
 
     /// `MAX_MESSAGE_BYTES` when it is not set: 64 KiB.
     public static let defaultMaxMessageBytes = 1 << 16
@@ -59,7 +63,9 @@ public struct ServerConfiguration: Sendable, Equatable {
                 maxConnectionsPerHost: Int = 30, shutdownGrace: Duration = .seconds(10),
                 redisURL: String = "redis://127.0.0.1:6379/0", redisKeyPrefix: String = "wsscale",
                 lease: Duration = .seconds(5), maxMessageBytes: Int = ServerConfiguration.defaultMaxMessageBytes, receiveBufferSize: Int = 512,
-                adminToken: AdminToken? = nil, pingInterval: Duration = .seconds(30), idleTimeout: Duration = .seconds(75)) {
+                adminToken: AdminToken? = nil, pingInterval: Duration = .seconds(30), idleTimeout: Duration = .seconds(75),
+                httpLimits: HTTPListenerLimits = HTTPListenerLimits()) {
+        self.httpLimits = httpLimits
         self.adminToken = adminToken
         self.pingInterval = pingInterval
         self.idleTimeout = idleTimeout
@@ -98,11 +104,12 @@ public struct ServerConfiguration: Sendable, Equatable {
         if idleTimeout <= pingInterval {
             reader.report("IDLE_TIMEOUT_SECONDS", "must be longer than PING_INTERVAL_SECONDS (\(pingInterval)), got \(idleTimeout)")
         }
+        let httpLimits = HTTPListenerLimits.read(from: &reader)
         try reader.finish()
         return ServerConfiguration(serverId: serverId, host: host, port: port, maxConnectionsPerHost: maxConnections,
                                    shutdownGrace: grace, redisURL: redisURL, redisKeyPrefix: prefix, lease: lease,
                                    maxMessageBytes: maxMessageBytes, adminToken: adminToken,
-                                   pingInterval: pingInterval, idleTimeout: idleTimeout)
+                                   pingInterval: pingInterval, idleTimeout: idleTimeout, httpLimits: httpLimits)
     }
 
     /// A fresh random server id such as `ws-k3x9a2`.

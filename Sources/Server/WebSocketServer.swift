@@ -5,6 +5,7 @@ import NIOPosix
 import NIOWebSocket
 import ServiceLifecycle
 import WSScaleCore
+import WSScaleListeners
 
 /// `wsscale server`: WebSocket sessions on `/api/v1/websocket/{userId}` and the REST endpoints
 /// on one port, built from SwiftNIO channel handlers so that an idle connection costs a few KiB.
@@ -168,6 +169,8 @@ public final class WebSocketServer: Service, Sendable {
         let upgrader = makeUpgrader()
         let endpoints = RESTEndpoints(sessions: sessions, store: store, gate: AdminGate(token: configuration.adminToken))
         let logger = self.logger
+        let limits = configuration.httpLimits
+        let bound = ConnectionBound(maximum: limits.maxConnections, listener: "server", logger: logger)
         return ServerBootstrap(group: eventLoopGroup)
             .serverChannelOption(.backlog, value: 4096)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -176,15 +179,22 @@ public final class WebSocketServer: Service, Sendable {
                                 value: FixedSizeRecvByteBufferAllocator(capacity: configuration.receiveBufferSize))
             .childChannelInitializer { channel in
                 let httpHandler = HTTPEndpointHandler(endpoints: endpoints, logger: logger)
+                // Until the upgrade: a whole request within the timeout, and a place on the books.
+                let deadline = HTTPRequestDeadlineHandler(timeout: limits.requestTimeout)
+                let booking = ConnectionBoundHandler(bound: bound)
                 let upgrade: NIOHTTPServerUpgradeConfiguration = (
                     upgraders: [upgrader],
                     completionHandler: { context in
-                        context.pipeline.syncOperations.removeHandler(httpHandler, promise: nil)
+                        let pipeline = context.pipeline.syncOperations
+                        pipeline.removeHandler(httpHandler, promise: nil)
+                        pipeline.removeHandler(deadline, promise: nil)
+                        pipeline.removeHandler(booking, promise: nil)
                     }
                 )
                 do {
+                    try channel.pipeline.syncOperations.addHandler(booking)
                     try channel.pipeline.syncOperations.configureHTTPServerPipeline(withServerUpgrade: upgrade)
-                    try channel.pipeline.syncOperations.addHandler(httpHandler)
+                    try channel.pipeline.syncOperations.addHandlers(deadline, httpHandler)
                     return channel.eventLoop.makeSucceededVoidFuture()
                 } catch {
                     return channel.eventLoop.makeFailedFuture(error)

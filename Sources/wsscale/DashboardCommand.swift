@@ -21,7 +21,7 @@ struct DashboardCommand: AsyncParsableCommand {
         try CommandEnvironment.finish(reader, command: "dashboard")
         let logger = CommandEnvironment.logger(label: "wsscale.dashboard")
         let application = DashboardAPI(settings: settings, logger: logger)
-            .makeApplication(host: settings.host, port: settings.port, logger: logger)
+            .makeApplication(host: settings.host, port: settings.port, limits: settings.httpLimits, logger: logger)
         logger.info("dashboard starting", metadata: [
             "listen": "\(settings.host):\(settings.port)", "balancer": "\(settings.balancerAddress)",
             "client": "\(settings.clientAddress)"])

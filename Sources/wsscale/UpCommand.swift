@@ -68,7 +68,7 @@ struct UpCommand: AsyncParsableCommand {
         }
         let simulator = ClientSimulator(configuration: client, logger: logger)
         let dashboardApplication = DashboardAPI(settings: dashboard, logger: logger)
-            .makeApplication(host: dashboard.host, port: dashboard.port, logger: logger)
+            .makeApplication(host: dashboard.host, port: dashboard.port, limits: dashboard.httpLimits, logger: logger)
         let shown = stack.lbHost == "0.0.0.0" ? "127.0.0.1" : stack.lbHost
         print("redis     \(local.settings.redisURL)\(local.redis.map { " (pid \($0.process.pid))" } ?? " (given)")")
         print("haproxy   ws://\(shown):\(stack.lbPort)/api/v1/websocket/{userId}  stats http://\(shown):\(stack.statsPort)/\(local.haproxy.map { " (pid \($0.process.pid))" } ?? " (given)")")

@@ -54,6 +54,11 @@ struct BadConfigurationTableTests {
             Row(command: .server, variable: "REDIS_URL", value: "http://127.0.0.1:6379"),
             Row(command: .server, variable: "REDIS_KEY_PREFIX", value: "my pool", binary: true),
             Row(command: .server, variable: "LEASE_SECONDS", value: "0"),
+            Row(command: .server, variable: "MAX_MESSAGE_BYTES", value: "124"),
+            Row(command: .server, variable: "PING_INTERVAL_SECONDS", value: "0"),
+            Row(command: .server, variable: "IDLE_TIMEOUT_SECONDS", value: "10", context: ["PING_INTERVAL_SECONDS": "10"]),
+            Row(command: .server, variable: "HTTP_REQUEST_TIMEOUT_SECONDS", value: "0"),
+            Row(command: .server, variable: "MAX_HTTP_CONNECTIONS", value: "0"),
 
             Row(command: .balancer, variable: "WSSCALE_BACKEND", value: "kubernetes"),
             Row(command: .balancer, variable: "BALANCER_HOST", value: "0.0.0.0 x"),
@@ -68,6 +73,11 @@ struct BadConfigurationTableTests {
             Row(command: .balancer, variable: "WSSCALE_POOL", value: ".."),
             Row(command: .balancer, variable: "LAUNCH_TIMEOUT_SECONDS", value: "0.1"),
             Row(command: .balancer, variable: "STOP_GRACE_SECONDS", value: "3601"),
+            Row(command: .balancer, variable: "BALANCER_STALL_SECONDS", value: "1"),
+            Row(command: .balancer, variable: "HTTP_REQUEST_TIMEOUT_SECONDS", value: "x"),
+            Row(command: .balancer, variable: "MAX_HTTP_CONNECTIONS", value: "1000001"),
+            Row(command: .up, variable: "HTTP_REQUEST_TIMEOUT_SECONDS", value: "-1"),
+            Row(command: .up, variable: "MAX_HTTP_CONNECTIONS", value: "many"),
 
             Row(command: .up, variable: "LB_HOST", value: "0.0.0.0;x", binary: true),
             Row(command: .up, variable: "LB_PORT", value: "0"),
@@ -86,11 +96,13 @@ struct BadConfigurationTableTests {
             Row(command: .client, variable: "CLIENT_BACKOFF_MAX_ATTEMPTS", value: "-1"),
             Row(command: .client, variable: "CLIENT_CONNECT_CONCURRENCY", value: "0"),
             Row(command: .client, variable: "CLIENT_CONNECT_TIMEOUT_MS", value: "0"),
+            Row(command: .client, variable: "MAX_HTTP_CONNECTIONS", value: "0"),
 
             Row(command: .dashboard, variable: "DASHBOARD_HOST", value: "a b"),
             Row(command: .dashboard, variable: "DASHBOARD_PORT", value: "0", binary: true),
             Row(command: .dashboard, variable: "DASHBOARD_BALANCER_URL", value: "ftp://x"),
             Row(command: .dashboard, variable: "DASHBOARD_CLIENT_URL", value: "ftp://x"),
+            Row(command: .dashboard, variable: "HTTP_REQUEST_TIMEOUT_SECONDS", value: "3601"),
         ]
         let docker = ["WSSCALE_BACKEND": "docker"], podman = ["WSSCALE_BACKEND": "podman"], systemd = ["WSSCALE_BACKEND": "systemd"]
         rows += [
@@ -140,13 +152,11 @@ struct BadConfigurationTableTests {
             _ = ScalingConfiguration.load(from: &reader)
             _ = BalancerSettings.read(from: &reader)
             _ = LocalStackSettings.read(from: &reader)
-            var issues = reader.issues
+            // As `up` does: one reader, so a variable two parts read is named once.
             do { _ = try ClientConfiguration.fromEnvironment(environment) } catch let error as ConfigurationError {
-                issues += error.issues
-            } catch { issues.append(ConfigurationIssue(variable: "?", message: "\(error)")) }
-            var dashboard = EnvironmentReader(environment: environment)
-            _ = DashboardSettings.read(from: &dashboard)
-            return issues + dashboard.issues
+                error.issues.forEach { reader.report($0.variable, $0.message) }
+            } catch { reader.report("?", "\(error)") }
+            _ = DashboardSettings.read(from: &reader)
         }
         return reader.issues
     }

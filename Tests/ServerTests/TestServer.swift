@@ -20,6 +20,7 @@ struct TestServer {
     static func with(maxConnections: Int = 30, grace: Duration = .seconds(5),
                      maxMessageBytes: Int = ServerConfiguration.defaultMaxMessageBytes,
                      pingInterval: Duration = .seconds(30), idleTimeout: Duration = .seconds(75),
+                     httpLimits: HTTPListenerLimits = HTTPListenerLimits(),
                      _ body: (TestServer) async throws -> Void) async throws {
         let serverId = ServerConfiguration.randomServerId()
         let store = InMemoryHostSessionStore(hostId: serverId)
@@ -28,7 +29,8 @@ struct TestServer {
                                                 redisURL: ServerConfiguration.inMemoryRegistryURL,
                                                 maxMessageBytes: maxMessageBytes,
                                                 adminToken: AdminToken(TestSupport.adminToken),
-                                                pingInterval: pingInterval, idleTimeout: idleTimeout)
+                                                pingInterval: pingInterval, idleTimeout: idleTimeout,
+                                                httpLimits: httpLimits)
         var logger = Logger(label: "test.server")
         logger.logLevel = .warning
         let server = WebSocketServer(configuration: configuration, store: store, logger: logger)

@@ -1,0 +1,31 @@
+import Foundation
+import Testing
+@testable import WSScaleClient
+import WSScaleCore
+import WSScaleTestSupport
+
+extension ClientHTTPAPITests {
+    @Test("slowloris against the HTTP API (Hummingbird): 5,000 half-sent requests, /health still answers, all are closed")
+    func slowlorisAgainstTheAPI() async throws {
+        let server = try await TestWebSocketServer.start(hostID: "h")
+        defer { Task { await server.stop() } }
+        let limits = HTTPListenerLimits(requestTimeout: .seconds(2), maxConnections: 1024)
+        try await withSimulator(server, limits: limits) { _, base in
+            let port = base.port!
+            let clock = ContinuousClock()
+            let start = clock.now
+            let crowd = try SlowlorisCrowd(count: 5000, port: port)
+            let opened = clock.now - start
+            await eventually("the oldest are closed to keep 1,024 at most", timeout: .seconds(30)) {
+                crowd.closedByListener() >= 5000 - 1024
+            }
+            let healthStart = clock.now
+            let health = try await RawHTTPClient.request("GET", "/health", port: port)
+            let healthTime = clock.now - healthStart
+            #expect(health.status == 200)
+            await eventually("all 5,000 closed", timeout: .seconds(60)) { crowd.closedByListener() == 5000 }
+            print("slowloris (client simulator API): 5,000 half requests opened in \(opened); /health answered \(health.status) in \(healthTime) during the attack; all 5,000 closed \(clock.now - start) after the first (timeout \(limits.requestTimeout), bound \(limits.maxConnections))")
+        }
+        await server.stop()
+    }
+}
