@@ -47,4 +47,6 @@ public enum WebSocketCloseCode {
     public static let tryAgainLater: UInt16 = 1013
     /// 4001: server rebalancing (the server sheds this session so it reconnects elsewhere).
     public static let rebalancing: UInt16 = 4001
+    /// 4002: replaced by a newer session (the same user connected again to that server).
+    public static let replaced: UInt16 = 4002
 }

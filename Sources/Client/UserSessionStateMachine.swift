@@ -21,6 +21,8 @@
 /// - 1013 (refused over the hard limit, sent right after the upgrade), a failed connect and
 ///   a refused upgrade continue the current series: the ceiling doubles each time, up to `cap`.
 /// - When `maxAttempts` is set and the series is longer, the user gives up (disconnected).
+/// - 4002 (replaced by a newer session of the same user) is permanent too: the user is
+///   connected elsewhere, and coming back would replace that session in turn.
 /// - An intentional disconnect never reconnects, whatever arrives afterwards.
 public struct UserSessionStateMachine: Sendable {
     /// Where the user's session stands.
@@ -160,6 +162,8 @@ public struct UserSessionStateMachine: Sendable {
         switch end {
         case .closedByServer(let code, _):
             if code == WebSocketCloseCode.tryAgainLater { return .failedAttempt }
+            // The user's newer session took this one's place: coming back would replace it in turn.
+            if code == WebSocketCloseCode.replaced { return .permanent }
             return wasConnected ? .healthySessionEnded : .failedAttempt
         case .abnormal, .closedByClient:
             return wasConnected ? .healthySessionEnded : .failedAttempt

@@ -18,6 +18,8 @@ struct ServerInitiatedClose: Sendable {
     static let drop = ServerInitiatedClose(code: .init(codeNumber: 4001), reason: "Server Rebalancing", cause: .drop)
     static let shutdown = ServerInitiatedClose(code: .goingAway, reason: "going away", cause: .shutdown)
     static let idle = ServerInitiatedClose(code: .goingAway, reason: "no answer to pings", cause: .idle)
+    static let replaced = ServerInitiatedClose(code: .init(codeNumber: 4002), reason: "replaced by a newer session",
+                                               cause: .replaced)
 }
 
 /// The outcome of asking to open a session.
@@ -73,18 +75,33 @@ final class LiveSessions: @unchecked Sendable {
     }
 
     /// Opens a session for `userId` on `channel`, or says why it must be refused (hard limit, shutdown).
+    ///
+    /// One live session per user on a server: the newest wins. A session of the same user
+    /// already here is replaced: it leaves the table and the registry now and is closed with
+    /// 4002 "replaced by a newer session". So one user id opened a thousand times holds one
+    /// place, not a thousand, and cannot grow the pool.
     func admit(userId: String, channel: Channel) -> Admission {
         let now = Self.now()
-        let outcome: Admission = state.withLockedValue { state in
-            if state.shuttingDown { return .refused(code: .goingAway, reason: "going away") }
-            if state.table.count >= maxSessions {
-                return .refused(code: .init(codeNumber: 1013), reason: "try again later")
+        let (outcome, replaced): (Admission, Entry?) = state.withLockedValue { state in
+            if state.shuttingDown { return (.refused(code: .goingAway, reason: "going away"), nil) }
+            var replaced: Entry?
+            if let older = state.table.entry(userId: userId), state.table.markClosing(older) {
+                state.table.remove(older)
+                state.closing[older.sessionId] = older
+                replaced = older
+            } else if state.table.count >= maxSessions {
+                return (.refused(code: .init(codeNumber: 1013), reason: "try again later"), nil)
             }
             state.nextSessionNumber += 1
             let sessionId = sessionIdPrefix + String(state.nextSessionNumber, radix: 36)
             let entry = Entry(sessionId: sessionId, userId: userId, connectedAt: now, connection: channel)
             state.table.insert(entry)
-            return .admitted(entry)
+            return (.admitted(entry), replaced)
+        }
+        if let replaced {
+            forget([replaced], cause: .replaced)
+            sendCloseOnceWritten([replaced], .replaced)
+            logger.debug("session replaced", metadata: ["sessionId": "\(replaced.sessionId)", "userId": "\(userId)"])
         }
         switch outcome {
         case .admitted(let entry):

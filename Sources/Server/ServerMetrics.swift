@@ -12,6 +12,8 @@ public enum SessionCloseReason: String, Sendable, CaseIterable {
     case shed
     /// A drop request chose it (4001).
     case drop
+    /// The same user opened a newer session on this server (4002).
+    case replaced
     /// The server shut down (1001).
     case shutdown
     /// The connection broke or spoke badly (no close handshake).

@@ -39,11 +39,13 @@ public final class SessionEntry<Connection> {
 /// Live sessions ordered from the most idle to the most recently active.
 ///
 /// A list in order of last activity: adding, removing and touching a session are O(1),
-/// the `n` most idle are found in O(n). Finding one session by id walks the list (only the
-/// rare drop command does). Not thread-safe: guard it with a lock.
+/// the `n` most idle are found in O(n), a user's session in O(1). Finding one session by id
+/// walks the list (only the rare drop command does). Not thread-safe: guard it with a lock.
 public struct SessionTable<Connection> {
     private var oldest: SessionEntry<Connection>?
     private unowned(unsafe) var newest: SessionEntry<Connection>?
+    /// Each user's most recently inserted session still in the table.
+    private var byUser: [String: SessionEntry<Connection>] = [:]
     /// Number of sessions in the table.
     public private(set) var count = 0
 
@@ -55,6 +57,7 @@ public struct SessionTable<Connection> {
         precondition(!entry.isListed, "session \(entry.sessionId) is already in a table")
         append(entry)
         entry.isListed = true
+        byUser[entry.userId] = entry
         count += 1
     }
 
@@ -64,6 +67,7 @@ public struct SessionTable<Connection> {
         guard entry.isListed else { return false }
         unlink(entry)
         entry.isListed = false
+        if byUser[entry.userId] === entry { byUser[entry.userId] = nil }
         count -= 1
         return true
     }
@@ -131,6 +135,11 @@ public struct SessionTable<Connection> {
         guard entry.isListed, !entry.isClosing else { return false }
         entry.isClosing = true
         return true
+    }
+
+    /// The user's most recently inserted session, if one is in the table.
+    public func entry(userId: String) -> SessionEntry<Connection>? {
+        byUser[userId]
     }
 
     /// The session with this id, if it is in the table.

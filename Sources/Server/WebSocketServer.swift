@@ -20,6 +20,7 @@ import WSScaleListeners
 /// |---|---|---|
 /// | 1013 | `try again later` | the upgrade over `MAX_CONNECTIONS_PER_HOST` (accepted, then closed) |
 /// | 4001 | `Server Rebalancing` | a shed command (the N most idle), and a drop (command or REST): the client should reconnect |
+/// | 4002 | `replaced by a newer session` | the same user id opened another session on this server: the newest wins (one live session per user per server) |
 /// | 1001 | `going away` | graceful shutdown (SIGTERM) |
 /// | 1000 (the client's code) | — | the answer to a client's valid close frame (no code when it sent none) |
 /// | 1002 | a short reason | a protocol error (RFC 6455): RSV1–3 set, an unmasked frame, a reserved opcode, a control frame fragmented or over 125 bytes, a continuation with nothing to continue, a new message inside a fragmented one, a close frame of one byte, with a code not allowed on the wire (0–999, 1004–1006, 1015–2999, 5000+) or a reason that is not UTF-8 |

@@ -47,6 +47,18 @@ struct UserSessionStateMachineTests {
         #expect(machine.reconnectCount == 1)
     }
 
+    @Test("4002 (replaced by a newer session of the same user): disconnected, no retry")
+    func replacedDoesNotComeBack() {
+        var (machine, epoch) = connectedUser()
+        var random = ConstantRandom(word: 0)
+        let action = machine.connectionEnded(epoch: epoch, .closedByServer(code: WebSocketCloseCode.replaced,
+                                                                          reason: "replaced by a newer session"), using: &random)
+        #expect(action == .none)
+        #expect(machine.state == .disconnected)
+        #expect(machine.lastEnd?.closeCode == 4002)
+        #expect(machine.reconnectCount == 0)
+    }
+
     @Test("4001 and 1001: the first retry is almost immediate (0...base)")
     func shedRetryIsPrompt() {
         var random = SeededRandom(seed: 7)
