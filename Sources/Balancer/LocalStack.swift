@@ -114,7 +114,8 @@ public final class LocalStack: Sendable {
                     runtimeSocketPath: runtimeSocketPath(stateDirectory: stateDirectory),
                     trafficBind: "\(stack.lbHost):\(stack.lbPort)",
                     statsBind: "127.0.0.1:\(stack.statsPort)",
-                    backendName: settings.haproxyBackend)
+                    backendName: settings.haproxyBackend,
+                    sourceLimits: stack.sourceLimits)
                 haproxy = try await SupervisedProgram.start(.haproxy, endpoint: Endpoint(host: stack.lbHost, port: stack.lbPort),
                                                             stateDirectory: stateDirectory, logger: logger) {
                     try await HAProxyProcess.start(configuration, in: stateDirectory + "/haproxy", logger: logger)

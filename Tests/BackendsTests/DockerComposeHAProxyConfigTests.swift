@@ -15,7 +15,7 @@ import WSScaleTestSupport
     /// a network, reaches the runtime API. Servers in `wsscale_servers`.
     static let composeConfiguration = HAProxyConfiguration(
         runtimeSocketPath: "/run/haproxy-admin/haproxy.sock", runtimeSocketOwner: 65534, trafficBind: "*:8000", statsBind: "*:8404",
-        backendName: "wsscale_servers")
+        backendName: "wsscale_servers", sourceLimits: HAProxySourceLimits(fromEnvironment: true))
 
     static let committedPath = DockerTestEnvironment.repositoryRoot.appendingPathComponent("docker/haproxy/haproxy.cfg").path
 

@@ -20,11 +20,14 @@ import WSScaleTestSupport
         #expect(RedisACL.parse(made, keyPrefix: "wsscale") != nil)
     }
 
-    @Test("the installed haproxy.cfg and compose's carry the traffic-only rules HAProxyConfiguration renders")
+    @Test("the installed haproxy.cfg and compose's carry the traffic-only rules and the per-address limits HAProxyConfiguration renders")
     func trafficOnlyRules() throws {
         for path in ["systemd/etc/haproxy.cfg", "docker/haproxy/haproxy.cfg"] {
             let lines = Set(try Self.committed(path).split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) })
             for rule in HAProxyConfiguration.trafficOnlyRules {
+                #expect(lines.contains(rule), "\(path) lacks: \(rule)")
+            }
+            for rule in HAProxySourceLimits(fromEnvironment: true).frontendLines {
                 #expect(lines.contains(rule), "\(path) lacks: \(rule)")
             }
         }

@@ -82,6 +82,8 @@ struct BadConfigurationTableTests {
             Row(command: .up, variable: "LB_HOST", value: "0.0.0.0;x", binary: true),
             Row(command: .up, variable: "LB_PORT", value: "0"),
             Row(command: .up, variable: "LB_STATS_PORT", value: "70000"),
+            Row(command: .up, variable: "LB_MAX_CONNECTIONS_PER_SOURCE", value: "0"),
+            Row(command: .up, variable: "LB_MAX_NEW_CONNECTIONS_PER_SOURCE", value: "ten"),
             Row(command: .up, variable: "UP_REDIS_PORT", value: "x"),
             Row(command: .up, variable: "BALANCER_PORT", value: "0"),
             Row(command: .up, variable: "WSSCALE_STATE_DIR", value: "/tmp/a b"),

@@ -35,6 +35,8 @@ public struct HAProxyConfiguration: Sendable, Equatable {
     public var httpRequestTimeout: Duration
     /// Global `maxconn`; `nil` lets HAProxy derive it from the open-file limit.
     public var maxConnections: Int?
+    /// What one client address may do on the traffic port.
+    public var sourceLimits: HAProxySourceLimits
 
     /// Creates a configuration.
     /// - Parameters:
@@ -55,7 +57,9 @@ public struct HAProxyConfiguration: Sendable, Equatable {
                 clientServerTimeout: Duration = .seconds(30),
                 tunnelTimeout: Duration = .seconds(3600),
                 httpRequestTimeout: Duration = .seconds(10),
-                maxConnections: Int? = nil) {
+                maxConnections: Int? = nil,
+                sourceLimits: HAProxySourceLimits = HAProxySourceLimits()) {
+        self.sourceLimits = sourceLimits
         self.runtimeSocketPath = runtimeSocketPath
         self.runtimeSocketOwner = runtimeSocketOwner
         self.trafficBind = trafficBind
@@ -92,6 +96,9 @@ public struct HAProxyConfiguration: Sendable, Equatable {
             $0.isASCII && $0.properties.generalCategory != .control && !" ;#\"'\\$".unicodeScalars.contains($0)
         }) else {
             throw HAProxyError("healthCheck.path \"\(healthCheck.path)\" must start with / and have no spaces, control characters or ; # \" ' \\ $")
+        }
+        guard sourceLimits.maxConnections > 0, sourceLimits.maxNewConnections > 0 else {
+            throw HAProxyError("\(HAProxySourceLimits.maxConnectionsVariable) and \(HAProxySourceLimits.maxNewConnectionsVariable) must be at least 1")
         }
         guard healthCheck.fall > 0, healthCheck.rise > 0 else {
             throw HAProxyError("healthCheck.fall and healthCheck.rise must be at least 1")
@@ -153,6 +160,7 @@ public struct HAProxyConfiguration: Sendable, Equatable {
         lines.append("")
         lines.append("frontend \(frontendName)")
         lines.append("    bind \(trafficBind)")
+        lines.append(contentsOf: sourceLimits.frontendLines.map { "    " + $0 })
         lines.append(contentsOf: Self.trafficOnlyRules.map { "    " + $0 })
         lines.append("    default_backend \(backendName)")
         if let statsBind {
