@@ -257,7 +257,8 @@ let package = Package(
         ),
         .testTarget(
             name: "DashboardTests",
-            dependencies: ["WSScaleCore", "WSScaleClient", "WSScaleDashboard"],
+            dependencies: ["WSScaleCore", "WSScaleClient", "WSScaleDashboard",
+                           .product(name: "NIOConcurrencyHelpers", package: "swift-nio")],
             path: "Tests/DashboardTests",
             swiftSettings: swift5
         ),

@@ -12,6 +12,7 @@ import WSScaleCore
 /// | `CLIENT_BACKOFF_CAP_MS` | `5000` | largest ceiling of any retry's delay |
 /// | `CLIENT_BACKOFF_MAX_ATTEMPTS` | `0` | retries per series before giving up; 0 = never give up |
 /// | `CLIENT_CONNECT_CONCURRENCY` | `64` | connection attempts in flight at once |
+/// | `CLIENT_MAX_USERS` | `100000` | users held at most (connected, trying, or disconnected with their status); disconnected users are forgotten to make room, and a batch that still does not fit is refused with 409 |
 /// | `CLIENT_CONNECT_TIMEOUT_MS` | `5000` | time allowed for TCP connect plus upgrade |
 /// | `WSSCALE_ADMIN_TOKEN` (or `WSSCALE_ADMIN_TOKEN_FILE`) | none | the admin credential the batches and the status ask for; unset, they answer 403 |
 /// | `HTTP_REQUEST_TIMEOUT_SECONDS`, `MAX_HTTP_CONNECTIONS` | `10`, `1024` | the HTTP API listener's bounds (`HTTPListenerLimits`) |
@@ -26,6 +27,8 @@ public struct ClientConfiguration: Sendable, Equatable {
     public var backoff: BackoffPolicy
     /// How many connection attempts may be in flight at once.
     public var connectConcurrency: Int
+    /// Users held at most (`CLIENT_MAX_USERS`).
+    public var maxUsers = 100_000
     /// Time allowed for the TCP connect plus the WebSocket upgrade.
     public var connectTimeout: Duration
     /// The admin credential of the API's batches and status; `nil` turns them off.
@@ -80,6 +83,7 @@ public struct ClientConfiguration: Sendable, Equatable {
                                               maxAttempts: maxAttempts == 0 ? nil : maxAttempts)
         configuration.connectConcurrency = reader.int("CLIENT_CONNECT_CONCURRENCY", default: defaults.connectConcurrency,
                                                       in: 1...10_000)
+        configuration.maxUsers = reader.int("CLIENT_MAX_USERS", default: defaults.maxUsers, in: 1...10_000_000)
         let timeoutMilliseconds = reader.int("CLIENT_CONNECT_TIMEOUT_MS", default: 5000, in: 1...600_000)
         configuration.connectTimeout = .milliseconds(timeoutMilliseconds)
         configuration.adminToken = AdminToken.read(from: &reader)

@@ -35,7 +35,7 @@ public enum ClientHTTPAPI {
         let router = Router()
         router.add(middleware: AdminGateMiddleware(gate: gate, access: access))
         router.post("/route/kickstart/ws/batch/connect") { request, _ in
-            try await batch(request) { await sessions.connect(users: $0) }
+            try await batch(request) { try await sessions.connect(users: $0) }
         }
         router.post("/route/kickstart/ws/batch/disconnect") { request, _ in
             try await batch(request) { await sessions.disconnect(users: $0) }
@@ -50,7 +50,7 @@ public enum ClientHTTPAPI {
     }
 
     private static func batch(_ request: Request,
-                              _ apply: ([String]) async -> UserSessions.BatchOutcome) async throws -> Response {
+                              _ apply: ([String]) async throws -> UserSessions.BatchOutcome) async throws -> Response {
         let body: ByteBuffer
         do {
             body = try await request.body.collect(upTo: maxBodyBytes)
@@ -63,7 +63,11 @@ public enum ClientHTTPAPI {
         } catch let rejection as BatchRequest.Rejection {
             return json(.badRequest, ["error": rejection.reason])
         }
-        return json(.accepted, await apply(batch.userIDs))
+        do {
+            return json(.accepted, try await apply(batch.userIDs))
+        } catch let full as UserSessions.TooManyUsers {
+            return json(.conflict, ["error": full.description])
+        }
     }
 
     private static func json(_ status: HTTPResponse.Status, _ value: some Encodable) -> Response {

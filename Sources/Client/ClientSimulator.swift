@@ -46,7 +46,7 @@ public final class ClientSimulator: Service, Sendable {
                                            group: group, logger: logger)
         self.sessions = UserSessions(connector: connector, backoff: configuration.backoff,
                                      connectConcurrency: configuration.connectConcurrency,
-                                     random: random, logger: logger)
+                                     maxUsers: configuration.maxUsers, random: random, logger: logger)
     }
 
     /// Serves the HTTP API until graceful shutdown or cancellation, then disconnects every user.
@@ -83,11 +83,12 @@ public final class ClientSimulator: Service, Sendable {
     }
 
     /// Connects users concurrently (see ``UserSessions/connect(users:)``); returns at once.
-    /// - Throws: ``InvalidUserID`` for an id outside `[A-Za-z0-9._@-]{1,128}` (nothing is started).
+    /// - Throws: ``InvalidUserID`` for an id outside `[A-Za-z0-9._@-]{1,128}`, and
+    ///   ``UserSessions/TooManyUsers`` past `CLIENT_MAX_USERS` (nothing is started).
     @discardableResult
     public func connect(users userIDs: [String]) async throws -> UserSessions.BatchOutcome {
         if let invalid = userIDs.first(where: { !UserID.isValid($0) }) { throw InvalidUserID(userID: invalid) }
-        return await sessions.connect(users: userIDs)
+        return try await sessions.connect(users: userIDs)
     }
 
     /// Disconnects users intentionally (close code 1000); they do not reconnect. Returns at once.

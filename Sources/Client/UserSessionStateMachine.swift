@@ -66,10 +66,18 @@ public struct UserSessionStateMachine: Sendable {
     private var retriesInSeries = 0
 
     /// Creates a disconnected user.
-    /// - Parameter backoff: the retry policy.
-    public init(backoff: BackoffPolicy) {
+    /// - Parameters:
+    ///   - backoff: the retry policy.
+    ///   - firstEpoch: where its epochs start; distinct per user, so that an event about a
+    ///     user forgotten and made again is still recognised as stale.
+    public init(backoff: BackoffPolicy, firstEpoch: UInt64 = 0) {
         self.backoff = backoff
+        self.epoch = firstEpoch
     }
+
+    /// Whether nothing of this user is in flight: disconnected, with no attempt, connection or
+    /// retry of its own (what may be forgotten).
+    public var isAtRest: Bool { state == .disconnected }
 
     /// The user is asked to connect. A no-op unless the user is disconnected.
     public mutating func connect() -> Action {

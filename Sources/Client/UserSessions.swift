@@ -31,6 +31,22 @@ public actor UserSessions {
         var retry: Task<Void, Never>?
     }
 
+    /// A connect request would take the simulator past its bound of users.
+    public struct TooManyUsers: Error, Sendable, Equatable, CustomStringConvertible {
+        /// The bound (`CLIENT_MAX_USERS`).
+        public let limit: Int
+        /// Users the simulator holds that are connected or trying to be.
+        public let active: Int
+        /// New users the request asked for.
+        public let requested: Int
+        public var description: String {
+            "the client simulator holds at most \(limit) users; \(active) are connected or trying to be, and this request adds \(requested) new ones: disconnect some first"
+        }
+    }
+
+    /// Users held at most (`CLIENT_MAX_USERS`): disconnected users are forgotten to make room.
+    public let maxUsers: Int
+    private var nextEpochBase: UInt64 = 0
     private let connector: WebSocketConnector
     private let backoff: BackoffPolicy
     private let limiter: ConnectLimiter
@@ -48,8 +64,11 @@ public actor UserSessions {
     ///   - connectConcurrency: connection attempts in flight at once.
     ///   - random: the jitter's random source (inject a seeded generator in tests).
     ///   - logger: where session changes are logged.
+    ///   - maxUsers: users held at most; disconnected users are forgotten to make room.
     public init(connector: WebSocketConnector, backoff: BackoffPolicy, connectConcurrency: Int = 64,
+                maxUsers: Int = 100_000,
                 random: some RandomNumberGenerator & Sendable = SystemRandomNumberGenerator(), logger: Logger) {
+        self.maxUsers = maxUsers
         self.connector = connector
         self.backoff = backoff
         self.limiter = ConnectLimiter(permits: connectConcurrency)
@@ -60,18 +79,42 @@ public actor UserSessions {
     /// Connects users (concurrently, bounded by the connect concurrency). Users already
     /// connected, connecting or reconnecting are left alone. Returns at once; connections
     /// open in the background (see ``status()``).
+    ///
+    /// At most ``maxUsers`` are held: to make room for new ones, disconnected users are
+    /// forgotten (their status goes); when that is not enough, nothing is done.
     /// - Parameter userIDs: valid user ids (see ``UserID``).
-    public func connect(users userIDs: [String]) -> BatchOutcome {
+    /// - Throws: ``TooManyUsers`` when the new users do not fit.
+    public func connect(users userIDs: [String]) throws -> BatchOutcome {
         var outcome = BatchOutcome(accepted: 0, unchanged: 0)
         guard !isShutDown else { return BatchOutcome(accepted: 0, unchanged: userIDs.count) }
+        try makeRoom(for: userIDs.reduce(0) { $0 + (users[$1] == nil ? 1 : 0) })
         for userID in userIDs {
-            var user = users[userID] ?? User(machine: UserSessionStateMachine(backoff: backoff))
+            var user = users[userID] ?? newUser()
             let action = user.machine.connect()
             users[userID] = user
             if action == .none { outcome.unchanged += 1 } else { outcome.accepted += 1 }
             perform(action, for: userID)
         }
         return outcome
+    }
+
+    private func newUser() -> User {
+        // Each user's epochs start far from every other's: one forgotten and made again
+        // cannot take a late event about its old connection for its new one.
+        nextEpochBase &+= 1 << 32
+        return User(machine: UserSessionStateMachine(backoff: backoff, firstEpoch: nextEpochBase))
+    }
+
+    /// Forgets users at rest until `newUsers` more fit under ``maxUsers``.
+    private func makeRoom(for newUsers: Int) throws {
+        guard users.count + newUsers > maxUsers else { return }
+        let atRest = users.filter { $0.value.machine.isAtRest && $0.value.connection == nil && $0.value.retry == nil }
+        let active = users.count - atRest.count
+        guard active + newUsers <= maxUsers else {
+            throw TooManyUsers(limit: maxUsers, active: active, requested: newUsers)
+        }
+        for userID in atRest.keys.prefix(users.count + newUsers - maxUsers) { users[userID] = nil }
+        logger.info("forgot disconnected users to make room", metadata: ["users": "\(users.count)", "limit": "\(maxUsers)"])
     }
 
     /// Disconnects users intentionally (close code 1000); they do not reconnect. Unknown and

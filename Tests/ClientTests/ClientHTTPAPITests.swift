@@ -15,13 +15,14 @@ struct ClientHTTPAPITests {
     let logger = Logger(label: "ClientHTTPAPITests")
 
     /// Runs a simulator (HTTP API on a free port) against `server` for the duration of `body`.
-    func withSimulator(_ server: TestWebSocketServer, limits: HTTPListenerLimits = HTTPListenerLimits(),
+    func withSimulator(_ server: TestWebSocketServer, limits: HTTPListenerLimits = HTTPListenerLimits(), maxUsers: Int = 100_000,
                        _ body: (ClientSimulator, URL) async throws -> Void) async throws {
         var configuration = ClientConfiguration(listenHost: "127.0.0.1", port: 0,
                                                 target: try WebSocketTarget(url: server.target),
                                                 backoff: BackoffPolicy(base: .milliseconds(10), cap: .milliseconds(40)),
                                                 adminToken: AdminToken(Self.token))
         configuration.httpLimits = limits
+        configuration.maxUsers = maxUsers
         let simulator = ClientSimulator(configuration: configuration, random: SeededRandom(seed: 9), logger: logger)
         let group = ServiceGroup(services: [simulator], logger: logger)
         let running = Task { try await group.run() }

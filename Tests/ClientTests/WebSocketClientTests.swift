@@ -104,7 +104,7 @@ struct WebSocketClientTests {
         let users = (1...count).map { "user\($0)" }
 
         let start = ContinuousClock.now
-        #expect(await sessions.connect(users: users) == .init(accepted: count, unchanged: 0))
+        #expect(try await sessions.connect(users: users) == .init(accepted: count, unchanged: 0))
         await eventually("all connected", timeout: .seconds(30)) { await sessions.status().totals.connected == count }
         print("\(count) users connected in \(ContinuousClock.now - start)")
         let status = await sessions.status()
@@ -113,7 +113,7 @@ struct WebSocketClientTests {
         #expect(server.openConnections == count)
 
         // Connecting connected users again is a no-op: no new connection.
-        #expect(await sessions.connect(users: ["user1", "user2"]) == .init(accepted: 0, unchanged: 2))
+        #expect(try await sessions.connect(users: ["user1", "user2"]) == .init(accepted: 0, unchanged: 2))
         try await Task.sleep(for: .milliseconds(50))
         #expect(server.upgrades == count)
         await sessions.shutdown()
@@ -126,7 +126,7 @@ struct WebSocketClientTests {
         let server = try await TestWebSocketServer.start(hostID: "host-1")
         defer { Task { await server.stop() } }
         let sessions = try makeSessions(server)
-        _ = await sessions.connect(users: ["u1", "u2"])
+        _ = try await sessions.connect(users: ["u1", "u2"])
         await eventually("connected to host-1") { await sessions.status().hosts == ["host-1": 2] }
 
         server.announce(hostID: "host-2")
@@ -149,7 +149,7 @@ struct WebSocketClientTests {
         defer { Task { await server.stop() } }
         let sessions = try makeSessions(server)
         server.refuseNext(3)
-        _ = await sessions.connect(users: ["late"])
+        _ = try await sessions.connect(users: ["late"])
         await eventually("connected after the refusals") {
             let user = await sessions.status(of: "late")
             return user?.reconnectCount == 3 && user?.state == .connected && server.openConnections == 1
@@ -168,7 +168,7 @@ struct WebSocketClientTests {
         let server = try await TestWebSocketServer.start(hostID: "host-1")
         defer { Task { await server.stop() } }
         let sessions = try makeSessions(server)
-        _ = await sessions.connect(users: ["u"])
+        _ = try await sessions.connect(users: ["u"])
         await eventually("connected") { await sessions.status().totals.connected == 1 && server.openConnections == 1 }
 
         server.closeAll(code: 1001, reason: "going away")
@@ -194,7 +194,7 @@ struct WebSocketClientTests {
         let server = try await TestWebSocketServer.start(hostID: "host-1")
         defer { Task { await server.stop() } }
         let sessions = try makeSessions(server)
-        _ = await sessions.connect(users: ["u1", "u2"])
+        _ = try await sessions.connect(users: ["u1", "u2"])
         await eventually("connected") { server.openConnections == 2 }
 
         #expect(await sessions.disconnect(users: ["u1", "nobody"]) == .init(accepted: 1, unchanged: 1))
@@ -230,7 +230,7 @@ struct WebSocketClientTests {
 
         let sessions = UserSessions(connector: connector, backoff: Self.fastBackoff, random: SeededRandom(seed: 5),
                                     logger: logger)
-        _ = await sessions.connect(users: ["u"])
+        _ = try await sessions.connect(users: ["u"])
         await eventually("two abandoned attempts") { (await sessions.status(of: "u")?.reconnectCount ?? 0) >= 2 }
         #expect(await sessions.status(of: "u")?.lastCloseReason?.contains("no answer to the upgrade") == true)
         await sessions.shutdown()
@@ -246,7 +246,7 @@ struct WebSocketClientTests {
         let connector = WebSocketConnector(target: target, timeout: .seconds(1), logger: logger)
         let sessions = UserSessions(connector: connector, backoff: Self.fastBackoff, random: SeededRandom(seed: 3),
                                     logger: logger)
-        _ = await sessions.connect(users: ["u"])
+        _ = try await sessions.connect(users: ["u"])
         await eventually("several failed retries") { (await sessions.status(of: "u")?.reconnectCount ?? 0) >= 3 }
         let user = try #require(await sessions.status(of: "u"))
         #expect(user.state != .connected)

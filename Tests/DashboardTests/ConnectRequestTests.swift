@@ -1,3 +1,4 @@
+import NIOConcurrencyHelpers
 import Testing
 import WSScaleDashboard
 
@@ -91,5 +92,21 @@ struct DashboardNewUserIDsTests {
         // Other prefixes are their own sequence; known ids are still skipped.
         #expect(issued.issue(count: 2, prefix: "v", known: ["v1"]) == ["v2", "v3"])
         #expect(issued.issue(count: 1, prefix: "u", known: known.union(["u8"])) == ["u9"])
+    }
+
+    @Test("the record is bounded: an id leaves it once the simulator lists it, or after keepFor")
+    func issuedIDsAreForgotten() {
+        let start = ContinuousClock.now
+        let clock = NIOLockedValueBox(start)
+        let issued = IssuedUserIDs(keepFor: .seconds(60), now: { clock.withLockedValue { $0 } })
+        #expect(issued.issue(count: 3, prefix: "u", known: []) == ["u1", "u2", "u3"])
+        #expect(issued.count == 3)
+        // The simulator now lists u1 and u2: they are its to know; only u3 stays in flight.
+        #expect(issued.issue(count: 1, prefix: "u", known: ["u1", "u2"]) == ["u4"])
+        #expect(issued.count == 2)
+        // A minute later, ids the simulator never listed (a refused batch) are free again.
+        clock.withLockedValue { $0 = start + .seconds(61) }
+        #expect(issued.issue(count: 2, prefix: "u", known: ["u1", "u2"]) == ["u3", "u4"])
+        #expect(issued.count == 2)
     }
 }

@@ -99,6 +99,7 @@ struct BadConfigurationTableTests {
             Row(command: .client, variable: "CLIENT_CONNECT_CONCURRENCY", value: "0"),
             Row(command: .client, variable: "CLIENT_CONNECT_TIMEOUT_MS", value: "0"),
             Row(command: .client, variable: "MAX_HTTP_CONNECTIONS", value: "0"),
+            Row(command: .client, variable: "CLIENT_MAX_USERS", value: "0"),
 
             Row(command: .dashboard, variable: "DASHBOARD_HOST", value: "a b"),
             Row(command: .dashboard, variable: "DASHBOARD_PORT", value: "0", binary: true),
