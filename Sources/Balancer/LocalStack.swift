@@ -116,8 +116,10 @@ public final class LocalStack: Sendable {
                     statsBind: "127.0.0.1:\(stack.statsPort)",
                     backendName: settings.haproxyBackend,
                     sourceLimits: stack.sourceLimits)
+                let socket = configuration.runtimeSocketPath
                 haproxy = try await SupervisedProgram.start(.haproxy, endpoint: Endpoint(host: stack.lbHost, port: stack.lbPort),
-                                                            stateDirectory: stateDirectory, logger: logger) {
+                                                            stateDirectory: stateDirectory, logger: logger,
+                                                            check: { _ in Self.unixSocketProblem(at: socket) }) {
                     try await HAProxyProcess.start(configuration, in: stateDirectory + "/haproxy", logger: logger)
                 }
                 settings.haproxyRuntime = .unixSocket(path: configuration.runtimeSocketPath)
@@ -174,6 +176,14 @@ public final class LocalStack: Sendable {
             try? await Task.sleep(for: .milliseconds(100))
         }
         return false
+    }
+
+    /// Why `path` is not a unix socket (gone, or something else in its place), or `nil`.
+    static func unixSocketProblem(at path: String) -> String? {
+        var status = stat()
+        guard lstat(path, &status) == 0 else { return "its runtime API socket \(path) is gone" }
+        guard status.st_mode & S_IFMT == S_IFSOCK else { return "its runtime API socket \(path) is not a socket any more" }
+        return nil
     }
 
     /// A unix socket path under the state directory, or under /tmp when that would be too long

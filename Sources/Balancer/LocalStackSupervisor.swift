@@ -10,6 +10,10 @@ import WSScaleBackends
 /// `RestartBackoff` (0.2 s doubling to 10 s, quick again after 60 s of uptime); a restart
 /// that fails is tried again the same way. Each restart is reported to `onRestart`.
 ///
+/// A process that runs but is broken is stopped and restarted the same way: HAProxy whose
+/// runtime API socket was deleted (the balancer could no longer drive it, and nothing in a
+/// running HAProxy makes the socket again).
+///
 /// It stops watching on graceful shutdown or cancellation, and a program stopped with
 /// `SupervisedProgram.stop()` is never restarted: shutting the stack down restarts nothing.
 /// After HAProxy restarts, the balancer's control loop adds the servers back at its next
@@ -54,7 +58,13 @@ final class LocalStackSupervisor: Service, Sendable {
         let clock = ContinuousClock()
         while !Task.isCancelled {
             try? await Task.sleep(for: pollInterval)
-            guard !Task.isCancelled, let exit = program.exitIfEnded() else { continue }
+            guard !Task.isCancelled else { continue }
+            var ended = program.exitIfEnded()
+            if ended == nil, let broken = await program.stopIfBroken() {
+                logger.error("\(name) was broken: \(broken.problem); stopped it", metadata: ["program": "\(name)"])
+                ended = broken.exit
+            }
+            guard let exit = ended else { continue }
             let endedAt = clock.now
             var delay = backoff.delay(afterUptime: exit.uptime)
             logger.error("\(name) exited; restarting it", metadata: [

@@ -23,6 +23,10 @@ protocol RestartableProgram: Sendable {
     /// How the current process ended and how long it ran, once it has ended (it is reaped
     /// then); `nil` while it runs, and always once the program was stopped for good.
     func exitIfEnded() -> ProgramExit?
+    /// Stops the current process when it runs but is broken (HAProxy without its runtime
+    /// socket), so that it is restarted like one that ended.
+    /// - Returns: what is wrong and how the stopped process ended; `nil` when nothing is wrong.
+    func stopIfBroken() async -> (problem: String, exit: ProgramExit)?
     /// Starts a new process in place of the current one (same port, configuration and directory).
     /// - Returns: the new process, or `nil` when the program was stopped meanwhile (the new
     ///   process is then stopped again).
@@ -47,6 +51,7 @@ final class SupervisedProgram<Child: LocalStackChild>: RestartableProgram, Senda
     private let endpoint: Endpoint
     private let stateDirectory: String
     private let start: @Sendable () async throws -> Child
+    private let check: @Sendable (Child) -> String?
     private let logger: Logger
     private let state: NIOLockedValueBox<State>
 
@@ -58,7 +63,9 @@ final class SupervisedProgram<Child: LocalStackChild>: RestartableProgram, Senda
     }
 
     private init(program: LocalStackLeftovers.Program, endpoint: Endpoint, stateDirectory: String,
-                 first: Child, start: @escaping @Sendable () async throws -> Child, logger: Logger) {
+                 first: Child, start: @escaping @Sendable () async throws -> Child,
+                 check: @escaping @Sendable (Child) -> String?, logger: Logger) {
+        self.check = check
         self.program = program
         self.endpoint = endpoint
         self.stateDirectory = stateDirectory
@@ -73,14 +80,16 @@ final class SupervisedProgram<Child: LocalStackChild>: RestartableProgram, Senda
     ///   - endpoint: where it listens (for its pid file).
     ///   - stateDirectory: the stack's state directory (where the pid file goes).
     ///   - logger: where it logs.
+    ///   - check: what is wrong with a running process, if anything (it is then restarted).
     ///   - start: starts one process of it; called again for every restart.
     static func start(_ program: LocalStackLeftovers.Program, endpoint: Endpoint, stateDirectory: String,
-                      logger: Logger, start: @escaping @Sendable () async throws -> Child) async throws -> SupervisedProgram {
+                      logger: Logger, check: @escaping @Sendable (Child) -> String? = { _ in nil },
+                      start: @escaping @Sendable () async throws -> Child) async throws -> SupervisedProgram {
         let first = try await start()
         LocalStackLeftovers.record(program, process: first.process, endpoint: endpoint,
                                    stateDirectory: stateDirectory, logger: logger)
         return SupervisedProgram(program: program, endpoint: endpoint, stateDirectory: stateDirectory,
-                                 first: first, start: start, logger: logger)
+                                 first: first, start: start, check: check, logger: logger)
     }
 
     /// The current process.
@@ -92,6 +101,22 @@ final class SupervisedProgram<Child: LocalStackChild>: RestartableProgram, Senda
             state.ended = true
             return ProgramExit(process: state.current.process, status: status, uptime: .now - state.startedAt)
         }
+    }
+
+    func stopIfBroken() async -> (problem: String, exit: ProgramExit)? {
+        let (current, startedAt, problem) = state.withLockedValue { state -> (Child, ContinuousClock.Instant, String?) in
+            guard !state.stopped, !state.ended else { return (state.current, state.startedAt, nil) }
+            return (state.current, state.startedAt, check(state.current))
+        }
+        guard let problem else { return nil }
+        let status = await current.stop(grace: .seconds(2)) ?? .unknown
+        let ended = state.withLockedValue { state -> Bool in
+            guard !state.stopped, !state.ended, state.current.process.pid == current.process.pid else { return false }
+            state.ended = true
+            return true
+        }
+        guard ended else { return nil }
+        return (problem, ProgramExit(process: current.process, status: status, uptime: .now - startedAt))
     }
 
     func restart() async throws -> LocalProcess? {

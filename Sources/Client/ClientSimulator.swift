@@ -34,13 +34,16 @@ public final class ClientSimulator: Service, Sendable {
     /// - Parameters:
     ///   - configuration: listen address, target, backoff and concurrency.
     ///   - random: the jitter's random source (inject a seeded generator in tests).
-    ///   - group: the event loops WebSocket connections run on.
+    ///   - group: the event loops the WebSocket connections and the HTTP API run on.
     ///   - logger: where the simulator logs.
+    private let group: any EventLoopGroup
+
     public init(configuration: ClientConfiguration,
                 random: some RandomNumberGenerator & Sendable = SystemRandomNumberGenerator(),
                 group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
                 logger: Logger) {
         self.configuration = configuration
+        self.group = group
         self.logger = logger
         let connector = WebSocketConnector(target: configuration.target, timeout: configuration.connectTimeout,
                                            group: group, logger: logger)
@@ -63,6 +66,7 @@ public final class ClientSimulator: Service, Sendable {
                 logger.info("client simulator listening", metadata: ["port": "\(bound)", "target": "\(target)"])
                 listening.listening(on: bound)
             },
+            eventLoopGroupProvider: .shared(group),
             logger: logger
         )
         do {

@@ -106,7 +106,8 @@ public protocol HostSessionStore: Sendable {
     /// Commands for this host, in order.
     func commands() -> AsyncStream<HostCommand>
     /// Sends a command to another host (the REST drop endpoint for a session elsewhere).
-    func send(_ command: HostCommand, to host: InstanceID) async throws
+    /// - Returns: whether that host was listening and got it (`false`: no such live host).
+    func send(_ command: HostCommand, to host: InstanceID) async throws -> Bool
     /// Every session of every live host (for `GET /ws-session/all`).
     func allSessions() async throws -> [SessionRecord]
     /// Keeps the lease and the connection until cancelled, then removes this host's records.

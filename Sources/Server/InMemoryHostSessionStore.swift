@@ -63,13 +63,15 @@ public final class InMemoryHostSessionStore: HostSessionStore, @unchecked Sendab
         for listener in listeners { listener.yield(command) }
     }
 
-    /// Delivers the command when `host` is this host; keeps it in `sentToOtherHosts` otherwise.
-    public func send(_ command: HostCommand, to host: InstanceID) async throws {
+    /// Delivers the command when `host` is this host; keeps it in `sentToOtherHosts` otherwise,
+    /// and says nobody got it: an in-memory registry has no other host.
+    public func send(_ command: HostCommand, to host: InstanceID) async throws -> Bool {
         guard host == hostId else {
             state.withLockedValue { $0.sentToOtherHosts.append((command, host)) }
-            return
+            return false
         }
         deliver(command)
+        return true
     }
 
     /// Commands sent to other hosts, in order.

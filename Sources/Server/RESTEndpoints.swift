@@ -103,8 +103,11 @@ struct RESTEndpoints: Sendable {
             return .json(.ok, DropResult(hostId: hostId, sessionId: dropped, status: "closing"))
         }
         do {
-            try await store.send(sessionId.map { .drop(sessionId: $0) } ?? .shed(count: 1), to: hostId)
-            return .json(.accepted, DropResult(hostId: hostId, sessionId: sessionId, status: "sent"))
+            let delivered = try await store.send(sessionId.map { .drop(sessionId: $0) } ?? .shed(count: 1), to: hostId)
+            guard delivered else {
+                return .text(.notFound, "no live host \(hostId) got the drop: it is not running, or not connected to the session registry")
+            }
+            return .json(.accepted, DropResult(hostId: hostId, sessionId: sessionId, status: "delivered"))
         } catch {
             return .text(.serviceUnavailable, "could not reach host \(hostId) through the session registry: \(error)")
         }

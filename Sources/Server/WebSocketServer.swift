@@ -38,7 +38,7 @@ import WSScaleListeners
 /// registry's sessions: `userId`, `sessionId`, `hostId`, plus `connectedAt` and `lastActive`),
 /// `GET /ws-session/all/runtime` (this host's session ids), `POST /ws-session/{hostId}/drop`
 /// (optional body `{"sessionId": "…"}`; this host: 200 or 404, another host: sent through the
-/// store, 202), `GET /metrics`.
+/// store, 202 once that host got it, 404 when no live host did), `GET /metrics`.
 public final class WebSocketServer: Service, Sendable {
     /// The server's settings.
     public let configuration: ServerConfiguration

@@ -31,7 +31,7 @@ struct HAProxySourceLimitsTests {
     @Test("at most LB_MAX_CONNECTIONS_PER_SOURCE at once: of 5 connections with a limit of 3, 2 are closed")
     func concurrentConnections() async throws {
         try await withHAProxy(HAProxySourceLimits(maxConnections: 3, maxNewConnections: 1000)) { port in
-            let crowd = try SlowlorisCrowd(count: 5, port: port)
+            let crowd = try await SlowlorisCrowd.open(count: 5, port: port)
             #expect(await TestSupport.eventually { crowd.closedByListener() >= 2 })
             #expect(crowd.closedByListener() == 2)
         }
@@ -40,7 +40,7 @@ struct HAProxySourceLimitsTests {
     @Test("at most LB_MAX_NEW_CONNECTIONS_PER_SOURCE per 10 s: of 8 new connections with a limit of 5, 3 are closed")
     func connectionRate() async throws {
         try await withHAProxy(HAProxySourceLimits(maxConnections: 1000, maxNewConnections: 5)) { port in
-            let crowd = try SlowlorisCrowd(count: 8, port: port)
+            let crowd = try await SlowlorisCrowd.open(count: 8, port: port)
             #expect(await TestSupport.eventually { crowd.closedByListener() >= 3 })
             #expect(crowd.closedByListener() == 3)
         }

@@ -3,6 +3,8 @@ import Foundation
 import FoundationNetworking
 #endif
 import Logging
+import NIOCore
+import NIOPosix
 import ServiceLifecycle
 import Testing
 @testable import WSScaleClient
@@ -16,6 +18,7 @@ struct ClientHTTPAPITests {
 
     /// Runs a simulator (HTTP API on a free port) against `server` for the duration of `body`.
     func withSimulator(_ server: TestWebSocketServer, limits: HTTPListenerLimits = HTTPListenerLimits(), maxUsers: Int = 100_000,
+                       group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
                        _ body: (ClientSimulator, URL) async throws -> Void) async throws {
         var configuration = ClientConfiguration(listenHost: "127.0.0.1", port: 0,
                                                 target: try WebSocketTarget(url: server.target),
@@ -23,7 +26,7 @@ struct ClientHTTPAPITests {
                                                 adminToken: AdminToken(Self.token))
         configuration.httpLimits = limits
         configuration.maxUsers = maxUsers
-        let simulator = ClientSimulator(configuration: configuration, random: SeededRandom(seed: 9), logger: logger)
+        let simulator = ClientSimulator(configuration: configuration, random: SeededRandom(seed: 9), group: group, logger: logger)
         let group = ServiceGroup(services: [simulator], logger: logger)
         let running = Task { try await group.run() }
         defer { running.cancel() }

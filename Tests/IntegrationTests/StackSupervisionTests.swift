@@ -84,6 +84,40 @@ struct StackSupervisionTests {
         }
     }
 
+    @Test("HAProxy's runtime socket deleted while it runs: up notices, restarts HAProxy, and the balancer drives it again")
+    func haproxySocketDeleted() async throws {
+        try await UpStack.with(["SCALE_IN_STABILIZATION_SECONDS": "120"]) { stack in
+            let users = try await Self.connectUsers(stack, "sock", 10)
+            let ids = Set(try await stack.api.topology().instances.map(\.id))
+            let old = try #require(stack.pid(of: .haproxy))
+            let socket = stack.stateDirectory + "/haproxy/admin.sock"
+            #expect(FileManager.default.fileExists(atPath: socket))
+            let clock = ContinuousClock()
+            let deletedAt = clock.now
+            try FileManager.default.removeItem(atPath: socket)
+            var new: pid_t?
+            try await stack.scenario.waitUntil("HAProxy restarted (a new live pid in its pid file)", timeout: .seconds(10), {
+                new = stack.pid(of: .haproxy)
+                return new.map { $0 != old && UpStack.isAlive($0) } ?? false
+            }, describe: { stack.logTail(lines: 15) })
+            let restarted = clock.now - deletedAt
+            let restartSeenMs = Self.nowMilliseconds
+            #expect(!UpStack.isAlive(old), "the socketless HAProxy was stopped")
+            #expect(FileManager.default.fileExists(atPath: socket), "the new HAProxy has its socket")
+            try await stack.scenario.waitUntil("every server back in HAProxy", timeout: .seconds(10), {
+                let topology = try await stack.api.topology()
+                return (topology.observedAt ?? 0) > restartSeenMs && Set(topology.instances.map(\.id)) == ids
+                    && topology.active.allSatisfy { $0.balancerState == "ready" }
+            }, describe: { await stack.scenario.describeState() })
+            let serversBack = clock.now - deletedAt
+            try await stack.scenario.waitUntilConnected(users, timeout: .seconds(10))
+            #expect(try await stack.api.balancerMetric("wsscale_stack_restarts_total", label: ("process", "haproxy")) == 1)
+            #expect(stack.logTail(lines: 200).contains("runtime API socket"), "up's log names what was wrong")
+            print("HAProxy's runtime socket deleted: a new HAProxy after \(restarted), every server back in it after \(serversBack), "
+                  + "all \(users.count) users connected again after \(clock.now - deletedAt)")
+        }
+    }
+
     @Test("kill -9 of HAProxy: it is restarted, the servers are back in it and users connect through it again")
     func haproxyKilled() async throws {
         try await UpStack.with(["SCALE_IN_STABILIZATION_SECONDS": "120"]) { stack in

@@ -58,13 +58,15 @@ struct RESTEndpointTests {
         }
     }
 
-    @Test("POST /ws-session/{other host}/drop sends the command through the store and answers 202")
+    @Test("POST /ws-session/{other host}/drop sends the command through the store; no host got it: 404 saying so")
     func dropsOnAnotherHost() async throws {
         try await TestServer.with { server in
+            // The in-memory registry has no other host: nobody gets the drop, and the answer says so.
             let withId = try await server.http("POST", "/ws-session/ws-other/drop", body: #"{"sessionId":"s-1"}"#)
-            #expect(withId.status == 202)
+            #expect(withId.status == 404)
+            #expect(withId.body.contains("no live host ws-other got the drop"), "\(withId.body)")
             let withoutId = try await server.http("POST", "/ws-session/ws-other/drop")
-            #expect(withoutId.status == 202)
+            #expect(withoutId.status == 404)
             let sent = server.store.sentToOtherHosts
             #expect(sent.map(\.host) == ["ws-other", "ws-other"])
             #expect(sent.map(\.command) == [.drop(sessionId: "s-1"), .shed(count: 1)])

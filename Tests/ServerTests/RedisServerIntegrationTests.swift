@@ -284,6 +284,10 @@ struct RedisServerIntegrationTests {
             let response = try await a.http("POST", "/ws-session/ws-b/drop", body: #"{"sessionId": "\#(targetId)"}"#,
                                             headers: [("Content-Type", "application/json")])
             #expect(response.status == 202, "\(response.body)")
+            #expect(response.body.contains(#""status":"delivered""#), "\(response.body)")
+            // A host nobody runs: nothing got the drop, and the answer says so instead of 202.
+            let nowhere = try await a.http("POST", "/ws-session/ws-gone/drop", headers: [("Content-Type", "application/json")])
+            #expect(nowhere.status == 404, "\(nowhere.body)")
             let close = try await within { await target.closeFrame() }
             #expect(close?.code == 4001)
             #expect(close?.reason == "Server Rebalancing")

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import NIOCore
+import NIOPosix
 import ServiceLifecycle
 import WSScaleCore
 import WSScaleServer
@@ -21,6 +22,7 @@ struct TestServer {
                      maxMessageBytes: Int = ServerConfiguration.defaultMaxMessageBytes,
                      pingInterval: Duration = .seconds(30), idleTimeout: Duration = .seconds(75),
                      httpLimits: HTTPListenerLimits = HTTPListenerLimits(),
+                     eventLoopGroup: (any EventLoopGroup)? = nil,
                      _ body: (TestServer) async throws -> Void) async throws {
         let serverId = ServerConfiguration.randomServerId()
         let store = InMemoryHostSessionStore(hostId: serverId)
@@ -33,7 +35,8 @@ struct TestServer {
                                                 httpLimits: httpLimits)
         var logger = Logger(label: "test.server")
         logger.logLevel = .warning
-        let server = WebSocketServer(configuration: configuration, store: store, logger: logger)
+        let server = WebSocketServer(configuration: configuration, store: store,
+                                     eventLoopGroup: eventLoopGroup ?? MultiThreadedEventLoopGroup.singleton, logger: logger)
         let group = ServiceGroup(configuration: ServiceGroupConfiguration(
             services: [.init(service: HostSessionStoreService(store: store)), .init(service: server)],
             logger: logger))

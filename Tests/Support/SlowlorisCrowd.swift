@@ -13,7 +13,18 @@ public final class SlowlorisCrowd: @unchecked Sendable {
     private var sockets: [Int32]
     private var closed: Set<Int32> = []
 
-    /// Opens `count` sockets to `127.0.0.1:port`, each sending ``halfRequest``.
+    /// Opens `count` sockets to `127.0.0.1:port`, each sending ``halfRequest``, on a thread of
+    /// its own: thousands of blocking connects must not hold one of the few threads that the
+    /// tests running beside this one share.
+    public static func open(count: Int, port: Int) async throws -> SlowlorisCrowd {
+        try await withCheckedThrowingContinuation { continuation in
+            Thread.detachNewThread {
+                continuation.resume(with: Result { try SlowlorisCrowd(count: count, port: port) })
+            }
+        }
+    }
+
+    /// Opens `count` sockets to `127.0.0.1:port`, each sending ``halfRequest`` (blocking: see ``open(count:port:)``).
     public init(count: Int, port: Int) throws {
         sockets = []
         sockets.reserveCapacity(count)

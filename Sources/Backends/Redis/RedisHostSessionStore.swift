@@ -95,11 +95,13 @@ public final class RedisHostSessionStore: HostSessionStore, Service {
     /// Asks another host to drop a session (`drop ID`, or `shed 1` for its most idle one),
     /// on that host's drop channel: the only channel a server's Redis user may publish to for
     /// another host. Other commands are the balancer's.
-    public func send(_ command: HostCommand, to host: InstanceID) async throws {
+    /// - Returns: whether the host was subscribed and got it (`PUBLISH` counts its receivers).
+    public func send(_ command: HostCommand, to host: InstanceID) async throws -> Bool {
         guard Self.isPeerRequest(command) else {
             throw RedisError.errorReply("a host may ask another host only to drop a session, not \(HostCommandWireFormat.encode(command))")
         }
-        try await slot.connection().send(["PUBLISH", schema.drops(for: host), HostCommandWireFormat.encode(command)])
+        let receivers = try await slot.connection().send(["PUBLISH", schema.drops(for: host), HostCommandWireFormat.encode(command)])
+        return (receivers.integer ?? 0) > 0
     }
 
     /// What one host may ask of another: a drop, or a shed of one session.
