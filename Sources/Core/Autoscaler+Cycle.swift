@@ -80,6 +80,8 @@ extension Autoscaler {
                     try await loadBalancer.remove(id)
                 case let .stop(id):
                     jobs.append(stopJob(id))
+                case let .tellDrainState(id, draining):
+                    try await registry.setDraining(host: id, draining)
                 }
             } catch {
                 logger.error("reconcile failed; trying again at the next wake",

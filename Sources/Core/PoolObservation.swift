@@ -23,6 +23,8 @@ enum ReconcileAction: Sendable, Equatable, CustomStringConvertible {
     case retire(InstanceID, reason: String)
     /// A retired instance the driver still lists: stop it (again).
     case stop(InstanceID)
+    /// The host says it drains (or not) against the loop's record: tell it the record again.
+    case tellDrainState(InstanceID, draining: Bool)
 
     var description: String {
         switch self {
@@ -34,6 +36,8 @@ enum ReconcileAction: Sendable, Equatable, CustomStringConvertible {
             "\(id) is in the load balancer but no longer runs: remove it"
         case let .retire(id, reason):
             "\(id) \(reason): remove it from the load balancer and stop it"
+        case let .tellDrainState(id, draining):
+            "\(id) says it is \(draining ? "active" : "draining") but the pool has it \(draining ? "draining" : "active"): tell it again"
         case let .stop(id):
             "\(id) was taken out of the pool but still runs: stop it"
         }

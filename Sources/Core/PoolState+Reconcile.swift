@@ -75,6 +75,13 @@ extension PoolState {
                     continue
                 }
             }
+            // One owner of drain state: the loop. A host that says otherwise for longer than the
+            // registry's grace (its report lags by up to a renewal) is told the record again.
+            if !entry.changed(since: observation.startedAt), entry.state == .active || entry.state == .draining,
+               let says = registry[id]?.reportsDraining, says != (entry.state == .draining),
+               now - entry.stateSince > registryGrace {
+                actions.append(.tellDrainState(id, draining: entry.state == .draining))
+            }
             if entry.state == .starting || registry[id] != nil {
                 entry.missingFromRegistrySince = nil
             } else if entry.missingFromRegistrySince == nil {

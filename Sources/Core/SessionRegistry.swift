@@ -31,14 +31,19 @@ public struct HostSessions: Sendable, Equatable {
     public var host: InstanceID
     /// Sessions it holds.
     public var sessions: Int
-    /// Whether it was told to drain (its `/health` answers 503).
+    /// Whether it was told to drain (its `/health` answers 503): the balancer's record.
     public var draining: Bool
+    /// Whether the host itself says it drains (`nil`: it has not said yet). It differs from
+    /// the record when a command was lost or someone else told it: the balancer then tells it
+    /// again what the record says (one owner, one record).
+    public var reportsDraining: Bool?
 
     /// Creates a host entry.
-    public init(host: InstanceID, sessions: Int, draining: Bool = false) {
+    public init(host: InstanceID, sessions: Int, draining: Bool = false, reportsDraining: Bool? = nil) {
         self.host = host
         self.sessions = sessions
         self.draining = draining
+        self.reportsDraining = reportsDraining
     }
 }
 

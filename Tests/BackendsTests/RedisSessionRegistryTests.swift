@@ -16,13 +16,13 @@ import Testing
             let records = (1...3).map { testSession("s\($0)", host: "ws-a") }
             records.forEach(store.sessionOpened)
 
-            #expect(await TestSupport.eventually { try await registry.topology() == [HostSessions(host: "ws-a", sessions: 3)] })
+            #expect(await TestSupport.eventually { try await registry.topology().map(\.recordOnly) == [HostSessions(host: "ws-a", sessions: 3)] })
             #expect(Set(try await registry.allSessions()) == Set(records))
             #expect(Set(try await store.allSessions()) == Set(records))
 
             store.sessionTouched(sessionId: "s1", at: records[0].lastActive + 5_000)
             store.sessionClosed(sessionId: "s2")
-            #expect(await TestSupport.eventually { try await registry.topology() == [HostSessions(host: "ws-a", sessions: 2)] })
+            #expect(await TestSupport.eventually { try await registry.topology().map(\.recordOnly) == [HostSessions(host: "ws-a", sessions: 2)] })
             // Last-active goes out lazily, with the next lease renewal (every lease/3).
             #expect(await TestSupport.eventually {
                 try await registry.allSessions().first { $0.sessionId == "s1" }?.lastActive == records[0].lastActive + 5_000
@@ -72,7 +72,7 @@ import Testing
             // Once the clock is past the expiry, no read lists it: it left within one lease.
             let wait = expiry + 1 - Self.millisecondsNow()
             if wait > 0 { try await Task.sleep(for: .milliseconds(wait)) }
-            #expect(try await registry.topology() == [HostSessions(host: "ws-alive", sessions: 1)])
+            #expect(try await registry.topology().map(\.recordOnly) == [HostSessions(host: "ws-alive", sessions: 1)])
             let leftTopologyAfter = ContinuousClock.now - crashedAt
             #expect(try await registry.allSessions().map(\.sessionId) == ["a1"])
 
@@ -91,7 +91,7 @@ import Testing
             let registry = fixture.runningRegistry()
             let events = StreamRecorder(registry.events())
             (1...50).forEach { store.sessionOpened(testSession("s\($0)", host: "ws-r")) }
-            #expect(await TestSupport.eventually { try await registry.topology() == [HostSessions(host: "ws-r", sessions: 50)] })
+            #expect(await TestSupport.eventually { try await registry.topology().map(\.recordOnly) == [HostSessions(host: "ws-r", sessions: 50)] })
 
             fixture.redis.kill()
             // Redis is away: the server keeps going, nothing blocks.
@@ -104,7 +104,7 @@ import Testing
             try await fixture.redis.restart()
             let restartedAt = ContinuousClock.now
             #expect(await TestSupport.eventually(timeout: .seconds(10)) {
-                try await registry.topology() == [HostSessions(host: "ws-r", sessions: 59)]
+                try await registry.topology().map(\.recordOnly) == [HostSessions(host: "ws-r", sessions: 59)]
             })
             let completeAfter = ContinuousClock.now - restartedAt
             #expect(Set(try await registry.allSessions().map(\.sessionId)) == Set((2...60).map { "s\($0)" }))
@@ -144,7 +144,7 @@ import Testing
             try await registry.setDraining(host: "ws-d", true)
             #expect(await TestSupport.eventually { commands.received == [.drain] })
             try await fixture.redis.restart()
-            #expect(await TestSupport.eventually { try await registry.topology() == [HostSessions(host: "ws-d", sessions: 0, draining: true)] })
+            #expect(await TestSupport.eventually { try await registry.topology().map(\.recordOnly) == [HostSessions(host: "ws-d", sessions: 0, draining: true)] })
         }
     }
 
@@ -163,7 +163,7 @@ import Testing
                 for index in 0..<50 { store.sessionOpened(testSession("b\(batch)-\(index)", host: "ws-burst")) }
                 try await Task.sleep(for: .milliseconds(50))
             }
-            #expect(await TestSupport.eventually { try await registry.topology() == [HostSessions(host: "ws-burst", sessions: 1_000)] })
+            #expect(await TestSupport.eventually { try await registry.topology().map(\.recordOnly) == [HostSessions(host: "ws-burst", sessions: 1_000)] })
             try await Task.sleep(for: .milliseconds(200))
             let notifications = published.received.count
             let changes = events.received.filter { $0 == .hostChanged("ws-burst") }.count
@@ -185,8 +185,8 @@ import Testing
             storeA.sessionOpened(testSession("a2", host: "ws-1"))
             storeB.sessionOpened(testSession("b1", host: "ws-1"))
 
-            #expect(await TestSupport.eventually { try await registryA.topology() == [HostSessions(host: "ws-1", sessions: 2)] })
-            #expect(await TestSupport.eventually { try await registryB.topology() == [HostSessions(host: "ws-1", sessions: 1)] })
+            #expect(await TestSupport.eventually { try await registryA.topology().map(\.recordOnly) == [HostSessions(host: "ws-1", sessions: 2)] })
+            #expect(await TestSupport.eventually { try await registryB.topology().map(\.recordOnly) == [HostSessions(host: "ws-1", sessions: 1)] })
             #expect(Set(try await registryA.allSessions().map(\.sessionId)) == ["a1", "a2"])
             #expect(try await registryB.allSessions().map(\.sessionId) == ["b1"])
 
@@ -241,12 +241,12 @@ import Testing
             let (store, _) = fixture.runningStore(host: "ws-x")
             let registry = fixture.runningRegistry()
             (1...4).forEach { store.sessionOpened(testSession("x\($0)", host: "ws-x")) }
-            #expect(await TestSupport.eventually { try await registry.topology() == [HostSessions(host: "ws-x", sessions: 4)] })
+            #expect(await TestSupport.eventually { try await registry.topology().map(\.recordOnly) == [HostSessions(host: "ws-x", sessions: 4)] })
             let redis = try await fixture.connection()
             try await redis.send(["DEL", "wsscale:host:ws-x:sessions", "wsscale:host:ws-x:meta"])
             #expect(try await redis.send(["ZSCORE", "wsscale:hosts", "ws-x"]) != .null, "the host is still listed")
             await redis.close()
-            #expect(await TestSupport.eventually { try await registry.topology() == [HostSessions(host: "ws-x", sessions: 4)] },
+            #expect(await TestSupport.eventually { try await registry.topology().map(\.recordOnly) == [HostSessions(host: "ws-x", sessions: 4)] },
                     "the records are written back at the next renewal")
         }
     }
@@ -256,7 +256,7 @@ import Testing
             let (store, _) = fixture.runningStore(host: "ws-p")
             let registry = fixture.runningRegistry()
             (1...5).forEach { store.sessionOpened(testSession("p\($0)", host: "ws-p")) }
-            #expect(await TestSupport.eventually { try await registry.topology() == [HostSessions(host: "ws-p", sessions: 5)] })
+            #expect(await TestSupport.eventually { try await registry.topology().map(\.recordOnly) == [HostSessions(host: "ws-p", sessions: 5)] })
             // As the registry does when a lease expired during a long pause of the server.
             let redis = try await fixture.connection()
             // The replies prove both were there and are gone (a topology read here would race
@@ -265,7 +265,7 @@ import Testing
             await redis.close()
             #expect(removed == [.integer(1), .integer(1)])
             #expect(await TestSupport.eventually(timeout: .seconds(10)) {
-                try await registry.topology() == [HostSessions(host: "ws-p", sessions: 5)]
+                try await registry.topology().map(\.recordOnly) == [HostSessions(host: "ws-p", sessions: 5)]
             }, "the next renewal (lease/3) sees ZADD add the host again and rewrites the sessions")
         }
     }
@@ -279,7 +279,7 @@ import Testing
             for index in 0..<10_000 { store.sessionOpened(testSession("big-\(index)", host: "ws-big")) }
             let enqueueTime = ContinuousClock.now - start
             #expect(await TestSupport.eventually(timeout: .seconds(10)) {
-                try await registry.topology() == [HostSessions(host: "ws-big", sessions: 10_000)]
+                try await registry.topology().map(\.recordOnly) == [HostSessions(host: "ws-big", sessions: 10_000)]
             })
             let visibleAfter = ContinuousClock.now - start
             let listed = try await registry.allSessions()

@@ -58,6 +58,27 @@ struct PoolStateTests {
         #expect(later.instances.map(\.utilizationPercent) == [40, 0, 10])
     }
 
+    @Test("drain state has one owner: a host that says otherwise past the registry's grace is told the record again")
+    func hostsThatDisagreeAreToldAgain() {
+        var pool = PoolState()
+        let driver = [running("ws-a", port: 1), running("ws-b", port: 2), running("ws-c", port: 3)]
+        let balancer = [server("ws-a", port: 1, .ready), server("ws-b", port: 2, .drain), server("ws-c", port: 3, .ready)]
+        // ws-a drains by someone else's word; ws-b missed its drain command; ws-c has not said yet.
+        let registry = [HostSessions(host: "ws-a", sessions: 2, reportsDraining: true),
+                        HostSessions(host: "ws-b", sessions: 1, draining: true, reportsDraining: false),
+                        HostSessions(host: "ws-c", sessions: 1)]
+        func observe(at second: Int64) -> [ReconcileAction] {
+            pool.reconcile(with: PoolObservation(driver: driver, balancer: balancer, registry: registry,
+                                                 startedAt: .seconds(second)),
+                           now: .seconds(second), launchTimeout: .seconds(30), registryGrace: .seconds(10),
+                           connectionLimit: 10).actions
+        }
+        #expect(observe(at: 1) == [])
+        #expect(observe(at: 11) == [], "within the grace: the host's report may lag the record")
+        #expect(observe(at: 12) == [.tellDrainState("ws-a", draining: false), .tellDrainState("ws-b", draining: true)])
+        #expect(pool.tracked["ws-a"]?.state == .active, "the record stays: ws-a is active")
+    }
+
     @Test("a running instance missing from the balancer is added back as remembered; orphans are removed")
     func missingAndOrphans() {
         var pool = PoolState()

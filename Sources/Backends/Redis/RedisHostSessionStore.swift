@@ -187,12 +187,15 @@ public final class RedisHostSessionStore: HostSessionStore, Service {
     }
 
     private func renewLease(on redis: RedisConnection) async throws {
-        let touched = table.withLockedValue { $0.takeTouched() }
+        let (touched, draining) = table.withLockedValue { ($0.takeTouched(), $0.draining) }
         let leaseMs = String(lease.wholeMilliseconds)
         var commands = upsertCommands(touched)
         commands.append(["ZADD", schema.hosts, String(millisecondsSince1970() + lease.wholeMilliseconds), host])
         commands.append(["PEXPIRE", schema.sessions(of: host), leaseMs])
         commands.append(["PEXPIRE", schema.meta(of: host), leaseMs])
+        // What this host says of itself, for the balancer to compare with its record. After
+        // the PEXPIRE, whose answer tells whether the records expired (then all is rewritten).
+        commands.append(["HSET", schema.meta(of: host), "hostDraining", draining ? "1" : "0"])
         let replies = try await redis.pipeline(commands)
         try check(replies, of: commands)
         // ZADD answers 1 when it had to add the host again: its lease had expired and the
@@ -200,8 +203,8 @@ public final class RedisHostSessionStore: HostSessionStore, Service {
         // the meta hash (always written with the host) answers 0 when that key is gone: Redis
         // itself expired the records (it was stopped or paused past the lease) while the host
         // stayed listed. Either way, write it all again.
-        let readded = replies[commands.count - 3].integer == 1
-        let recordsGone = replies[commands.count - 1].integer == 0
+        let readded = replies[commands.count - 4].integer == 1
+        let recordsGone = replies[commands.count - 2].integer == 0
         if readded || recordsGone {
             logger.warning("lease had expired; rewriting this host's sessions",
                            metadata: ["host": "\(host)", "why": "\(readded ? "the host was removed" : "its records expired")"])
@@ -219,7 +222,7 @@ public final class RedisHostSessionStore: HostSessionStore, Service {
         var commands: [[String]] = [["MULTI"], ["DEL", sessionsKey]]
         commands += upsertCommands(records)
         commands += [
-            ["HSET", metaKey, "draining", draining ? "1" : "0"],
+            ["HSET", metaKey, "draining", draining ? "1" : "0", "hostDraining", draining ? "1" : "0"],
             ["PEXPIRE", sessionsKey, leaseMs],
             ["PEXPIRE", metaKey, leaseMs],
             ["ZADD", schema.hosts, String(millisecondsSince1970() + lease.wholeMilliseconds), host],

@@ -9,7 +9,7 @@ import WSScaleCore
 /// | `P:host:{id}:sessions`    | hash        | field = session id, value = `SessionRecord` as JSON           |
 /// |                           |             | (`userId`, `sessionId`, `hostId`, `connectedAt`, `lastActive`);|
 /// |                           |             | `PEXPIRE` = lease, renewed with it: a dead host's records vanish |
-/// | `P:host:{id}:meta`        | hash        | `draining` = `1` / `0`; same `PEXPIRE` as the sessions        |
+/// | `P:host:{id}:meta`        | hash        | `draining` = `1` / `0` (the balancer's record), `hostDraining` = `1` / `0` (what the host says, written at each renewal); same `PEXPIRE` as the sessions |
 /// | `P:events`                | channel     | message = host id whose session count changed (coalesced)     |
 /// | `P:cmd:{id}`              | channel     | the balancer's commands for one host: `shed N`, `drain`, `activate` |
 /// | `P:drop:{id}`             | channel     | another host's requests for one host: `drop ID`, `shed 1` (REST drop) |

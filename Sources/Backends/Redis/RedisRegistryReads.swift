@@ -13,17 +13,21 @@ struct RedisRegistryReads: Sendable {
         return members.compactMap(\.string)
     }
 
-    /// Live hosts with their session counts and draining flags: one `ZRANGEBYSCORE` and one
-    /// pipeline of `HLEN` + `HGET` per host.
+    /// Live hosts with their session counts, draining flags and what each says of itself: one
+    /// `ZRANGEBYSCORE` and one pipeline of `HLEN` and two `HGET` per host.
     func topology(on redis: RedisConnection, now: Int64) async throws -> [HostSessions] {
         let hosts = try await liveHosts(on: redis, now: now)
         let replies = try await redis.pipeline(hosts.flatMap { host in
-            [["HLEN", schema.sessions(of: host)], ["HGET", schema.meta(of: host), "draining"]]
+            [["HLEN", schema.sessions(of: host)], ["HGET", schema.meta(of: host), "draining"],
+             ["HGET", schema.meta(of: host), "hostDraining"]]
         })
+        // A refused read (NOPERM) must not pass for "no sessions, not draining".
+        if let failed = replies.first(where: \.isError) { throw RedisError.errorReply("reading the topology: \(failed)") }
         return hosts.enumerated().map { index, host in
             HostSessions(host: host,
-                         sessions: Int(replies[2 * index].integer ?? 0),
-                         draining: replies[2 * index + 1].string == "1")
+                         sessions: Int(replies[3 * index].integer ?? 0),
+                         draining: replies[3 * index + 1].string == "1",
+                         reportsDraining: replies[3 * index + 2].string.map { $0 == "1" })
         }
     }
 
