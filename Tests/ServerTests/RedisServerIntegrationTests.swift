@@ -109,6 +109,55 @@ struct RedisServerIntegrationTests {
         }
     }
 
+    @Test("FLUSHALL: every server writes its sessions and its draining flag back within a lease; no user is cut")
+    func flushAllIsRepaired() async throws {
+        try await RedisPoolFixture.with { pool in
+            let a = try await pool.startServer("ws-fa")
+            let b = try await pool.startServer("ws-fb")
+            var clients: [WebSocketTestClient] = []
+            for index in 0..<3 { clients.append(try await a.connect("a\(index)")) }
+            for index in 0..<2 { clients.append(try await b.connect("b\(index)")) }
+            try await pool.registry.setDraining(host: "ws-fb", true)
+            let before = [HostSessions(host: "ws-fa", sessions: 3), HostSessions(host: "ws-fb", sessions: 2, draining: true)]
+            #expect(await TestSupport.eventually { try await pool.registry.topology().map(\.recordOnly) == before })
+
+            let redis = try await pool.connection()
+            let clock = ContinuousClock()
+            let flushedAt = clock.now
+            _ = try await redis.send(["FLUSHALL"])
+            await redis.close()
+            let repaired = await TestSupport.eventually(timeout: .seconds(10)) {
+                try await pool.registry.topology().map(\.recordOnly) == before
+            }
+            let after = try await pool.registry.topology()
+            #expect(repaired, "topology after FLUSHALL: \(after)")
+            let took = clock.now - flushedAt
+            for client in clients { #expect(await client.echoes("still here")) }
+            print("FLUSHALL: every session and the draining flag back in the registry after \(took) (lease 1 s)")
+        }
+    }
+
+    @Test("CLIENT PAUSE WRITE for 3 s: users still connect and echo meanwhile; their sessions are registered once it ends")
+    func pausedWritesDelayOnlyTheRegistry() async throws {
+        try await RedisPoolFixture.with { pool in
+            let server = try await pool.startServer("ws-pw", lease: 5)
+            let first = try await server.connect("before")
+            #expect(await TestSupport.eventually { try await pool.sessionCounts() == ["ws-pw": 1] })
+            let redis = try await pool.connection()
+            _ = try await redis.send(["CLIENT", "PAUSE", "3000", "WRITE"])
+            let clock = ContinuousClock()
+            let pausedAt = clock.now
+            let during = try await server.connect("during")
+            #expect(await during.echoes("served while Redis takes no writes"))
+            #expect(await first.echoes("and so is the first"))
+            let servedIn = clock.now - pausedAt
+            #expect(await TestSupport.eventually(timeout: .seconds(20)) { try await pool.sessionCounts() == ["ws-pw": 2] })
+            let registeredAfter = clock.now - pausedAt
+            await redis.close()
+            print("CLIENT PAUSE WRITE 3 s: a new user connected and echoed within \(servedIn); registered \(registeredAfter) after the pause began")
+        }
+    }
+
     @Test("SIGTERM closes every session with 1001, removes the host's records and exits 0")
     func sigtermCleansUp() async throws {
         try await RedisPoolFixture.with { pool in
