@@ -256,6 +256,18 @@ let package = Package(
             swiftSettings: swift5
         ),
         .testTarget(
+            name: "FuzzTests",
+            dependencies: [
+                "WSScaleCore", "WSScaleBackends", "WSScaleServer", "WSScaleClient", "WSScaleDashboard",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "NIOWebSocket", package: "swift-nio"),
+            ],
+            path: "Tests/FuzzTests",
+            exclude: ["Corpus"],
+            swiftSettings: swift5
+        ),
+        .testTarget(
             name: "DashboardTests",
             dependencies: ["WSScaleCore", "WSScaleClient", "WSScaleDashboard",
                            .product(name: "NIOConcurrencyHelpers", package: "swift-nio")],
