@@ -64,14 +64,14 @@ struct AutoscalerTests {
         let shed = ScalePlan(shed: [ShedOrder(host: "ws-a", count: 2, cause: .rebalance)], reasons: ["uneven"])
         let probe = PlannerProbe(script: [ScalePlan(launch: 1, reasons: ["need one more"]), shed])
         let loop = harness.makeLoop(planner: ScriptedPlanner(probe: probe), tunables: .fastLaunchTimeout)
-        let started = ContinuousClock.now
         try await harness.running(loop) {
             #expect(await eventually { harness.calls.index(of: "driver.stop ws-1") != nil })
         }
         let shedAt = try #require(harness.calls.index(of: "registry.shed ws-a 2"))
         let stopAt = try #require(harness.calls.index(of: "driver.stop ws-1"))
         #expect(shedAt < stopAt, "the shed waited for the hung launch")
-        #expect(ContinuousClock.now - started < .seconds(8))
+        // That the launch's own timeout ended it (and not the test's patience) is what the
+        // decision's error says; a wall-clock bound here only measured how busy the machine was.
         let decision = try #require(await loop.status().decisions.first { $0.plan.launch == 1 })
         #expect(decision.errors.first?.contains("timed out") == true)
         #expect(await harness.balancer.state(of: "ws-1") == nil)

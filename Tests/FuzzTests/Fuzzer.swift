@@ -1,11 +1,11 @@
 import Foundation
-import Testing
 
 /// A small mutation fuzzer, deterministic from its seed: each round takes an input of the
 /// corpus (`Corpus/<name>/`, kept in the repository) and mutates it 1–8 times (bit flips,
 /// byte changes, inserts of bytes that parsers care about, deletions, truncation, duplicated
 /// or spliced chunks, deep nesting), then hands it to the parser. A parser that traps ends the
-/// test process, which fails the run; each suite also checks what its parser promises.
+/// test process, which fails the run; each check also reports what its parser broke of its
+/// promises.
 ///
 /// `WSSCALE_FUZZ_ITERATIONS` sets the rounds per parser (300 by default: a few seconds in
 /// CI, beside every other suite); `WSSCALE_FUZZ_SEED` changes the seed, for a longer hunt by
@@ -45,16 +45,25 @@ struct Fuzzer {
         state = Self.seed ^ name.utf8.reduce(UInt64(0)) { $0 &* 31 &+ UInt64($1) }
     }
 
-    /// Seeds of the corpus, unchanged.
-    var seeds: [[UInt8]] { corpus }
-
-    /// Runs `body` on every seed, then on `iterations` mutants; returns how many inputs ran.
-    @discardableResult
-    mutating func run(_ body: ([UInt8]) throws -> Void) rethrows -> Int {
-        #expect(!corpus.isEmpty, "the corpus folder is empty")
-        for seed in corpus { try body(seed) }
-        for _ in 0..<Self.iterations { try body(mutant()) }
-        return corpus.count + Self.iterations
+    /// Runs `check` on every seed of the corpus `name`, then on `iterations` mutants, on a
+    /// thread of its own: a CPU-bound loop must not hold one of the few threads that the async
+    /// tests running beside it share (it starved their timers in a full run).
+    /// - Returns: the problems `check` reported (at most 20), each with its input.
+    static func hunt(corpus name: String, maxNesting: Int = 1000, filePath: String = #filePath,
+                     _ check: @escaping @Sendable ([UInt8]) -> String?) async -> [String] {
+        await withCheckedContinuation { continuation in
+            Thread.detachNewThread {
+                var fuzzer = Fuzzer(corpus: name, maxNesting: maxNesting, filePath: filePath)
+                var problems: [String] = fuzzer.corpus.isEmpty ? ["the corpus folder \(name) is empty"] : []
+                func record(_ input: [UInt8]) {
+                    guard problems.count < 20, let problem = check(input) else { return }
+                    problems.append("\(problem) (input: \(String(decoding: input.prefix(200), as: UTF8.self).debugDescription))")
+                }
+                for seed in fuzzer.corpus { record(seed) }
+                for _ in 0..<Self.iterations { record(fuzzer.mutant()) }
+                continuation.resume(returning: problems)
+            }
+        }
     }
 
     /// One mutated input.

@@ -10,116 +10,119 @@ import WSScaleDashboard
 @testable import WSScaleServer
 
 /// Every parser that takes input from outside, fuzzed from its corpus (`Corpus/`): none may
-/// trap, and each keeps what it promises for whatever it accepts.
-@Suite("fuzzing the parsers of outside input")
+/// trap, and each keeps what it promises for whatever it accepts. One parser at a time, each
+/// on a thread of its own (`Fuzzer.hunt`).
+@Suite("fuzzing the parsers of outside input", .serialized)
 struct ParserFuzzTests {
     @Test("user ids: the client's rule and the server's agree, and what they accept is 1-128 of [A-Za-z0-9._@-]")
-    func userIDs() {
-        var fuzzer = Fuzzer(corpus: "user-ids")
-        fuzzer.run { bytes in
+    func userIDs() async {
+        let problems = await Fuzzer.hunt(corpus: "user-ids") { bytes in
             let text = String(decoding: bytes, as: UTF8.self)
             let client = UserID.isValid(text)
-            #expect(client == (IdentifierRule.userId.problem(with: text) == nil), "the rules disagree on \(text.debugDescription)")
-            if client {
-                #expect((1...128).contains(text.unicodeScalars.count))
-                #expect(text.unicodeScalars.allSatisfy { $0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0) || "._@-".unicodeScalars.contains($0)) })
+            if client != (IdentifierRule.userId.problem(with: text) == nil) { return "the rules disagree" }
+            guard client else { return nil }
+            if !(1...128).contains(text.unicodeScalars.count) { return "accepted a length of \(text.unicodeScalars.count)" }
+            let allowed = text.unicodeScalars.allSatisfy {
+                $0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0) || "._@-".unicodeScalars.contains($0))
             }
+            return allowed ? nil : "accepted a character outside the set"
         }
+        #expect(problems.isEmpty, "\(problems)")
     }
 
     @Test("batch bodies (client simulator): a 400 with a reason, or valid, distinct ids within the limit")
-    func batchBodies() {
-        var fuzzer = Fuzzer(corpus: "batch-bodies", maxNesting: 100_000)
-        fuzzer.run { bytes in
+    func batchBodies() async {
+        let problems = await Fuzzer.hunt(corpus: "batch-bodies", maxNesting: 100_000) { bytes in
             do {
                 let batch = try BatchRequest(json: bytes)
-                #expect(!batch.userIDs.isEmpty && batch.userIDs.count <= BatchRequest.maxUserIDs)
-                #expect(Set(batch.userIDs).count == batch.userIDs.count)
-                #expect(batch.userIDs.allSatisfy(UserID.isValid))
+                if batch.userIDs.isEmpty || batch.userIDs.count > BatchRequest.maxUserIDs { return "\(batch.userIDs.count) ids" }
+                if Set(batch.userIDs).count != batch.userIDs.count { return "duplicate ids" }
+                return batch.userIDs.allSatisfy(UserID.isValid) ? nil : "an invalid id accepted"
             } catch let rejection as BatchRequest.Rejection {
-                #expect(!rejection.reason.isEmpty)
+                return rejection.reason.isEmpty ? "a rejection without a reason" : nil
             } catch {
-                Issue.record("not a rejection: \(error)")
+                return "not a rejection: \(error)"
             }
         }
+        #expect(problems.isEmpty, "\(problems)")
     }
 
     @Test("connect bodies (dashboard): a reason, or a count and a prefix within their limits")
-    func connectBodies() {
-        var fuzzer = Fuzzer(corpus: "connect-bodies", maxNesting: 100_000)
-        fuzzer.run { bytes in
-            guard let request = try? ConnectRequest(json: bytes) else { return }
-            #expect((1...ConnectRequest.maxCount).contains(request.count))
-            #expect(request.prefix.count <= ConnectRequest.maxPrefixLength)
+    func connectBodies() async {
+        let problems = await Fuzzer.hunt(corpus: "connect-bodies", maxNesting: 100_000) { bytes in
+            guard let request = try? ConnectRequest(json: bytes) else { return nil }
+            if !(1...ConnectRequest.maxCount).contains(request.count) { return "count \(request.count)" }
+            return request.prefix.count <= ConnectRequest.maxPrefixLength ? nil : "a prefix of \(request.prefix.count)"
         }
+        #expect(problems.isEmpty, "\(problems)")
     }
 
     @Test("drop bodies (server): a reason, or no id, or a session id")
-    func dropBodies() {
-        var fuzzer = Fuzzer(corpus: "drop-bodies", maxNesting: 100_000)
-        fuzzer.run { bytes in
-            if case .success(let id?) = RESTEndpoints.parseDropRequest(ByteBuffer(bytes: bytes)) {
-                #expect(!id.isEmpty)
+    func dropBodies() async {
+        let problems = await Fuzzer.hunt(corpus: "drop-bodies", maxNesting: 100_000) { bytes in
+            if case .success(let id?) = RESTEndpoints.parseDropRequest(ByteBuffer(bytes: bytes)), id.isEmpty {
+                return "an empty session id accepted"
             }
+            return nil
         }
+        #expect(problems.isEmpty, "\(problems)")
     }
 
     @Test("Redis URLs: a named error, or a host, a port in 1-65535 and a database, read back the same")
-    func redisURLs() {
-        var fuzzer = Fuzzer(corpus: "redis-urls")
-        fuzzer.run { bytes in
-            guard let url = try? RedisURL(parsing: String(decoding: bytes, as: UTF8.self)) else { return }
-            #expect((1...65535).contains(url.port))
-            #expect(url.database >= 0)
-            let again = try? RedisURL(parsing: url.connectionString)
-            #expect(again == url, "\(url.connectionString) does not read back as itself")
+    func redisURLs() async {
+        let problems = await Fuzzer.hunt(corpus: "redis-urls") { bytes in
+            guard let url = try? RedisURL(parsing: String(decoding: bytes, as: UTF8.self)) else { return nil }
+            if !(1...65535).contains(url.port) || url.database < 0 { return "port \(url.port), database \(url.database)" }
+            return (try? RedisURL(parsing: url.connectionString)) == url ? nil : "\(url.connectionString) does not read back as itself"
         }
+        #expect(problems.isEmpty, "\(problems)")
     }
 
     @Test("HAProxy answers: any text is read into rows without trapping")
-    func haproxyAnswers() {
-        var fuzzer = Fuzzer(corpus: "haproxy-answers")
-        fuzzer.run { bytes in
+    func haproxyAnswers() async {
+        let problems = await Fuzzer.hunt(corpus: "haproxy-answers") { bytes in
             let text = String(decoding: bytes, as: UTF8.self)
             _ = HAProxyAnswers.parseInfo(text)
             _ = HAProxyAnswers.parseStat(text)
-            for server in HAProxyAnswers.servers(serversState: text, stat: text, backend: "wsscale_servers") {
-                #expect(!server.name.isEmpty)
-            }
+            let servers = HAProxyAnswers.servers(serversState: text, stat: text, backend: "wsscale_servers")
+            return servers.allSatisfy { !$0.name.isEmpty } ? nil : "a server without a name"
         }
+        #expect(problems.isEmpty, "\(problems)")
     }
 
     @Test("engine events: any line decodes or is skipped; any timeNano gives a timestamp of digits")
-    func engineEvents() {
-        var fuzzer = Fuzzer(corpus: "engine-events", maxNesting: 100_000)
-        fuzzer.run { bytes in
-            guard let event = try? JSONDecoder().decode(ContainerEvent.self, from: Data(bytes)), let nanos = event.timeNano else { return }
+    func engineEvents() async {
+        let problems = await Fuzzer.hunt(corpus: "engine-events", maxNesting: 100_000) { bytes in
+            guard let event = try? JSONDecoder().decode(ContainerEvent.self, from: Data(bytes)), let nanos = event.timeNano else {
+                return nil
+            }
             let stamp = ContainerEventTime.timestamp(nanoseconds: nanos)
-            #expect(stamp.allSatisfy { $0.isNumber || $0 == "." }, "\(stamp)")
+            return stamp.allSatisfy({ $0.isNumber || $0 == "." }) ? nil : "timestamp \(stamp)"
         }
+        #expect(problems.isEmpty, "\(problems)")
     }
 
     @Test("WebSocket bytes: NIO's decoder, then the server's frame rules; what is held never passes the message limit")
-    func webSocketFrames() throws {
-        var fuzzer = Fuzzer(corpus: "websocket-frames")
+    func webSocketFrames() async {
         let limit = 1 << 16
-        try fuzzer.run { bytes in
+        let problems = await Fuzzer.hunt(corpus: "websocket-frames") { bytes in
             let channel = EmbeddedChannel(handler: ByteToMessageHandler(WebSocketFrameDecoder(maxFrameSize: limit)))
+            defer { _ = try? channel.finish() }
             var machine = InboundFrameStateMachine(maxMessageBytes: limit)
             // A decoding error is the decoder's answer to bad bytes (the server closes with 1002).
             _ = try? channel.writeInbound(ByteBuffer(bytes: bytes))
-            while let frame = try channel.readInbound(as: WebSocketFrame.self) {
+            while let frame = try? channel.readInbound(as: WebSocketFrame.self) {
                 if case .fail = machine.receive(frame) { break }
-                #expect(machine.bytesInFlight <= limit)
+                if machine.bytesInFlight > limit { return "\(machine.bytesInFlight) bytes held" }
             }
-            _ = try? channel.finish()
+            return nil
         }
+        #expect(problems.isEmpty, "\(problems)")
     }
 
     @Test("configuration: any .env gives a named error for each bad variable, or settings that hold together")
-    func environment() {
-        var fuzzer = Fuzzer(corpus: "environment")
-        fuzzer.run { bytes in
+    func environment() async {
+        let problems = await Fuzzer.hunt(corpus: "environment") { bytes in
             let text = String(decoding: bytes, as: UTF8.self)
             var environment: [String: String] = [:]
             for line in text.split(whereSeparator: \.isNewline) {
@@ -129,15 +132,17 @@ struct ParserFuzzTests {
             for source in [(environment, nil as String?), ([:], text)] {
                 do {
                     let scaling = try ScalingConfiguration.load(environment: source.0, dotEnv: source.1)
-                    #expect(scaling.minInstances <= scaling.maxInstances)
+                    if scaling.minInstances > scaling.maxInstances { return "MIN_INSTANCES above MAX_INSTANCES accepted" }
                 } catch let error as ConfigurationError {
-                    #expect(error.issues.allSatisfy { !$0.variable.isEmpty && !$0.message.isEmpty })
+                    if error.issues.contains(where: { $0.variable.isEmpty || $0.message.isEmpty }) { return "an issue without a name" }
                 } catch {
-                    Issue.record("not a configuration error: \(error)")
+                    return "not a configuration error: \(error)"
                 }
                 _ = try? ServerConfiguration.fromEnvironment(source.0, dotEnv: source.1)
                 _ = try? ClientConfiguration.fromEnvironment(source.0, dotEnv: source.1)
             }
+            return nil
         }
+        #expect(problems.isEmpty, "\(problems)")
     }
 }
