@@ -20,14 +20,14 @@ extension ClientHTTPAPITests {
             let start = clock.now
             let crowd = try await SlowlorisCrowd.open(count: 5000, port: port)
             let opened = clock.now - start
-            await eventually("the oldest are closed to keep 1,024 at most", timeout: .seconds(30)) {
-                crowd.closedByListener() >= 5000 - 1024
-            }
+            let evicted = await crowd.waitUntilClosed(atLeast: 5000 - 1024, timeout: .seconds(30))
+            #expect(evicted >= 5000 - 1024, "the oldest are closed to keep 1,024 at most: closed \(evicted)")
             let healthStart = clock.now
             let health = try await RawHTTPClient.request("GET", "/health", port: port)
             let healthTime = clock.now - healthStart
             #expect(health.status == 200)
-            await eventually("all 5,000 closed", timeout: .seconds(60)) { crowd.closedByListener() == 5000 }
+            let closed = await crowd.waitUntilClosed(atLeast: 5000, timeout: .seconds(60))
+            #expect(closed == 5000, "still open: \(5000 - closed)")
             print("slowloris (client simulator API): 5,000 half requests opened in \(opened); /health answered \(health.status) in \(healthTime) during the attack; all 5,000 closed \(clock.now - start) after the first (timeout \(limits.requestTimeout), bound \(limits.maxConnections))")
         }
         await server.stop()

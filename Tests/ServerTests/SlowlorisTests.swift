@@ -22,8 +22,8 @@ struct SlowlorisTests {
             let crowd = try await SlowlorisCrowd.open(count: 5000, port: server.port)
             let opened = clock.now - start
             // The oldest are closed to keep 1,024 at most (and the first ones may already have timed out).
-            let evicted = await eventually(timeout: .seconds(30)) { crowd.closedByListener() >= 5000 - 1024 }
-            #expect(evicted, "closed so far: \(crowd.closedByListener())")
+            let evicted = await crowd.waitUntilClosed(atLeast: 5000 - 1024, timeout: .seconds(30))
+            #expect(evicted >= 5000 - 1024, "closed so far: \(evicted)")
 
             let healthStart = clock.now
             let health = try await RawHTTPClient.request("GET", "/health", port: server.port)
@@ -33,8 +33,8 @@ struct SlowlorisTests {
             try await session.send(text: "still here")
             #expect(await session.nextMessage() == .text("still here"))
 
-            let allClosed = await eventually(timeout: .seconds(60)) { crowd.closedByListener() == 5000 }
-            #expect(allClosed, "still open: \(5000 - crowd.closedByListener())")
+            let closed = await crowd.waitUntilClosed(atLeast: 5000, timeout: .seconds(60))
+            #expect(closed == 5000, "still open: \(5000 - closed)")
             let closedAfter = clock.now - start
             // The session is past its upgrade: the HTTP deadline no longer applies to it.
             try await session.send(text: "after the deadline")

@@ -51,17 +51,39 @@ public final class SlowlorisCrowd: @unchecked Sendable {
     /// Sockets opened.
     public var count: Int { sockets.count }
 
-    /// Sockets the listener has closed so far (end of stream or reset).
+    /// Sockets the listener has closed so far (end of stream or reset), looked at without waiting.
     public func closedByListener() -> Int {
+        closedByListener(waitingMilliseconds: 0)
+    }
+
+    private func closedByListener(waitingMilliseconds: Int32) -> Int {
         var polls = sockets.filter { !closed.contains($0) }.map { pollfd(fd: $0, events: Int16(POLLIN), revents: 0) }
         guard !polls.isEmpty else { return closed.count }
-        _ = poll(&polls, nfds_t(polls.count), 0)
+        _ = poll(&polls, nfds_t(polls.count), waitingMilliseconds)
         var byte: UInt8 = 0
         for entry in polls where entry.revents != 0 {
             let read = recv(entry.fd, &byte, 1, Int32(MSG_DONTWAIT))
             if read == 0 || (read < 0 && errno != EAGAIN && errno != EWOULDBLOCK) { closed.insert(entry.fd) }
         }
         return closed.count
+    }
+
+    /// Waits, on a thread of its own (blocking in `poll`, not spinning on the threads the
+    /// async tests share), until the listener has closed at least `count` sockets or
+    /// `timeout` passes.
+    /// - Returns: how many it has closed by then.
+    public func waitUntilClosed(atLeast count: Int, timeout: Duration) async -> Int {
+        await withCheckedContinuation { continuation in
+            Thread.detachNewThread { [self] in
+                let clock = ContinuousClock()
+                let deadline = clock.now + timeout
+                var seen = closedByListener(waitingMilliseconds: 0)
+                while seen < count, clock.now < deadline {
+                    seen = closedByListener(waitingMilliseconds: 100)
+                }
+                continuation.resume(returning: seen)
+            }
+        }
     }
 
     /// Sends one more byte of header on every socket still open (a trickle).
