@@ -1,9 +1,11 @@
 import Foundation
+import NIOPosix
 import Testing
 import WSScaleServer
 
 /// One live session per user id on a server: the newest wins, the older one is closed with
 /// 4002 "replaced by a newer session" and leaves the registry at once.
+extension HeavyLoadTests {
 @Suite("one session per user per server")
 struct OneSessionPerUserTests {
     @Test("a second session of the same user replaces the first (4002); the registry lists one")
@@ -27,13 +29,16 @@ struct OneSessionPerUserTests {
 
     @Test("1,000 sessions of one user id hold one place, and do not use up MAX_CONNECTIONS_PER_HOST")
     func aThousandSessionsOfOneUser() async throws {
-        try await TestServer.with(maxConnections: 5) { server in
+        // Server and clients on a loop of their own: a thousand upgrades and closes in a row.
+        let loop = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        defer { loop.shutdownGracefully { _ in } }
+        try await TestServer.with(maxConnections: 5, eventLoopGroup: loop) { server in
             let clock = ContinuousClock()
             let start = clock.now
             var replacedCount = 0
             var previous: WebSocketTestClient?
             for _ in 0..<1000 {
-                let next = try await server.connect("mallory")
+                let next = try await WebSocketTestClient.connect(port: server.port, path: "/api/v1/websocket/mallory", group: loop)
                 if let previous {
                     let close = try await within { await previous.closeFrame() }
                     if close?.code == 4002 { replacedCount += 1 }
@@ -53,4 +58,5 @@ struct OneSessionPerUserTests {
             print("one user id opened 1,000 times in \(elapsed): \(replacedCount) replaced with 4002, 1 session held")
         }
     }
+}
 }

@@ -8,6 +8,7 @@ import WSScaleTestSupport
 /// Slow clients against the server's port (slowloris): half-sent requests are closed after
 /// `HTTP_REQUEST_TIMEOUT_SECONDS`, at most `MAX_HTTP_CONNECTIONS` of them are held (a new one
 /// closes the oldest), and meanwhile `/health` answers and WebSocket sessions open and work.
+extension HeavyLoadTests {
 @Suite("slowloris against the server's port")
 struct SlowlorisTests {
     @Test("5,000 half-sent requests: /health still answers, an upgrade still works, all 5,000 are closed; the session stays")
@@ -61,4 +62,5 @@ struct SlowlorisTests {
             print("slowloris (server): a trickled header was closed after \(lasted) (timeout 1 s)")
         }
     }
+}
 }
