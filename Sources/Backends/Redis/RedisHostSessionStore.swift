@@ -190,8 +190,10 @@ public final class RedisHostSessionStore: HostSessionStore, Service {
         let (touched, draining) = table.withLockedValue { ($0.takeTouched(), $0.draining) }
         let leaseMs = String(lease.wholeMilliseconds)
         var commands = upsertCommands(touched)
+        let hostAdded = commands.count
         commands.append(["ZADD", schema.hosts, String(millisecondsSince1970() + lease.wholeMilliseconds), host])
         commands.append(["PEXPIRE", schema.sessions(of: host), leaseMs])
+        let metaRenewed = commands.count
         commands.append(["PEXPIRE", schema.meta(of: host), leaseMs])
         // What this host says of itself, for the balancer to compare with its record. After
         // the PEXPIRE, whose answer tells whether the records expired (then all is rewritten).
@@ -203,8 +205,8 @@ public final class RedisHostSessionStore: HostSessionStore, Service {
         // the meta hash (always written with the host) answers 0 when that key is gone: Redis
         // itself expired the records (it was stopped or paused past the lease) while the host
         // stayed listed. Either way, write it all again.
-        let readded = replies[commands.count - 4].integer == 1
-        let recordsGone = replies[commands.count - 2].integer == 0
+        let readded = replies[hostAdded].integer == 1
+        let recordsGone = replies[metaRenewed].integer == 0
         if readded || recordsGone {
             logger.warning("lease had expired; rewriting this host's sessions",
                            metadata: ["host": "\(host)", "why": "\(readded ? "the host was removed" : "its records expired")"])
