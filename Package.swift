@@ -199,7 +199,7 @@ let package = Package(
         .testTarget(
             name: "CoreTests",
             dependencies: [
-                "WSScaleCore",
+                "WSScaleCore", "WSScaleTestSupport",
                 .product(name: "PropertyBased", package: "swift-property-based"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

@@ -1,6 +1,5 @@
 import Logging
 import ServiceLifecycle
-import struct Foundation.Date
 
 /// The control loop: watches the pool (driver, load balancer, session registry), asks a
 /// planner what to do and carries the plan out.
@@ -72,6 +71,7 @@ public actor Autoscaler: Service {
     let makeID: @Sendable () -> InstanceID
     let tunables: Tunables
     let clock: LoopClock
+    let wallClock: WallClock
     let logger: Logger
     var planner: any ScalePlanner
 
@@ -85,7 +85,8 @@ public actor Autoscaler: Service {
     var lastError: String?
     var lastDryRunCorrections: [ReconcileAction] = []
 
-    private var pendingWakes: [WakeReason] = []
+    /// Wakes asked for and not yet acted on.
+    private(set) var pendingWakes: [WakeReason] = []
     private let doorbell: AsyncStream<Void>
     private let doorbellContinuation: AsyncStream<Void>.Continuation
 
@@ -99,6 +100,7 @@ public actor Autoscaler: Service {
     ///   - environment: environment given to every launched server (Redis address, knobs).
     ///   - makeID: makes a new instance id; the loop retries when it returns one in use.
     ///   - clock: the clock for ticks, timeouts and the planner's `now`.
+    ///   - wallClock: the time stamped on decisions and observations.
     ///   - tunables: the loop's own timings.
     ///   - logger: where decisions and errors go.
     public init<C: Clock>(
@@ -110,6 +112,7 @@ public actor Autoscaler: Service {
         environment: [String: String] = [:],
         makeID: @escaping @Sendable () -> InstanceID = InstanceIDGenerator.randomHex,
         clock: C = ContinuousClock(),
+        wallClock: WallClock = .system,
         tunables: Tunables = Tunables(),
         logger: Logger
     ) where C.Duration == Duration {
@@ -121,6 +124,7 @@ public actor Autoscaler: Service {
         self.environment = environment
         self.makeID = makeID
         self.clock = LoopClock(clock)
+        self.wallClock = wallClock
         self.tunables = tunables
         var logger = logger
         logger[metadataKey: "driver"] = .string(driver.name)
@@ -142,12 +146,13 @@ public actor Autoscaler: Service {
             group.addTask { await self.forwardExits() }
             group.addTask { await self.tick() }
             for await _ in doorbell.cancelOnGracefulShutdown() {
+                // A ring can outlive the wakes it announced (they were taken by an earlier cycle).
+                guard !pendingWakes.isEmpty else { continue }
                 if pendingWakes.allSatisfy(\.isRegistryEvent) {
                     try? await clock.sleep(tunables.debounce)
                 }
                 let reasons = pendingWakes
                 pendingWakes.removeAll()
-                guard !reasons.isEmpty else { continue }
                 for job in await cycle(reasons) {
                     group.addTask { await job() }
                 }
@@ -202,9 +207,7 @@ public actor Autoscaler: Service {
     }
 
     /// Wall-clock time in milliseconds since 1970, for decisions.
-    nonisolated var wallClockMilliseconds: Int64 {
-        Int64((Date().timeIntervalSince1970 * 1000).rounded())
-    }
+    nonisolated var wallClockMilliseconds: Int64 { wallClock.milliseconds() }
 }
 
 extension Autoscaler.WakeReason {

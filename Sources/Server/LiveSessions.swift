@@ -56,8 +56,13 @@ final class LiveSessions: @unchecked Sendable {
     private let sessionIdPrefix = RandomToken.make(length: 6) + "-"
     private let state = NIOLockedValueBox(State())
 
-    init(hostId: InstanceID, maxSessions: Int, store: any HostSessionStore, metrics: ServerMetrics, logger: Logger) {
+    /// Where session times come from.
+    private let wallClock: WallClock
+
+    init(hostId: InstanceID, maxSessions: Int, store: any HostSessionStore, metrics: ServerMetrics,
+         wallClock: WallClock = .system, logger: Logger) {
         self.hostId = hostId
+        self.wallClock = wallClock
         self.maxSessions = maxSessions
         self.store = store
         self.metrics = metrics
@@ -70,9 +75,7 @@ final class LiveSessions: @unchecked Sendable {
     }
 
     /// Milliseconds since 1970, now.
-    static func now() -> Int64 {
-        Int64((Date().timeIntervalSince1970 * 1000).rounded())
-    }
+    private func now() -> Int64 { wallClock.milliseconds() }
 
     /// Opens a session for `userId` on `channel`, or says why it must be refused (hard limit, shutdown).
     ///
@@ -81,7 +84,7 @@ final class LiveSessions: @unchecked Sendable {
     /// 4002 "replaced by a newer session". So one user id opened a thousand times holds one
     /// place, not a thousand, and cannot grow the pool.
     func admit(userId: String, channel: Channel) -> Admission {
-        let now = Self.now()
+        let now = self.now()
         let (outcome, replaced): (Admission, Entry?) = state.withLockedValue { state in
             if state.shuttingDown { return (.refused(code: .goingAway, reason: "going away"), nil) }
             var replaced: Entry?
@@ -119,14 +122,14 @@ final class LiveSessions: @unchecked Sendable {
 
     /// Records a message from the client.
     func touch(_ entry: Entry) {
-        let now = Self.now()
+        let now = self.now()
         state.withLockedValue { $0.table.touch(entry, at: now) }
         store.sessionTouched(sessionId: entry.sessionId, at: now)
     }
 
     /// Records a pong from the client: alive, not active.
     func heard(_ entry: Entry) {
-        let now = Self.now()
+        let now = self.now()
         state.withLockedValue { $0.table.heard(entry, at: now) }
     }
 
@@ -134,7 +137,8 @@ final class LiveSessions: @unchecked Sendable {
     /// (1001, out of the registry at once) those silent for `idleTimeout`: a half-open
     /// connection is not counted for long. Returns how many were pinged and closed.
     @discardableResult
-    func sweepIdle(pingInterval: Duration, idleTimeout: Duration, now: Int64 = LiveSessions.now()) -> (pinged: Int, closed: Int) {
+    func sweepIdle(pingInterval: Duration, idleTimeout: Duration) -> (pinged: Int, closed: Int) {
+        let now = self.now()
         var toPing: [Entry] = []
         let expired = retire(with: .idle) { state in
             let swept = state.table.sweepIdle(now: now, pingIntervalMs: Self.milliseconds(pingInterval),

@@ -3,31 +3,25 @@ import ServiceLifecycle
 import Testing
 @testable import WSScaleCore
 
-@Suite("Autoscaler as a Service, and failures while carrying out plans")
+@Suite("Autoscaler as a Service, and failures while carrying out plans", .timeLimit(.minutes(1)))
 struct AutoscalerLifecycleTests {
-    @Test("a graceful shutdown of its ServiceGroup ends run() promptly, launches under way included")
+    @Test("a graceful shutdown of its ServiceGroup ends run(), launches under way included")
     func gracefulShutdown() async throws {
         let harness = LoopHarness()
         await harness.driver.script([.hangHealth])
-        var tunables = Autoscaler.Tunables.fast
-        tunables.launchTimeout = .seconds(3600)
         let probe = PlannerProbe(script: [ScalePlan(launch: 1, reasons: ["one"])])
-        let loop = harness.makeLoop(planner: ScriptedPlanner(probe: probe), tunables: tunables)
+        let loop = harness.makeLoop(planner: ScriptedPlanner(probe: probe))
         let group = ServiceGroup(services: [loop],
                                  logger: Logger(label: "group", factory: { _ in SwiftLogNoOpLogHandler() }))
-        let clock = ContinuousClock()
-        var triggered = clock.now
         try await withThrowingTaskGroup(of: Void.self) { tasks in
             tasks.addTask { try await group.run() }
-            #expect(await eventually { harness.calls.index(of: "driver.wait ws-1") != nil })
-            // Measured from the shutdown, not from the start: reaching the hanging launch may
-            // take a while on a busy machine, and that is not what is checked here.
-            triggered = clock.now
+            await harness.calls.until(called: "driver.wait ws-1")
             await group.triggerGracefulShutdown()
             try await tasks.waitForAll()
         }
-        // The launch under way would wait for its 3600 s launch timeout; run() ends long before.
-        #expect(clock.now - triggered < .seconds(6))
+        // run() returned with the launch's timeout never reached: the manual clock never moved,
+        // so the shutdown itself ended the launch under way.
+        #expect(harness.clock.now.offset == .zero)
         // The half-launched server is left for the next run to adopt, not stopped on the way out.
         #expect(harness.calls.index(of: "driver.stop ws-1") == nil)
     }
@@ -36,23 +30,26 @@ struct AutoscalerLifecycleTests {
     func stallIsReported() async throws {
         let harness = LoopHarness()
         await harness.registry.setFailure("Redis did not answer in time: ZRANGEBYSCORE got no reply within 5000 ms")
-        var tunables = Autoscaler.Tunables.fast
-        tunables.stallLimit = .milliseconds(300)
-        let probe = PlannerProbe(script: [])
-        let loop = harness.makeLoop(planner: ScriptedPlanner(probe: probe), tunables: tunables)
-        try await harness.running(loop) {
-            // Stalled, and a failed read seen (on a busy machine the first read may come after
-            // the limit: stalled already, with no error yet).
-            let stalled = await waitUntil { let status = await loop.status(); return status.stalled && status.lastError != nil }
-            #expect(stalled, "no read for longer than the limit is a stall")
-            let status = await loop.status()
-            #expect(status.secondsSinceObservation >= 0.3)
-            #expect(status.lastError?.contains("got no reply within 5000 ms") == true, "\(status)")
-            #expect(status.observedAt == nil)
-            await harness.registry.setFailure(nil)
-            #expect(await waitUntil { await !loop.status().stalled }, "a successful read ends the stall")
-            #expect(await loop.status().lastError == nil)
-        }
+        var tunables = Autoscaler.Tunables.test
+        tunables.stallLimit = .seconds(15)
+        let loop = harness.makeLoop(planner: ScriptedPlanner(probe: PlannerProbe()), tunables: tunables)
+        _ = await harness.step(loop, .startup)
+        #expect(await !loop.status().stalled, "not stalled before the limit")
+        harness.clock.advance(by: .seconds(15))
+        #expect(await !loop.status().stalled, "not stalled at the limit")
+        harness.clock.advance(by: .milliseconds(1))
+        _ = await harness.step(loop)
+        let status = await loop.status()
+        #expect(status.stalled, "no read for longer than the limit is a stall")
+        #expect(status.secondsSinceObservation == 15.001)
+        #expect(status.lastError?.contains("got no reply within 5000 ms") == true, "\(status)")
+        #expect(status.observedAt == nil)
+
+        await harness.registry.setFailure(nil)
+        _ = await harness.step(loop)
+        #expect(await !loop.status().stalled, "a successful read ends the stall")
+        #expect(await loop.status().lastError == nil)
+        #expect(await loop.status().observedAt == LoopHarness.wallTime)
     }
 
     @Test("a failing step is recorded on its decision and in status(); the next steps still run")
@@ -64,10 +61,9 @@ struct AutoscalerLifecycleTests {
         let plan = ScalePlan(drain: ["ws-missing", "ws-a"], reasons: ["scale in"])
         let probe = PlannerProbe(script: [plan])
         let loop = harness.makeLoop(planner: ScriptedPlanner(probe: probe))
-        try await harness.running(loop) {
-            #expect(await eventually { await loop.status().decisions.count == 1 })
-            #expect(await eventually { probe.planCalls >= 3 })
-        }
+        _ = await harness.step(loop, .startup)
+        #expect(await loop.status().lastError?.hasPrefix("drain ws-missing") == true)
+        _ = await harness.step(loop)
         let decision = try #require(await loop.status().decisions.first)
         #expect(decision.actions == ["drain ws-a"])
         #expect(decision.errors.count == 1 && decision.errors[0].hasPrefix("drain ws-missing"))
@@ -76,15 +72,4 @@ struct AutoscalerLifecycleTests {
         #expect(probe.executed == [plan])
         #expect(probe.snapshots.last?.draining.map(\.id) == ["ws-a"])
     }
-}
-
-/// Polls `condition` until it holds or 10 s pass (a bound for a broken build, not a timing).
-func waitUntil(_ condition: () async -> Bool) async -> Bool {
-    let clock = ContinuousClock()
-    let deadline = clock.now + .seconds(10)
-    while clock.now < deadline {
-        if await condition() { return true }
-        try? await Task.sleep(for: .milliseconds(10))
-    }
-    return await condition()
 }

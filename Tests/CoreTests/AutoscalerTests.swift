@@ -3,30 +3,35 @@ import Logging
 import Testing
 @testable import WSScaleCore
 
-@Suite("Autoscaler: the control loop over in-memory fakes")
+/// The control loop over in-memory fakes, driven one wake at a time on a manual clock: no
+/// test here sleeps, polls or depends on how busy the machine is.
+@Suite("Autoscaler: the control loop over in-memory fakes", .timeLimit(.minutes(1)))
 struct AutoscalerTests {
     @Test("a launch is added to the load balancer, then set ready, then announced; never launched twice")
     func launchThenAddThenReady() async throws {
         let harness = LoopHarness()
-        await harness.driver.setHealthDelay(.milliseconds(150))
+        await harness.driver.holdHealth()
         let probe = PlannerProbe()
         let loop = harness.makeLoop(planner: TargetCountPlanner(target: 1, probe: probe))
-        try await harness.running(loop) {
-            #expect(await eventually { await harness.balancer.state(of: "ws-1") == .ready })
-            // Several ticks pass while the launch is under way; more ticks after it.
-            #expect(await eventually { probe.planCalls >= 8 })
-        }
+        let launch = harness.start(await harness.step(loop, .startup))
+        await harness.calls.until(called: "driver.wait ws-1")
+        // Wakes while the launch is under way see it as starting and launch nothing more.
+        for _ in 0..<3 { #expect(await harness.step(loop).isEmpty) }
+        #expect(probe.snapshots.last?.starting.map(\.id) == ["ws-1"])
+        await harness.driver.releaseHealth()
+        await launch.value
+        #expect(await harness.step(loop, .launchFinished("ws-1")).isEmpty)
+
         let calls = harness.calls.all
-        let launch = try #require(calls.firstIndex(of: "driver.launch ws-1"))
+        let launched = try #require(calls.firstIndex(of: "driver.launch ws-1"))
         let wait = try #require(calls.firstIndex(of: "driver.wait ws-1"))
         let add = try #require(calls.firstIndex(of: "lb.add ws-1"))
         let ready = try #require(calls.firstIndex(of: "lb.ready ws-1"))
         let announced = try #require(calls.firstIndex(of: "registry.draining ws-1 false"))
-        #expect(launch < wait && wait < add && add < ready && ready < announced)
+        #expect(launched < wait && wait < add && add < ready && ready < announced)
         #expect(harness.calls.matching("driver.launch") == ["driver.launch ws-1"])
-        // While it launched, the planner saw it as starting; afterwards as active.
-        #expect(probe.snapshots.contains { $0.starting.map(\.id) == ["ws-1"] })
         #expect(probe.snapshots.last?.active.map(\.id) == ["ws-1"])
+        #expect(await harness.balancer.state(of: "ws-1") == .ready)
         #expect(await loop.status().instances.map(\.id) == ["ws-1"])
     }
 
@@ -40,11 +45,12 @@ struct AutoscalerTests {
         let shed = ScalePlan(shed: [ShedOrder(host: "ws-a", count: 3, cause: .rebalance)], reasons: ["uneven"])
         let probe = PlannerProbe(script: [ScalePlan(launch: 1, reasons: ["need one more"]), shed])
         let loop = harness.makeLoop(planner: ScriptedPlanner(probe: probe))
-        try await harness.running(loop) {
-            #expect(await eventually { harness.calls.index(of: "registry.shed ws-a 3") != nil })
-            #expect(await eventually { harness.calls.index(of: "driver.stop ws-1") != nil })
-            #expect(await eventually { await loop.status().decisions.first?.errors.isEmpty == false })
-        }
+        let launch = await harness.step(loop, .startup)
+        _ = await harness.step(loop)  // the shed, while the launch has not run yet
+        #expect(harness.calls.index(of: "registry.shed ws-a 3") != nil)
+        await harness.finish(launch)
+
+        #expect(harness.calls.index(of: "driver.stop ws-1") != nil)
         #expect(await harness.driver.ids == ["ws-a"])
         #expect(await harness.balancer.state(of: "ws-1") == nil)
         #expect(harness.calls.index(of: "lb.ready ws-1") == nil)
@@ -54,7 +60,7 @@ struct AutoscalerTests {
         #expect(decisions.contains { $0.plan == shed && $0.errors.isEmpty })
     }
 
-    @Test("a hanging launch times out and is stopped; plans after it run meanwhile")
+    @Test("a hanging launch times out after the launch timeout and is stopped; plans after it run meanwhile")
     func hangingLaunchTimesOut() async throws {
         let harness = LoopHarness()
         await harness.driver.adopt("ws-a", port: 9001)
@@ -63,17 +69,22 @@ struct AutoscalerTests {
         await harness.driver.script([.hangHealth])
         let shed = ScalePlan(shed: [ShedOrder(host: "ws-a", count: 2, cause: .rebalance)], reasons: ["uneven"])
         let probe = PlannerProbe(script: [ScalePlan(launch: 1, reasons: ["need one more"]), shed])
-        let loop = harness.makeLoop(planner: ScriptedPlanner(probe: probe), tunables: .fastLaunchTimeout)
-        try await harness.running(loop) {
-            #expect(await eventually { harness.calls.index(of: "driver.stop ws-1") != nil })
-        }
-        let shedAt = try #require(harness.calls.index(of: "registry.shed ws-a 2"))
-        let stopAt = try #require(harness.calls.index(of: "driver.stop ws-1"))
-        #expect(shedAt < stopAt, "the shed waited for the hung launch")
-        // That the launch's own timeout ended it (and not the test's patience) is what the
-        // decision's error says; a wall-clock bound here only measured how busy the machine was.
+        let loop = harness.makeLoop(planner: ScriptedPlanner(probe: probe))
+        let launch = harness.start(await harness.step(loop, .startup))
+        await harness.calls.until(called: "driver.wait ws-1")
+        _ = await harness.step(loop)
+        #expect(harness.calls.index(of: "registry.shed ws-a 2") != nil, "the shed waited for the hung launch")
+
+        // One tick short of the timeout the launch still waits; at the timeout it is given up.
+        await harness.clock.sleepers(atLeast: 1)
+        harness.clock.advance(by: LoopHarness.launchTimeout - .milliseconds(1))
+        #expect(harness.calls.index(of: "driver.stop ws-1") == nil)
+        harness.clock.advance(by: .milliseconds(1))
+        await launch.value
+
+        #expect(harness.calls.index(of: "driver.stop ws-1") != nil)
         let decision = try #require(await loop.status().decisions.first { $0.plan.launch == 1 })
-        #expect(decision.errors.first?.contains("timed out") == true)
+        #expect(decision.errors.first?.contains("timed out after 30") == true, "\(decision.errors)")
         #expect(await harness.balancer.state(of: "ws-1") == nil)
     }
 
@@ -82,33 +93,41 @@ struct AutoscalerTests {
         let harness = LoopHarness()
         await harness.driver.script([.hangLaunch])
         let probe = PlannerProbe(script: [ScalePlan(launch: 1, reasons: ["need one"])])
-        let loop = harness.makeLoop(planner: ScriptedPlanner(probe: probe), tunables: .fastLaunchTimeout)
-        try await harness.running(loop) {
-            #expect(await eventually { await loop.status().decisions.first?.errors.isEmpty == false })
-        }
+        let loop = harness.makeLoop(planner: ScriptedPlanner(probe: probe))
+        let launch = harness.start(await harness.step(loop, .startup))
+        await harness.calls.until(called: "driver.launch ws-1")
+        await harness.clock.sleepers(atLeast: 1)
+        harness.clock.advance(by: LoopHarness.launchTimeout)
+        await launch.value
+
         #expect(harness.calls.matching("lb.add") == [] && harness.calls.matching("lb.ready") == [])
         #expect(harness.calls.index(of: "driver.stop ws-1") != nil)
         let decision = try #require(await loop.status().decisions.first)
         #expect(decision.errors.first?.contains("timed out") == true)
     }
 
-    @Test("plans never overlap: the next plan is computed only after the last one was carried out")
+    @Test("run(): plans never overlap, the next plan is computed only after the last one was carried out")
     func plansAreSerialized() async throws {
         let harness = LoopHarness()
         await harness.driver.adopt("ws-a", port: 9001)
         await harness.balancer.preload("ws-a", port: 9001, state: .ready)
         await harness.registry.setHost("ws-a", sessions: 1)
-        await harness.balancer.setSetStateDelay(.milliseconds(10))
+        await harness.balancer.setSetStateYields(20)
         let plan = ScalePlan(activate: ["ws-a"], drain: ["ws-a"], reasons: ["flap on purpose"])
         let probe = PlannerProbe(calls: harness.calls)
-        let loop = harness.makeLoop(planner: RepeatingPlanner(plan: plan, probe: probe))
+        var tunables = Autoscaler.Tunables.test
+        tunables.debounce = .zero
+        let loop = harness.makeLoop(planner: RepeatingPlanner(plan: plan, probe: probe), tunables: tunables)
         try await harness.running(loop) {
-            for round in 0..<20 {
+            // Events, exits and ticks keep coming, while plans run, until five plans have run.
+            var round = 0
+            while probe.executed.count < 5, !Task.isCancelled {
                 for _ in 0..<10 { harness.registry.push(.hostChanged("ws-a")) }
                 if round % 5 == 0 { await harness.driver.crash("ws-none") }
-                try await Task.sleep(for: .milliseconds(2))
+                harness.clock.advance(by: tunables.safetyTick)
+                await Task.yield()
+                round += 1
             }
-            #expect(await eventually { probe.executed.count >= 5 })
         }
         let sequence = harness.calls.all.filter {
             $0.hasPrefix("planner.") || $0.hasPrefix("lb.ready") || $0.hasPrefix("lb.drain")
@@ -134,34 +153,61 @@ struct AutoscalerTests {
         }
     }
 
-    @Test("debounce: a burst of 100 registry events gives a few planner calls, not 100")
+    @Test("run(): a burst of 100 registry events within the debounce is one planner call")
     func burstIsCoalesced() async throws {
         let harness = LoopHarness()
-        let probe = PlannerProbe()
-        let tunables = Autoscaler.Tunables(safetyTick: .seconds(3600), debounce: .milliseconds(50),
-                                           launchTimeout: .seconds(1), stopGrace: .zero)
-        let loop = harness.makeLoop(planner: ScriptedPlanner(probe: probe), tunables: tunables)
+        let probe = PlannerProbe(calls: harness.calls)
+        let loop = harness.makeLoop(planner: ScriptedPlanner(probe: probe))
         try await harness.running(loop) {
-            #expect(await eventually { probe.planCalls == 1 })  // the startup wake
+            await harness.calls.until("planner.plan", times: 1)  // the startup wake
             for index in 0..<100 { harness.registry.push(.hostChanged("ws-\(index % 7)")) }
-            #expect(await eventually { probe.planCalls >= 2 })
-            try await Task.sleep(for: .milliseconds(150))  // let any straggling wake run
+            // The loop waits out the debounce (beside the safety tick) while the burst arrives.
+            await harness.clock.sleepers(atLeast: 2)
+            while await loop.pendingWakes.count < 100, !Task.isCancelled { await Task.yield() }
+            harness.clock.advance(by: Autoscaler.Tunables.test.debounce)
+            await harness.calls.until("planner.plan", times: 2)
+            // One more event: had the burst left a straggling wake, this would be the fourth call.
+            harness.registry.push(.hostChanged("ws-last"))
+            while await loop.pendingWakes.isEmpty, !Task.isCancelled { await Task.yield() }
+            await harness.clock.sleepers(atLeast: 2)
+            harness.clock.advance(by: Autoscaler.Tunables.test.debounce)
+            await harness.calls.until("planner.plan", times: 3)
         }
-        #expect(probe.planCalls <= 4, "\(probe.planCalls) planner calls for one burst")
+        #expect(probe.planCalls == 3, "\(probe.planCalls) planner calls")
     }
 
-    @Test("registry events wake the loop quickly, well before the safety tick")
+    @Test("run(): a registry event wakes the loop after the debounce, long before the safety tick")
     func eventWakesLoop() async throws {
         let harness = LoopHarness()
-        let probe = PlannerProbe()
-        let tunables = Autoscaler.Tunables(safetyTick: .seconds(3600), debounce: .milliseconds(5))
+        let probe = PlannerProbe(calls: harness.calls)
+        var tunables = Autoscaler.Tunables.test
+        tunables.safetyTick = .seconds(3600)
         let loop = harness.makeLoop(planner: ScriptedPlanner(probe: probe), tunables: tunables)
         try await harness.running(loop) {
-            #expect(await eventually { probe.planCalls == 1 })
+            await harness.calls.until("planner.plan", times: 1)
             await harness.registry.setHost("ws-x", sessions: 3)
             harness.registry.push(.hostChanged("ws-x"))
-            #expect(await eventually(timeout: .seconds(10)) { probe.planCalls == 2 }, "the tick is an hour away")
+            await harness.clock.sleepers(atLeast: 2)  // the tick and the debounce
+            harness.clock.advance(by: tunables.debounce)
+            await harness.calls.until("planner.plan", times: 2)
         }
+        #expect(harness.clock.now.offset == tunables.debounce, "the tick is an hour away")
+    }
+
+    @Test("run(): the safety tick wakes the loop with no event at all")
+    func tickWakesLoop() async throws {
+        let harness = LoopHarness()
+        let probe = PlannerProbe(calls: harness.calls)
+        let loop = harness.makeLoop(planner: ScriptedPlanner(probe: probe))
+        try await harness.running(loop) {
+            await harness.calls.until("planner.plan", times: 1)
+            for wake in 2...4 {
+                await harness.clock.sleepers(atLeast: 1)
+                harness.clock.advance(by: Autoscaler.Tunables.test.safetyTick)
+                await harness.calls.until("planner.plan", times: wake)
+            }
+        }
+        #expect(probe.planCalls == 4)
     }
 
     @Test("dry-run records decisions and changes nothing")
@@ -177,16 +223,16 @@ struct AutoscalerTests {
                              remove: ["ws-b"], reasons: ["everything at once"])
         let probe = PlannerProbe(script: [plan, plan])
         let loop = harness.makeLoop(planner: ScriptedPlanner(probe: probe), dryRun: true)
-        try await harness.running(loop) {
-            #expect(await eventually { await loop.status().decisions.filter { $0.kind == .plan }.count == 2 })
-            await harness.driver.crash("ws-a")
-            #expect(await eventually { await loop.status().decisions.contains { $0.kind == .crash } })
-        }
+        #expect(await harness.step(loop, .startup).isEmpty)
+        #expect(await harness.step(loop).isEmpty)
+        #expect(await harness.step(loop, .exit(InstanceExit(id: "ws-a", exitCode: 137, reason: "killed"))).isEmpty)
+
         #expect(harness.calls.all == [], "dry-run called \(harness.calls.all)")
-        #expect(probe.executed.isEmpty)
         let status = await loop.status()
         #expect(status.dryRun)
         #expect(status.decisions.allSatisfy { $0.dryRun })
+        #expect(status.decisions.filter { $0.kind == .plan }.count == 2)
+        #expect(status.decisions.contains { $0.kind == .crash })
         let recorded = try #require(status.decisions.first { $0.kind == .plan })
         #expect(recorded.actions.first == "would activate ws-b")
         #expect(recorded.actions.contains("would launch 2 instances"))
@@ -201,14 +247,13 @@ struct AutoscalerTests {
         let harness = LoopHarness()
         let probe = PlannerProbe()
         let loop = harness.makeLoop(planner: TargetCountPlanner(target: 2, probe: probe))
-        try await harness.running(loop) {
-            #expect(await eventually {
-                let table = await harness.balancer.table
-                return table["ws-1"]?.state == .ready && table["ws-2"]?.state == .ready
-            })
-            await harness.driver.crash("ws-1")
-            #expect(await eventually { await harness.balancer.state(of: "ws-3") == .ready })
-        }
+        await harness.finish(await harness.step(loop, .startup))
+        #expect(await harness.balancer.state(of: "ws-1") == .ready)
+        #expect(await harness.balancer.state(of: "ws-2") == .ready)
+
+        await harness.driver.crash("ws-1")
+        await harness.finish(await harness.step(loop, .exit(InstanceExit(id: "ws-1", exitCode: 137, reason: "killed"))))
+        #expect(await harness.balancer.state(of: "ws-3") == .ready)
         #expect(await harness.balancer.table.keys.sorted() == ["ws-2", "ws-3"])
         #expect(await harness.driver.ids == ["ws-2", "ws-3"])
         let removed = try #require(harness.calls.index(of: "lb.remove ws-1"))
@@ -234,19 +279,16 @@ struct AutoscalerTests {
         await harness.registry.setHost("ws-c", sessions: 1, draining: true)
         let probe = PlannerProbe()
         let loop = harness.makeLoop(planner: ScriptedPlanner(probe: probe))
-        try await harness.running(loop) {
-            #expect(await eventually {
-                let table = await harness.balancer.table
-                return table["ws-c"]?.state == .drain && table["ws-orphan"] == nil
-            })
-            await harness.balancer.restart()
-            #expect(await eventually {
-                let table = await harness.balancer.table
-                return table["ws-a"]?.state == .ready && table["ws-b"]?.state == .drain && table["ws-c"]?.state == .drain
-            })
-        }
-        #expect(await harness.balancer.table.count == 3)
-        #expect(await harness.balancer.table["ws-b"]?.endpoint == Endpoint(host: "127.0.0.1", port: 9002))
+        await harness.finish(await harness.step(loop, .startup))
+        #expect(await harness.balancer.state(of: "ws-c") == .drain)
+        #expect(await harness.balancer.state(of: "ws-orphan") == nil)
+
+        await harness.balancer.restart()
+        await harness.finish(await harness.step(loop))
+        let table = await harness.balancer.table
+        #expect(table["ws-a"]?.state == .ready && table["ws-b"]?.state == .drain && table["ws-c"]?.state == .drain)
+        #expect(table.count == 3)
+        #expect(table["ws-b"]?.endpoint == Endpoint(host: "127.0.0.1", port: 9002))
         let snapshot = try #require(probe.snapshots.last)
         #expect(snapshot.active.map(\.id) == ["ws-a"])
         #expect(snapshot.draining.map(\.id) == ["ws-b", "ws-c"])
@@ -259,20 +301,14 @@ struct AutoscalerTests {
         let harness = LoopHarness()
         await harness.driver.adopt("ws-a", port: 9001)
         await harness.balancer.preload("ws-a", port: 9001, state: .ready)
-        await harness.registry.setHost("ws-a", sessions: 5)
+        await harness.registry.setHost("ws-a", sessions: 50)
         let plan = ScalePlan(shed: [ShedOrder(host: "ws-a", count: 1, cause: .rebalance)], reasons: ["shed one"])
-        let probe = PlannerProbe()
-        var tunables = Autoscaler.Tunables.fast
-        tunables.safetyTick = .milliseconds(5)
+        var tunables = Autoscaler.Tunables.test
         tunables.decisionCapacity = 5
-        let loop = harness.makeLoop(planner: RepeatingPlanner(plan: plan, probe: probe), tunables: tunables)
-        try await harness.running(loop) {
-            #expect(await eventually { await loop.status().decisions.last.map { $0.sequence >= 12 } ?? false })
-        }
+        let loop = harness.makeLoop(planner: RepeatingPlanner(plan: plan, probe: PlannerProbe()), tunables: tunables)
+        for _ in 0..<13 { _ = await harness.step(loop) }
         let decisions = await loop.status().decisions
-        #expect(decisions.count == 5)
-        let sequences = decisions.map(\.sequence)
-        #expect(sequences == Array(sequences[0]...(sequences[0] + 4)))
+        #expect(decisions.map(\.sequence) == Array(9...13))
         #expect(decisions.allSatisfy { $0.reasons == ["shed one"] && $0.actions == ["shed 1 from ws-a (rebalance)"] })
     }
 
@@ -285,29 +321,29 @@ struct AutoscalerTests {
         await harness.balancer.preload("ws-b", port: 9002, state: .drain, connections: 3)
         await harness.registry.setHost("ws-a", sessions: 7)
         await harness.registry.setHost("ws-b", sessions: 2, draining: true)
-        let before = Int64(Date().timeIntervalSince1970 * 1000)
         let plan = ScalePlan(shed: [ShedOrder(host: "ws-b", count: 1, cause: .drainTimeout)], reasons: ["ws-b drained too long"])
         let probe = PlannerProbe(script: [plan])
         let loop = harness.makeLoop(planner: ScriptedPlanner(probe: probe))
-        try await harness.running(loop) {
-            #expect(await eventually { await loop.status().decisions.count == 1 })
-        }
+        _ = await harness.step(loop, .startup)
+        harness.clock.advance(by: .milliseconds(1500))
+
         let status = await loop.status()
         #expect(status.driver == "fake")
         #expect(!status.dryRun)
         #expect(status.connectionLimitPerHost == 10)
         #expect(status.lastError == nil)
-        #expect(try #require(status.observedAt) >= before)
+        #expect(status.observedAt == LoopHarness.wallTime)
+        #expect(status.secondsSinceObservation == 1.5 && !status.stalled)
         #expect(status.instances.map(\.id) == ["ws-a", "ws-b"])
         let a = status.instances[0], b = status.instances[1]
         #expect(a.state == .active && a.endpoint == Endpoint(host: "127.0.0.1", port: 9001))
         #expect(a.sessions == 7 && a.utilizationPercent == 70 && a.balancerConnections == 7 && !a.balancerDisagrees)
         #expect(b.state == .draining && b.balancerState == .drain && b.balancerConnections == 3 && b.balancerDisagrees)
-        #expect(status.totalSessions >= 8)  // ws-b may have shed one before the last read
-        #expect(status.utilizationPercent == Double(status.totalSessions) * 10)
+        #expect(status.totalSessions == 9)  // read before the shed
+        #expect(status.utilizationPercent == 90)
         let decision = try #require(status.decisions.first)
         #expect(decision.kind == .plan && decision.reasons == ["ws-b drained too long"] && decision.plan == plan)
-        #expect(decision.timestamp >= before && decision.sequence == 1 && decision.errors.isEmpty)
+        #expect(decision.timestamp == LoopHarness.wallTime && decision.sequence == 1 && decision.errors.isEmpty)
 
         let json = try JSONEncoder().encode(status)
         let decoded = try JSONDecoder().decode(PoolStatus.self, from: json)
@@ -317,21 +353,25 @@ struct AutoscalerTests {
         #expect((object["instances"] as? [[String: Any]])?.first?["state"] as? String == "active")
     }
 
-    @Test("errors reading the pool are recorded and retried; the loop keeps going")
+    @Test("errors reading the pool are recorded and retried at the next wake; the loop keeps going")
     func readErrorsAreRetried() async throws {
         let harness = LoopHarness()
         let probe = PlannerProbe()
         let failing = FailingOnceDriver(base: harness.driver)
-        var configuration = ScalingConfiguration()
-        configuration.dryRun = false
-        let ids = harness.ids
-        let loop = Autoscaler(configuration: configuration, driver: failing, loadBalancer: harness.balancer,
-                              registry: harness.registry, planner: TargetCountPlanner(target: 1, probe: probe),
-                              makeID: { ids.next() }, tunables: .fast,
-                              logger: .init(label: "t", factory: { _ in SwiftLogNoOpLogHandler() }))
-        try await harness.running(loop) {
-            #expect(await eventually { await harness.balancer.state(of: "ws-1") == .ready })
+        let loop = harness.makeLoop(planner: TargetCountPlanner(target: 1, probe: probe), driver: failing)
+        for wake in 1...3 {
+            #expect(await harness.step(loop, wake == 1 ? .startup : .tick).isEmpty)
+            #expect(await loop.status().lastError?.contains("driver unreachable") == true)
         }
+        #expect(probe.planCalls == 0)
+        await harness.finish(await harness.step(loop))
+        #expect(await harness.balancer.state(of: "ws-1") == .ready)
         #expect(await failing.failures == 3)
+        #expect(await loop.status().lastError == nil)
     }
+}
+
+extension LoopHarness {
+    /// `Autoscaler.Tunables.test`'s launch timeout.
+    static let launchTimeout = Autoscaler.Tunables.test.launchTimeout
 }

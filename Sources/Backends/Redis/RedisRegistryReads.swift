@@ -78,5 +78,5 @@ enum SessionRecordJSON {
 
 /// Now, in milliseconds since 1970 (the unit of leases and session times).
 func millisecondsSince1970() -> Int64 {
-    Int64((Date().timeIntervalSince1970 * 1000).rounded())
+    WallClock.system.milliseconds()
 }

@@ -1,10 +1,10 @@
 import WSScaleCore
 
-/// An in-memory `LoadBalancer` that can be restarted (emptied) or slowed down.
+/// An in-memory `LoadBalancer` that can be restarted (emptied) or made to suspend in `setState`.
 actor FakeBalancer: LoadBalancer {
     private let calls: CallLog
     private(set) var table: [InstanceID: BalancerServer] = [:]
-    private var setStateDelay: Duration = .zero
+    private var setStateYields = 0
 
     init(calls: CallLog) { self.calls = calls }
 
@@ -17,8 +17,9 @@ actor FakeBalancer: LoadBalancer {
     /// Forgets every server, as HAProxy does when it restarts.
     func restart() { table = [:] }
 
-    /// Makes every `setState` take this long.
-    func setSetStateDelay(_ delay: Duration) { setStateDelay = delay }
+    /// Makes every `setState` give its thread up this many times before it acts, so other
+    /// work (events reaching the loop) interleaves with a plan under way.
+    func setSetStateYields(_ count: Int) { setStateYields = count }
 
     /// The state of one server, `nil` when absent.
     func state(of id: InstanceID) -> BalancerServerState? { table[id]?.state }
@@ -35,7 +36,7 @@ actor FakeBalancer: LoadBalancer {
     }
 
     func setState(_ id: InstanceID, _ state: BalancerServerState) async throws {
-        if setStateDelay > .zero { try await Task.sleep(for: setStateDelay) }
+        for _ in 0..<setStateYields { await Task.yield() }
         calls.append("lb.\(state.rawValue) \(id)")
         guard table[id] != nil else { throw DriverError("no such server", instance: id) }
         table[id]?.state = state

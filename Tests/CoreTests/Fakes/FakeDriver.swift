@@ -4,7 +4,7 @@ import WSScaleCore
 actor FakeDriver: InstanceDriver {
     /// What the next launch does.
     enum LaunchBehavior: Sendable {
-        /// Launches; healthy after `healthDelay`.
+        /// Launches; healthy at once, or when the test opens the health gate it closed.
         case succeed
         /// `launch` throws.
         case failLaunch
@@ -22,7 +22,8 @@ actor FakeDriver: InstanceDriver {
     private var behaviorByID: [InstanceID: LaunchBehavior] = [:]
     private var table: [InstanceID: DriverInstance] = [:]
     private var nextPort = 20_000
-    private(set) var healthDelay: Duration = .zero
+    private var healthHeld = false
+    private var heldHealthChecks: [CheckedContinuation<Void, Never>] = []
     private let exitStream: AsyncStream<InstanceExit>
     private let exitContinuation: AsyncStream<InstanceExit>.Continuation
 
@@ -34,8 +35,15 @@ actor FakeDriver: InstanceDriver {
     /// Behaviours of the next launches, in order; launches beyond them succeed.
     func script(_ behaviors: [LaunchBehavior]) { self.behaviors = behaviors }
 
-    /// How long `waitUntilRunning` takes for a succeeding launch.
-    func setHealthDelay(_ delay: Duration) { healthDelay = delay }
+    /// Makes the health checks of succeeding launches wait until `releaseHealth()`.
+    func holdHealth() { healthHeld = true }
+
+    /// Lets every held health check (and later ones) pass.
+    func releaseHealth() {
+        healthHeld = false
+        heldHealthChecks.forEach { $0.resume() }
+        heldHealthChecks.removeAll()
+    }
 
     /// Puts an instance in the pool as if an earlier run had launched it.
     func adopt(_ id: InstanceID, port: Int, status: DriverInstanceStatus = .running) {
@@ -59,7 +67,7 @@ actor FakeDriver: InstanceDriver {
         behaviorByID[request.id] = behavior
         switch behavior {
         case .failLaunch: throw DriverError("refused to launch", instance: request.id)
-        case .hangLaunch: try await Task.sleep(for: .seconds(3600))
+        case .hangLaunch: try await hangUntilCancelled()
         default: break
         }
         let instance = DriverInstance(id: request.id, status: .starting,
@@ -73,8 +81,9 @@ actor FakeDriver: InstanceDriver {
         calls.append("driver.wait \(id)")
         switch behaviorByID[id] {
         case .failHealth: throw DriverError("health check failed", instance: id)
-        case .hangHealth: try await Task.sleep(for: .seconds(3600))
-        default: if healthDelay > .zero { try await Task.sleep(for: healthDelay) }
+        case .hangHealth: try await hangUntilCancelled()
+        default:
+            if healthHeld { await withCheckedContinuation { heldHealthChecks.append($0) } }
         }
         guard var instance = table[id], let endpoint = instance.endpoint else {
             throw DriverError("no such instance", instance: id)
@@ -90,4 +99,13 @@ actor FakeDriver: InstanceDriver {
     }
 
     nonisolated func exits() -> AsyncStream<InstanceExit> { exitStream }
+}
+
+/// Suspends until the task is cancelled, then throws `CancellationError`: a call that never
+/// answers, without a timer of its own.
+func hangUntilCancelled() async throws {
+    let (never, continuation) = AsyncStream<Void>.makeStream()
+    for await _ in never {}
+    withExtendedLifetime(continuation) {}
+    try Task.checkCancellation()
 }
