@@ -249,7 +249,7 @@ let package = Package(
         .testTarget(
             name: "BalancerTests",
             dependencies: [
-                "WSScaleCore", "WSScaleBalancer",
+                "WSScaleCore", "WSScaleBalancer", "WSScaleTestSupport",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ],
             path: "Tests/BalancerTests",

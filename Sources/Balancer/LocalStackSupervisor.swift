@@ -23,15 +23,25 @@ final class LocalStackSupervisor: Service, Sendable {
     private let programs: [any RestartableProgram]
     private let backoff: RestartBackoff
     private let pollInterval: Duration
+    private let sleep: @Sendable (Duration) async throws -> Void
     private let onRestart: @Sendable (String) -> Void
     private let logger: Logger
 
-    init(programs: [any RestartableProgram], backoff: RestartBackoff = RestartBackoff(),
-         pollInterval: Duration = .milliseconds(200), onRestart: @escaping @Sendable (String) -> Void = { _ in },
-         logger: Logger) {
+    /// - Parameters:
+    ///   - programs: the programs to keep alive.
+    ///   - backoff: the delays before restarts.
+    ///   - pollInterval: how often each program is looked at.
+    ///   - clock: the clock the poll interval and restart delays are slept on.
+    ///   - onRestart: told the name of each program restarted.
+    ///   - logger: where exits and restarts are logged.
+    init<C: Clock>(programs: [any RestartableProgram], backoff: RestartBackoff = RestartBackoff(),
+                   pollInterval: Duration = .milliseconds(200), clock: C = ContinuousClock(),
+                   onRestart: @escaping @Sendable (String) -> Void = { _ in },
+                   logger: Logger) where C.Duration == Duration {
         self.programs = programs
         self.backoff = backoff
         self.pollInterval = pollInterval
+        self.sleep = { duration in try await clock.sleep(for: duration) }
         self.onRestart = onRestart
         self.logger = logger
     }
@@ -57,7 +67,7 @@ final class LocalStackSupervisor: Service, Sendable {
         let name = program.program.name
         let clock = ContinuousClock()
         while !Task.isCancelled {
-            try? await Task.sleep(for: pollInterval)
+            try? await sleep(pollInterval)
             guard !Task.isCancelled else { continue }
             var ended = program.exitIfEnded()
             if ended == nil, let broken = await program.stopIfBroken() {
@@ -72,7 +82,7 @@ final class LocalStackSupervisor: Service, Sendable {
                 "uptime": "\(exit.uptime)", "delay": "\(delay)",
             ])
             while true {
-                do { try await Task.sleep(for: delay) } catch { return }
+                do { try await sleep(delay) } catch { return }
                 do {
                     guard let process = try await program.restart() else { return }
                     onRestart(name)

@@ -8,10 +8,13 @@ import ServiceLifecycle
 import Testing
 import WSScaleBackends
 import WSScaleCore
+import WSScaleTestSupport
 @testable import WSScaleBalancer
 
-/// The supervisor over real child processes (`sleep`), killed with SIGKILL.
-@Suite struct LocalStackSupervisorTests {
+/// The supervisor over real child processes (`sleep`), killed with SIGKILL. Its polls and
+/// restart delays run on a manual clock the tests move: nothing here sleeps or depends on
+/// how busy the machine is.
+@Suite(.timeLimit(.minutes(1))) struct LocalStackSupervisorTests {
     /// `sleep 30` as a stand-in for redis-server: the supervisor only sees a process.
     struct SleepingChild: LocalStackChild {
         let process: LocalProcess
@@ -33,6 +36,7 @@ import WSScaleCore
         let restarts = NIOLockedValueBox<[String]>([])
         let startAttempts = NIOLockedValueBox(0)
         let spawned = NIOLockedValueBox<[LocalProcess]>([])
+        let clock = ManualClock()
         let supervisor: LocalStackSupervisor
 
         init(failingStarts: Int = 0) async throws {
@@ -51,7 +55,7 @@ import WSScaleCore
             supervisor = LocalStackSupervisor(
                 programs: [program],
                 backoff: RestartBackoff(initialDelay: .milliseconds(50), maximumDelay: .milliseconds(200), stableUptime: .seconds(60)),
-                pollInterval: .milliseconds(20), onRestart: { name in restarts.withLockedValue { $0.append(name) } },
+                pollInterval: .milliseconds(20), clock: clock, onRestart: { name in restarts.withLockedValue { $0.append(name) } },
                 logger: Logger(label: "test"))
         }
 
@@ -83,13 +87,25 @@ import WSScaleCore
         func currentIsAlive() -> Bool { program.current.process.isAlive }
     }
 
-    static func eventually(timeout: Duration = .seconds(10), _ condition: () -> Bool) async -> Bool {
-        let deadline = ContinuousClock.now + timeout
-        while ContinuousClock.now < deadline {
-            if condition() { return true }
-            try? await Task.sleep(for: .milliseconds(10))
+    /// The longest the supervisor sleeps at a time in these tests: a poll or a restart delay.
+    static let longestSleep: Duration = .milliseconds(200)
+
+    /// Moves the supervisor's clock on, each time it sleeps, until `condition` holds. A kill
+    /// takes effect when the kernel delivers it: until then each poll sees the process alive.
+    static func advance(_ fixture: Fixture, until condition: () -> Bool) async {
+        while !condition(), !Task.isCancelled {
+            await fixture.clock.sleepers(atLeast: 1)
+            fixture.clock.advance(by: longestSleep)
         }
-        return condition()
+    }
+
+    /// Lets the supervisor poll `count` more times.
+    static func letPoll(_ fixture: Fixture, times count: Int) async {
+        for _ in 0..<count {
+            await fixture.clock.sleepers(atLeast: 1)
+            fixture.clock.advance(by: longestSleep)
+        }
+        await fixture.clock.sleepers(atLeast: 1)  // done with the last poll, asleep again
     }
 
     @Test("kill -9: a new process starts, the pid file names it, the restart is reported")
@@ -99,19 +115,18 @@ import WSScaleCore
             let first = fixture.program.current.process
             #expect(fixture.pidFile?.pid == first.pid)
             kill(first.pid, SIGKILL)
-            let restarted = await Self.eventually {
+            await Self.advance(fixture) {
                 fixture.program.current.process != first && fixture.currentIsAlive() && fixture.restarts.withLockedValue { $0.count } == 1
             }
-            #expect(restarted, "a new process within 10 s")
             #expect(fixture.pidFile?.pid == fixture.program.current.process.pid)
             #expect(fixture.pidFile?.startTime == fixture.program.current.process.startTime)
             #expect(fixture.restarts.withLockedValue { $0 } == ["redis"])
 
             let second = fixture.program.current.process
             kill(second.pid, SIGKILL)
-            #expect(await Self.eventually {
+            await Self.advance(fixture) {
                 fixture.program.current.process != second && fixture.currentIsAlive() && fixture.restarts.withLockedValue { $0.count } == 2
-            })
+            }
             #expect(fixture.restarts.withLockedValue { $0 } == ["redis", "redis"])
         }
     }
@@ -122,9 +137,9 @@ import WSScaleCore
         try await fixture.run {
             let first = fixture.program.current.process
             kill(first.pid, SIGKILL)
-            #expect(await Self.eventually {
+            await Self.advance(fixture) {
                 fixture.program.current.process != first && fixture.currentIsAlive() && !fixture.restarts.withLockedValue { $0 }.isEmpty
-            })
+            }
             #expect(fixture.startAttempts.withLockedValue { $0 } == 4, "the first start, two failures, one success")
             #expect(fixture.restarts.withLockedValue { $0 } == ["redis"])
         }
@@ -138,29 +153,29 @@ import WSScaleCore
             await fixture.program.stop()
             #expect(!process.isAlive)
             #expect(fixture.pidFile == nil)
-            try await Task.sleep(for: .milliseconds(300))
+            await Self.letPoll(fixture, times: 5)
             #expect(fixture.program.current.process == process)
             #expect(fixture.restarts.withLockedValue { $0 }.isEmpty)
             #expect(fixture.spawned.withLockedValue { $0 }.count == 1)
         }
     }
 
-    @Test("graceful shutdown ends the supervisor promptly; a process killed afterwards stays dead")
+    @Test("graceful shutdown ends the supervisor; a process killed afterwards stays dead")
     func shutdownRestartsNothing() async throws {
         let fixture = try await Fixture()
         defer { fixture.cleanUp() }
         let group = ServiceGroup(configuration: .init(services: [.init(service: fixture.supervisor)], logger: Logger(label: "test")))
         let running = Task { try await group.run() }
-        try await Task.sleep(for: .milliseconds(100))
-        let clock = ContinuousClock()
-        let shutdownAt = clock.now
+        await fixture.clock.sleepers(atLeast: 1)  // watching
         await group.triggerGracefulShutdown()
         try await running.value
-        #expect(clock.now - shutdownAt < .seconds(5), "graceful shutdown ended it (a supervisor ignoring it would never end)")
+        // It ended with its clock never moved: the shutdown ended it, not a poll or a timer.
+        #expect(fixture.clock.now.offset == .zero)
+        #expect(fixture.clock.pendingSleeps == 0)
 
         let process = fixture.program.current.process
         kill(process.pid, SIGKILL)
-        try await Task.sleep(for: .milliseconds(300))
+        while process.isAlive { await Task.yield() }  // dead once a zombie
         #expect(fixture.program.current.process == process)
         #expect(fixture.restarts.withLockedValue { $0 }.isEmpty)
         #expect(fixture.spawned.withLockedValue { $0 }.count == 1)

@@ -12,7 +12,7 @@ import WSScaleCore
 
 /// The HTTP API on a real port on 127.0.0.1, driven over HTTP, with users connecting to a real
 /// WebSocket server.
-@Suite("Client simulator HTTP API")
+@Suite("Client simulator HTTP API", .timeLimit(.minutes(2)))
 struct ClientHTTPAPITests {
     let logger = Logger(label: "ClientHTTPAPITests")
 
