@@ -36,7 +36,8 @@ extension Autoscaler {
                                             registryGrace: tunables.registryGrace,
                                             connectionLimit: configuration.connectionLimitPerHost)
         lastInstances = reconciliation.instances
-        jobs += await correct(reconciliation.actions)
+        let actions = configuration.dryRun ? settlePretendLaunches(reconciliation.actions) : reconciliation.actions
+        jobs += await correct(actions)
 
         let plan = planner.plan(for: reconciliation.snapshot, now: now)
         guard !plan.isEmpty else {
@@ -109,6 +110,14 @@ extension Autoscaler {
         if dryRun {
             let wouldDo = plan.steps.map { "would " + $0 }
             decisionLog.update(sequence) { $0.actions = wouldDo }
+            // Decide next as a real run would: its launches would be under way (starting, so
+            // not launched again), and the planner's cooldowns start now.
+            for _ in 0..<max(0, plan.launch) {
+                let id = newInstanceID()
+                pool.launchStarted(id, at: clock.now())
+                pretendLaunches.insert(id)
+            }
+            planner.planExecuted(plan, now: clock.now())
             return []
         }
         var jobs: [BackgroundJob] = []
@@ -153,6 +162,18 @@ extension Autoscaler {
         if let error = outcome.errors.last { lastError = error }
         planner.planExecuted(plan, now: clock.now())
         return jobs
+    }
+
+    /// Dry-run: a launch it would have made counts as starting until the loop would give it up
+    /// (as a real launch that never becomes ready); then it is forgotten. It never reached the
+    /// driver, so there is nothing to correct about it.
+    private func settlePretendLaunches(_ actions: [ReconcileAction]) -> [ReconcileAction] {
+        actions.filter { action in
+            guard case let .retire(id, _) = action, pretendLaunches.contains(id) else { return true }
+            pool.retire(id)
+            pretendLaunches.remove(id)
+            return false
+        }
     }
 
     /// Runs one step of a plan, noting it as done or failed.

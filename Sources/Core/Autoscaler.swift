@@ -12,7 +12,8 @@ import ServiceLifecycle
 /// plans never run at once, and launches under way count as `starting` instances.
 /// Errors are logged and the next wake tries again; the loop itself never fails.
 /// In dry-run (`ScalingConfiguration.dryRun`) it logs and records its decisions and
-/// changes nothing.
+/// changes nothing; it decides as a real run would, its would-be launches counting as
+/// starting and the planner's cooldowns running.
 public actor Autoscaler: Service {
     /// Timings and sizes of the loop itself (the scaling knobs are in `ScalingConfiguration`).
     public struct Tunables: Sendable, Equatable {
@@ -84,6 +85,8 @@ public actor Autoscaler: Service {
     var lastObservationTime: Duration?
     var lastError: String?
     var lastDryRunCorrections: [ReconcileAction] = []
+    /// Dry-run: the launches it would have under way (never started).
+    var pretendLaunches: Set<InstanceID> = []
 
     /// Wakes asked for and not yet acted on.
     private(set) var pendingWakes: [WakeReason] = []
@@ -166,13 +169,13 @@ public actor Autoscaler: Service {
     public func status() -> PoolStatus {
         let total = lastInstances.map(\.sessions).saturatingSum()
         let sinceObservation = clock.now() - (lastObservationTime ?? .zero)
-        let active = lastInstances.filter { $0.state == .active }.count
+        let serving = lastInstances.filter { $0.state == .active || $0.state == .starting }.count
         return PoolStatus(
             driver: driver.name, dryRun: configuration.dryRun,
             connectionLimitPerHost: configuration.connectionLimitPerHost,
             instances: lastInstances, totalSessions: total,
             utilizationPercent: PoolStatus.utilizationPercent(
-                sessions: total, hosts: active, limit: configuration.connectionLimitPerHost),
+                sessions: total, hosts: serving, limit: configuration.connectionLimitPerHost),
             decisions: decisionLog.decisions, observedAt: observedAt, lastError: lastError,
             secondsSinceObservation: sinceObservation.secondsValue, stalled: sinceObservation > tunables.stallLimit)
     }

@@ -49,11 +49,12 @@ struct PoolLoad {
     /// Servers that carry load now or soon: active and starting.
     var capacityServers: Int { active.count + starting.count }
 
-    /// Overall utilization `U = S / ((active + starting) × L) × 100`; infinite when sessions
-    /// exist but no server is active or starting, 0 when the pool holds no session.
+    /// Overall utilization `U = S / ((active + starting) × L) × 100`, the figure the API
+    /// shows too (`PoolStatus.utilizationPercent`): with no server active or starting, the
+    /// servers count as 1. The rules decide with the exact comparisons below, in which no
+    /// server and some sessions is over any threshold.
     var utilization: Double {
-        guard capacityServers > 0 else { return sessions > 0 ? .infinity : 0 }
-        return Double(sessions) * 100 / (Double(capacityServers) * Double(limit))
+        PoolStatus.utilizationPercent(sessions: sessions, hosts: capacityServers, limit: limit)
     }
 
     /// `U > percent`, exactly.

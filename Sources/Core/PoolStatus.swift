@@ -52,8 +52,9 @@ public struct PoolStatus: Sendable, Codable, Equatable {
     public var instances: [InstanceStatus]
     /// Sessions held by all instances, draining ones included.
     public var totalSessions: Int
-    /// Overall utilization: all sessions over the active instances' capacity, in percent
-    /// (the PoC's `S / (A * L) * 100`; with no active instance, `A` counts as 1).
+    /// Overall utilization, the figure the scaling rules decide on: all sessions over the
+    /// capacity of the active and starting instances, `S / ((active + starting) × L) × 100`
+    /// (with none, they count as 1, so the figure stays a number).
     public var utilizationPercent: Double
     /// The last decisions, oldest first.
     public var decisions: [Decision]

@@ -12,6 +12,7 @@ public protocol ScalePlanner: Sendable {
     /// - Returns: the plan, empty when nothing is to be done.
     mutating func plan(for snapshot: TopologySnapshot, now: Duration) -> ScalePlan
 
-    /// Tells the planner that a plan was carried out at `now` (so cooldowns start then).
+    /// Tells the planner that a plan was carried out at `now` (so cooldowns start then). In
+    /// dry-run the loop calls it when it records the plan, so a dry run decides as a real one.
     mutating func planExecuted(_ plan: ScalePlan, now: Duration)
 }

@@ -7,7 +7,8 @@
 /// overall utilization `U = S / ((active + starting) × L) × 100`. Starting instances count as
 /// capacity so that a slow start does not launch twice; an instance that never becomes
 /// active keeps counting until the control loop's launch timeout removes it from the
-/// snapshot. With no active or starting instance, `U` is infinite when `S > 0` and 0 otherwise.
+/// snapshot. With no active or starting instance, any session is over every threshold (the
+/// figure shown, in reasons and in `/api/topology` alike, counts them as one server).
 ///
 /// The rules, applied in this order to one snapshot:
 /// 1. **Grow** (`ScalingPolicy+Growth.swift`): when `U > MAX_UTILIZATION_PERCENT +

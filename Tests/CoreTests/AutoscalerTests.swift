@@ -35,6 +35,25 @@ struct AutoscalerTests {
         #expect(await loop.status().instances.map(\.id) == ["ws-1"])
     }
 
+    @Test("status() shows the utilization the rules decide on: starting servers count as capacity")
+    func utilizationCountsStartingServers() async throws {
+        let harness = LoopHarness()
+        await harness.driver.adopt("ws-a", port: 9001)
+        await harness.balancer.preload("ws-a", port: 9001, state: .ready, connections: 10)
+        await harness.registry.setHost("ws-a", sessions: 10)
+        await harness.driver.holdHealth()
+        let loop = harness.makeLoop(planner: ScalingPolicy(configuration: ScalingConfiguration()))
+        let launch = harness.start(await harness.step(loop, .startup))
+        #expect(await loop.status().utilizationPercent == 100, "read before the launch: one server")
+        await harness.calls.until(called: "driver.wait ws-1")
+        _ = await harness.step(loop)
+        let status = await loop.status()
+        #expect(status.instances.map(\.state) == [.starting, .active])  // ws-1, ws-a
+        #expect(status.utilizationPercent == 50)
+        await harness.driver.releaseHealth()
+        await launch.value
+    }
+
     @Test("a failing launch is stopped, recorded, and does not block a later shed")
     func failingLaunchIsStopped() async throws {
         let harness = LoopHarness()
@@ -228,6 +247,7 @@ struct AutoscalerTests {
         #expect(await harness.step(loop, .exit(InstanceExit(id: "ws-a", exitCode: 137, reason: "killed"))).isEmpty)
 
         #expect(harness.calls.all == [], "dry-run called \(harness.calls.all)")
+        #expect(probe.executed == [plan, plan], "the planner hears of plans it would carry out (its cooldowns start)")
         let status = await loop.status()
         #expect(status.dryRun)
         #expect(status.decisions.allSatisfy { $0.dryRun })
@@ -240,6 +260,50 @@ struct AutoscalerTests {
         #expect(reconcile.reasons.contains { $0.contains("ws-a") && $0.contains("missing") })
         #expect(reconcile.reasons.contains { $0.contains("ws-gone") && $0.contains("no longer runs") })
         #expect(await harness.balancer.table.keys.sorted() == ["ws-b", "ws-gone"])
+    }
+
+    @Test("dry-run decides as a real run would: a launch it would make counts as starting until the launch would be given up")
+    func dryRunLaunchesAreUnderWay() async throws {
+        let harness = LoopHarness()
+        let probe = PlannerProbe()
+        let loop = harness.makeLoop(planner: TargetCountPlanner(target: 2, probe: probe), dryRun: true)
+        #expect(await harness.step(loop, .startup).isEmpty)
+        for _ in 0..<5 { #expect(await harness.step(loop).isEmpty) }
+        #expect(probe.snapshots.last?.starting.count == 2)
+        var plans = await loop.status().decisions.filter { $0.kind == .plan }
+        #expect(plans.map(\.actions) == [["would launch 2 instances"]], "one decision, not one per wake")
+
+        // A real launch that never became ready is given up after twice the launch timeout.
+        harness.clock.advance(by: LoopHarness.launchTimeout * 2 + .seconds(1))
+        _ = await harness.step(loop)
+        plans = await loop.status().decisions.filter { $0.kind == .plan }
+        #expect(plans.map(\.actions) == [["would launch 2 instances"], ["would launch 2 instances"]])
+        #expect(await loop.status().decisions.allSatisfy { $0.kind == .plan }, "nothing to correct about launches never made")
+        #expect(harness.calls.all == [])
+    }
+
+    @Test("dry-run decides as a real run would: the planner's cooldowns run")
+    func dryRunCooldownsRun() async throws {
+        let harness = LoopHarness()
+        for (id, sessions) in [("ws-a", 10), ("ws-b", 0)] {
+            await harness.driver.adopt(id, port: 9000 + sessions)
+            await harness.balancer.preload(id, port: 9000 + sessions, state: .ready)
+            await harness.registry.setHost(id, sessions: sessions)
+        }
+        var configuration = ScalingConfiguration()
+        configuration.dryRun = true
+        let loop = harness.makeLoop(planner: ScalingPolicy(configuration: configuration), dryRun: true)
+        _ = await harness.step(loop, .startup)
+        for _ in 0..<5 { _ = await harness.step(loop) }
+        var plans = await loop.status().decisions.filter { $0.kind == .plan }
+        #expect(plans.count == 1, "\(plans.map(\.actions))")
+        #expect(plans.first?.actions.first?.hasPrefix("would shed 5 from ws-a (rebalance)") == true, "\(plans.map(\.actions))")
+
+        harness.clock.advance(by: configuration.rebalanceCooldown)
+        _ = await harness.step(loop)
+        plans = await loop.status().decisions.filter { $0.kind == .plan }
+        #expect(plans.count == 2, "the cooldown is over: the same rebalance is decided again")
+        #expect(harness.calls.all == [])
     }
 
     @Test("a crash removes the balancer entry and a planner wanting N instances gets a replacement")
