@@ -121,18 +121,14 @@ public struct BalancerSettings: Sendable {
         var environment = [
             "REDIS_URL": serverRedisURL ?? redisURL.connectionString,
             "REDIS_KEY_PREFIX": keyPrefix,
-            "LEASE_SECONDS": Self.secondsText(lease),
+            "LEASE_SECONDS": lease.secondsText,
             "MAX_CONNECTIONS_PER_HOST": "\(scaling.maxConnectionsPerHost)",
-            "SHUTDOWN_GRACE_SECONDS": Self.secondsText(stopGrace),
-            "HTTP_REQUEST_TIMEOUT_SECONDS": Self.secondsText(httpLimits.requestTimeout),
+            "SHUTDOWN_GRACE_SECONDS": stopGrace.secondsText,
+            "HTTP_REQUEST_TIMEOUT_SECONDS": httpLimits.requestTimeout.secondsText,
             "MAX_HTTP_CONNECTIONS": "\(httpLimits.maxConnections)",
         ]
         if let adminToken { environment["WSSCALE_ADMIN_TOKEN"] = adminToken.value }
         return environment
     }
 
-    static func secondsText(_ duration: Duration) -> String {
-        let milliseconds = duration.components.seconds * 1000 + duration.components.attoseconds / 1_000_000_000_000_000
-        return milliseconds % 1000 == 0 ? "\(milliseconds / 1000)" : String(Double(milliseconds) / 1000)
-    }
 }

@@ -44,7 +44,7 @@ public enum DriverSettings: Sendable, Equatable {
                 (prefix + "CONTAINER_PORT", String(configuration.containerPort)),
                 (prefix + "NETWORK", network),
                 (prefix + "PUBLISH_ADDRESS", publish),
-                (prefix + "STOP_GRACE", BalancerSettings.secondsText(configuration.stopGrace)),
+                (prefix + "STOP_GRACE", configuration.stopGrace.secondsText),
             ]
         case .systemd(let configuration):
             return [

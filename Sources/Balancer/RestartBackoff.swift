@@ -1,5 +1,7 @@
-/// How long to wait before restarting a program that exited: exponential backoff that
-/// starts again from the shortest delay once the program stayed up long enough.
+import WSScaleCore
+
+/// How long to wait before restarting a program that exited: the shared `Backoff` schedule
+/// (no jitter), started again from the shortest delay once the program stayed up long enough.
 ///
 /// With the defaults: 0.2 s, 0.4 s, 0.8 s, … up to 10 s between restarts of a program that
 /// keeps crashing; a program that ran for 60 s before it exited is restarted after 0.2 s again.
@@ -32,13 +34,7 @@ public struct RestartBackoff: Sendable, Equatable {
     /// - Returns: how long to wait before starting it again.
     public mutating func delay(afterUptime uptime: Duration) -> Duration {
         if uptime >= stableUptime { consecutiveRestarts = 0 }
-        var delay = initialDelay
-        var doublings = 0
-        while doublings < consecutiveRestarts && delay < maximumDelay {
-            delay = delay * 2
-            doublings += 1
-        }
         consecutiveRestarts += 1
-        return min(delay, maximumDelay)
+        return Backoff(base: initialDelay, cap: maximumDelay, jitter: .none).ceiling(forAttempt: consecutiveRestarts)
     }
 }

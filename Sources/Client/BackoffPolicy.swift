@@ -1,9 +1,8 @@
-/// Exponential backoff with full jitter for reconnecting simulated users.
-///
-/// The n-th retry (1-based) of a series waits a uniformly random time in
-/// `0 ... min(cap, base · 2^(n-1))` ("full jitter", AWS architecture blog): the ceiling grows
-/// exponentially, the randomness spreads clients that lost their server at the same moment
-/// so they do not come back as one burst.
+import WSScaleCore
+
+/// When simulated users reconnect: the shared `Backoff` schedule with full jitter (the n-th
+/// retry of a series waits a uniformly random time in `0 ... min(cap, base · 2^(n-1))`, which
+/// spreads clients that lost their server at the same moment), and when they give up.
 public struct BackoffPolicy: Sendable, Equatable {
     /// The ceiling of the first retry's delay.
     public var base: Duration
@@ -30,16 +29,12 @@ public struct BackoffPolicy: Sendable, Equatable {
         return attempt <= maxAttempts
     }
 
+    /// The schedule: `Backoff` with full jitter.
+    public var schedule: Backoff { Backoff(base: base, cap: cap, jitter: .full) }
+
     /// The largest delay the given retry (1-based) can wait: `min(cap, base · 2^(attempt-1))`.
     public func ceiling(forAttempt attempt: Int) -> Duration {
-        let capNanoseconds = Self.nanoseconds(cap)
-        var ceiling = Self.nanoseconds(base)
-        var doublings = max(0, attempt - 1)
-        while doublings > 0 && ceiling < capNanoseconds {
-            ceiling = ceiling > Int64.max / 2 ? Int64.max : ceiling * 2
-            doublings -= 1
-        }
-        return .nanoseconds(max(0, min(ceiling, capNanoseconds)))
+        schedule.ceiling(forAttempt: attempt)
     }
 
     /// A random delay for the given retry (1-based), uniform in `0 ... ceiling(forAttempt:)`.
@@ -47,14 +42,6 @@ public struct BackoffPolicy: Sendable, Equatable {
     ///   - attempt: the retry's number within its series, starting at 1.
     ///   - generator: the random source (inject a seeded one in tests).
     public func delay(forAttempt attempt: Int, using generator: inout some RandomNumberGenerator) -> Duration {
-        let ceiling = Self.nanoseconds(ceiling(forAttempt: attempt))
-        guard ceiling > 0 else { return .zero }
-        return .nanoseconds(Int64.random(in: 0...ceiling, using: &generator))
-    }
-
-    private static func nanoseconds(_ duration: Duration) -> Int64 {
-        let (seconds, attoseconds) = duration.components
-        guard seconds < Int64.max / 1_000_000_000 else { return Int64.max }
-        return seconds * 1_000_000_000 + attoseconds / 1_000_000_000
+        schedule.delay(forAttempt: attempt, using: &generator)
     }
 }

@@ -1,4 +1,4 @@
-import Foundation
+import WSScaleCore
 
 /// The body of `POST /route/kickstart/ws/batch/connect` and `.../disconnect`:
 /// `{"userIds": ["user1", ...]}`, validated.
@@ -24,13 +24,15 @@ public struct BatchRequest: Sendable, Equatable {
     ///   or not an array, an element that is not a string or not a valid user id, an empty list,
     ///   too many ids.
     public init(json body: [UInt8]) throws {
-        let parsed = JSONObjectBody.fields(of: body, example: "{\"userIds\": [\"user1\"]}")
-        guard let fields = parsed.fields else { throw Rejection(reason: parsed.reason ?? "body is not a JSON object") }
-        guard let value = fields["userIds"] else {
-            throw Rejection(reason: "field \"userIds\" is missing")
-        }
-        guard let list = value as? [Any] else {
-            throw Rejection(reason: "field \"userIds\" must be an array of strings")
+        let list: [String]
+        do {
+            list = try JSONBody.decode(Fields.self, from: body, example: "{\"userIds\": [\"user1\"]}").userIds
+        } catch let problem as JSONBody.Problem {
+            switch (problem.kind, problem.path.count) {
+            case (.wrongType, 2...): throw Rejection(reason: "userIds[\(problem.path[1])] is not a string")
+            case (.wrongType, _): throw Rejection(reason: "field \"userIds\" must be an array of strings")
+            default: throw Rejection(reason: problem.reason)
+            }
         }
         guard !list.isEmpty else { throw Rejection(reason: "field \"userIds\" is empty") }
         guard list.count <= Self.maxUserIDs else {
@@ -39,17 +41,18 @@ public struct BatchRequest: Sendable, Equatable {
         var seen = Set<String>()
         var ids: [String] = []
         ids.reserveCapacity(list.count)
-        for (index, element) in list.enumerated() {
-            // NSNumber bridges to String on some platforms: check the dynamic type strictly.
-            guard let id = element as? String, !(element is NSNumber) else {
-                throw Rejection(reason: "userIds[\(index)] is not a string")
-            }
-            guard UserID.isValid(id) else {
-                throw Rejection(reason: "userIds[\(index)] \"\(Self.excerpt(id))\" is not a valid user id: 1-\(UserID.maxLength) characters of A-Z a-z 0-9 . _ @ -")
+        for (index, id) in list.enumerated() {
+            guard IdentifierRule.userId.isValid(id) else {
+                throw Rejection(reason: "userIds[\(index)] \"\(Self.excerpt(id))\" is not a valid user id: 1-\(IdentifierRule.userId.maxLength) characters of A-Z a-z 0-9 . _ @ -")
             }
             if seen.insert(id).inserted { ids.append(id) }
         }
         self.userIDs = ids
+    }
+
+    /// The body's shape.
+    private struct Fields: Decodable {
+        var userIds: [String]
     }
 
     private static func excerpt(_ id: String) -> String {

@@ -26,7 +26,7 @@ public final class ClientSimulator: Service, Sendable {
         /// The refused id.
         public let userID: String
         public var description: String {
-            "\"\(userID)\" is not a valid user id: 1-\(UserID.maxLength) characters of A-Z a-z 0-9 . _ @ -"
+            "\"\(userID)\" is not a valid user id: 1-\(IdentifierRule.userId.maxLength) characters of A-Z a-z 0-9 . _ @ -"
         }
     }
 
@@ -91,7 +91,7 @@ public final class ClientSimulator: Service, Sendable {
     ///   ``UserSessions/TooManyUsers`` past `CLIENT_MAX_USERS` (nothing is started).
     @discardableResult
     public func connect(users userIDs: [String]) async throws -> UserSessions.BatchOutcome {
-        if let invalid = userIDs.first(where: { !UserID.isValid($0) }) { throw InvalidUserID(userID: invalid) }
+        if let invalid = userIDs.first(where: { !IdentifierRule.userId.isValid($0) }) { throw InvalidUserID(userID: invalid) }
         return try await sessions.connect(users: userIDs)
     }
 

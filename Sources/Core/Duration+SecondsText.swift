@@ -1,7 +1,7 @@
 extension Duration {
     /// The duration in seconds, to the millisecond, without trailing zeros: `300`, `0.25`.
     /// `EnvironmentReader.seconds` reads it back to the same duration.
-    var secondsText: String {
+    public var secondsText: String {
         let (seconds, attoseconds) = components
         let milliseconds = seconds * 1000 + (attoseconds + 500_000_000_000_000) / 1_000_000_000_000_000
         let sign = milliseconds < 0 ? "-" : ""
@@ -16,7 +16,7 @@ extension Duration {
 
 extension Duration {
     /// The duration in seconds, as a `Double` (to the nanosecond).
-    var secondsValue: Double {
+    public var secondsValue: Double {
         let (seconds, attoseconds) = components
         return Double(seconds) + Double(attoseconds / 1_000_000_000) / 1e9
     }

@@ -1,4 +1,3 @@
-import Foundation
 import WSScaleClient
 
 /// The body of the dashboard's `POST /api/connect`: `{"count": N, "prefix": "user"}`, validated.
@@ -40,20 +39,17 @@ public struct ConnectRequest: Sendable, Equatable {
     /// - Throws: ``Rejection`` naming the problem: not JSON, not an object, `count` missing or
     ///   not a whole number in range, `prefix` not a string of the allowed characters.
     public init(json body: [UInt8]) throws {
-        let parsed = JSONObjectBody.fields(of: body, example: "{\"count\": 10, \"prefix\": \"user\"}")
-        guard let fields = parsed.fields else { throw Rejection(reason: parsed.reason ?? "body is not a JSON object") }
-        guard fields["count"] != nil else { throw Rejection(reason: "field \"count\" is missing") }
-        let typed: Fields
+        let fields: Fields
         do {
-            typed = try JSONDecoder().decode(Fields.self, from: Data(body))
-        } catch let DecodingError.typeMismatch(_, context), let DecodingError.dataCorrupted(context) {
-            throw Self.rejection(at: context.codingPath)
-        } catch let DecodingError.valueNotFound(_, context) {
-            throw Self.rejection(at: context.codingPath)
-        } catch {
-            throw Rejection(reason: "body cannot be read: \(error)")
+            fields = try JSONBody.decode(Fields.self, from: body, example: "{\"count\": 10, \"prefix\": \"user\"}")
+        } catch let problem as JSONBody.Problem {
+            switch (problem.kind, problem.path.first) {
+            case (.wrongType, "prefix"): throw Rejection(reason: "field \"prefix\" must be a string")
+            case (.wrongType, _): throw Rejection(reason: "field \"count\" must be a whole number")
+            default: throw Rejection(reason: problem.reason)
+            }
         }
-        try self.init(count: typed.count, prefix: typed.prefix ?? Self.defaultPrefix)
+        try self.init(count: fields.count, prefix: fields.prefix ?? Self.defaultPrefix)
     }
 
     /// Whether `prefix` is 1 to 32 characters of `[A-Za-z0-9_-]`.
@@ -68,16 +64,26 @@ public struct ConnectRequest: Sendable, Equatable {
         }
     }
 
-    /// The fields with their JSON types (a boolean or a fraction is no `Int`).
+    /// The body's shape: `count` a whole number (`2.0` is one, `1.5`, `1e30` and `true` are
+    /// not), `prefix` an optional string.
     private struct Fields: Decodable {
         var count: Int
         var prefix: String?
-    }
 
-    private static func rejection(at path: [any CodingKey]) -> Rejection {
-        switch path.first?.stringValue {
-        case "prefix": return Rejection(reason: "field \"prefix\" must be a string")
-        default: return Rejection(reason: "field \"count\" must be a whole number")
+        private enum CodingKeys: String, CodingKey { case count, prefix }
+
+        init(from decoder: any Decoder) throws {
+            let container = try decoder.container(keyedBy: CodingKeys.self)
+            // Read as a number first: Foundation's decoder calls a fraction where an `Int` is
+            // expected "not valid JSON", which would hide which field is wrong.
+            let number = try container.decode(Double.self, forKey: .count)
+            guard let whole = Int(exactly: number) else {
+                throw DecodingError.typeMismatch(Int.self, .init(codingPath: container.codingPath + [CodingKeys.count],
+                                                                 debugDescription: "\(number) is not a whole number"))
+            }
+            count = whole
+            prefix = try container.decodeIfPresent(String.self, forKey: .prefix)
         }
     }
+
 }

@@ -52,16 +52,13 @@ import Testing
         #expect(table.takeTouched().isEmpty)
     }
 
-    @Test func backoffGrowsWithJitterUpToTheMaximumAndResets() {
-        var backoff = ReconnectBackoff(initial: .milliseconds(100), maximum: .seconds(2))
+    @Test func reconnectWaitsGrowWithHalfJitterUpToTwoSeconds() {
         var generator = SystemRandomNumberGenerator()
-        let delays = (0..<8).map { _ in backoff.next(using: &generator) }
+        let delays = (1...8).map { RedisReconnectLoop.backoff.delay(forAttempt: $0, using: &generator) }
         #expect(delays[0] >= .milliseconds(50) && delays[0] <= .milliseconds(100))
         #expect(delays[3] >= .milliseconds(400) && delays[3] <= .milliseconds(800))
         #expect(delays.allSatisfy { $0 <= .seconds(2) })
         #expect(delays[7] >= .seconds(1))
-        backoff.reset()
-        #expect(backoff.next(using: &generator) <= .milliseconds(100))
     }
 
     @Test func hiredisReaderDecodesSplitAndNestedReplies() throws {

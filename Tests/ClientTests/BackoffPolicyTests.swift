@@ -1,4 +1,5 @@
 import Testing
+import WSScaleTestSupport
 @testable import WSScaleClient
 
 @Suite("Backoff policy: exponential ceiling, full jitter, cap")

@@ -1,4 +1,5 @@
 import Testing
+import WSScaleCore
 @testable import WSScaleClient
 
 @Suite("Batch request bodies and user ids")
@@ -41,10 +42,10 @@ struct BatchRequestTests {
 
     @Test("user ids: 1 to 128 characters of [A-Za-z0-9._@-]")
     func userIDRule() {
-        #expect(UserID.isValid(String(repeating: "a", count: 128)))
-        #expect(!UserID.isValid(String(repeating: "a", count: 129)))
-        #expect(UserID.isValid("user-1.test_x@example"))
-        #expect(!UserID.isValid(""))
-        for bad in ["a b", "a/b", "a?b", "a%20", "ü", "a\u{0}"] { #expect(!UserID.isValid(bad), "\(bad)") }
+        #expect(IdentifierRule.userId.isValid(String(repeating: "a", count: 128)))
+        #expect(!IdentifierRule.userId.isValid(String(repeating: "a", count: 129)))
+        #expect(IdentifierRule.userId.isValid("user-1.test_x@example"))
+        #expect(!IdentifierRule.userId.isValid(""))
+        for bad in ["a b", "a/b", "a?b", "a%20", "ü", "a\u{0}"] { #expect(!IdentifierRule.userId.isValid(bad), "\(bad)") }
     }
 }

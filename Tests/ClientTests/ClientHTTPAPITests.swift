@@ -7,6 +7,7 @@ import NIOCore
 import NIOPosix
 import ServiceLifecycle
 import Testing
+import WSScaleTestSupport
 @testable import WSScaleClient
 import WSScaleCore
 

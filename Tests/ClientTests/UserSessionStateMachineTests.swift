@@ -1,4 +1,5 @@
 import Testing
+import WSScaleTestSupport
 @testable import WSScaleClient
 
 @Suite("User session state machine (no I/O)")

@@ -5,6 +5,7 @@ import Glibc
 import Logging
 import NIOPosix
 import Testing
+import WSScaleTestSupport
 @testable import WSScaleClient
 
 /// The WebSocket client and the users' reconnection against a real SwiftNIO WebSocket server

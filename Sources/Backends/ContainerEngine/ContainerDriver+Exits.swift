@@ -39,11 +39,14 @@ extension ContainerDriver {
                 failures += 1
                 logger.warning("\(engine.name) event stream broke; reconnecting", metadata: ["error": "\(error)", "failures": "\(failures)"])
             }
-            let wait = min(Duration.milliseconds(100) * (1 << min(failures, 6)), .seconds(5))
-            try? await Task.sleep(for: wait)
+            try? await Task.sleep(for: Self.eventStreamBackoff.ceiling(forAttempt: failures + 1))
         }
         continuation.finish()
     }
+
+    /// The waits before reconnecting to the event stream: 0.1 s after it ended, doubling with
+    /// each failure in a row up to 5 s.
+    static let eventStreamBackoff = Backoff(base: .milliseconds(100), cap: .seconds(5), jitter: .none)
 
     /// The report for one death event, or `nil` when it is a stop asked for, another
     /// pool's, or already reported.

@@ -1,10 +1,10 @@
 import Foundation
 import WSScaleCore
 
-/// What differs between the container engines a `ContainerPool` drives (Docker's Engine API,
+/// What differs between the container engines a `ContainerDriver` drives (Docker's Engine API,
 /// Podman's libpod API): the paths, the create body, the listing's shape and the words of
 /// the event stream. Everything else (labels, instance mapping, health waiting, exit
-/// watching, retries, error mapping) is written once in `ContainerPool` and
+/// watching, retries, error mapping) is written once in `ContainerDriver` and
 /// `ContainerEngineHTTP`.
 ///
 /// Calls throw `DriverError` with the engine's own message.

@@ -1,5 +1,8 @@
-/// How often and how patiently a transient failure is tried again: attempt `n` (from 1)
-/// waits `initialDelay × 2^(n-1)`, capped at `maximumDelay`. Pure: the caller sleeps.
+import WSScaleCore
+
+/// How often and how patiently a transient failure is tried again: after failed attempt `n`
+/// (from 1) it waits by the shared `Backoff` schedule without jitter, `initialDelay × 2^(n-1)`
+/// capped at `maximumDelay`.
 public struct RetryBackoff: Sendable, Equatable {
     /// Attempts in all, the first included (1 = no retry).
     public var attempts: Int
@@ -18,8 +21,7 @@ public struct RetryBackoff: Sendable, Equatable {
     /// The wait after failed attempt `attempt` (1-based), or `nil` when no attempt is left.
     public func delay(after attempt: Int) -> Duration? {
         guard attempt < attempts else { return nil }
-        let factor = 1 << min(max(attempt - 1, 0), 20)
-        return min(initialDelay * factor, maximumDelay)
+        return Backoff(base: initialDelay, cap: maximumDelay, jitter: .none).ceiling(forAttempt: attempt)
     }
 
     /// Runs `operation` until it succeeds, `isTransient` says an error is final, or the

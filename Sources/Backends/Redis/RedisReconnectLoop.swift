@@ -1,3 +1,4 @@
+import WSScaleCore
 import Logging
 import NIOCore
 
@@ -6,6 +7,10 @@ import NIOCore
 /// away, waits with exponential backoff and jitter and starts over. Never gives up;
 /// ends only when the task is cancelled.
 struct RedisReconnectLoop: Sendable {
+    /// The waits between reconnect attempts: 0.1 s doubling to 2 s, each picked between half
+    /// and the full ceiling, so many servers do not reconnect in lockstep after a Redis restart.
+    static let backoff = Backoff(base: .milliseconds(100), cap: .seconds(2), jitter: .half)
+
     let url: RedisURL
     let eventLoopGroup: EventLoopGroup
     let logger: Logger
@@ -16,7 +21,7 @@ struct RedisReconnectLoop: Sendable {
     /// - Parameter work: runs on each new subscription; `reconnected` is true after an
     ///   outage. It should run until cancelled and throw when Redis goes away.
     func run(_ work: @escaping @Sendable (_ subscriber: RedisSubscriber, _ reconnected: Bool) async throws -> Void) async {
-        var backoff = ReconnectBackoff()
+        var failures = 0
         var hadOutage = false
         while !Task.isCancelled {
             var subscriber: RedisSubscriber?
@@ -24,14 +29,15 @@ struct RedisReconnectLoop: Sendable {
                 let connected = try await RedisSubscriber.connect(to: url, eventLoopGroup: eventLoopGroup, logger: logger)
                 subscriber = connected
                 try await connected.subscribe(channels)
-                backoff.reset()
+                failures = 0
                 if hadOutage { logger.info("Redis reachable again", metadata: ["redis": "\(url)"]) }
                 try await work(connected, hadOutage)
                 hadOutage = false
             } catch {
                 if !Task.isCancelled {
                     hadOutage = true
-                    let delay = backoff.next()
+                    failures += 1
+                    let delay = Self.backoff.delay(forAttempt: failures)
                     logger.warning("Redis unreachable, retrying",
                                    metadata: ["redis": "\(url)", "error": "\(error)", "retryIn": "\(delay)"])
                     try? await Task.sleep(for: delay)

@@ -1,5 +1,6 @@
 /// The rule for ids that travel in paths and registry keys: 1 to `maxLength` characters of
-/// `[A-Za-z0-9._@-]`.
+/// `[A-Za-z0-9._@-]`. The one definition the server (paths, `SERVER_ID`) and the client
+/// simulator (batch requests) both apply.
 public struct IdentifierRule: Sendable {
     /// What the id is, for messages ("user id").
     public var name: String
@@ -30,6 +31,11 @@ public struct IdentifierRule: Sendable {
     /// Why `text` is not a valid id, or `nil` when it is.
     public func problem(with text: String) -> String? {
         problem(with: Substring(text))
+    }
+
+    /// Whether `text` is a valid id.
+    public func isValid(_ text: String) -> Bool {
+        problem(with: text) == nil
     }
 
     private static func isAllowed(_ scalar: Unicode.Scalar) -> Bool {
