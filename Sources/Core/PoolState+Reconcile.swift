@@ -109,12 +109,29 @@ extension PoolState {
         retired = retired.filter { listed[$0] != nil || stopping.contains($0) }
 
         visible.sort { $0.id < $1.id }
-        let snapshot = TopologySnapshot(instances: visible.map { entry in
+        let snapshot = Self.snapshot(of: visible, registry: registry, now: now, registryGrace: registryGrace)
+        let instances = Self.statuses(of: visible, listed: listed, balancer: balancer, registry: registry,
+                                      now: now, connectionLimit: connectionLimit)
+        return Reconciliation(actions: actions, snapshot: snapshot, instances: instances)
+    }
+
+    /// What the planner sees: each visible instance with its state, sessions, age and time in
+    /// state; a count is unknown while the registry has not listed the instance for less than
+    /// `registryGrace`.
+    private static func snapshot(of visible: [TrackedInstance], registry: [InstanceID: HostSessions],
+                                 now: Duration, registryGrace: Duration) -> TopologySnapshot {
+        TopologySnapshot(instances: visible.map { entry in
             InstanceSnapshot(id: entry.id, state: entry.state, sessions: registry[entry.id]?.sessions ?? 0,
                              age: now - entry.firstSeen, timeInState: now - entry.stateSince,
                              sessionsUnknown: entry.missingFromRegistrySince.map { now - $0 < registryGrace } ?? false)
         })
-        let instances = visible.map { entry in
+    }
+
+    /// What the API shows of each visible instance: the loop's view beside the balancer's.
+    private static func statuses(of visible: [TrackedInstance], listed: [InstanceID: DriverInstance],
+                                 balancer: [InstanceID: BalancerServer], registry: [InstanceID: HostSessions],
+                                 now: Duration, connectionLimit: Int) -> [InstanceStatus] {
+        visible.map { entry in
             let sessions = registry[entry.id]?.sessions ?? 0
             let server = balancer[entry.id]
             return InstanceStatus(
@@ -125,7 +142,6 @@ extension PoolState {
                 balancerDisagrees: server.map { $0.currentConnections != sessions } ?? false,
                 ageSeconds: (now - entry.firstSeen).seconds, secondsInState: (now - entry.stateSince).seconds)
         }
-        return Reconciliation(actions: actions, snapshot: snapshot, instances: instances)
     }
 
     private static func index<T>(_ items: [T], by key: (T) -> InstanceID) -> [InstanceID: T] {
