@@ -1,5 +1,3 @@
-import Synchronization
-
 /// A clock whose time moves only when a test says so, for driving loops step by step.
 ///
 /// `sleep(until:)` suspends until ``advance(by:)`` moves `now` to or past the deadline (a
@@ -22,41 +20,26 @@ public final class ManualClock: Clock, Sendable {
         let continuation: CheckedContinuation<Void, any Error>
     }
 
-    private struct Waiter {
-        let id: Int
-        let count: Int
-        let continuation: CheckedContinuation<Void, Never>
-    }
-
-    private struct State {
+    private struct State: Sendable {
         var now = Instant(offset: .zero)
         var nextID = 0
         var sleepers: [Int: Sleeper] = [:]
         var cancelledBeforeRegistering: Set<Int> = []
-        var waiters: [Waiter] = []
-        var nextWaiterID = 0
-
-        /// Removes and returns the waiters whose count is reached.
-        mutating func satisfiedWaiters() -> [Waiter] {
-            let ready = waiters.filter { $0.count <= sleepers.count }
-            waiters.removeAll { $0.count <= sleepers.count }
-            return ready
-        }
     }
 
-    private let state = Mutex(State())
+    private let state = WatchedState(State())
 
     /// A clock at offset zero.
     public init() {}
 
-    public var now: Instant { state.withLock { $0.now } }
+    public var now: Instant { state.value.now }
     public var minimumResolution: Duration { .nanoseconds(1) }
 
     /// How many sleeps are pending now.
-    public var pendingSleeps: Int { state.withLock { $0.sleepers.count } }
+    public var pendingSleeps: Int { state.value.sleepers.count }
 
     public func sleep(until deadline: Instant, tolerance: Duration? = nil) async throws {
-        let id: Int? = state.withLock { state in
+        let id: Int? = state.update { state in
             guard deadline > state.now else { return nil }
             defer { state.nextID += 1 }
             return state.nextID
@@ -64,17 +47,16 @@ public final class ManualClock: Clock, Sendable {
         guard let id else { return try Task.checkCancellation() }
         try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
-                let (resumeNow, waiters): (Result<Void, any Error>?, [Waiter]) = state.withLock { state in
-                    if state.cancelledBeforeRegistering.remove(id) != nil { return (.failure(CancellationError()), []) }
-                    if deadline <= state.now { return (.success(()), []) }
+                let resumeNow: Result<Void, any Error>? = state.update { state in
+                    if state.cancelledBeforeRegistering.remove(id) != nil { return .failure(CancellationError()) }
+                    if deadline <= state.now { return .success(()) }
                     state.sleepers[id] = Sleeper(deadline: deadline, continuation: continuation)
-                    return (nil, state.satisfiedWaiters())
+                    return nil
                 }
-                waiters.forEach { $0.continuation.resume() }
                 if let resumeNow { continuation.resume(with: resumeNow) }
             }
         } onCancel: {
-            let sleeper: Sleeper? = state.withLock { state in
+            let sleeper: Sleeper? = state.update { state in
                 guard let sleeper = state.sleepers.removeValue(forKey: id) else {
                     state.cancelledBeforeRegistering.insert(id)
                     return nil
@@ -87,7 +69,7 @@ public final class ManualClock: Clock, Sendable {
 
     /// Moves time forward and wakes every sleep whose deadline is reached.
     public func advance(by duration: Duration) {
-        let due: [Sleeper] = state.withLock { state in
+        let due: [Sleeper] = state.update { state in
             state.now = state.now.advanced(by: duration)
             let now = state.now
             let due = state.sleepers.filter { $0.value.deadline <= now }
@@ -101,25 +83,6 @@ public final class ManualClock: Clock, Sendable {
     /// no timeout of its own: the test's time limit, which cancels it, catches code that never
     /// sleeps.
     public func sleepers(atLeast count: Int) async {
-        let id = state.withLock { state in
-            defer { state.nextWaiterID += 1 }
-            return state.nextWaiterID
-        }
-        await withTaskCancellationHandler {
-            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-                let ready = state.withLock { state in
-                    if state.sleepers.count >= count || Task.isCancelled { return true }
-                    state.waiters.append(Waiter(id: id, count: count, continuation: continuation))
-                    return false
-                }
-                if ready { continuation.resume() }
-            }
-        } onCancel: {
-            let waiter = state.withLock { state -> Waiter? in
-                guard let index = state.waiters.firstIndex(where: { $0.id == id }) else { return nil }
-                return state.waiters.remove(at: index)
-            }
-            waiter?.continuation.resume()
-        }
+        await state.wait { $0.sleepers.count >= count }
     }
 }
