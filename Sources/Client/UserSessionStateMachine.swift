@@ -12,7 +12,8 @@
 ///   (4001 rebalancing, 1013 try again later, 1001 going away, 1000, others), an abnormal
 ///   close (1006), a failed connect, an upgrade refused with a 5xx status (or 408 / 429).
 /// - An upgrade refused with another 4xx status is permanent (the server rejects this user
-///   id): the user becomes disconnected and does not retry.
+///   id): the user becomes disconnected and does not retry. Any other refusal (a 3xx, or a
+///   status the client never got to read) is retried.
 /// - Retries count in series. A session that was up and then closed by the server for any
 ///   reason other than 1013 (4001, 1001, 1006, ...) starts a new series, so its first retry is
 ///   attempt 1 and waits `random(0, base)`: at most 100 ms by default. That is what 4001 and
@@ -178,8 +179,10 @@ public struct UserSessionStateMachine: Sendable {
         case .connectFailed:
             return .failedAttempt
         case .upgradeRefused(let status):
-            let transient = status >= 500 || status == 408 || status == 429
-            return transient ? .failedAttempt : .permanent
+            // Only a refusal the client could read is permanent: a status that never arrived
+            // (the connection closed first) says nothing about the user.
+            let permanent = (400..<500).contains(status) && status != 408 && status != 429
+            return permanent ? .permanent : .failedAttempt
         }
     }
 }

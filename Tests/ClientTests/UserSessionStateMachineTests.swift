@@ -181,8 +181,9 @@ struct UserSessionStateMachineTests {
         #expect(!machine.gaveUp)
     }
 
-    @Test("an upgrade refused with 4xx is permanent; with 5xx, 408 or 429 it is retried",
-          arguments: [(400, false), (404, false), (403, false), (408, true), (429, true), (500, true), (503, true)])
+    @Test("an upgrade refused with 4xx is permanent; with 5xx, 408, 429, a 3xx or a status never read it is retried",
+          arguments: [(400, false), (404, false), (403, false), (408, true), (429, true), (500, true), (503, true),
+                      (302, true), (0, true)])
     func refusedUpgrade(status: Int, retried: Bool) {
         var machine = Machine(backoff: Self.backoff)
         var random = SeededRandom(seed: 5)

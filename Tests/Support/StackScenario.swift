@@ -111,10 +111,13 @@ public struct StackScenario: Sendable {
         if let client = try? await api.clientStatus() {
             lines.append("client: \(client.totals.connected)/\(client.totals.users) connected, "
                          + "\(client.totals.reconnecting) reconnecting, \(client.totals.reconnects) reconnects, hosts \(client.hosts)")
-            let waiting = client.users.filter { $0.state != "connected" && $0.state != "disconnected" }
+            // Users that stopped trying are shown too: a user who gave up is the likeliest
+            // reason for "not within".
+            let waiting = client.users.filter { $0.state != "connected" }
             if !waiting.isEmpty {
-                lines.append("not connected: " + waiting.prefix(8).map {
-                    "\($0.userId) \($0.state) (reconnects \($0.reconnectCount), last close \($0.lastCloseCode.map(String.init) ?? "none"))"
+                lines.append("not connected (\(waiting.count)): " + waiting.prefix(8).map {
+                    "\($0.userId) \($0.state) (reconnects \($0.reconnectCount), last close \($0.lastCloseCode.map(String.init) ?? "none")"
+                        + " \($0.lastCloseReason ?? ""))"
                 }.joined(separator: ", "))
             }
         } else {
