@@ -125,7 +125,7 @@ extension Autoscaler {
         for id in plan.activate {
             if await attempt("activate \(id)", into: &outcome, {
                 try await loadBalancer.setState(id, .ready)
-                try await registry.setDraining(host: id, false)
+                return try await registry.setDraining(host: id, false)
             }) {
                 pool.setState(id, .active, now: clock.now())
             }
@@ -139,7 +139,7 @@ extension Autoscaler {
         for id in plan.drain {
             if await attempt("drain \(id)", into: &outcome, {
                 try await loadBalancer.setState(id, .drain)
-                try await registry.setDraining(host: id, true)
+                return try await registry.setDraining(host: id, true)
             }) {
                 pool.setState(id, .draining, now: clock.now())
             }
@@ -150,7 +150,10 @@ extension Autoscaler {
             })
         }
         for id in plan.remove {
-            if await attempt("remove \(id)", into: &outcome, { try await loadBalancer.remove(id) }) {
+            if await attempt("remove \(id)", into: &outcome, {
+                try await loadBalancer.remove(id)
+                return nil
+            }) {
                 pool.retire(id)
                 jobs.append(stopJob(id))
             }
@@ -176,13 +179,19 @@ extension Autoscaler {
         }
     }
 
-    /// Runs one step of a plan, noting it as done or failed.
+    /// Runs one step of a plan, noting it as done or failed. A step that ordered a host
+    /// through the registry says whether the host heard it or the order waits for it.
     /// - Returns: whether it succeeded.
     private func attempt(_ step: String, into outcome: inout StepOutcomes,
-                         _ body: () async throws -> Void) async -> Bool {
+                         _ body: () async throws -> CommandDelivery?) async -> Bool {
         do {
-            try await body()
-            outcome.actions.append(step)
+            let delivery = try await body()
+            if delivery == .waiting {
+                logger.warning("\(step): the host is not listening to the registry now; the order waits for it")
+                outcome.actions.append(step + " (waiting: the host is not listening to the registry now)")
+            } else {
+                outcome.actions.append(step)
+            }
             return true
         } catch {
             logger.error("\(step) failed; the next wake will look again", metadata: ["error": "\(error)"])

@@ -63,8 +63,11 @@ public enum RegistryEvent: Sendable, Equatable {
 /// - `topology()` costs O(hosts), never O(sessions), and lists only hosts with a live lease.
 /// - `events()` yields coalesced changes; a burst of session changes is a few events,
 ///   not one per session. Each call returns a new stream.
-/// - `shed` and `setDraining` reach the host's server through the registry's command
-///   channel; the server acts on them.
+/// - `shed` and `setDraining` reach the host's server through the registry, and survive a
+///   moment when the server is not listening (its connection to the registry is being made
+///   again): the order waits, for a bounded time, until the server next listens. Each says
+///   which of the two happened. A later order of the same kind replaces one still waiting,
+///   so orders repeated while a server was away are carried out once, not added up.
 public protocol SessionRegistry: Sendable {
     /// Live hosts with their session counts.
     func topology() async throws -> [HostSessions]
@@ -73,9 +76,20 @@ public protocol SessionRegistry: Sendable {
     /// Coalesced change notifications.
     func events() -> AsyncStream<RegistryEvent>
     /// Asks a host to close its `count` most idle sessions with close code 4001.
-    func shed(host: InstanceID, count: Int) async throws
+    @discardableResult
+    func shed(host: InstanceID, count: Int) async throws -> CommandDelivery
     /// Tells a host it is draining (true) or back in rotation (false).
-    func setDraining(host: InstanceID, _ draining: Bool) async throws
+    @discardableResult
+    func setDraining(host: InstanceID, _ draining: Bool) async throws -> CommandDelivery
+}
+
+/// What became of an order sent to a host through the registry.
+public enum CommandDelivery: Sendable, Equatable {
+    /// The host was listening and got it.
+    case heard
+    /// Nobody was listening: the order waits for the host's next connection to the registry,
+    /// for a bounded time (then the next decision sends a fresh one).
+    case waiting
 }
 
 /// A command for one server, sent by the balancer through the registry.

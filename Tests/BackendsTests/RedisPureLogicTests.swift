@@ -128,6 +128,12 @@ import Testing
         #expect(RedisACL.parse(acl.fileText(), keyPrefix: "other") == nil)
         #expect(RedisACL.parse(acl.fileText().replacingOccurrences(of: "-@all +auth", with: "+@all +auth"), keyPrefix: "pool") == nil)
         #expect(RedisACL.parse("user default on nopass ~* +@all\n", keyPrefix: "pool") == nil)
+        // Another version's command list: the password is kept (the file is written again).
+        #expect(RedisACL.parse(acl.fileText().replacingOccurrences(of: " +pexpire", with: ""), keyPrefix: "pool") == acl)
+        for added in [" +@admin", " ~*", " &*", " allcommands", " +flushall ~*"] {
+            #expect(RedisACL.parse(acl.fileText().replacingOccurrences(of: " +info", with: " +info" + added), keyPrefix: "pool") == nil,
+                    "\(added) is not a command of ours")
+        }
         #expect(RedisACL.generate(keyPrefix: "pool") != acl)
     }
 }

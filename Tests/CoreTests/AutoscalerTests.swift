@@ -79,6 +79,21 @@ struct AutoscalerTests {
         #expect(decisions.contains { $0.plan == shed && $0.errors.isEmpty })
     }
 
+    @Test("an order the host did not hear at once is recorded as waiting for it, not as heard")
+    func waitingOrderIsRecorded() async throws {
+        let harness = LoopHarness()
+        await harness.driver.adopt("ws-a", port: 9001)
+        await harness.balancer.preload("ws-a", port: 9001, state: .ready, connections: 10)
+        await harness.registry.setHost("ws-a", sessions: 10)
+        await harness.registry.setDelivery(.waiting)
+        let shed = ScalePlan(shed: [ShedOrder(host: "ws-a", count: 3, cause: .rebalance)], reasons: ["uneven"])
+        let loop = harness.makeLoop(planner: ScriptedPlanner(probe: PlannerProbe(script: [shed])))
+        _ = await harness.step(loop, .startup)
+        let decision = try #require(await loop.status().decisions.first { $0.plan == shed })
+        #expect(decision.actions == ["shed 3 from ws-a (rebalance) (waiting: the host is not listening to the registry now)"])
+        #expect(decision.errors.isEmpty, "a waiting order is no failure")
+    }
+
     @Test("a hanging launch times out after the launch timeout and is stopped; plans after it run meanwhile")
     func hangingLaunchTimesOut() async throws {
         let harness = LoopHarness()

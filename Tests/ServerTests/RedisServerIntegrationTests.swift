@@ -76,7 +76,7 @@ struct RedisServerIntegrationTests {
             #expect(await TestSupport.eventually { try await pool.sessionCounts() == ["ws-shed": 5] })
             for index in [3, 4, 0] { #expect(await clients[index].echoes("busy"), "u\(index + 1)") }
 
-            try await pool.registry.shed(host: "ws-shed", count: 2)
+            #expect(try await pool.registry.shed(host: "ws-shed", count: 2) == .heard, "the server listens: it hears the order now")
             for index in [1, 2] {
                 let close = try await within { await clients[index].closeFrame() }
                 #expect(close?.code == 4001, "u\(index + 1)")
@@ -89,6 +89,50 @@ struct RedisServerIntegrationTests {
             #expect(try await pool.sessionCounts() == ["ws-shed": 3])
             #expect(Set(try await pool.registry.allSessions().map(\.userId)) == ["u1", "u4", "u5"])
             for index in [0, 3, 4] { #expect(await clients[index].echoes("kept"), "u\(index + 1)") }
+        }
+    }
+
+    @Test("orders left while the server's subscription is cut wait for it: carried out once it is back, the later shed replacing the earlier")
+    func ordersWaitForACutSubscription() async throws {
+        try await RedisPoolFixture.with { pool in
+            let server = try await pool.startServer("ws-cut")
+            var connected: [WebSocketTestClient] = []
+            for user in ["c1", "c2", "c3", "c4", "c5", "c6"] { connected.append(try await server.connect(user)) }
+            let clients = connected
+            #expect(await TestSupport.eventually { try await pool.sessionCounts() == ["ws-cut": 6] })
+            for index in 2..<6 { #expect(await clients[index].echoes("busy"), "c\(index + 1)") }
+
+            // One pipeline, so the server cannot subscribe again in between: every subscription
+            // is cut, then two shed orders are left as the balancer leaves them (the second
+            // replaces the first), with a drain; nobody hears the doorbells.
+            let admin = try await pool.connection()
+            let orders = [HostCommand.shed(count: 1), .drain, .shed(count: 2)].map {
+                HostOrderMailbox.sendCommands($0, to: "ws-cut", schema: pool.schema)
+            }
+            let replies = try await admin.pipeline([["CLIENT", "KILL", "TYPE", "pubsub"]] + orders.flatMap { $0 })
+            #expect(replies[0].integer.map { $0 >= 1 } == true, "the server's subscription was cut: \(replies[0])")
+            #expect([3, 6, 9].map { replies[$0].integer } == [0, 0, 0], "nobody heard the doorbells: \(replies)")
+
+            // Back: the drain and one shed of 2 (not 1 + 2), the two most idle.
+            for index in [0, 1] {
+                let close = try await within { await clients[index].closeFrame() }
+                #expect(close?.code == 4001, "c\(index + 1)")
+            }
+            #expect(await TestSupport.eventually { try await server.http("GET", "/health").status == 503 }, "the drain was carried out")
+            #expect(await TestSupport.eventually { try await pool.sessionCounts() == ["ws-cut": 4] })
+            #expect(try await admin.send(["EXISTS", pool.schema.orders(of: "ws-cut")]).integer == 0, "the orders were taken: nothing is left to carry out")
+            for index in 2..<6 { #expect(await clients[index].echoes("kept"), "c\(index + 1)") }
+            #expect(try await pool.sessionCounts() == ["ws-cut": 4])
+        }
+    }
+
+    @Test("an order for a host nobody listens for says it waits, and lapses after its lifetime")
+    func orderForAbsentHostWaits() async throws {
+        try await RedisPoolFixture.with { pool in
+            #expect(try await pool.registry.shed(host: "ws-nobody", count: 3) == .waiting)
+            let admin = try await pool.connection()
+            let life = try await admin.send(["PTTL", pool.schema.orders(of: "ws-nobody")]).integer ?? -1
+            #expect(life > 0 && life <= RedisKeySchema.orderLifetime.wholeMilliseconds, "it lapses: PTTL \(life) ms")
         }
     }
 

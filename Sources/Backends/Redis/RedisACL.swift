@@ -8,7 +8,7 @@ import WSScaleCore
 /// (`RedisServerUser`), allowed only the commands, keys and channels that server uses.
 ///
 /// - `wsscale-balancer`: the topology reads, its two Lua scripts (`EVAL`: expiring a dead host,
-///   setting the draining flag), `PUBLISH`/`SUBSCRIBE` on `P:*`, `INFO` (the readiness check),
+///   setting the draining flag), the servers' mailboxes (`HSET`, `PEXPIRE`), `PUBLISH`/`SUBSCRIBE` on `P:*`, `INFO` (the readiness check),
 ///   and `ACL SETUSER`/`DELUSER`/`GETUSER`/`USERS` to manage the servers' users. That last right
 ///   makes it Redis's administrator in effect: it is the control plane (it also starts and
 ///   stops the servers), and no other process holds its password.
@@ -24,7 +24,7 @@ public struct RedisACL: Sendable, Equatable {
 
     /// Commands the balancer's user may run (besides connection set-up).
     public static let balancerCommands = ["zrangebyscore", "zscore", "zrem", "hlen", "hget", "hscan", "hset",
-                                          "exists", "del", "eval", "publish", "subscribe", "psubscribe",
+                                          "pexpire", "exists", "del", "eval", "publish", "subscribe", "psubscribe",
                                           "unsubscribe", "punsubscribe", "info",
                                           "acl|setuser", "acl|deluser", "acl|getuser", "acl|users"]
     /// Commands every user needs to open a connection.
@@ -48,13 +48,26 @@ public struct RedisACL: Sendable, Equatable {
 
     /// The users of an ACL file this type wrote, when it is for `keyPrefix` (so a new `up` in
     /// the same state directory keeps the password, and its adopted servers theirs); `nil`
-    /// otherwise.
+    /// otherwise. The commands allowed may be another version's: the caller writes the file
+    /// again with `fileText()`, which gives this version's, so only the password is kept.
     public static func parse(_ text: String, keyPrefix: String) -> RedisACL? {
         let password = text.split(separator: "\n").first { $0.hasPrefix("user \(balancerUser) ") }?
             .split(separator: " ").first { $0.hasPrefix(">") }.map { String($0.dropFirst()) }
         guard let password, AdminToken.problem(with: password) == nil else { return nil }
         let acl = RedisACL(keyPrefix: keyPrefix, balancerPassword: password)
-        return acl.fileText() == text ? acl : nil
+        let expected = acl.fileText().split(separator: "\n")
+        let lines = text.split(separator: "\n")
+        guard lines.count == expected.count else { return nil }
+        // Each line as this type writes it up to " -@all", then single commands only (`+name`
+        // or `+name|subcommand`: no category, no key or channel pattern).
+        let same = zip(lines, expected).allSatisfy { line, expected in
+            let head = expected.components(separatedBy: " -@all")[0] + " -@all"
+            guard line.hasPrefix(head) else { return false }
+            return line.dropFirst(head.count).split(separator: " ").allSatisfy { token in
+                token.count > 1 && token.first == "+" && token.dropFirst().allSatisfy { $0.isLetter || $0 == "|" }
+            }
+        }
+        return same ? acl : nil
     }
 
     /// The ACL file's text (`aclfile` format: one `user` line each). The servers' users are
@@ -85,7 +98,8 @@ public struct RedisACL: Sendable, Equatable {
 ///   limit a sorted set by member; a lease it removes is written back by its host's next
 ///   renewal);
 /// - read every host's records (`GET /ws-session/all`);
-/// - hear the balancer's commands on `P:cmd:<id>` only, publish on `P:events`, and publish
+/// - take the balancer's orders from its own mailbox `P:host:<id>:orders` (one of its own
+///   keys) and hear their doorbell on `P:cmd:<id>` only, publish on `P:events`, and publish
 ///   a drop for another host on `P:drop:<host>` (`POST /ws-session/{host}/drop`); a server
 ///   takes only `drop <session>` and `shed 1` from that channel, never `drain`, `activate`
 ///   or a larger shed;
@@ -93,7 +107,7 @@ public struct RedisACL: Sendable, Equatable {
 ///   `MONITOR`, `SHUTDOWN`.
 public struct RedisServerUser: Sendable, Equatable {
     /// Commands a server's user may run (besides connection set-up).
-    public static let commands = ["hset", "hdel", "hget", "hlen", "hscan", "pexpire", "zadd", "zrem",
+    public static let commands = ["hset", "hdel", "hget", "hgetall", "hlen", "hscan", "pexpire", "zadd", "zrem",
                                   "zrangebyscore", "del", "multi", "exec", "discard", "publish",
                                   "subscribe", "unsubscribe"]
     /// What every server's user name starts with.

@@ -13,7 +13,10 @@ import WSScaleCore
 ///   its length; a server that dies leaves the topology within one lease.
 /// - A `P:events` notification goes out with a flush when the count changed, so at most
 ///   one every 100 ms whatever the rate of opens and closes.
-/// - Commands published on `P:cmd:{host}` are yielded by `commands()`.
+/// - The balancer's orders wait in `P:host:{host}:orders` (`HostOrderMailbox`): the store
+///   takes them when `P:cmd:{host}` rings and each time its subscription is made, and yields
+///   them by `commands()`; another host's drop requests on `P:drop:{host}` are yielded as
+///   they come.
 /// - When Redis goes away the server keeps serving: the table keeps changing, the store
 ///   reconnects with exponential backoff and jitter, then rewrites the whole set
 ///   (`DEL` + `HSET` all + lease, in one `MULTI`).
@@ -130,6 +133,9 @@ public final class RedisHostSessionStore: HostSessionStore, Service {
         await cancelWhenGracefulShutdown {
             await loop.run { subscriber, _ in
                 let redis = try await self.slot.connection()
+                // Subscribed: orders left while it was not are taken now (before the rewrite,
+                // which writes the draining state they may change); later ones ring.
+                try await self.takeOrders(on: redis)
                 try await self.rewriteEverything(on: redis)
                 try await untilEitherEnds(
                     { try await self.writeContinuously(on: redis) },
@@ -278,24 +284,48 @@ public final class RedisHostSessionStore: HostSessionStore, Service {
 
     private func relayCommands(from subscriber: RedisSubscriber) async throws {
         for await message in subscriber.messages {
+            if message.channel == schema.commands(for: host) {
+                // The doorbell: what counts is what waits in the mailbox.
+                try await takeOrders(on: slot.connection())
+                continue
+            }
             guard let command = HostCommandWireFormat.decode(message.payload) else {
                 logger.warning("ignoring a malformed host command", metadata: ["message": "\(message.payload)"])
                 continue
             }
-            if message.channel == schema.drops(for: host), !Self.isPeerRequest(command) {
+            guard Self.isPeerRequest(command) else {
                 logger.warning("ignoring a command only the balancer may give, sent on the drop channel",
                                metadata: ["message": "\(message.payload)"])
                 continue
             }
-            switch command {
-            case .drain: table.withLockedValue { $0.draining = true }
-            case .activate: table.withLockedValue { $0.draining = false }
-            case .shed, .drop: break
-            }
-            commandStreams.yield(command)
+            carryOut(command)
         }
         if Task.isCancelled { return }
         throw RedisError.connectionClosed
+    }
+
+    /// Takes this host's waiting orders (and deletes them) in one `MULTI`, and carries them out.
+    private func takeOrders(on redis: RedisConnection) async throws {
+        let commands = HostOrderMailbox.takeCommands(host: host, schema: schema)
+        let replies = try await redis.pipeline(commands)
+        try check(replies, of: commands)
+        guard let taken = replies.last?.array?.first?.array else {
+            throw RedisError.errorReply("taking \(host)'s orders failed: \(String(describing: replies.last))")
+        }
+        let (orders, malformed) = HostOrderMailbox.orders(fromHash: taken.compactMap(\.string))
+        if !malformed.isEmpty {
+            logger.warning("ignoring malformed orders", metadata: ["orders": "\(malformed)"])
+        }
+        for order in orders { carryOut(order) }
+    }
+
+    private func carryOut(_ command: HostCommand) {
+        switch command {
+        case .drain: table.withLockedValue { $0.draining = true }
+        case .activate: table.withLockedValue { $0.draining = false }
+        case .shed, .drop: break
+        }
+        commandStreams.yield(command)
     }
 }
 

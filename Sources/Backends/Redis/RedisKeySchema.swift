@@ -10,8 +10,9 @@ import WSScaleCore
 /// |                           |             | (`userId`, `sessionId`, `hostId`, `connectedAt`, `lastActive`);|
 /// |                           |             | `PEXPIRE` = lease, renewed with it: a dead host's records vanish |
 /// | `P:host:{id}:meta`        | hash        | `draining` = `1` / `0` (the balancer's record), `hostDraining` = `1` / `0` (what the host says, written at each renewal); same `PEXPIRE` as the sessions |
+/// | `P:host:{id}:orders`      | hash        | the balancer's orders waiting for one host: `shed` = N, `state` = `drain` / `activate` (the latest of each kind); `PEXPIRE` = `RedisKeySchema.orderLifetime`; the host takes and deletes it in one `MULTI` |
 /// | `P:events`                | channel     | message = host id whose session count changed (coalesced)     |
-/// | `P:cmd:{id}`              | channel     | the balancer's commands for one host: `shed N`, `drain`, `activate` |
+/// | `P:cmd:{id}`              | channel     | the doorbell of `P:host:{id}:orders`: the order's text (`shed N`, `drain`, `activate`), for logs; the host acts on what it takes from the hash |
 /// | `P:drop:{id}`             | channel     | another host's requests for one host: `drop ID`, `shed 1` (REST drop) |
 ///
 /// Reads: the topology is `ZRANGEBYSCORE P:hosts now +inf` plus one pipelined `HLEN` and
@@ -45,7 +46,12 @@ public struct RedisKeySchema: Sendable, Equatable {
     public func meta(of host: InstanceID) -> String { "\(prefix):host:\(host):meta" }
     /// The channel of change notifications.
     public var events: String { "\(prefix):events" }
-    /// The command channel of one host (the balancer's commands).
+    /// The hash of the balancer's orders waiting for one host (`shed`, `state`).
+    public func orders(of host: InstanceID) -> String { "\(prefix):host:\(host):orders" }
+    /// How long an order waits for a host that is not listening: a server back within it
+    /// carries it out; past it, the balancer's next decision, made on fresh counts, counts.
+    public static let orderLifetime: Duration = .seconds(10)
+    /// The doorbell channel of one host's orders.
     public func commands(for host: InstanceID) -> String { "\(prefix):cmd:\(host)" }
     /// The channel on which other hosts ask one host to drop a session (a server's Redis
     /// user may publish here for any host, but not on `commands(for:)`).

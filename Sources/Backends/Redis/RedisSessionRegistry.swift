@@ -74,16 +74,19 @@ public final class RedisSessionRegistry: SessionRegistry, Service {
         eventStreams.makeStream()
     }
 
-    /// Asks a host to close its `count` most idle sessions.
-    public func shed(host: InstanceID, count: Int) async throws {
-        try await publish(.shed(count: count), to: host)
+    /// Asks a host to close its `count` most idle sessions (an order in its mailbox,
+    /// `HostOrderMailbox`).
+    @discardableResult
+    public func shed(host: InstanceID, count: Int) async throws -> CommandDelivery {
+        try await order(.shed(count: count), for: host)
     }
 
-    /// Marks a host draining (or active again) in its meta hash and tells it.
-    public func setDraining(host: InstanceID, _ draining: Bool) async throws {
+    /// Marks a host draining (or active again) in its meta hash and orders it so.
+    @discardableResult
+    public func setDraining(host: InstanceID, _ draining: Bool) async throws -> CommandDelivery {
         let redis = try await slot.connection()
         try await redis.send(["EVAL", Self.setDrainingScript, "1", schema.meta(of: host), draining ? "1" : "0"])
-        try await publish(draining ? .drain : .activate, to: host)
+        return try await order(draining ? .drain : .activate, for: host)
     }
 
     /// Keeps the subscription and the lease checks until cancelled (or a graceful
@@ -138,7 +141,13 @@ public final class RedisSessionRegistry: SessionRegistry, Service {
         throw RedisError.connectionClosed
     }
 
-    private func publish(_ command: HostCommand, to host: InstanceID) async throws {
-        try await slot.connection().send(["PUBLISH", schema.commands(for: host), HostCommandWireFormat.encode(command)])
+    /// Leaves `command` in the host's mailbox and rings its doorbell.
+    private func order(_ command: HostCommand, for host: InstanceID) async throws -> CommandDelivery {
+        let commands = HostOrderMailbox.sendCommands(command, to: host, schema: schema)
+        let replies = try await slot.connection().pipeline(commands)
+        if let (command, reply) = zip(commands, replies).first(where: { $0.1.isError }) {
+            throw RedisError.errorReply("\(command[0]): \(reply)")
+        }
+        return (replies.last?.integer ?? 0) > 0 ? .heard : .waiting
     }
 }

@@ -35,17 +35,26 @@ actor FakeRegistry: SessionRegistry {
 
     nonisolated func events() -> AsyncStream<RegistryEvent> { eventStream }
 
-    func shed(host: InstanceID, count: Int) async throws {
+    func shed(host: InstanceID, count: Int) async throws -> CommandDelivery {
         calls.append("registry.shed \(host) \(count)")
         if var entry = hosts[host] {
             entry.sessions = max(0, entry.sessions - count)
             hosts[host] = entry
         }
+        return delivery
     }
 
-    func setDraining(host: InstanceID, _ draining: Bool) async throws {
+    func setDraining(host: InstanceID, _ draining: Bool) async throws -> CommandDelivery {
         calls.append("registry.draining \(host) \(draining)")
         hosts[host]?.draining = draining
+        return delivery
+    }
+
+    /// What `shed` and `setDraining` say became of their orders.
+    var delivery = CommandDelivery.heard
+
+    func setDelivery(_ delivery: CommandDelivery) {
+        self.delivery = delivery
     }
 }
 
