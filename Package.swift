@@ -182,6 +182,13 @@ let package = Package(
             swiftSettings: swift5
         ),
 
+        .executableTarget(
+            name: "BurstBench",
+            dependencies: ["WSScaleTestSupport"],
+            path: "bench/Sources/BurstBench",
+            swiftSettings: swift5
+        ),
+
         // MARK: Tests, beside what they test
         /// Shared test helpers: free ports, real redis-server / haproxy / wsscale processes.
         .target(

@@ -5,7 +5,7 @@
 #   bench/run-scaling.sh              # 5 rounds of each
 #   ROUNDS=9 bench/run-scaling.sh
 #
-# REBALANCE_COOLDOWN_SECONDS keeps its default (3 s); SCALE_IN_STABILIZATION_SECONDS is 2 s so
+# REBALANCE_MAX_MOVES_PER_SECOND keeps its default; SCALE_IN_STABILIZATION_SECONDS is 2 s so
 # the pool shrinks back to one server quickly between rounds (it plays no part in the figures).
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -5,7 +5,8 @@ import WSScaleCore
 
 /// The balancer's Prometheus metrics, refreshed from the pool status at each scrape.
 ///
-/// Gauges: `wsscale_pool_instances{state}`, `wsscale_pool_sessions`,
+/// Gauges: `wsscale_pool_instances{state}`, `wsscale_pool_sessions`, `wsscale_pool_queued`,
+/// `wsscale_server_connection_limit`,
 /// `wsscale_pool_utilization_percent`, `wsscale_instance_sessions{instance}`,
 /// `wsscale_instance_balancer_connections{instance}`, `wsscale_instance_disagreement{instance}`.
 /// Counters: `wsscale_decisions_total{kind}`, `wsscale_decision_errors_total`, and under
@@ -52,6 +53,10 @@ public final class BalancerMetrics: Sendable {
                     .set(to: Double(status.instances.filter { $0.state == instanceState }.count))
             }
             registry.makeGauge(descriptor: Self.poolSessions).set(to: Double(status.totalSessions))
+            registry.makeGauge(descriptor: Self.poolQueued).set(to: Double(status.queued))
+            if let limit = status.serverConnectionLimit {
+                registry.makeGauge(descriptor: Self.serverConnectionLimit).set(to: Double(limit))
+            }
             registry.makeGauge(descriptor: Self.poolUtilization).set(to: status.utilizationPercent)
             registry.makeGauge(descriptor: Self.sinceObservation).set(to: status.secondsSinceObservation)
             registry.makeGauge(descriptor: Self.stalled).set(to: status.stalled ? 1 : 0)
@@ -94,6 +99,9 @@ public final class BalancerMetrics: Sendable {
     private static let stalled = metric("wsscale_balancer_stalled", "1 while the control loop has not read the pool for BALANCER_STALL_SECONDS")
     private static let poolInstances = metric("wsscale_pool_instances", "Instances in the pool, by state (starting, active, draining)")
     private static let poolSessions = metric("wsscale_pool_sessions", "Sessions on all instances, draining ones included")
+    private static let poolQueued = metric("wsscale_pool_queued", "Connections waiting in the load balancer's queue for a server with room")
+    private static let serverConnectionLimit = metric("wsscale_server_connection_limit",
+                                                      "The most connections the load balancer holds to one server (its maxconn)")
     private static let poolUtilization = metric("wsscale_pool_utilization", unit: "percent",
                                                 "Overall utilization: sessions / ((active + starting) x CONNECTION_LIMIT_PER_HOST) x 100")
     private static let instanceSessions = metric("wsscale_instance_sessions", "Sessions on the instance, as the registry counts them")

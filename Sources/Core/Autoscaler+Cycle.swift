@@ -12,9 +12,10 @@ extension Autoscaler {
         let observation: PoolObservation
         do {
             async let instances = driver.instances()
-            async let servers = loadBalancer.servers()
+            async let reading = loadBalancer.read()
             async let hosts = registry.topology()
-            observation = PoolObservation(driver: try await instances, balancer: try await servers,
+            let balancer = try await reading
+            observation = PoolObservation(driver: try await instances, balancer: balancer.servers, queued: balancer.queued,
                                           registry: try await hosts, startedAt: startedAt)
         } catch {
             lastError = "reading the pool failed: \(error)"
@@ -36,16 +37,47 @@ extension Autoscaler {
                                             registryGrace: tunables.registryGrace,
                                             connectionLimit: configuration.connectionLimitPerHost)
         lastInstances = reconciliation.instances
+        lastQueued = reconciliation.snapshot.queued
+        lastBalancerConnections = reconciliation.snapshot.balancerConnections
         let actions = configuration.dryRun ? settlePretendLaunches(reconciliation.actions) : reconciliation.actions
         jobs += await correct(actions)
 
         let plan = planner.plan(for: reconciliation.snapshot, now: now)
+        await limitConnections(ServerConnectionLimit.perServer(reconciliation.snapshot, launching: plan.launch,
+                                                               configuration: configuration),
+                               servers: observation.balancer)
         guard !plan.isEmpty else {
             logger.trace("nothing to do", metadata: ["instances": "\(reconciliation.snapshot.instances.count)"])
             return jobs
         }
         jobs += await carryOut(plan)
         return jobs
+    }
+
+    /// Adds a server to the load balancer (in maintenance) with the current connection limit.
+    func addToBalancer(_ id: InstanceID, at endpoint: Endpoint) async throws {
+        try await loadBalancer.add(id, at: endpoint)
+        if let limit = serverConnectionLimit {
+            try await loadBalancer.setConnectionLimit(id, limit)
+        }
+    }
+
+    /// Gives every server of the load balancer the per-server connection limit (nothing in
+    /// dry-run). A failure is logged and tried again at the next wake.
+    private func limitConnections(_ limit: Int, servers: [BalancerServer]) async {
+        if limit != serverConnectionLimit {
+            logger.info("per-server connection limit \(limit)", metadata: ["was": "\(serverConnectionLimit.map(String.init) ?? "none")"])
+        }
+        serverConnectionLimit = limit
+        guard !configuration.dryRun else { return }
+        for server in servers where server.connectionLimit != limit {
+            do {
+                try await loadBalancer.setConnectionLimit(server.id, limit)
+            } catch {
+                logger.warning("setting \(server.id)'s connection limit failed; trying again at the next wake",
+                               metadata: ["error": "\(error)"])
+            }
+        }
     }
 
     /// Carries out reconciliation actions (or logs them in dry-run).
@@ -68,7 +100,7 @@ extension Autoscaler {
             do {
                 switch action {
                 case let .addToBalancer(id, endpoint, state):
-                    try await loadBalancer.add(id, at: endpoint)
+                    try await addToBalancer(id, at: endpoint)
                     try await loadBalancer.setState(id, state)
                     try await registry.setDraining(host: id, state == .drain)
                 case let .setBalancerState(id, state):

@@ -21,7 +21,7 @@ extension Autoscaler {
                 try await driver.waitUntilRunning(id, timeout: remaining)
             }
             guard pool.tracked[id]?.launching == true else { throw LaunchAbandoned() }
-            try await loadBalancer.add(id, at: endpoint)
+            try await addToBalancer(id, at: endpoint)
             try await loadBalancer.setState(id, .ready)
             do {
                 try await registry.setDraining(host: id, false)

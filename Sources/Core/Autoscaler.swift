@@ -85,6 +85,12 @@ public actor Autoscaler: Service {
     var lastObservationTime: Duration?
     var lastError: String?
     var lastDryRunCorrections: [ReconcileAction] = []
+    /// The per-server connection limit last decided (`ServerConnectionLimit`); servers added
+    /// to the load balancer get it before they go into rotation.
+    var serverConnectionLimit: Int?
+    /// The load balancer's queue and its connections to the pool at the last wake.
+    var lastQueued = 0
+    var lastBalancerConnections = 0
     /// Dry-run: the launches it would have under way (never started).
     var pretendLaunches: Set<InstanceID> = []
 
@@ -175,7 +181,9 @@ public actor Autoscaler: Service {
             connectionLimitPerHost: configuration.connectionLimitPerHost,
             instances: lastInstances, totalSessions: total,
             utilizationPercent: PoolStatus.utilizationPercent(
-                sessions: total, hosts: serving, limit: configuration.connectionLimitPerHost),
+                sessions: max(total, lastBalancerConnections).saturatingAdding(lastQueued), hosts: serving,
+                limit: configuration.connectionLimitPerHost),
+            queued: lastQueued, serverConnectionLimit: serverConnectionLimit,
             decisions: decisionLog.decisions, observedAt: observedAt, lastError: lastError,
             secondsSinceObservation: sinceObservation.secondsValue, stalled: sinceObservation > tunables.stallLimit)
     }

@@ -20,15 +20,33 @@ public struct BalancerServer: Sendable, Equatable {
     public var healthy: Bool
     /// Connections the balancer currently holds to it.
     public var currentConnections: Int
+    /// The most connections the balancer holds to it (`ServerConnectionLimit`); `nil` when
+    /// it has no limit of its own.
+    public var connectionLimit: Int?
 
     /// Creates a server description.
     public init(id: InstanceID, endpoint: Endpoint, state: BalancerServerState,
-                healthy: Bool, currentConnections: Int) {
+                healthy: Bool, currentConnections: Int, connectionLimit: Int? = nil) {
         self.id = id
         self.endpoint = endpoint
         self.state = state
         self.healthy = healthy
         self.currentConnections = currentConnections
+        self.connectionLimit = connectionLimit
+    }
+}
+
+/// What the load balancer holds for the pool, read at once.
+public struct BalancerReading: Sendable, Equatable {
+    /// The pool's servers.
+    public var servers: [BalancerServer]
+    /// Connections waiting in its queue for a server with room.
+    public var queued: Int
+
+    /// Creates a reading.
+    public init(servers: [BalancerServer], queued: Int = 0) {
+        self.servers = servers
+        self.queued = queued
     }
 }
 
@@ -40,14 +58,26 @@ public struct BalancerServer: Sendable, Equatable {
 /// - `setState(.drain)` stops new connections and keeps the existing ones.
 /// - `remove` puts the server in maintenance first and deletes it; removing an unknown id
 ///   succeeds.
-/// - `servers()` lists only the servers of this pool's backend.
+/// - `read()` lists only the servers of this pool's backend, and the connections waiting
+///   in its queue because every server in rotation is at its connection limit.
+/// - `setConnectionLimit` caps the connections held to one server; past it new ones wait in
+///   the queue (existing ones stay).
 public protocol LoadBalancer: Sendable {
-    /// The pool's servers with their state and current connections.
-    func servers() async throws -> [BalancerServer]
+    /// The pool's servers with their state and current connections, and the queue.
+    func read() async throws -> BalancerReading
+    /// Sets the most connections held to one server.
+    func setConnectionLimit(_ id: InstanceID, _ limit: Int) async throws
     /// Adds a server, in maintenance.
     func add(_ id: InstanceID, at endpoint: Endpoint) async throws
     /// Changes a server's administrative state.
     func setState(_ id: InstanceID, _ state: BalancerServerState) async throws
     /// Removes a server.
     func remove(_ id: InstanceID) async throws
+}
+
+extension LoadBalancer {
+    /// The pool's servers with their state and current connections.
+    public func servers() async throws -> [BalancerServer] {
+        try await read().servers
+    }
 }

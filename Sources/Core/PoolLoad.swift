@@ -20,6 +20,14 @@ struct PoolLoad {
     let draining: [InstanceSnapshot]
     /// `S`: sessions on every instance, draining ones included.
     let sessions: Int
+    /// `Q`: connections waiting in the load balancer's queue for a server with room.
+    let queued: Int
+    /// Connections the load balancer holds to the pool's servers.
+    let balancerConnections: Int
+    /// `S + Q`: what the pool is asked to hold, the load the growth and scale-in rules weigh.
+    /// `S` is the larger of the registry's count and the load balancer's, which learns of a
+    /// new connection first.
+    var demand: Int { Swift.max(sessions, balancerConnections).saturatingAdding(queued) }
     /// Sessions on active instances only.
     let activeSessions: Int
     /// True when an active or draining instance's count is not known yet
@@ -39,12 +47,22 @@ struct PoolLoad {
         starting = instances.filter { $0.state == .starting }
         draining = instances.filter { $0.state == .draining }
         sessions = instances.map(\.sessions).saturatingSum()
+        queued = Swift.min(Swift.max(0, snapshot.queued), Self.maxCount)
+        balancerConnections = Swift.min(Swift.max(0, snapshot.balancerConnections), Self.maxCount)
         activeSessions = active.map(\.sessions).saturatingSum()
         hasUnknownCounts = instances.contains { $0.sessionsUnknown && $0.state != .starting }
     }
 
     /// Every instance of the pool, whatever its state.
     var total: Int { active.count + starting.count + draining.count }
+
+    /// Whether the registry's counts can be decided on: nobody waits in the load balancer's
+    /// queue, and the load balancer does not hold notably more connections than the registry
+    /// counts sessions (it learns of a connection first; the servers write theirs every
+    /// 100 ms). "Notably": more than 2 % of the sessions, and more than 2.
+    var countsHaveSettled: Bool {
+        queued == 0 && balancerConnections <= sessions.saturatingAdding(Swift.max(2, sessions / 50))
+    }
 
     /// Servers that carry load now or soon: active and starting.
     var capacityServers: Int { active.count + starting.count }
@@ -54,25 +72,25 @@ struct PoolLoad {
     /// servers count as 1. The rules decide with the exact comparisons below, in which no
     /// server and some sessions is over any threshold.
     var utilization: Double {
-        PoolStatus.utilizationPercent(sessions: sessions, hosts: capacityServers, limit: limit)
+        PoolStatus.utilizationPercent(sessions: demand, hosts: capacityServers, limit: limit)
     }
 
-    /// `U > percent`, exactly.
+    /// `U > percent`, exactly (`U` counts the queue: `(S + Q) / ((active + starting) × L)`).
     func utilizationExceeds(_ percent: Int) -> Bool {
-        guard capacityServers > 0 else { return sessions > 0 }
-        return sessions.saturatingMultiplied(by: 100) > capacity(atPercent: percent)
+        guard capacityServers > 0 else { return demand > 0 }
+        return demand.saturatingMultiplied(by: 100) > capacity(atPercent: percent)
     }
 
     /// `U < percent`, exactly.
     func utilizationIsBelow(_ percent: Int) -> Bool {
-        guard capacityServers > 0 else { return sessions == 0 && percent > 0 }
-        return sessions.saturatingMultiplied(by: 100) < capacity(atPercent: percent)
+        guard capacityServers > 0 else { return demand == 0 && percent > 0 }
+        return demand.saturatingMultiplied(by: 100) < capacity(atPercent: percent)
     }
 
-    /// `T = ceil(S / (L × max / 100))`, the servers that carry `S` at `max` % each, unclamped.
+    /// `T = ceil((S + Q) / (L × max / 100))`, the servers that carry the demand at `max` % each, unclamped.
     func serversNeeded(atPercent maxPercent: Int) -> Int {
         let perServer = limit.saturatingMultiplied(by: Swift.max(1, maxPercent))
-        let hundredfold = sessions.saturatingMultiplied(by: 100)
+        let hundredfold = demand.saturatingMultiplied(by: 100)
         return hundredfold / perServer + (hundredfold % perServer == 0 ? 0 : 1)
     }
 
@@ -83,7 +101,8 @@ struct PoolLoad {
 
     /// "utilization 85.0% (17 sessions on 2 servers of 10)".
     var utilizationText: String {
-        "utilization \(utilization.percentText) (\(sessions) sessions on \(capacityServers) servers of \(limit))"
+        let waiting = queued > 0 ? " + \(queued) waiting in the load balancer's queue" : ""
+        return "utilization \(utilization.percentText) (\(Swift.max(sessions, balancerConnections)) sessions\(waiting) on \(capacityServers) servers of \(limit))"
     }
 }
 

@@ -4,6 +4,8 @@ struct PoolObservation: Sendable {
     var driver: [DriverInstance]
     /// What the load balancer holds.
     var balancer: [BalancerServer]
+    /// Connections waiting in the load balancer's queue.
+    var queued: Int = 0
     /// What the session registry counts.
     var registry: [HostSessions]
     /// Monotonic time at which the loop began reading; changes the loop made from then on

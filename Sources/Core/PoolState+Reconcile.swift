@@ -109,7 +109,9 @@ extension PoolState {
         retired = retired.filter { listed[$0] != nil || stopping.contains($0) }
 
         visible.sort { $0.id < $1.id }
-        let snapshot = Self.snapshot(of: visible, registry: registry, now: now, registryGrace: registryGrace)
+        var snapshot = Self.snapshot(of: visible, registry: registry, now: now, registryGrace: registryGrace)
+        snapshot.queued = observation.queued
+        snapshot.balancerConnections = observation.balancer.map(\.currentConnections).saturatingSum()
         let instances = Self.statuses(of: visible, listed: listed, balancer: balancer, registry: registry,
                                       now: now, connectionLimit: connectionLimit)
         return Reconciliation(actions: actions, snapshot: snapshot, instances: instances)

@@ -52,10 +52,16 @@ public struct PoolStatus: Sendable, Codable, Equatable {
     public var instances: [InstanceStatus]
     /// Sessions held by all instances, draining ones included.
     public var totalSessions: Int
-    /// Overall utilization, the figure the scaling rules decide on: all sessions over the
-    /// capacity of the active and starting instances, `S / ((active + starting) × L) × 100`
-    /// (with none, they count as 1, so the figure stays a number).
+    /// Overall utilization, the figure the scaling rules decide on: all sessions and the
+    /// users waiting in the load balancer's queue over the capacity of the active and
+    /// starting instances, `(S + Q) / ((active + starting) × L) × 100` (with none, they count
+    /// as 1, so the figure stays a number).
     public var utilizationPercent: Double
+    /// Connections waiting in the load balancer's queue for a server with room.
+    public var queued: Int
+    /// The most connections the load balancer holds to one server (`ServerConnectionLimit`),
+    /// once the loop has decided it.
+    public var serverConnectionLimit: Int?
     /// The last decisions, oldest first.
     public var decisions: [Decision]
     /// When the loop last read the pool successfully, in milliseconds since 1970.
@@ -70,14 +76,17 @@ public struct PoolStatus: Sendable, Codable, Equatable {
 
     /// Creates a pool status.
     public init(driver: String, dryRun: Bool, connectionLimitPerHost: Int, instances: [InstanceStatus],
-                totalSessions: Int, utilizationPercent: Double, decisions: [Decision],
-                observedAt: Int64?, lastError: String?, secondsSinceObservation: Double = 0, stalled: Bool = false) {
+                totalSessions: Int, utilizationPercent: Double, queued: Int = 0, serverConnectionLimit: Int? = nil,
+                decisions: [Decision], observedAt: Int64?, lastError: String?, secondsSinceObservation: Double = 0,
+                stalled: Bool = false) {
         self.driver = driver
         self.dryRun = dryRun
         self.connectionLimitPerHost = connectionLimitPerHost
         self.instances = instances
         self.totalSessions = totalSessions
         self.utilizationPercent = utilizationPercent
+        self.queued = queued
+        self.serverConnectionLimit = serverConnectionLimit
         self.decisions = decisions
         self.observedAt = observedAt
         self.lastError = lastError

@@ -12,10 +12,16 @@ extension ScalingConfiguration {
         case maxInstances = "MAX_INSTANCES"
         case drainTimeout = "DRAIN_TIMEOUT_SECONDS"
         case scaleInStabilization = "SCALE_IN_STABILIZATION_SECONDS"
-        case rebalanceCooldown = "REBALANCE_COOLDOWN_SECONDS"
-        case maxShedPerRebalance = "MAX_SHED_PER_REBALANCE"
+        case rebalanceMovesPerSecond = "REBALANCE_MAX_MOVES_PER_SECOND"
         case dryRun = "DRY_RUN"
     }
+
+    /// Variables of earlier versions that a newer one replaced: set, they stop startup with
+    /// a message naming what to set instead, rather than being ignored.
+    public static let retiredVariables: [(name: String, replacement: String)] = [
+        ("MAX_SHED_PER_REBALANCE", "was replaced by REBALANCE_MAX_MOVES_PER_SECOND (sessions per second over the pool; 0 turns rebalancing off)"),
+        ("REBALANCE_COOLDOWN_SECONDS", "was replaced by REBALANCE_MAX_MOVES_PER_SECOND (rebalancing is paced by a rate, with no cooldown)"),
+    ]
 
     /// Reads the configuration from `reader`, recording every problem in it; call
     /// `reader.finish()` afterwards to throw them.
@@ -26,10 +32,12 @@ extension ScalingConfiguration {
     ///   target divides by it);
     /// - `CONNECTION_LIMIT_PER_HOST`, `MIN_INSTANCES` and `MAX_INSTANCES` are at least 1
     ///   (a pool of no server takes no connection, so it would never grow);
-    /// - `MAX_SHED_PER_REBALANCE` is at least 0 (0 turns rebalancing off);
+    /// - `REBALANCE_MAX_MOVES_PER_SECOND` is at least 0 (0 turns rebalancing off);
+    /// - a variable an earlier version read and this one replaced (`retiredVariables`) is
+    ///   refused with what to set instead;
     /// - sane maxima, so that no product in the decision rules comes near `Int.max`:
     ///   `CONNECTION_LIMIT_PER_HOST` and `MAX_CONNECTIONS_PER_HOST` at most 1,000,000,
-    ///   `MIN_INSTANCES` and `MAX_INSTANCES` at most 10,000, `MAX_SHED_PER_REBALANCE` at most
+    ///   `MIN_INSTANCES` and `MAX_INSTANCES` at most 10,000, `REBALANCE_MAX_MOVES_PER_SECOND` at most
     ///   1,000,000 (`SettingRule`);
     /// - the rules between variables of `consistencyIssues`, checked only for variables
     ///   that were read without a problem (so one typo gives one message).
@@ -61,10 +69,11 @@ extension ScalingConfiguration {
             Variable.drainTimeout.rawValue, default: defaults.drainTimeout)
         configuration.scaleInStabilization = reader.seconds(
             Variable.scaleInStabilization.rawValue, default: defaults.scaleInStabilization)
-        configuration.rebalanceCooldown = reader.seconds(
-            Variable.rebalanceCooldown.rawValue, default: defaults.rebalanceCooldown)
-        configuration.maxShedPerRebalance = reader.int(
-            Variable.maxShedPerRebalance.rawValue, default: defaults.maxShedPerRebalance, in: 0...SettingRule.maxShed)
+        configuration.rebalanceMovesPerSecond = reader.int(
+            Variable.rebalanceMovesPerSecond.rawValue, default: defaults.rebalanceMovesPerSecond, in: 0...SettingRule.maxShed)
+        for retired in retiredVariables where reader.raw(retired.name) != nil {
+            reader.report(retired.name, retired.replacement)
+        }
         configuration.dryRun = reader.bool(Variable.dryRun.rawValue, default: defaults.dryRun)
 
         let alreadyReported = Set(reader.issues.map(\.variable))
@@ -102,8 +111,7 @@ extension ScalingConfiguration {
             case .maxInstances: value = String(maxInstances)
             case .drainTimeout: value = drainTimeout.secondsText
             case .scaleInStabilization: value = scaleInStabilization.secondsText
-            case .rebalanceCooldown: value = rebalanceCooldown.secondsText
-            case .maxShedPerRebalance: value = String(maxShedPerRebalance)
+            case .rebalanceMovesPerSecond: value = String(rebalanceMovesPerSecond)
             case .dryRun: value = dryRun ? "true" : "false"
             }
             return (name: variable.rawValue, value: value)

@@ -26,11 +26,10 @@ public struct ScalingConfiguration: Sendable, Equatable {
     /// `SCALE_IN_STABILIZATION_SECONDS`: utilization must stay under the minimum this long
     /// before the pool scales in.
     public var scaleInStabilization: Duration = .seconds(10)
-    /// `REBALANCE_COOLDOWN_SECONDS`: the least time between two rebalancing sheds, so that
-    /// shed clients can reconnect before the topology is judged again.
-    public var rebalanceCooldown: Duration = .seconds(3)
-    /// `MAX_SHED_PER_REBALANCE`: the most sessions one rebalance may shed, over all hosts.
-    public var maxShedPerRebalance: Int = 100
+    /// `REBALANCE_MAX_MOVES_PER_SECOND`: the reconnect budget of rebalancing, in sessions per
+    /// second over the whole pool (0 turns rebalancing off). A rebalance may shed up to one
+    /// second of it at once, and the budget refills at this rate (`ScalingPolicy+Rebalance`).
+    public var rebalanceMovesPerSecond: Int = 1000
     /// `DRY_RUN`: log decisions without acting.
     public var dryRun: Bool = false
 

@@ -5,7 +5,7 @@ extension ScalingPolicy {
     /// - One draining for `DRAIN_TIMEOUT_SECONDS` or more sheds all its remaining sessions
     ///   (cause `.drainTimeout`; the clients reconnect to active servers), and is removed by a
     ///   later plan once empty. The shed is ordered again at each plan until it is empty; it
-    ///   is not bounded by `MAX_SHED_PER_REBALANCE`, which caps rebalancing only.
+    ///   is not bounded by `REBALANCE_MAX_MOVES_PER_SECOND`, which paces rebalancing only.
     func planDrainingInstances(_ load: PoolLoad, into plan: inout ScalePlan) {
         let reactivated = Set(plan.activate)
         // An instance whose count is unknown may still hold sessions: neither removed nor shed.

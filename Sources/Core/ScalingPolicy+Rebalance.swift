@@ -1,4 +1,51 @@
+/// A rebalance carried out whose shed sessions may still be reconnecting.
+struct MovesInFlight: Sendable, Equatable {
+    /// When it was carried out.
+    var shedAt: Duration
+    /// Sessions on active hosts when it was planned: once the active hosts hold as many
+    /// again, the shed clients are back.
+    var activeSessionsBefore: Int
+}
+
 extension ScalingPolicy {
+    /// How long a rebalance waits at most for the sessions shed by the one before to show up
+    /// again (users who leave meanwhile would otherwise hold it back for good).
+    public static let rebalanceSettleLimit: Duration = .seconds(2)
+    /// How long a rebalance waits at least after the one before: the shed clients reconnect
+    /// within 0–100 ms and the registry shows them 100 ms later. An order that was not carried
+    /// out (dry-run, a server not listening) leaves the count as it was, which must not read as
+    /// "back" at the very next wake.
+    public static let rebalanceSettleMinimum: Duration = .milliseconds(300)
+
+    /// The rebalancing budget at `now`: what was left, refilled at
+    /// `REBALANCE_MAX_MOVES_PER_SECOND`, at most one second of it.
+    func moveBudget(at now: Duration) -> Double {
+        let rate = Double(configuration.rebalanceMovesPerSecond)
+        guard let left = moveBudget, let since = budgetTime else { return rate }
+        return min(rate, left + rate * max(0, (now - since).secondsValue))
+    }
+
+    /// A budget in whole moves (rounded down); a knob built in code near `Int.max` gives
+    /// `Int.max`, never a trap.
+    static func wholeMoves(_ budget: Double) -> Int {
+        guard budget.isFinite, budget > 0 else { return 0 }
+        return budget >= Double(Int.max) ? Int.max : Int(budget)
+    }
+
+    /// Whether the sessions of the last rebalance are back on the active hosts (or the wait
+    /// for them is over), so the pool can be judged again without counting them twice: shed
+    /// from a host, not yet on another, they would make the average look lower than it is.
+    mutating func movesHaveLanded(_ load: PoolLoad, now: Duration) -> Bool {
+        guard let inFlight = movesInFlight else { return true }
+        let waited = now - inFlight.shedAt
+        if (load.activeSessions >= inFlight.activeSessionsBefore && waited >= Self.rebalanceSettleMinimum)
+            || waited >= Self.rebalanceSettleLimit {
+            movesInFlight = nil
+            return true
+        }
+        return false
+    }
+
     /// Rule 4: the "Swiss cheese" rebalance, over **active** hosts only.
     ///
     /// With `A` active hosts holding `Sa` sessions, the average is `Sa / A` sessions, that is
@@ -6,6 +53,7 @@ extension ScalingPolicy {
     /// - Not while a host is starting: the shed clients would reconnect to the old hosts and be
     ///   shed again once the new one is in rotation, so the pool waits for it (at most the
     ///   launch timeout, after which the instance leaves the snapshot).
+    /// - Not while the sessions of the last rebalance are on their way (`movesHaveLanded`).
     /// - A host is over-utilized when `u_h > Ua + OVERUTILIZED_TOLERANCE_PERCENT`; a rebalance
     ///   needs one, and room on the hosts below the average. As in the proof of concept, every
     ///   host below the average can take shed sessions (`UNDERUTILIZED_TOLERANCE_PERCENT` only
@@ -18,20 +66,22 @@ extension ScalingPolicy {
     ///   than `MAX_CONNECTIONS_PER_HOST` (it would refuse them). Least-connections balancing
     ///   sends the shed clients there, so the spread between active hosts never grows, and a
     ///   pool like 8/6/6 ends at 7/7/6 instead of staying put.
-    /// - The total is capped by `MAX_SHED_PER_REBALANCE` (0: no rebalancing).
+    /// - The total is paced by `budget`: `REBALANCE_MAX_MOVES_PER_SECOND` refilled since the
+    ///   last rebalance, at most one second of it (0: no rebalancing). Every over-utilized
+    ///   host sheds in the same round.
     /// - Within the total, the fullest hosts shed first (their counts are lowered together,
     ///   ties by id), which lowers the maximum most.
     /// - Not while a host's count is unknown (the registry lost its data and the servers are
     ///   writing theirs again): an incomplete topology looks uneven when it is not.
-    /// - Not within `REBALANCE_COOLDOWN_SECONDS` of the last rebalance carried out, so shed
-    ///   clients have reconnected before the pool is judged again.
-    func planRebalance(_ load: PoolLoad, now: Duration, into plan: inout ScalePlan) {
+    /// - Not while users are arriving faster than the registry shows them
+    ///   (`PoolLoad.countsHaveSettled`): during a burst the newest servers are still filling,
+    ///   and shedding on counts that lag would move users who were about to land evenly.
+    func planRebalance(_ load: PoolLoad, budget moveBudget: Int, into plan: inout ScalePlan) {
         let hosts = load.active
         let count = hosts.count
         let total = load.activeSessions
-        guard count >= 2, total > 0, configuration.maxShedPerRebalance > 0, load.starting.isEmpty,
-              !load.hasUnknownCounts else { return }
-        if let last = lastRebalance, now - last < configuration.rebalanceCooldown { return }
+        guard count >= 2, total > 0, configuration.rebalanceMovesPerSecond > 0, load.starting.isEmpty,
+              !load.hasUnknownCounts, load.countsHaveSettled else { return }
 
         // Every product and sum saturates: counts are clamped by `PoolLoad`, but a knob built
         // in code may be near `Int.max`, and no input may trap.
@@ -53,7 +103,7 @@ extension ScalingPolicy {
             .map { max(0, fillLevel.saturatingSubtracting($0.sessions)) }
             .saturatingSum()
         let wanted = overUtilized.map { max(0, $0.sessions - target) }.saturatingSum()
-        let budget = min(wanted, room, configuration.maxShedPerRebalance)
+        let budget = min(wanted, room, max(0, moveBudget))
         guard budget > 0 else { return }
 
         let orders = Self.lowerFullestFirst(overUtilized, floor: target, budget: budget)
@@ -71,7 +121,7 @@ extension ScalingPolicy {
         if budget < wanted {
             let limits = [
                 room == budget ? "room \(room) on servers below the average" : nil,
-                configuration.maxShedPerRebalance == budget ? "MAX_SHED_PER_REBALANCE \(configuration.maxShedPerRebalance)" : nil,
+                moveBudget == budget ? "REBALANCE_MAX_MOVES_PER_SECOND \(configuration.rebalanceMovesPerSecond) (\(moveBudget) available now)" : nil,
             ].compactMap { $0 }
             reason += ", \(budget) of \(wanted): limited by " + limits.joined(separator: " and ")
         }

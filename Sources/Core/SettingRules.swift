@@ -24,7 +24,7 @@ public enum SettingRule {
     public static let maxConnectionsPerServer = 1_000_000
     /// The most servers a pool may have (`MIN_INSTANCES`, `MAX_INSTANCES`).
     public static let maxInstances = 10_000
-    /// The most sessions one rebalance may shed (`MAX_SHED_PER_REBALANCE`), and the largest
+    /// The most rebalancing moves per second (`REBALANCE_MAX_MOVES_PER_SECOND`), and the largest
     /// count a `shed N` command carries (larger ones are lowered to it).
     public static let maxShed = 1_000_000
 

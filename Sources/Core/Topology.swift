@@ -64,10 +64,19 @@ public struct InstanceSnapshot: Sendable, Equatable, Hashable {
 public struct TopologySnapshot: Sendable, Equatable {
     /// Every instance of the pool, whatever its state.
     public var instances: [InstanceSnapshot]
+    /// Connections waiting in the load balancer's queue for a server with room: users who
+    /// asked for a session and have none yet.
+    public var queued: Int
+    /// Connections the load balancer holds to the pool's servers. It knows of a connection
+    /// before the registry does (the servers write theirs every 100 ms), so during a burst it
+    /// is the fresher count.
+    public var balancerConnections: Int
 
     /// Creates a snapshot.
-    public init(instances: [InstanceSnapshot]) {
+    public init(instances: [InstanceSnapshot], queued: Int = 0, balancerConnections: Int = 0) {
         self.instances = instances
+        self.queued = queued
+        self.balancerConnections = balancerConnections
     }
 
     /// Instances in rotation.

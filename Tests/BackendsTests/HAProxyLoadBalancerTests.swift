@@ -44,6 +44,36 @@ import WSScaleTestSupport
         }
     }
 
+    @Test("a server at its connection limit takes no more: the next user waits in the queue, read back, until a server with room is in rotation")
+    func connectionLimitQueuesUntilAServerHasRoom() async throws {
+        try await HAProxyBench.run(servers: 2) { bench, servers in
+            let balancer = bench.balancer
+            let (first, second) = (servers[0], servers[1])
+            try await balancer.add(first.0, at: first.1)
+            try await balancer.setConnectionLimit(first.0, 1)
+            try await balancer.setState(first.0, .ready)
+            try await balancer.add(second.0, at: second.1)
+            try await balancer.setConnectionLimit(second.0, 1)
+            try await eventually("the first server is healthy") { try await balancer.servers().first { $0.id == first.0 }?.healthy == true }
+            #expect(try await balancer.read().servers.map(\.connectionLimit) == [1, 1])
+
+            let held = try await LoopbackHTTP.openUpgradedConnection(bench.traffic, path: "/api/v1/websocket/first")
+            defer { held.close(promise: nil) }
+            // The suite's time limit is the only bound on the wait: it ends when a server has room.
+            let waiting = Task { try await LoopbackHTTP.openUpgradedConnection(bench.traffic, path: "/api/v1/websocket/second",
+                                                                             timeout: .seconds(60)) }
+            try await eventually("the second user waits in the queue") { try await balancer.read().queued == 1 }
+            #expect(try await balancer.read().servers.first { $0.id == first.0 }?.currentConnections == 1)
+
+            try await balancer.setState(second.0, .ready)
+            let admitted = try await waiting.value
+            defer { admitted.close(promise: nil) }
+            #expect(try await balancer.read().queued == 0)
+            #expect(try await balancer.read().servers.map(\.currentConnections).sorted() == [1, 1], "one each: the queue went to the server with room")
+            await #expect(throws: HAProxyError.self) { try await balancer.setConnectionLimit("ws-unknown", 5) }
+        }
+    }
+
     @Test func currentConnectionsAreReadBackAndBlockRemoval() async throws {
         try await HAProxyBench.run(servers: 2) { bench, servers in
             let balancer = bench.balancer

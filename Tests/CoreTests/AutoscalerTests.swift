@@ -262,7 +262,7 @@ struct AutoscalerTests {
         #expect(await harness.step(loop, .exit(InstanceExit(id: "ws-a", exitCode: 137, reason: "killed"))).isEmpty)
 
         #expect(harness.calls.all == [], "dry-run called \(harness.calls.all)")
-        #expect(probe.executed == [plan, plan], "the planner hears of plans it would carry out (its cooldowns start)")
+        #expect(probe.executed == [plan, plan], "the planner hears of plans it would carry out (its pacing runs)")
         let status = await loop.status()
         #expect(status.dryRun)
         #expect(status.decisions.allSatisfy { $0.dryRun })
@@ -297,7 +297,7 @@ struct AutoscalerTests {
         #expect(harness.calls.all == [])
     }
 
-    @Test("dry-run decides as a real run would: the planner's cooldowns run")
+    @Test("dry-run decides as a real run would: the planner waits for its rebalance to land as after a real one")
     func dryRunCooldownsRun() async throws {
         let harness = LoopHarness()
         for (id, sessions) in [("ws-a", 10), ("ws-b", 0)] {
@@ -314,10 +314,11 @@ struct AutoscalerTests {
         #expect(plans.count == 1, "\(plans.map(\.actions))")
         #expect(plans.first?.actions.first?.hasPrefix("would shed 5 from ws-a (rebalance)") == true, "\(plans.map(\.actions))")
 
-        harness.clock.advance(by: configuration.rebalanceCooldown)
+        // Nothing was shed, so the count never comes back: the wait ends at its limit.
+        harness.clock.advance(by: ScalingPolicy.rebalanceSettleLimit)
         _ = await harness.step(loop)
         plans = await loop.status().decisions.filter { $0.kind == .plan }
-        #expect(plans.count == 2, "the cooldown is over: the same rebalance is decided again")
+        #expect(plans.count == 2, "the wait is over: the same rebalance is decided again")
         #expect(harness.calls.all == [])
     }
 
@@ -419,7 +420,9 @@ struct AutoscalerTests {
         #expect(a.sessions == 7 && a.utilizationPercent == 70 && a.balancerConnections == 7 && !a.balancerDisagrees)
         #expect(b.state == .draining && b.balancerState == .drain && b.balancerConnections == 3 && b.balancerDisagrees)
         #expect(status.totalSessions == 9)  // read before the shed
-        #expect(status.utilizationPercent == 90)
+        // The rules weigh the larger of the registry's count (9) and the load balancer's (10).
+        #expect(status.utilizationPercent == 100)
+        #expect(status.queued == 0)
         let decision = try #require(status.decisions.first)
         #expect(decision.kind == .plan && decision.reasons == ["ws-b drained too long"] && decision.plan == plan)
         #expect(decision.timestamp == LoopHarness.wallTime && decision.sequence == 1 && decision.errors.isEmpty)

@@ -18,7 +18,7 @@ import Testing
     static let hugeConfigurations: [ScalingConfiguration] = [
         .seed { $0.connectionLimitPerHost = .max },
         .seed { $0.connectionLimitPerHost = .max; $0.maxConnectionsPerHost = .max },
-        .seed { $0.maxConnectionsPerHost = .max; $0.maxShedPerRebalance = .max },
+        .seed { $0.maxConnectionsPerHost = .max; $0.rebalanceMovesPerSecond = .max },
         .seed { $0.maxInstances = .max; $0.overutilizedTolerancePercent = .max; $0.underutilizedTolerancePercent = .max },
         .seed { $0.maxInstances = .max; $0.maxUtilizationPercent = .max },
         .seed { $0.maxConnectionsPerHost = .min; $0.maxInstances = .min },
@@ -45,7 +45,7 @@ import Testing
 
     @Test func aHugeCountIsClampedAndTheRebalanceStillLevels() {
         var policy = ScalingPolicy(configuration: .seed {
-            $0.connectionLimitPerHost = .max; $0.maxConnectionsPerHost = .max; $0.maxShedPerRebalance = .max
+            $0.connectionLimitPerHost = .max; $0.maxConnectionsPerHost = .max; $0.rebalanceMovesPerSecond = .max
         })
         let plan = policy.plan(for: .active(Int.max, 0), now: .seconds(100))
         // Count and limit clamped to 2^32: not overloaded, and half of ws-1's sessions go.

@@ -27,8 +27,7 @@ import Testing
             "MAX_INSTANCES": "8",
             "DRAIN_TIMEOUT_SECONDS": "60",
             "SCALE_IN_STABILIZATION_SECONDS": "2.5",
-            "REBALANCE_COOLDOWN_SECONDS": "0",
-            "MAX_SHED_PER_REBALANCE": "7",
+            "REBALANCE_MAX_MOVES_PER_SECOND": "7",
             "DRY_RUN": "yes",
         ]
         let configuration = try ScalingConfiguration.load(environment: environment, dotEnv: nil)
@@ -43,8 +42,7 @@ import Testing
         expected.maxInstances = 8
         expected.drainTimeout = .seconds(60)
         expected.scaleInStabilization = .milliseconds(2500)
-        expected.rebalanceCooldown = .zero
-        expected.maxShedPerRebalance = 7
+        expected.rebalanceMovesPerSecond = 7
         expected.dryRun = true
         #expect(configuration == expected)
         #expect(Set(environment.keys) == Set(ScalingConfiguration.Variable.allCases.map(\.rawValue)))
@@ -92,10 +90,11 @@ import Testing
         (["DRAIN_TIMEOUT_SECONDS": "-1"], "DRAIN_TIMEOUT_SECONDS", "at least 0 seconds"),
         (["DRAIN_TIMEOUT_SECONDS": "1e300"], "DRAIN_TIMEOUT_SECONDS", "at most 1000000000000 seconds"),
         (["SCALE_IN_STABILIZATION_SECONDS": "-0.5"], "SCALE_IN_STABILIZATION_SECONDS", "at least 0 seconds"),
-        (["REBALANCE_COOLDOWN_SECONDS": "3s"], "REBALANCE_COOLDOWN_SECONDS", "number of seconds"),
-        (["MAX_SHED_PER_REBALANCE": "-1"], "MAX_SHED_PER_REBALANCE", "between 0 and 1000000"),
-        (["MAX_SHED_PER_REBALANCE": "9223372036854775807"], "MAX_SHED_PER_REBALANCE", "between 0 and 1000000"),
-        (["MAX_SHED_PER_REBALANCE": "1.5"], "MAX_SHED_PER_REBALANCE", "whole number"),
+        (["REBALANCE_MAX_MOVES_PER_SECOND": "-1"], "REBALANCE_MAX_MOVES_PER_SECOND", "between 0 and 1000000"),
+        (["REBALANCE_MAX_MOVES_PER_SECOND": "9223372036854775807"], "REBALANCE_MAX_MOVES_PER_SECOND", "between 0 and 1000000"),
+        (["REBALANCE_MAX_MOVES_PER_SECOND": "1.5"], "REBALANCE_MAX_MOVES_PER_SECOND", "whole number"),
+        (["MAX_SHED_PER_REBALANCE": "100"], "MAX_SHED_PER_REBALANCE", "was replaced by REBALANCE_MAX_MOVES_PER_SECOND"),
+        (["REBALANCE_COOLDOWN_SECONDS": "3"], "REBALANCE_COOLDOWN_SECONDS", "was replaced by REBALANCE_MAX_MOVES_PER_SECOND"),
         (["DRY_RUN": "perhaps"], "DRY_RUN", "true or false"),
     ]
 
@@ -168,8 +167,7 @@ import Testing
             "MAX_INSTANCES=20",
             "DRAIN_TIMEOUT_SECONDS=300",
             "SCALE_IN_STABILIZATION_SECONDS=10",
-            "REBALANCE_COOLDOWN_SECONDS=3",
-            "MAX_SHED_PER_REBALANCE=100",
+            "REBALANCE_MAX_MOVES_PER_SECOND=1000",
             "DRY_RUN=false",
         ])
     }
@@ -178,7 +176,7 @@ import Testing
         var configuration = ScalingConfiguration()
         configuration.drainTimeout = .milliseconds(1250)
         configuration.scaleInStabilization = .milliseconds(5)
-        configuration.rebalanceCooldown = .zero
+        configuration.rebalanceMovesPerSecond = 0
         configuration.dryRun = true
         configuration.minInstances = 3
         let environment = Dictionary(uniqueKeysWithValues: configuration.describe().map { ($0.name, $0.value) })

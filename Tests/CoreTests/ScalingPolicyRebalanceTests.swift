@@ -19,19 +19,19 @@ import Testing
                    expected: ScalePlan(shed: [rebalance("ws-1", 2)]),
                    reasons: ["shedding 2 from ws-1 (not below 7 each)"]),
         PolicyCase(name: "fullest first within the total",
-                   configuration: .seed { $0.maxShedPerRebalance = 3 },
+                   configuration: .seed { $0.rebalanceMovesPerSecond = 3 },
                    instances: TopologySnapshot.active(12, 11, 0).instances,
                    expected: ScalePlan(shed: [rebalance("ws-1", 2), rebalance("ws-2", 1)]),
-                   reasons: ["shedding 2 from ws-1, 1 from ws-2 (not below 8 each), 3 of 7: limited by MAX_SHED_PER_REBALANCE 3"]),
+                   reasons: ["shedding 2 from ws-1, 1 from ws-2 (not below 8 each), 3 of 7: limited by REBALANCE_MAX_MOVES_PER_SECOND 3 (3 available now)"]),
         PolicyCase(name: "without a cap both come down to the average",
                    instances: TopologySnapshot.active(12, 11, 0).instances,
                    expected: ScalePlan(shed: [rebalance("ws-1", 4), rebalance("ws-2", 3)])),
-        PolicyCase(name: "MAX_SHED_PER_REBALANCE caps the total",
-                   configuration: .seed { $0.maxShedPerRebalance = 5 },
+        PolicyCase(name: "REBALANCE_MAX_MOVES_PER_SECOND caps a round at one second of moves",
+                   configuration: .seed { $0.rebalanceMovesPerSecond = 5 },
                    instances: TopologySnapshot.active(30, 0, 0, 0, 0).instances,
                    expected: ScalePlan(shed: [rebalance("ws-1", 5)])),
-        PolicyCase(name: "MAX_SHED_PER_REBALANCE 0 turns rebalancing off",
-                   configuration: .seed { $0.maxShedPerRebalance = 0 },
+        PolicyCase(name: "REBALANCE_MAX_MOVES_PER_SECOND 0 turns rebalancing off",
+                   configuration: .seed { $0.rebalanceMovesPerSecond = 0 },
                    instances: TopologySnapshot.active(30, 0, 0, 0, 0).instances,
                    expected: ScalePlan()),
         PolicyCase(name: "no notably short host: the over-utilized one still comes down to the average",
@@ -124,7 +124,8 @@ import Testing
         #expect(overloaded.launch == 2)
     }
 
-    @Test func cooldownStartsWhenARebalanceIsCarriedOut() {
+    @Test("the next round waits for the shed sessions to come back, at most the settle limit; it never counts them twice")
+    func nextRoundWaitsForTheMovesToLand() {
         var policy = ScalingPolicy(configuration: .seed)
         let uneven = TopologySnapshot.active(14, 0)
         let first = policy.plan(for: uneven, now: .seconds(10))
@@ -132,12 +133,39 @@ import Testing
         // Not carried out (dry run): planned again.
         #expect(policy.plan(for: uneven, now: .seconds(11)).rebalanceSheds == ["ws-1": 7])
         policy.planExecuted(first, now: .seconds(11))
-        #expect(policy.plan(for: uneven, now: .seconds(12)).isEmpty)
-        #expect(policy.plan(for: uneven, now: .milliseconds(13_999)).isEmpty)
-        #expect(policy.plan(for: uneven, now: .seconds(14)).rebalanceSheds == ["ws-1": 7])
+        // Shed, not yet back: 7 / 0 would look like an average of 3.5 and shed 3 more.
+        #expect(policy.plan(for: .active(7, 0), now: .milliseconds(11_100)).isEmpty)
+        #expect(policy.plan(for: .active(7, 4), now: .milliseconds(11_200)).isEmpty)
+        // Back (14 on the active hosts again): judged again at once, and balanced.
+        #expect(policy.plan(for: .active(7, 7), now: .milliseconds(11_300)).isEmpty)
+        #expect(policy.plan(for: .active(14, 0), now: .milliseconds(11_400)).rebalanceSheds == ["ws-1": 7],
+                "nothing in flight any more: a new hole is rebalanced without a cooldown")
+
+        // Users who left meanwhile: the wait ends at the settle limit.
+        var leaving = ScalingPolicy(configuration: .seed)
+        leaving.planExecuted(leaving.plan(for: uneven, now: .seconds(0)), now: .seconds(0))
+        #expect(leaving.plan(for: .active(9, 0), now: .milliseconds(1_999)).isEmpty)
+        #expect(leaving.plan(for: .active(9, 0), now: .seconds(2)).rebalanceSheds == ["ws-1": 4])
     }
 
-    @Test func aPlanWithoutRebalanceDoesNotStartTheCooldown() {
+    @Test("the budget refills at REBALANCE_MAX_MOVES_PER_SECOND, up to one second of it, and every over-utilized host sheds in the same round")
+    func budgetRefillsAtTheRate() {
+        var policy = ScalingPolicy(configuration: .seed { $0.rebalanceMovesPerSecond = 10; $0.connectionLimitPerHost = 100; $0.maxConnectionsPerHost = 300; $0.minUtilizationPercent = 0 })
+        // 60 + 60 on two hosts, two empty: 60 moves wanted, 10 available.
+        let uneven = TopologySnapshot.active(60, 60, 0, 0)
+        let first = policy.plan(for: uneven, now: .seconds(0))
+        #expect(first.rebalanceSheds == ["ws-1": 5, "ws-2": 5], "both over-utilized hosts shed at once")
+        policy.planExecuted(first, now: .seconds(0))
+        let after = TopologySnapshot.active(55, 55, 5, 5)  // the 10 came back
+        #expect(policy.plan(for: after, now: .milliseconds(300)).rebalanceSheds == ["ws-1": 2, "ws-2": 1],
+                "300 ms refilled 3 moves")
+        // Long idle: never more than one second of moves at once.
+        var idle = ScalingPolicy(configuration: .seed { $0.rebalanceMovesPerSecond = 10; $0.connectionLimitPerHost = 100; $0.maxConnectionsPerHost = 300; $0.minUtilizationPercent = 0 })
+        idle.planExecuted(idle.plan(for: uneven, now: .seconds(0)), now: .seconds(0))
+        #expect(idle.plan(for: after, now: .seconds(3600)).rebalanceSheds.values.reduce(0, +) == 10)
+    }
+
+    @Test func aPlanWithoutRebalanceSpendsNoBudget() {
         var policy = ScalingPolicy(configuration: .seed)
         let launch = policy.plan(for: .active(30), now: .seconds(0))
         policy.planExecuted(launch, now: .seconds(0))

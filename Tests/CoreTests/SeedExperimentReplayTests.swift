@@ -44,8 +44,9 @@ import Testing
             .at(2, Self.active(30, 0, 0, 0, 0), ScalePlan(shed: [rebalance("ws-1", 24)]),
                 reason: "rebalance: average 60.0% (30 sessions on 5 active servers of 10); over 70.0%: ws-1 300.0%; "
                     + "under 50.0%: ws-2 0.0%, ws-3 0.0%, ws-4 0.0%, ws-5 0.0%; shedding 24 from ws-1 (not below 6 each)"),
-            // The 24 shed and the 10 refused reconnect (least connections): within the cooldown, nothing.
-            .at(3, Self.active(6, 10, 9, 8, 7)),
+            // The 24 shed and the 10 refused reconnect (least connections); back on the
+            // active hosts, the pool is judged again: ws-2 is above the average + 10 %.
+            .at(3, Self.active(6, 10, 9, 8, 7), ScalePlan(shed: [rebalance("ws-2", 2)])),
             .at(4, Self.active(6, 9, 9, 8, 8)),
             // 40 sessions on 5 servers is 80 %: not above 80 %, and nobody is over the average + 10 %.
             .at(10, Self.active(8, 8, 8, 8, 8)),

@@ -53,7 +53,7 @@ struct PodmanStackTests {
         #expect(left.isEmpty, "left behind: \(left)")
     }
 
-    @Test("podman 1: 40 users at once; the overflow is refused (1013), then everyone gets in, no server above 30")
+    @Test("podman 1: 40 users at once; the overflow waits in HAProxy's queue for the new servers (none refused), everyone gets in, no server above 30")
     func burstOfUsers() async throws {
         let (report, left) = try await ContainerBackendStack.run(engine: .podman) { stack in
             try await StackScenario(api: StackAPI(clientPort: stack.clientPort, balancerPort: stack.balancerPort),
@@ -62,7 +62,7 @@ struct PodmanStackTests {
         #expect(left.isEmpty, "left behind: \(left)")
         print("podman experiment 1: all 40 connected after \(report.timeToAllConnected), first server refused "
               + "\(report.refusedByFirstServer), highest \(report.highestSessions) sessions, \(report.servers) servers")
-        #expect(report.refusedByFirstServer > 0)
+        #expect(report.refusedByFirstServer == 0)
         #expect(report.highestSessions <= 30)
         #expect(report.timeToAllConnected < .seconds(20))
     }

@@ -5,7 +5,8 @@ extension StackScenario {
     public struct BurstReport: Sendable {
         /// From the connect request until every user was connected and registered.
         public var timeToAllConnected: Duration
-        /// Connections the first server refused (1013) during the burst.
+        /// Connections the first server refused (1013) during the burst: none, since HAProxy
+        /// holds the overflow in its queue for the servers being launched.
         public var refusedByFirstServer: Double
         /// The most sessions any server had in any sample.
         public var highestSessions: Int
@@ -13,9 +14,12 @@ extension StackScenario {
         public var servers: Int
     }
 
-    /// Experiment 1: `count` users at once against `MIN_INSTANCES` servers. The first server
-    /// refuses the overflow with 1013, new servers come up, every user is connected within
-    /// `timeout`, and no server ever holds more than `MAX_CONNECTIONS_PER_HOST`.
+    /// Experiment 1: `count` users at once against `MIN_INSTANCES` servers. In the proof of
+    /// concept the first server refused the overflow with 1013; here HAProxy holds it in its
+    /// queue (each server's `maxconn` is the balancer's `ServerConnectionLimit`), new servers
+    /// come up and take it, every user is connected within `timeout`, none is refused, and no
+    /// server ever holds more than `MAX_CONNECTIONS_PER_HOST` (the report says how many the
+    /// fullest held: about the scale-out threshold, `ceil(L × (max + tolerance) / 100)`).
     public func burstOfUsers(_ count: Int = 40, timeout: Duration = .seconds(20)) async throws -> BurstReport {
         let before = try await api.topology()
         guard before.active.count == knobs.minInstances, let first = before.active.first, let firstPort = first.endpoint?.port else {
@@ -40,9 +44,8 @@ extension StackScenario {
             throw ScenarioFailure("the first server \(first.id) reports no wsscale_connections_refused_total")
         }
         let refused = refusedAfter - refusedBefore
-        if count > knobs.hardLimit, refused <= 0 {
-            throw ScenarioFailure("\(count) users at once > MAX_CONNECTIONS_PER_HOST \(knobs.hardLimit), "
-                                  + "but the first server \(first.id) refused none (1013)")
+        if refused > 0 {
+            throw ScenarioFailure("the first server \(first.id) refused \(refused) (1013): the overflow should have waited in HAProxy's queue")
         }
         let highest = await sampler.highestSessions
         if highest > knobs.hardLimit {

@@ -18,7 +18,7 @@ extension StackScenario {
     /// (The policy never sheds a host below the average, so the holed server may stay below
     /// average − tolerance; only the upper side is a rule.)
     /// - Parameter quiet: how long the filled pool must stay unchanged before the hole is made;
-    ///   longer than `REBALANCE_COOLDOWN_SECONDS`, so no rebalance is still pending.
+    ///   long enough for the shed sessions of a rebalance to be back, so none is still pending.
     public func swissCheese(total: Int = 40, keep: Int = 1, setupBatch: Int = 8, quiet: Duration = .milliseconds(1500),
                             timeout: Duration = .seconds(10), prefix: String = "cheese") async throws -> SwissCheeseReport {
         // Users arrive in batches (as in experiment 2): the pool grows in steps to about

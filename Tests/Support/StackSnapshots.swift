@@ -43,6 +43,8 @@ public struct TopologySnapshot: Sendable, Decodable {
     public var totalSessions: Int
     /// Overall utilization in percent.
     public var utilizationPercent: Double
+    /// Connections waiting in the load balancer's queue (absent from older balancers: 0).
+    public var queued: Int?
     /// The last decisions.
     public var decisions: [DecisionEntry]
     /// When the balancer last read the pool (ms since 1970); the status stays as it was while

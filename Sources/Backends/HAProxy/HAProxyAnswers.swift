@@ -17,10 +17,12 @@ public struct HAProxyServerStatus: Sendable, Equatable {
     public var status: String
     /// `check_status` from `show stat` (`L7OK`, `L7STS`, `L4CON`, `INI` …), empty when unchecked.
     public var checkStatus: String
+    /// `slim` from `show stat`: the server's `maxconn`; `nil` when it has none.
+    public var connectionLimit: Int?
 
     /// Creates a server status.
     public init(name: String, endpoint: Endpoint, operationalState: Int, adminState: Int,
-                currentSessions: Int, status: String, checkStatus: String) {
+                currentSessions: Int, status: String, checkStatus: String, connectionLimit: Int? = nil) {
         self.name = name
         self.endpoint = endpoint
         self.operationalState = operationalState
@@ -28,6 +30,7 @@ public struct HAProxyServerStatus: Sendable, Equatable {
         self.currentSessions = currentSessions
         self.status = status
         self.checkStatus = checkStatus
+        self.connectionLimit = connectionLimit
     }
 
     /// The administrative state: any maintenance bit wins over drain, drain over ready.
@@ -46,7 +49,8 @@ public struct HAProxyServerStatus: Sendable, Equatable {
 
     /// The same server in the load balancer protocol's terms.
     public var balancerServer: BalancerServer {
-        BalancerServer(id: name, endpoint: endpoint, state: state, healthy: healthy, currentConnections: currentSessions)
+        BalancerServer(id: name, endpoint: endpoint, state: state, healthy: healthy, currentConnections: currentSessions,
+                       connectionLimit: connectionLimit)
     }
 }
 
@@ -103,7 +107,7 @@ public enum HAProxyAnswers {
     /// the backend (frontend / backend summary rows and other backends are left out).
     /// - Parameters:
     ///   - serversState: the answer to `show servers state <backend>`.
-    ///   - stat: the answer to `show stat <backend> 4 -1` (or a wider `show stat`).
+    ///   - stat: the answer to `show stat <backend> 6 -1` (or a wider `show stat`).
     ///   - backend: the backend's name.
     public static func servers(serversState: String, stat: String, backend: String) -> [HAProxyServerStatus] {
         var statByName: [String: [String: String]] = [:]
@@ -122,7 +126,15 @@ public enum HAProxyAnswers {
                 adminState: row["srv_admin_state"].flatMap(Int.init) ?? 0,
                 currentSessions: stat["scur"].flatMap(Int.init) ?? 0,
                 status: stat["status"] ?? "",
-                checkStatus: stat["check_status"] ?? "")
+                checkStatus: stat["check_status"] ?? "",
+                connectionLimit: stat["slim"].flatMap(Int.init).flatMap { $0 > 0 ? $0 : nil })
         }
+    }
+
+    /// The connections waiting in the backend's queue: `qcur` of its `BACKEND` row in
+    /// `show stat <backend> 6 -1` (0 when the row is missing or unreadable).
+    public static func queued(stat: String, backend: String) -> Int {
+        let row = parseStat(stat).first { $0["pxname"] == backend && $0["svname"] == "BACKEND" }
+        return max(0, row?["qcur"].flatMap(Int.init) ?? 0)
     }
 }

@@ -33,6 +33,9 @@ public struct HAProxyConfiguration: Sendable, Equatable {
     public var tunnelTimeout: Duration
     /// `timeout http-request`: time to receive a whole request head.
     public var httpRequestTimeout: Duration
+    /// `timeout queue`: how long a connection waits for a server with room (every server at
+    /// its `maxconn`, `ServerConnectionLimit`) before it gets a 503, long enough for a launch.
+    public var queueTimeout: Duration
     /// Global `maxconn`; `nil` lets HAProxy derive it from the open-file limit.
     public var maxConnections: Int?
     /// What one client address may do on the traffic port.
@@ -57,6 +60,7 @@ public struct HAProxyConfiguration: Sendable, Equatable {
                 clientServerTimeout: Duration = .seconds(30),
                 tunnelTimeout: Duration = .seconds(3600),
                 httpRequestTimeout: Duration = .seconds(10),
+                queueTimeout: Duration = .seconds(30),
                 maxConnections: Int? = nil,
                 sourceLimits: HAProxySourceLimits = HAProxySourceLimits()) {
         self.sourceLimits = sourceLimits
@@ -72,6 +76,7 @@ public struct HAProxyConfiguration: Sendable, Equatable {
         self.clientServerTimeout = clientServerTimeout
         self.tunnelTimeout = tunnelTimeout
         self.httpRequestTimeout = httpRequestTimeout
+        self.queueTimeout = queueTimeout
         self.maxConnections = maxConnections
     }
 
@@ -157,6 +162,11 @@ public struct HAProxyConfiguration: Sendable, Equatable {
         lines.append("    timeout tunnel \(HAProxyDuration.render(tunnelTimeout))")
         lines.append("    timeout client-fin \(HAProxyDuration.render(clientServerTimeout))")
         lines.append("    timeout http-request \(HAProxyDuration.render(httpRequestTimeout))")
+        // A burst waits here for the servers being launched (each server's maxconn is the
+        // balancer's `ServerConnectionLimit`); a client that leaves meanwhile is dropped from
+        // the queue instead of being sent to a server that would admit a session nobody holds.
+        lines.append("    timeout queue \(HAProxyDuration.render(queueTimeout))")
+        lines.append("    option abortonclose")
         lines.append("")
         lines.append("frontend \(frontendName)")
         lines.append("    bind \(trafficBind)")

@@ -16,8 +16,10 @@ import WSScaleCore
 /// - `remove`: maintenance, then `del server` retried until HAProxy holds no connection to
 ///   the server or `removalTimeout` passes (then it throws, unless told to shut the
 ///   sessions down).
-/// - `servers()`: `show servers state <backend>` (admin and operational state, address)
-///   joined with `show stat <backend> 4 -1` (current sessions, check status).
+/// - `read()`: `show servers state <backend>` (admin and operational state, address)
+///   joined with `show stat <backend> 6 -1` (current sessions, check status, `maxconn`; the
+///   backend's row gives the queue).
+/// - `setConnectionLimit`: `set maxconn server <backend>/<id> N`.
 public struct HAProxyLoadBalancer: LoadBalancer {
     /// The runtime API it talks to.
     public let api: HAProxyRuntimeAPI
@@ -55,19 +57,37 @@ public struct HAProxyLoadBalancer: LoadBalancer {
 
     /// The backend's servers with HAProxy's full view of each.
     public func serverStatuses() async throws -> [HAProxyServerStatus] {
+        try await statusesAndQueue().servers
+    }
+
+    /// The pool's servers with their state, health, current connections and connection
+    /// limit, and the backend's queue.
+    public func read() async throws -> BalancerReading {
+        let (servers, queued) = try await statusesAndQueue()
+        return BalancerReading(servers: servers.map(\.balancerServer), queued: queued)
+    }
+
+    /// `show servers state` and `show stat` (backend row and servers) of the backend.
+    private func statusesAndQueue() async throws -> (servers: [HAProxyServerStatus], queued: Int) {
         async let state = api.execute("show servers state \(backend)")
-        async let stat = api.execute("show stat \(backend) 4 -1")
+        async let stat = api.execute("show stat \(backend) 6 -1")
         let (stateText, statText) = try await (state, stat)
         if !stateText.hasPrefix("1\n") && !stateText.hasPrefix("1\r\n") {
             throw HAProxyError(stateText.trimmingCharacters(in: .whitespacesAndNewlines),
                                command: "show servers state \(backend)")
         }
-        return HAProxyAnswers.servers(serversState: stateText, stat: statText, backend: backend)
+        return (HAProxyAnswers.servers(serversState: stateText, stat: statText, backend: backend),
+                HAProxyAnswers.queued(stat: statText, backend: backend))
     }
 
-    /// The pool's servers with their state, health and current connections.
-    public func servers() async throws -> [BalancerServer] {
-        try await serverStatuses().map(\.balancerServer)
+    /// Sets the most connections HAProxy holds to a server (`maxconn`); past it, new ones wait
+    /// in the backend's queue for `timeout queue`.
+    /// - Throws: `HAProxyError` when the server does not exist or HAProxy refuses.
+    public func setConnectionLimit(_ id: InstanceID, _ limit: Int) async throws {
+        try validate(id)
+        guard limit >= 1 else { throw HAProxyError("a connection limit must be at least 1, not \(limit)") }
+        try await expectEmptyAnswer("set maxconn server \(backend)/\(id) \(limit)")
+        logger.debug("set HAProxy server maxconn", metadata: ["instance": "\(id)", "maxconn": "\(limit)"])
     }
 
     /// Adds a server in maintenance, its health check configured but disabled.

@@ -24,7 +24,21 @@ actor FakeBalancer: LoadBalancer {
     /// The state of one server, `nil` when absent.
     func state(of id: InstanceID) -> BalancerServerState? { table[id]?.state }
 
-    func servers() async throws -> [BalancerServer] { Array(table.values) }
+    /// Connections waiting in the queue, as the next `read()` reports them.
+    private(set) var queued = 0
+
+    func setQueued(_ count: Int) { queued = count }
+
+    func read() async throws -> BalancerReading { BalancerReading(servers: Array(table.values), queued: queued) }
+
+    /// Not in the call log: it is set at every wake where it changed, beside the plan.
+    func setConnectionLimit(_ id: InstanceID, _ limit: Int) async throws {
+        guard table[id] != nil else { throw DriverError("no such server", instance: id) }
+        table[id]?.connectionLimit = limit
+    }
+
+    /// The connection limit of one server, `nil` when absent or unset.
+    func connectionLimit(of id: InstanceID) -> Int? { table[id]?.connectionLimit }
 
     func add(_ id: InstanceID, at endpoint: Endpoint) async throws {
         calls.append("lb.add \(id)")

@@ -72,7 +72,7 @@ do {
     }
     for round in 1...options.rounds {
         try await PoolReset(scenario: scenario).run()
-        // Quiet for 4 s before the hole: longer than the default 3 s rebalance cooldown.
+        // Quiet for 4 s before the hole: longer than a rebalance takes to land (2 s at most).
         let report = try await scenario.swissCheese(total: 40, quiet: .seconds(4), timeout: .seconds(30), prefix: "cheese\(round)")
         settle.append(report.settleTime)
         print(String(format: "swiss cheese round %d: %d users left %@, settled in %.3f s",

@@ -1,0 +1,42 @@
+/// How many connections the load balancer may hold to one server at most (HAProxy's per-server
+/// `maxconn`). Past it, new users wait in the load balancer's queue instead of piling onto the
+/// servers that exist, and the queue is counted as demand by the growth rule
+/// (`PoolLoad.demand`): a burst waits for the capacity being launched, then lands on it.
+///
+/// With `L` = `CONNECTION_LIMIT_PER_HOST` and `t = MAX_UTILIZATION_PERCENT +
+/// OVERUTILIZED_TOLERANCE_PERCENT` (the scale-out threshold):
+/// - **Steady:** `ceil(L × t / 100)`, the count at which the pool scales out. A server does not
+///   go past the threshold while others could be launched; the user who would take it past
+///   waits (one launch) instead of overloading it.
+/// - **When the pool cannot grow** (`MAX_INSTANCES` instances): `MAX_CONNECTIONS_PER_HOST`, the
+///   servers' own hard limit, so every room there is is used.
+/// - **While users wait and servers start** (a burst): the share each server will hold once
+///   they are up, `ceil((S + Q) / (active + starting))`, when that is lower than the above. The
+///   servers that are up stop there, and the queue goes to the new ones as they come into
+///   rotation. With nobody waiting (a replacement launch, the first server) the limit stays.
+///
+/// Never above `MAX_CONNECTIONS_PER_HOST`, never below 1. A server already above its limit
+/// keeps its sessions: it only gets no new one.
+public enum ServerConnectionLimit {
+    /// The per-server limit for `snapshot` under `configuration`.
+    /// - Parameter launching: servers being launched that the snapshot does not show yet.
+    public static func perServer(_ snapshot: TopologySnapshot, launching: Int = 0,
+                                 configuration: ScalingConfiguration) -> Int {
+        var snapshot = snapshot
+        for index in 0..<max(0, launching) {
+            snapshot.instances.append(InstanceSnapshot(id: "launching-\(index)", state: .starting, sessions: 0))
+        }
+        let load = PoolLoad(snapshot, limit: configuration.connectionLimitPerHost)
+        let hardLimit = max(1, configuration.maxConnectionsPerHost)
+        let threshold = configuration.maxUtilizationPercent.saturatingAdding(configuration.overutilizedTolerancePercent)
+        let hundredfold = load.limit.saturatingMultiplied(by: max(0, threshold))
+        let steady = hundredfold / 100 + (hundredfold % 100 == 0 ? 0 : 1)
+        var limit = load.total >= configuration.maxInstances ? hardLimit : steady
+        if load.queued > 0, !load.starting.isEmpty, load.capacityServers > 0 {
+            let servers = load.capacityServers
+            let share = load.demand / servers + (load.demand % servers == 0 ? 0 : 1)
+            limit = min(limit, share)
+        }
+        return min(max(1, limit), hardLimit)
+    }
+}
