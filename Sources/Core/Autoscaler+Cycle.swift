@@ -44,7 +44,7 @@ extension Autoscaler {
 
         let plan = planner.plan(for: reconciliation.snapshot, now: now)
         await limitConnections(ServerConnectionLimit.perServer(reconciliation.snapshot, launching: plan.launch,
-                                                               configuration: configuration),
+                                                               previous: serverConnectionLimit, configuration: configuration),
                                servers: observation.balancer)
         guard !plan.isEmpty else {
             logger.trace("nothing to do", metadata: ["instances": "\(reconciliation.snapshot.instances.count)"])

@@ -17,10 +17,18 @@
 ///
 /// Never above `MAX_CONNECTIONS_PER_HOST`, never below 1. A server already above its limit
 /// keeps its sessions: it only gets no new one.
+///
+/// While users wait or servers start, the limit only comes down (`previous`): raising it makes
+/// HAProxy hand queued connections to the servers at once, counting against the limit only
+/// the connections already established, so a raise in the middle of a burst lets a server
+/// take more than any limit said (seen: 534 on a server limited to 334). It goes back up once
+/// the queue is empty and nothing starts.
 public enum ServerConnectionLimit {
     /// The per-server limit for `snapshot` under `configuration`.
-    /// - Parameter launching: servers being launched that the snapshot does not show yet.
-    public static func perServer(_ snapshot: TopologySnapshot, launching: Int = 0,
+    /// - Parameters:
+    ///   - launching: servers being launched that the snapshot does not show yet.
+    ///   - previous: the limit in force, if any.
+    public static func perServer(_ snapshot: TopologySnapshot, launching: Int = 0, previous: Int? = nil,
                                  configuration: ScalingConfiguration) -> Int {
         var snapshot = snapshot
         for index in 0..<max(0, launching) {
@@ -36,6 +44,9 @@ public enum ServerConnectionLimit {
             let servers = load.capacityServers
             let share = load.demand / servers + (load.demand % servers == 0 ? 0 : 1)
             limit = min(limit, share)
+        }
+        if let previous, load.queued > 0 || !load.starting.isEmpty {
+            limit = min(limit, previous)
         }
         return min(max(1, limit), hardLimit)
     }

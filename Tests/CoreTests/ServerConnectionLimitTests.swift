@@ -43,6 +43,20 @@ struct ServerConnectionLimitTests {
                                                 configuration: Self.configuration) == 400)
     }
 
+    @Test("during a burst the limit only comes down; it goes back up once the queue is empty and nothing starts")
+    func onlyDownDuringABurst() {
+        let config = Self.configuration
+        let lowered = ServerConnectionLimit.perServer(Self.pool(active: [400], starting: 17, queued: 5600), previous: 400, configuration: config)
+        #expect(lowered == 334)
+        // The counts move (a lower demand read): down again, never back up while it lasts.
+        #expect(ServerConnectionLimit.perServer(Self.pool(active: [400, 300], starting: 16, queued: 5000), previous: 334, configuration: config) == 317)
+        #expect(ServerConnectionLimit.perServer(Self.pool(active: [400, 334], starting: 16, queued: 5266), previous: 317, configuration: config) == 317)
+        #expect(ServerConnectionLimit.perServer(Self.pool(active: [400, 334], starting: 1), previous: 316, configuration: config) == 316,
+                "a server still starting: still the burst's limit")
+        #expect(ServerConnectionLimit.perServer(Self.pool(active: Array(repeating: 334, count: 18)), previous: 316, configuration: config) == 400,
+                "over: back to the threshold")
+    }
+
     @Test("a launch with nobody waiting (a replacement, the first server) leaves the limit alone")
     func launchWithoutQueue() {
         #expect(ServerConnectionLimit.perServer(Self.pool(active: [100, 100, 100], starting: 1), configuration: Self.configuration) == 400)
