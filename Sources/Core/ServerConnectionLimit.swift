@@ -8,8 +8,9 @@
 /// - **Steady:** `ceil(L × t / 100)`, the count at which the pool scales out. A server does not
 ///   go past the threshold while others could be launched; the user who would take it past
 ///   waits (one launch) instead of overloading it.
-/// - **When the pool cannot grow** (`MAX_INSTANCES` instances): `MAX_CONNECTIONS_PER_HOST`, the
-///   servers' own hard limit, so every room there is is used.
+/// - **When the pool cannot grow** (`MAX_INSTANCES` instances): the larger of that and the
+///   share of what is asked, `ceil((S + Q) / (active + starting))`, so everyone fits and no
+///   server takes more than its share.
 /// - **While users wait and servers start** (a burst): the share each server will hold once
 ///   they are up, `ceil((S + Q) / (active + starting))`, when that is lower than the above. The
 ///   servers that are up stop there, and the queue goes to the new ones as they come into
@@ -18,11 +19,11 @@
 /// Never above `MAX_CONNECTIONS_PER_HOST`, never below 1. A server already above its limit
 /// keeps its sessions: it only gets no new one.
 ///
-/// While users wait or servers start, the limit only comes down (`previous`): raising it makes
-/// HAProxy hand queued connections to the servers at once, counting against the limit only
-/// the connections already established, so a raise in the middle of a burst lets a server
-/// take more than any limit said (seen: 534 on a server limited to 334). It goes back up once
-/// the queue is empty and nothing starts.
+/// While servers start for a pool that can still grow, the limit only comes down (`previous`):
+/// raising it makes HAProxy hand queued connections to the servers at once, counting against
+/// the limit only the connections already established, so a raise in the middle of a burst
+/// lets a server take more than any limit said (seen: 534 on a server limited to 334). It goes
+/// back up once nothing starts.
 public enum ServerConnectionLimit {
     /// The per-server limit for `snapshot` under `configuration`.
     /// - Parameters:
@@ -39,13 +40,19 @@ public enum ServerConnectionLimit {
         let threshold = configuration.maxUtilizationPercent.saturatingAdding(configuration.overutilizedTolerancePercent)
         let hundredfold = load.limit.saturatingMultiplied(by: max(0, threshold))
         let steady = hundredfold / 100 + (hundredfold % 100 == 0 ? 0 : 1)
-        var limit = load.total >= configuration.maxInstances ? hardLimit : steady
-        if load.queued > 0, !load.starting.isEmpty, load.capacityServers > 0 {
-            let servers = load.capacityServers
-            let share = load.demand / servers + (load.demand % servers == 0 ? 0 : 1)
-            limit = min(limit, share)
+        let servers = max(1, load.capacityServers)
+        let share = load.demand / servers + (load.demand % servers == 0 ? 0 : 1)
+        let canGrow = load.total < configuration.maxInstances
+        var limit: Int
+        if !canGrow {
+            // No server is coming: each takes its share of what is asked, as far as it may.
+            limit = max(steady, share)
+        } else if load.queued > 0, !load.starting.isEmpty {
+            limit = min(steady, share)
+        } else {
+            limit = steady
         }
-        if let previous, load.queued > 0 || !load.starting.isEmpty {
+        if let previous, canGrow, !load.starting.isEmpty {
             limit = min(limit, previous)
         }
         return min(max(1, limit), hardLimit)

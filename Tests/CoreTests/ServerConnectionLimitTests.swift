@@ -63,10 +63,12 @@ struct ServerConnectionLimitTests {
         #expect(ServerConnectionLimit.perServer(Self.pool(active: []), launching: 1, configuration: Self.configuration) == 400)
     }
 
-    @Test("a pool at MAX_INSTANCES cannot grow: the hard limit, or the share while some still start")
+    @Test("a pool at MAX_INSTANCES cannot grow: each server takes its share of what is asked, up to the hard limit")
     func atMaximum() {
         let full = Self.pool(active: Array(repeating: 400, count: 18), draining: 2, queued: 5)
-        #expect(ServerConnectionLimit.perServer(full, configuration: Self.configuration) == 1000)
+        #expect(ServerConnectionLimit.perServer(full, configuration: Self.configuration) == 402, "7,225 asked of 18 servers")
+        #expect(ServerConnectionLimit.perServer(Self.pool(active: Array(repeating: 100, count: 20)), configuration: Self.configuration) == 400,
+                "never below the threshold")
         let starting = Self.pool(active: [1000], starting: 19, queued: 8000)
         #expect(ServerConnectionLimit.perServer(starting, configuration: Self.configuration) == 450)
         #expect(ServerConnectionLimit.perServer(Self.pool(active: [1000], starting: 19, queued: 30000),
