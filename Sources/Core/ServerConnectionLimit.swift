@@ -20,10 +20,10 @@
 /// keeps its sessions: it only gets no new one.
 ///
 /// While servers start for a pool that can still grow, the limit only comes down (`previous`):
-/// raising it makes HAProxy hand queued connections to the servers at once, counting against
-/// the limit only the connections already established, so a raise in the middle of a burst
-/// lets a server take more than any limit said (seen: 534 on a server limited to 334). It goes
-/// back up once nothing starts.
+/// raising it makes HAProxy hand queued connections to the servers at once, while the ones it
+/// handed out a moment before may not count yet, so a server can take more than its limit (in
+/// the burst bench one coming into rotation sometimes takes up to 200 over it; the rebalance
+/// moves that excess). It goes back up once nothing starts.
 public enum ServerConnectionLimit {
     /// The per-server limit for `snapshot` under `configuration`.
     /// - Parameters:
