@@ -69,6 +69,9 @@ extension Autoscaler {
             logger.info("per-server connection limit \(limit)", metadata: ["was": "\(serverConnectionLimit.map(String.init) ?? "none")"])
         }
         serverConnectionLimit = limit
+        let inRotation = servers.filter { $0.state == .ready }
+        poolIsFull = lastQueued > 0
+            || (!inRotation.isEmpty && inRotation.allSatisfy { $0.currentConnections >= ($0.connectionLimit ?? limit) })
         guard !configuration.dryRun else { return }
         for server in servers where server.connectionLimit != limit {
             do {

@@ -19,6 +19,10 @@ public actor Autoscaler: Service {
     public struct Tunables: Sendable, Equatable {
         /// The longest time between two wakes, whatever happens.
         public var safetyTick: Duration
+        /// The longest time between two wakes while every server in rotation is at its
+        /// connection limit: a user who arrives then waits in the load balancer's queue, which
+        /// raises no event, so the loop looks for it this often.
+        public var fullPoolTick: Duration
         /// How long registry events are gathered before the loop acts on them.
         public var debounce: Duration
         /// How long a launch may take until its server answers `/health`.
@@ -38,11 +42,13 @@ public actor Autoscaler: Service {
         public var stallLimit: Duration
 
         /// Creates tunables; the defaults suit production.
-        public init(safetyTick: Duration = .seconds(1), debounce: Duration = .milliseconds(50),
+        public init(safetyTick: Duration = .seconds(1), fullPoolTick: Duration = .milliseconds(100),
+                    debounce: Duration = .milliseconds(50),
                     launchTimeout: Duration = .seconds(30), stopGrace: Duration = .seconds(10),
                     decisionCapacity: Int = 100, registryGrace: Duration = .seconds(10),
                     stallLimit: Duration = .seconds(15)) {
             self.safetyTick = safetyTick
+            self.fullPoolTick = fullPoolTick
             self.debounce = debounce
             self.launchTimeout = launchTimeout
             self.stopGrace = stopGrace
@@ -91,6 +97,9 @@ public actor Autoscaler: Service {
     /// The load balancer's queue and its connections to the pool at the last wake.
     var lastQueued = 0
     var lastBalancerConnections = 0
+    /// Whether, at the last wake, users waited in the load balancer's queue or every server
+    /// in rotation was at its connection limit (the next arrival would wait unseen).
+    var poolIsFull = false
     /// Dry-run: the launches it would have under way (never started).
     var pretendLaunches: Set<InstanceID> = []
 
@@ -209,7 +218,7 @@ public actor Autoscaler: Service {
     private func tick() async {
         while true {
             do {
-                try await clock.sleep(tunables.safetyTick)
+                try await clock.sleep(poolIsFull ? min(tunables.fullPoolTick, tunables.safetyTick) : tunables.safetyTick)
             } catch {
                 return
             }

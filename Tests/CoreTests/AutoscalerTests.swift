@@ -244,6 +244,31 @@ struct AutoscalerTests {
         #expect(probe.planCalls == 4)
     }
 
+    @Test("run(): while every server in rotation is at its connection limit the loop looks every fullPoolTick (a queued user raises no event)")
+    func fullPoolIsWatchedClosely() async throws {
+        let harness = LoopHarness()
+        // One server in rotation at the seed's limit (8 of 10): the next user would queue.
+        await harness.driver.adopt("ws-a", port: 9001)
+        await harness.balancer.preload("ws-a", port: 9001, state: .ready, connections: 8)
+        await harness.registry.setHost("ws-a", sessions: 8)
+        let probe = PlannerProbe(calls: harness.calls)
+        let loop = harness.makeLoop(planner: ScriptedPlanner(probe: probe))
+        try await harness.running(loop) {
+            await harness.calls.until("planner.plan", times: 1)
+            #expect(await harness.balancer.connectionLimit(of: "ws-a") == 8)
+            // The tick that was asleep before the pool was seen full keeps its second.
+            await harness.clock.sleepers(atLeast: 1)
+            harness.clock.advance(by: Autoscaler.Tunables.test.safetyTick)
+            await harness.calls.until("planner.plan", times: 2)
+            for wake in 3...5 {
+                await harness.clock.sleepers(atLeast: 1)
+                harness.clock.advance(by: Autoscaler.Tunables.test.fullPoolTick)
+                await harness.calls.until("planner.plan", times: wake)
+            }
+        }
+        #expect(harness.clock.now.offset == Autoscaler.Tunables.test.safetyTick + Autoscaler.Tunables.test.fullPoolTick * 3)
+    }
+
     @Test("dry-run records decisions and changes nothing")
     func dryRunChangesNothing() async throws {
         let harness = LoopHarness()
