@@ -16,6 +16,7 @@
 # moves against the fewest the landing needed, and the users lost.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/up-ready.sh
 ulimit -n "$(ulimit -Hn)"
 USERS=${USERS:-6000}
 
@@ -48,12 +49,7 @@ for round in $(seq 1 "${ROUNDS:-1}"); do
         rm -rf "$STATE"
     }
     trap stop_stack EXIT
-    for _ in $(seq 1 300); do
-        grep -q '^ready ' "$STATE/up.log" && break
-        kill -0 "$UP_PID" 2>/dev/null || { cat "$STATE/up.log" >&2; exit 1; }
-        sleep 0.1
-    done
-    grep -q '^ready ' "$STATE/up.log" || { echo "wsscale up not ready after 30 s" >&2; tail -20 "$STATE/up.log" >&2; exit 1; }
+    wait_until_up_ready "$STATE/up.log" "$UP_PID"
 
     echo "round $round: $USERS users at once"
     status=0

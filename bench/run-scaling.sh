@@ -9,6 +9,7 @@
 # the pool shrinks back to one server quickly between rounds (it plays no part in the figures).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/up-ready.sh
 ulimit -n "$(ulimit -Hn)"
 
 swift build -c release --product wsscale
@@ -42,11 +43,6 @@ stop_stack() {
 }
 trap stop_stack EXIT
 
-for _ in $(seq 1 300); do
-    grep -q '^ready ' "$STATE/up.log" && break
-    kill -0 "$UP_PID" 2>/dev/null || { cat "$STATE/up.log" >&2; exit 1; }
-    sleep 0.1
-done
-grep -q '^ready ' "$STATE/up.log" || { echo "wsscale up not ready after 30 s" >&2; tail -20 "$STATE/up.log" >&2; exit 1; }
+wait_until_up_ready "$STATE/up.log" "$UP_PID"
 
 "$BIN/ScalingBench" --client-port "$CLIENT_PORT" --balancer-port "$BALANCER_PORT" --rounds "${ROUNDS:-5}"
