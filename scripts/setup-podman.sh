@@ -44,8 +44,32 @@ if [ -z "${CONTAINERS_CONF:-}" ] \
   echo "==> wrote $DROP_IN (nofile=$files, nproc=$procs)"
 fi
 
+# The OCI runtime: crun refuses to start anything on a hybrid cgroup machine (v1 controllers,
+# plus a cgroup2 mount at /sys/fs/cgroup/unified) while any controller sits on the v2 side
+# ("crun: cgroups in hybrid mode not supported, drop all controllers from cgroupv2"). That is
+# the case here whenever no v1 hierarchy has claimed hugetlb, which any container that mounts
+# its own v1 hierarchies can change at any moment. runc runs either way. A file of ours again,
+# written only when no containers.conf of the machine or the user chooses a runtime.
+RUNTIME_DROP_IN=/etc/containers/containers.conf.d/wsscale-runtime.conf
+restart_service=false
+if [ -z "${CONTAINERS_CONF:-}" ] && [ ! -e "$RUNTIME_DROP_IN" ] \
+   && [ "$(stat -f -c %T /sys/fs/cgroup/unified 2>/dev/null)" = cgroup2fs ] \
+   && ! grep -qs '^[[:space:]]*runtime[[:space:]]*=' /etc/containers/containers.conf /etc/containers/containers.conf.d/*.conf; then
+  [ "$(id -u)" = 0 ] || fail "on this hybrid cgroup machine podman needs runtime = \"runc\" in a containers.conf (only root can write $RUNTIME_DROP_IN)"
+  install_missing_packages runc
+  mkdir -p "$(dirname "$RUNTIME_DROP_IN")"
+  printf '# Written by wsscale scripts/setup-podman.sh: crun cannot start containers on this hybrid\n# cgroup machine whenever a controller sits on the cgroup2 side; runc can.\n[engine]\nruntime = "runc"\n' > "$RUNTIME_DROP_IN"
+  echo "==> wrote $RUNTIME_DROP_IN (runtime runc: hybrid cgroups)"
+  restart_service=true
+fi
+
 if answers; then
-  exit 0
+  if $restart_service && pkill -f "podman system service .*unix://$SOCKET"; then
+    echo "==> restarting podman system service to read $RUNTIME_DROP_IN"
+    for _ in $(seq 1 20); do answers || break; sleep 0.25; done
+  else
+    exit 0
+  fi
 fi
 
 command -v podman >/dev/null 2>&1 || fail "podman is not installed"
