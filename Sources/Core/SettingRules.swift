@@ -100,7 +100,7 @@ public enum SettingRule {
     }
 
     /// The text with control characters escaped, safe to print on one line.
-    static func escaped(_ text: String) -> String {
+    public static func escaped(_ text: String) -> String {
         text.unicodeScalars.map { $0.properties.generalCategory == .control ? $0.escaped(asASCII: true) : String($0) }.joined()
     }
 }

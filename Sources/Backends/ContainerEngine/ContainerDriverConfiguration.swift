@@ -112,6 +112,9 @@ public struct ContainerDriverConfiguration: Sendable, Equatable {
     public var resourceLimits: [ContainerResourceLimit]
     /// How transient engine failures (unreachable, 5xx on idempotent calls) are retried.
     public var retry: RetryBackoff
+    /// The compose project the servers belong to (`WSSCALE_COMPOSE_PROJECT`), or `nil`
+    /// outside compose: its labels make `compose ps` list them and `compose down` remove them.
+    public var composeProject: String?
 
     /// Creates a configuration.
     /// - Parameters:
@@ -121,7 +124,7 @@ public struct ContainerDriverConfiguration: Sendable, Equatable {
                 reachability: Reachability = .publish(hostAddress: "127.0.0.1"),
                 stopGrace: Duration = .seconds(10), environment: [String: String] = [:],
                 command: [String]? = nil, resourceLimits: [ContainerResourceLimit]? = nil,
-                retry: RetryBackoff = RetryBackoff()) {
+                retry: RetryBackoff = RetryBackoff(), composeProject: String? = nil) {
         let version = apiVersion ?? engine.defaultAPIVersion
         self.engine = engine
         self.daemon = daemon ?? engine.defaultDaemon
@@ -135,6 +138,7 @@ public struct ContainerDriverConfiguration: Sendable, Equatable {
         self.command = command
         self.resourceLimits = resourceLimits ?? (engine == .podman ? ContainerResourceLimit.withinHardLimits() : [])
         self.retry = retry
+        self.composeProject = composeProject
     }
 
     /// What every container of the pool is named with: `<pool>-`. The engine proxy lets
@@ -157,6 +161,7 @@ public struct ContainerDriverConfiguration: Sendable, Equatable {
     /// | `WSSCALE_X_NETWORK` | empty: the engine's default network |
     /// | `WSSCALE_X_PUBLISH_ADDRESS` | `127.0.0.1` without a network; none with one |
     /// | `WSSCALE_X_STOP_GRACE` | `10` (seconds, 0–3600) |
+    /// | `WSSCALE_COMPOSE_PROJECT` | empty: no compose project (compose files set it) |
     ///
     /// No network: published on the address. A network alone: reached at the container's
     /// address in it. Both: joins the network and is reached on the published port.
@@ -187,9 +192,21 @@ public struct ContainerDriverConfiguration: Sendable, Equatable {
         case (false, false): reachability = .publish(hostAddress: publish, network: network)
         }
         let grace = reader.seconds(prefix + "STOP_GRACE", default: .seconds(10), in: 0...3600)
+        let project = reader.string("WSSCALE_COMPOSE_PROJECT", default: "", rule: Self.composeProjectProblem)
         return ContainerDriverConfiguration(
             engine: engine, image: image, pool: pool, daemon: daemon, apiVersion: version, containerPort: port,
-            reachability: reachability, stopGrace: grace)
+            reachability: reachability, stopGrace: grace, composeProject: project.isEmpty ? nil : project)
+    }
+
+    /// `WSSCALE_COMPOSE_PROJECT`: a compose project name as both composes write it (lowercase
+    /// letters, digits, '_' and '-', starting with a letter or digit, at most 63).
+    static func composeProjectProblem(_ project: String) -> String? {
+        guard !project.isEmpty else { return nil }
+        let allowed = project.utf8.allSatisfy { (0x61...0x7a).contains($0) || (0x30...0x39).contains($0) || $0 == 0x5f || $0 == 0x2d }
+        guard allowed, project.count <= 63, let first = project.utf8.first, first != 0x5f, first != 0x2d else {
+            return "must be a compose project name (lowercase letters, digits, '_' or '-', starting with a letter or digit, at most 63), got \"\(SettingRule.escaped(project))\""
+        }
+        return nil
     }
 
     /// `X_API_VERSION`: numbers separated by dots, optionally after `v` (`1.41`, `v4.0.0`).

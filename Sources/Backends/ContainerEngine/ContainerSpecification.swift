@@ -8,6 +8,30 @@ enum ContainerLabel {
     static let instance = "wsscale.instance"
     /// `wsscale.port=<port>`: the port the server listens on inside the container.
     static let port = "wsscale.port"
+
+    /// The compose service a launched server belongs to (declared in `docker/compose.yml`
+    /// under a profile nobody enables, so `up` never starts it itself).
+    static let composeService = "server"
+
+    /// The labels that make a server part of a compose project: docker-compose's (`ps`
+    /// lists it; `down` stops and removes it with the project's own containers, then the
+    /// network) and podman-compose's (`ps` lists it). Empty without a project.
+    static func compose(project: String?) -> [String: String] {
+        guard let project else { return [:] }
+        return [
+            "com.docker.compose.project": project,
+            "com.docker.compose.service": composeService,
+            "com.docker.compose.oneoff": "False",
+            "io.podman.compose.project": project,
+            "io.podman.compose.service": composeService,
+        ]
+    }
+
+    /// The labels every container of the pool carries, whatever its instance: the pool's
+    /// and, in a compose project, the project's.
+    static func fixed(pool: String, composeProject: String?) -> [String: String] {
+        compose(project: composeProject).merging([Self.pool: pool]) { _, own in own }
+    }
 }
 
 /// One server container as wsscale wants it, whatever the engine: each engine's API
@@ -21,7 +45,7 @@ struct ContainerSpecification: Equatable {
     var command: [String]?
     /// Its environment: the configured one, the request's, and the server's identity.
     var environment: [String: String]
-    /// Pool, instance and port labels.
+    /// Pool, instance and port labels (and a compose project's, in one).
     var labels: [String: String]
     /// The port the server listens on inside the container.
     var port: Int
@@ -50,7 +74,8 @@ struct ContainerSpecification: Equatable {
         environment["SERVER_PORT"] = String(port)
         return ContainerSpecification(
             name: configuration.containerName(request.id), image: configuration.image, command: configuration.command, environment: environment,
-            labels: [ContainerLabel.pool: configuration.pool, ContainerLabel.instance: request.id, ContainerLabel.port: String(port)],
+            labels: ContainerLabel.fixed(pool: configuration.pool, composeProject: configuration.composeProject)
+                .merging([ContainerLabel.instance: request.id, ContainerLabel.port: String(port)]) { _, own in own },
             port: port, stopTimeoutSeconds: wholeSeconds(configuration.stopGrace),
             reachability: configuration.reachability, resourceLimits: configuration.resourceLimits)
     }

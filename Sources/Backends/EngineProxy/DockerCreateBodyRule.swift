@@ -90,9 +90,10 @@ struct DockerCreateBodyRule {
         guard let labels = labels?.object else {
             throw CreateBodyProblem(reason: "Labels must name the pool (\(ContainerLabel.pool)=\(policy.pool)), the instance and its port")
         }
-        try onlyFields(labels, [ContainerLabel.pool, ContainerLabel.instance, ContainerLabel.port], in: "Labels")
-        guard labels[ContainerLabel.pool]?.string == policy.pool else {
-            throw CreateBodyProblem(reason: "the label \(ContainerLabel.pool) must be \"\(policy.pool)\"")
+        let fixed = ContainerLabel.fixed(pool: policy.pool, composeProject: policy.composeProject)
+        try onlyFields(labels, Set(fixed.keys).union([ContainerLabel.instance, ContainerLabel.port]), in: "Labels")
+        for (name, value) in fixed.sorted(by: { $0.key < $1.key }) where labels[name]?.string != value {
+            throw CreateBodyProblem(reason: "the label \(name) must be \"\(value)\"")
         }
         guard let instance = labels[ContainerLabel.instance]?.string, ContainerDriver.isValidName(instance) else {
             throw CreateBodyProblem(reason: "the label \(ContainerLabel.instance) must be an instance id")

@@ -59,12 +59,15 @@ public struct EngineProxyPolicy: Sendable, Equatable {
     public var network: String?
     /// The host address ports may be published on; `nil`: nothing may be published.
     public var publishAddress: String?
+    /// The compose project whose labels creates must carry, exactly (`nil`: none allowed).
+    public var composeProject: String?
     /// The largest body read (a create's is under 2 KB).
     public static let maximumBodyBytes = 64 * 1024
 
     /// The rules for the pool a Docker driver configuration describes.
     public init(configuration: ContainerDriverConfiguration) {
         pool = configuration.pool
+        composeProject = configuration.composeProject
         image = configuration.image
         command = configuration.command
         switch configuration.reachability {
