@@ -35,6 +35,14 @@ struct EngineProxyCommand: AsyncParsableCommand {
             CommandEnvironment.printError("wsscale engine-proxy: cannot listen on \(host):\(port): \(error)")
             throw ExitCode(1)
         }
+        // SIGTERM (compose's stop): in a compose project that is going down, the pool's
+        // servers still running go first (ComposeProjectWarden), then the listener closes.
+        let warden = ComposeProjectWarden(configuration: driver, ownID: ProcessInfo.processInfo.hostName, logger: logger)
+        let termination = TerminationSignals.onFirst { [server] in
+            if let warden { await warden.finishIfProjectGoesDown() }
+            try? await server.close()
+        }
         try await server.waitUntilClosed()
+        withExtendedLifetime(termination) {}
     }
 }
