@@ -11,9 +11,9 @@ extension RealStackTests.DockerStackTests {
 @Suite struct DockerComposeTests {
     /// `up`; the balancer launches the first server itself; users connect through the client
     /// simulator (127.0.0.1) and straight through HAProxy's published port (127.0.0.1); the pool
-    /// scales out; `docker/down.sh` leaves no container and no network behind.
+    /// scales out; `down -v` leaves no container, network or volume behind.
     @Test func upScaleOutDown() async throws {
-        let stack = try await DockerComposeStack.up()
+        let stack = try await ComposeStack.up()
         var upgraded: [any Channel] = []
         do {
             // MIN_INSTANCES=1: the balancer launched the first server.
@@ -122,7 +122,7 @@ extension RealStackTests.DockerStackTests {
             #expect(refused, "the balancer names the fake container it does not adopt")
             #expect(!afterFake.instances.contains { $0.id == "fake" || $0.id == fake })
 
-            // Why down.sh removes the servers by label: a restarted balancer adopts them.
+            // A restarted balancer adopts the servers.
             let servers = Set(topology.instances.map(\.id))
             let restart = await stack.compose(["restart", "balancer"])
             #expect(restart.status == 0, "compose restart balancer: \(restart.output)")
@@ -142,29 +142,7 @@ extension RealStackTests.DockerStackTests {
         }
         for channel in upgraded { try? await channel.close() }
         let down = await stack.down()
-        #expect(down.status == 0, "docker/down.sh: \(down.output)")
-        #expect(stack.leftovers().isEmpty, "left behind: \(stack.leftovers())")
-    }
-
-    /// Scale-out reaction time on the docker backend, median of 5 (`ScaleOutReaction`: from
-    /// the upgrade of the session that takes one server above 80 % to the new container in
-    /// rotation). Prints the figure (README's table).
-    @Test func measuresScaleOutReaction() async throws {
-        let stack = try await DockerComposeStack.up(settings: ["SCALE_IN_STABILIZATION_SECONDS": "1", "MAX_INSTANCES": "4"])
-        let samples: [Duration]
-        do {
-            samples = try await ScaleOutReaction.measure(samples: 5, traffic: Endpoint(host: "127.0.0.1", port: stack.trafficPort)) {
-                try await stack.topology()
-            }
-        } catch {
-            print(await stack.logs())
-            await stack.down()
-            throw error
-        }
-        await stack.down()
-        let median = ScaleOutReaction.median(samples)
-        print("docker backend scale-out reaction (threshold crossing → new container in rotation): median of 5 = \(median), all = \(samples)")
-        #expect(median < .seconds(10))
+        #expect(down.status == 0, "compose down -v: \(down.output)")
         #expect(stack.leftovers().isEmpty, "left behind: \(stack.leftovers())")
     }
 }

@@ -176,8 +176,9 @@ struct SystemdStackTests {
                                  let kill = await stack.exec(["kill", "-9", pid])
                                  guard kill.status == 0 else { throw ScenarioFailure("kill -9 \(pid) (\(unit)): \(kill.output)") }
                              },
-                             serverMetric: { name, port in
+                             serverMetric: { name, server in
                                  // The servers listen on the container's loopback: ask there.
+                                 guard let port = server.endpoint?.port else { return nil }
                                  let metrics = await stack.exec(["curl", "-fsS", "--max-time", "5", "http://127.0.0.1:\(port)/metrics"])
                                  guard metrics.status == 0 else { throw ScenarioFailure("GET /metrics on :\(port) in the container: \(metrics.output)") }
                                  return PrometheusText.value(of: name, in: metrics.output)

@@ -162,7 +162,7 @@ public final class ContainerBackendStack: @unchecked Sendable {
     private func startParts() async throws {
         let redisImage = "wsscale-redis:local"
         let build = await TestCommand.runDetached(engine.cli.program, ["build", "-q", "-t", redisImage,
-                                                                      DockerComposeStack.directory.appendingPathComponent("redis").path])
+                                                                      ComposeStack.directory.appendingPathComponent("redis").path])
         guard build.status == 0 else { throw TestEnvironmentError("\(engine.cli.program) build \(redisImage): \(build.output)") }
         let network = engine.cli.run(["network", "create", name])
         guard network.status == 0 else { throw TestEnvironmentError("\(engine.cli.program) network create: \(network.output)") }

@@ -36,6 +36,24 @@ public enum PodmanTestEnvironment {
     /// The image the containers run.
     public static var testImage: String { preparation.image }
 
+    static let composePreparation: (unavailableReason: String?, command: String) = {
+        if let reason = unavailableReason { return (reason, "podman-compose") }
+        let root = DockerTestEnvironment.repositoryRoot.path
+        let setup = TestCommand.run("\(root)/scripts/setup-podman-compose.sh", [])
+        let path = setup.output.split(whereSeparator: \.isNewline).last.map(String.init) ?? ""
+        guard setup.status == 0, path.hasPrefix("/") else {
+            return (TestCommand.announceSkip("podman-compose", "podman-compose 1.6.0 cannot be installed: \(setup.output.suffix(500))"), "podman-compose")
+        }
+        return (nil, path)
+    }()
+
+    /// podman-compose 1.6.0, installed by `scripts/setup-podman-compose.sh` when missing.
+    public static var composeCommand: String { composePreparation.command }
+
+    /// `nil` when podman and podman-compose can run; otherwise why the podman compose tests
+    /// are skipped (printed once, on a line starting `SKIPPING`).
+    public static var composeUnavailableReason: String? { composePreparation.unavailableReason }
+
     /// Runs the `podman` CLI.
     @discardableResult
     public static func podman(_ arguments: String...) -> (status: Int32, output: String) {

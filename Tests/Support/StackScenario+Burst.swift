@@ -22,10 +22,10 @@ extension StackScenario {
     /// fullest held: about the scale-out threshold, `ceil(L × (max + tolerance) / 100)`).
     public func burstOfUsers(_ count: Int = 40, timeout: Duration = .seconds(20)) async throws -> BurstReport {
         let before = try await api.topology()
-        guard before.active.count == knobs.minInstances, let first = before.active.first, let firstPort = first.endpoint?.port else {
+        guard before.active.count == knobs.minInstances, let first = before.active.first else {
             throw ScenarioFailure("experiment 1 needs \(knobs.minInstances) active server(s) first. \(await describeState())")
         }
-        let refusedBefore = try await serverMetric("wsscale_connections_refused_total", firstPort) ?? 0
+        let refusedBefore = try await serverMetric("wsscale_connections_refused_total", first) ?? 0
         let sampler = StackSampler(api: api, interval: .milliseconds(50))
         await sampler.start()
         let users = Self.users("burst", count)
@@ -40,7 +40,7 @@ extension StackScenario {
         }
         await sampler.stop()
 
-        guard let refusedAfter = try await serverMetric("wsscale_connections_refused_total", firstPort) else {
+        guard let refusedAfter = try await serverMetric("wsscale_connections_refused_total", first) else {
             throw ScenarioFailure("the first server \(first.id) reports no wsscale_connections_refused_total")
         }
         let refused = refusedAfter - refusedBefore
@@ -53,8 +53,7 @@ extension StackScenario {
         }
         let after = try await api.topology()
         for instance in after.instances {
-            guard let port = instance.endpoint?.port,
-                  let open = try await serverMetric("wsscale_connections", port) else { continue }
+            guard let open = try await serverMetric("wsscale_connections", instance) else { continue }
             if Int(open) > knobs.hardLimit {
                 throw ScenarioFailure("server \(instance.id) reports \(open) open connections > \(knobs.hardLimit)")
             }

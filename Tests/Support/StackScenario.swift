@@ -42,19 +42,22 @@ public struct StackScenario: Sendable {
     public var knobs: Knobs
     /// Kills one server (by instance id) the way a crash would: `kill -9`, `docker kill`, …
     public var killServer: @Sendable (String) async throws -> Void
-    /// Reads one metric of a server's `GET /metrics` by the port the topology gives for it:
-    /// from the test process by default; a stack whose servers listen where the tests cannot
+    /// Reads one metric of a server's `GET /metrics`: from the test process at the port the
+    /// topology gives for it by default; a stack whose servers listen where the tests cannot
     /// reach them (inside a container) reads it there.
-    public var serverMetric: @Sendable (_ name: String, _ port: Int) async throws -> Double?
+    public var serverMetric: @Sendable (_ name: String, _ server: TopologySnapshot.Instance) async throws -> Double?
 
     /// Creates the scenarios for one stack.
     public init(api: StackAPI, knobs: Knobs = Knobs(),
                 killServer: @escaping @Sendable (String) async throws -> Void,
-                serverMetric: (@Sendable (_ name: String, _ port: Int) async throws -> Double?)? = nil) {
+                serverMetric: (@Sendable (_ name: String, _ server: TopologySnapshot.Instance) async throws -> Double?)? = nil) {
         self.api = api
         self.knobs = knobs
         self.killServer = killServer
-        self.serverMetric = serverMetric ?? { name, port in try await api.serverMetric(name, port: port) }
+        self.serverMetric = serverMetric ?? { name, server in
+            guard let port = server.endpoint?.port else { return nil }
+            return try await api.serverMetric(name, port: port)
+        }
     }
 
     /// Distinct user ids for one scenario: `<prefix>-1` … `<prefix>-<count>`.

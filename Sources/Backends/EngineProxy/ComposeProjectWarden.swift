@@ -22,6 +22,8 @@ public struct ComposeProjectWarden: Sendable {
     public let pool: String
     /// How long the others may take to stop before the proxy decides that only it stops.
     public let window: Duration
+    /// The servers' stop grace (SIGTERM → SIGKILL), as the balancer stops them.
+    public let stopGrace: Duration
     private let engine: DockerEngineAPI
     private let ownID: String
     private let logger: Logger
@@ -38,6 +40,7 @@ public struct ComposeProjectWarden: Sendable {
         self.project = project
         self.pool = configuration.pool
         self.window = window
+        self.stopGrace = configuration.stopGrace
         self.ownID = ownID
         self.logger = logger
         engine = DockerEngineAPI(configuration: docker, logger: logger)
@@ -62,13 +65,14 @@ public struct ComposeProjectWarden: Sendable {
             let servers = try await engine.list(label: "\(ContainerLabel.pool)=\(pool)")
                 .filter { Self.isRunningServer($0, project: project) }
             guard !servers.isEmpty else { return 0 }
+            let grace = ContainerSpecification.wholeSeconds(stopGrace)
             logger.notice("the compose project is going down: removing the servers it still runs",
                           metadata: ["project": "\(project)", "servers": "\(servers.count)"])
             await withTaskGroup(of: Void.self) { group in
                 for server in servers {
                     group.addTask {
                         do {
-                            try await engine.stop(server.id, graceSeconds: 10)
+                            try await engine.stop(server.id, graceSeconds: grace)
                             try await engine.remove(server.id, force: true)
                         } catch {
                             logger.warning("could not remove a server", metadata: ["id": "\(server.id)", "error": "\(error)"])

@@ -1,0 +1,153 @@
+import Foundation
+import WSScaleCore
+import Testing
+import WSScaleTestSupport
+
+extension RealStackTests {
+/// `docker/compose.yml` as a compose user runs it, on docker-compose (Debian's 1.29) and on
+/// podman-compose 1.6.0, each with the real engine and the real images: up; the seed's
+/// experiments 1 and 4 through the client simulator on 127.0.0.1; a server killed; the
+/// balancer restarted; `down`. podman-compose exits 0 even when a container fails, so the
+/// containers themselves are checked: running, healthy, the balancer answering.
+@Suite("compose on both engines")
+struct ComposeEngineTests {
+    static let engines: [ComposeEngine] = [.docker, .podman]
+
+    /// The seed's knobs (docker/.env has them too) with a short lease, so a killed server
+    /// leaves the topology within seconds.
+    static let seedSettings = ["MIN_INSTANCES": "1", "MAX_INSTANCES": "10", "SCALE_IN_STABILIZATION_SECONDS": "1",
+                               "STOP_GRACE_SECONDS": "2"]
+
+    @Test("experiment 1 through compose: 40 users at once, none refused, no server above 30; ps lists the servers; down leaves nothing",
+          arguments: engines)
+    func burstThenDown(_ compose: ComposeEngine) async throws {
+        guard let stack = try await Self.up(compose) else { return }
+        do {
+            // Docker runs a health check every 2 s from the start: wait for each one's first.
+            let healthy = await TestSupport.eventually(timeout: .seconds(30)) { stack.unhealthyServices().isEmpty }
+            #expect(healthy, "\(compose): \(stack.unhealthyServices())")
+            let scenario = stack.scenario
+            try await scenario.waitUntil("one server in rotation", timeout: .seconds(60), {
+                try await scenario.api.topology().active.count == 1
+            }, describe: { await scenario.describeState() })
+            let report = try await scenario.burstOfUsers(40)
+            print("\(compose) experiment 1: all 40 connected after \(report.timeToAllConnected), refused \(report.refusedByFirstServer), "
+                  + "highest \(report.highestSessions), \(report.servers) servers")
+            #expect(report.refusedByFirstServer == 0)
+            #expect(report.highestSessions <= 30)
+
+            // The servers belong to the project: compose's own `ps` lists them.
+            let servers = try await scenario.api.topology().instances.map { "\(stack.pool)-\($0.id)" }
+            let listed = await stack.compose(["ps"]).output
+            for server in servers {
+                #expect(listed.contains(server), "\(compose) ps does not list \(server):\n\(listed)")
+            }
+        } catch {
+            print(await stack.logs())
+            await stack.down()
+            throw error
+        }
+        // Plain `down`, as a user types it: no container and no network of the project is
+        // left (the named volumes, which keep the admin token, stay until `down -v`).
+        let down = await stack.compose(["down"])
+        #expect(down.status == 0, "\(compose) down: \(down.output.suffix(2000))")
+        #expect(stack.leftovers(volumes: false).isEmpty, "\(compose) down left: \(stack.leftovers(volumes: false))\n\(down.output.suffix(2000))")
+        let downVolumes = await stack.down(volumes: true)
+        #expect(downVolumes.status == 0, "\(compose) down -v: \(downVolumes.output.suffix(1000))")
+        #expect(stack.leftovers().isEmpty, "\(compose) down -v left: \(stack.leftovers())")
+    }
+
+    @Test("experiment 4 through compose: Swiss cheese settles within 10 s", arguments: engines)
+    func swissCheese(_ compose: ComposeEngine) async throws {
+        guard let stack = try await Self.up(compose) else { return }
+        do {
+            let report = try await stack.scenario.swissCheese(total: 40, timeout: .seconds(10))
+            print("\(compose) experiment 4: \(report.left) users left \(report.holedServer); settled after \(report.settleTime)")
+            #expect(report.settleTime < .seconds(10))
+        } catch {
+            print(await stack.logs())
+            await stack.down()
+            throw error
+        }
+        await stack.down()
+        #expect(stack.leftovers().isEmpty, "\(compose) down -v left: \(stack.leftovers())")
+    }
+
+    @Test("a killed server is replaced; a restarted balancer adopts the pool and launches nothing twice", arguments: engines)
+    func killedServerAndRestartedBalancer(_ compose: ComposeEngine) async throws {
+        guard let stack = try await Self.up(compose, settings: ["MIN_INSTANCES": "2"]) else { return }
+        do {
+            let scenario = stack.scenario
+            try await scenario.waitUntil("two servers in rotation", timeout: .seconds(60), {
+                try await scenario.api.topology().active.count == 2
+            }, describe: { await scenario.describeState() })
+            let users = (1...10).map { "kept-\($0)" }
+            try await scenario.api.connect(users)
+            _ = try await scenario.waitUntilConnected(users, timeout: .seconds(20))
+
+            // A server killed like a crash: it leaves, and a new one takes its place.
+            let before = try await scenario.api.topology().active.map(\.id)
+            try await scenario.killServer(before[0])
+            try await scenario.waitUntil("\(before[0]) replaced", timeout: .seconds(60), {
+                let now = try await scenario.api.topology()
+                return !now.instances.contains { $0.id == before[0] } && now.active.count == 2
+            }, describe: { await scenario.describeState() })
+            _ = try await scenario.waitUntilConnected(users, timeout: .seconds(30))
+
+            // The balancer restarted: it adopts the same servers and launches none.
+            let pool = try await scenario.api.topology().instances.map(\.id).sorted()
+            let containersBefore = stack.cli("ps", "-a", "-q", "--filter", "label=wsscale.pool=\(stack.pool)").output
+                .split(whereSeparator: \.isNewline).count
+            let restart = await stack.compose(["restart", "balancer"])
+            #expect(restart.status == 0, "\(compose) restart balancer: \(restart.output.suffix(1000))")
+            try await scenario.waitUntil("the restarted balancer has the same pool in rotation", timeout: .seconds(60), {
+                let now = try await scenario.api.topology()
+                return now.instances.map(\.id).sorted() == pool && now.active.count == pool.count
+            }, describe: { await scenario.describeState() })
+            let containersAfter = stack.cli("ps", "-a", "-q", "--filter", "label=wsscale.pool=\(stack.pool)").output
+                .split(whereSeparator: \.isNewline).count
+            #expect(containersAfter == containersBefore, "\(compose): \(containersBefore) server containers before the restart, \(containersAfter) after")
+            _ = try await scenario.waitUntilConnected(users, timeout: .seconds(30))
+        } catch {
+            print(await stack.logs())
+            await stack.down()
+            throw error
+        }
+        await stack.down()
+        #expect(stack.leftovers().isEmpty, "\(compose) down -v left: \(stack.leftovers())")
+    }
+
+    /// Scale-out reaction time (`ScaleOutReaction`: from the upgrade of the session that takes
+    /// one server above 80 % to the new container in rotation), median of 5, and the time
+    /// from `up` to the balancer answering (images built). Prints both (README's figures).
+    @Test("figures: scale-out reaction and up → balancer answering", arguments: engines)
+    func measuresScaleOutReaction(_ compose: ComposeEngine) async throws {
+        guard let stack = try await Self.up(compose, settings: ["SCALE_IN_STABILIZATION_SECONDS": "1", "MAX_INSTANCES": "4"]) else { return }
+        let samples: [Duration]
+        do {
+            samples = try await ScaleOutReaction.measure(samples: 5, traffic: Endpoint(host: "127.0.0.1", port: stack.trafficPort)) {
+                try await stack.topology()
+            }
+        } catch {
+            print(await stack.logs())
+            await stack.down()
+            throw error
+        }
+        await stack.down()
+        let median = ScaleOutReaction.median(samples)
+        print("\(compose) up → balancer answering: \(stack.upTime); scale-out reaction (threshold crossing → new container in rotation): "
+              + "median of 5 = \(median), all = \(samples)")
+        #expect(median < .seconds(10))
+        #expect(stack.leftovers().isEmpty, "left behind: \(stack.leftovers())")
+    }
+
+    /// `up` of a fresh project with the seed's knobs, or `nil` (printed) when the engine cannot run here.
+    static func up(_ compose: ComposeEngine, settings: [String: String] = [:]) async throws -> ComposeStack? {
+        if let reason = compose.unavailableReason {
+            print("SKIPPING \(compose): \(reason)")
+            return nil
+        }
+        return try await ComposeStack.up(compose, settings: seedSettings.merging(settings) { _, new in new })
+    }
+}
+}
