@@ -16,6 +16,7 @@ import WSScaleTestSupport
 struct BadConfigurationTableTests {
     enum Command: String, Sendable, CaseIterable {
         case server, balancer, up, client, dashboard
+        case engineProxy = "engine-proxy"
     }
 
     struct Row: Sendable, CustomTestStringConvertible {
@@ -127,6 +128,17 @@ struct BadConfigurationTableTests {
             Row(command: .balancer, variable: "WSSCALE_SYSTEMD_ENV_DIR", value: "relative", context: systemd),
             Row(command: .balancer, variable: "WSSCALE_SYSTEMD_BUS", value: "nowhere", context: systemd),
             Row(command: .balancer, variable: "WSSCALE_SYSTEMD_SERVER_HOST", value: "a b", context: systemd),
+
+            Row(command: .engineProxy, variable: "WSSCALE_ENGINE_PROXY_ENGINE", value: "kubernetes", binary: true),
+            Row(command: .engineProxy, variable: "WSSCALE_ENGINE_PROXY_HOST", value: "0.0.0.0;x"),
+            Row(command: .engineProxy, variable: "WSSCALE_ENGINE_PROXY_PORT", value: "0"),
+            Row(command: .engineProxy, variable: "WSSCALE_ENGINE_PROXY_MAX_CONNECTIONS", value: "4097"),
+            Row(command: .engineProxy, variable: "DOCKER_HOST", value: "ftp://x"),
+            Row(command: .engineProxy, variable: "WSSCALE_DOCKER_IMAGE", value: "wsscale local"),
+            Row(command: .engineProxy, variable: "PODMAN_HOST", value: "ftp://x", context: ["WSSCALE_ENGINE_PROXY_ENGINE": "podman"]),
+            Row(command: .engineProxy, variable: "WSSCALE_PODMAN_IMAGE", value: "a\"b", context: ["WSSCALE_ENGINE_PROXY_ENGINE": "podman"], binary: true),
+            Row(command: .engineProxy, variable: "WSSCALE_PODMAN_NETWORK", value: "a;b", context: ["WSSCALE_ENGINE_PROXY_ENGINE": "podman"]),
+            Row(command: .engineProxy, variable: "WSSCALE_COMPOSE_PROJECT", value: "Upper", context: ["WSSCALE_ENGINE_PROXY_ENGINE": "podman"]),
         ]
         return rows
     }()
@@ -160,6 +172,8 @@ struct BadConfigurationTableTests {
                 error.issues.forEach { reader.report($0.variable, $0.message) }
             } catch { reader.report("?", "\(error)") }
             _ = DashboardSettings.read(from: &reader)
+        case .engineProxy:
+            _ = EngineProxySettings.read(from: &reader)
         }
         return reader.issues
     }

@@ -31,31 +31,38 @@ public enum EngineProxyDecision: Sendable, Equatable {
     case refuse(status: Int, reason: String)
 }
 
-/// The engine proxy's rules: the Docker Engine API calls the balancer's Docker driver
-/// makes, for one pool, and nothing else. Everything not allowed below is refused. Pure.
+/// The engine proxy's rules: the calls the balancer's Docker or Podman driver makes, for one
+/// pool, and nothing else. Everything not allowed below is refused. Pure.
+///
+/// The engine (`configuration.engine`) picks the API: Docker's Engine API, or Podman's
+/// libpod API (`EngineAPIDialect` holds what differs). After the prefix
+/// (`/v1.24`…`/v1.99` or none for Docker; `/v4.x.y/libpod` or `/v5.x.y/libpod` for Podman):
 ///
 /// | call | allowed when |
 /// |---|---|
-/// | `GET/HEAD /_ping`, `/version` | no query |
+/// | `GET/HEAD /_ping` (and Docker's `GET /version`) | no query |
 /// | `GET /containers/json` | `all`, `filters`; the filters name the label `wsscale.pool=<pool>` |
-/// | `GET /events` | `filters`, `since`, `until`; the filters name the pool's label |
+/// | `GET /events` | `filters`, `since`, `until` (libpod: and `stream`); the filters name the pool's label |
 /// | `GET /containers/{name}/json` | `name` starts with `<pool>-` |
-/// | `POST /containers/create?name=…` | the name starts with `<pool>-`; the body passes `DockerCreateBodyRule` |
+/// | `POST /containers/create` | Docker: `?name=<pool>-…` and a body `DockerCreateBodyRule` passes; libpod: no query and a body `LibpodCreateBodyRule` passes (its `name` prefixed) |
 /// | `POST /containers/{name}/start` | prefixed name, no body |
-/// | `POST /containers/{name}/stop?t=…` | prefixed name, no body, `t` in 0…3600 |
+/// | `POST /containers/{name}/stop?t=…` (libpod: `?timeout=…`) | prefixed name, no body, 0…3600 |
 /// | `DELETE /containers/{name}?v=…&force=…` | prefixed name |
 ///
-/// Paths may carry an API version prefix from `/v1.24` on (older versions took a
-/// HostConfig in the body of `/start`). A name is never an id: ids are hexadecimal and the
-/// prefix ends in `-`, so a prefixed name can only mean the container with that name.
+/// In libpod mode the filters may name only the pool's label (and for events `type` and
+/// `event`). A name is never an id: ids are hexadecimal and the prefix ends in `-`, so a
+/// prefixed name can only mean the container with that name (Docker and Podman alike).
 public struct EngineProxyPolicy: Sendable, Equatable {
+    /// Which engine's API is allowed: Docker's Engine API or Podman's libpod API.
+    public var engine: ContainerEngineKind
     /// The pool whose containers may be touched.
     public var pool: String
     /// The image creates must name.
     public var image: String
     /// The command creates must carry (`nil`: none, the image's own).
     public var command: [String]?
-    /// The network creates must join (`NetworkMode`); `nil`: the engine's default, unnamed.
+    /// The network creates must join (Docker's `NetworkMode`, libpod's `networks`); `nil`:
+    /// the engine's default, unnamed.
     public var network: String?
     /// The host address ports may be published on; `nil`: nothing may be published.
     public var publishAddress: String?
@@ -64,8 +71,10 @@ public struct EngineProxyPolicy: Sendable, Equatable {
     /// The largest body read (a create's is under 2 KB).
     public static let maximumBodyBytes = 64 * 1024
 
-    /// The rules for the pool a Docker driver configuration describes.
+    /// The rules for the pool a Docker or Podman driver configuration describes (its
+    /// `engine` picks the API).
     public init(configuration: ContainerDriverConfiguration) {
+        engine = configuration.engine
         pool = configuration.pool
         composeProject = configuration.composeProject
         image = configuration.image
@@ -83,24 +92,28 @@ public struct EngineProxyPolicy: Sendable, Equatable {
     /// The names containers of the pool carry: `<pool>-…`.
     public var namePrefix: String { pool + "-" }
 
+    /// What differs between the engines' APIs.
+    var dialect: EngineAPIDialect { EngineAPIDialect(engine: engine) }
+
     /// Whether `request` goes to the engine, and as what.
     public func decide(_ request: EngineProxyRequest) -> EngineProxyDecision {
         guard let target = EngineProxyTarget(parsing: request.uri) else {
             return .refuse(status: 400, reason: "the request target is not a plain path (letters, digits, '/', '_', '.', '-') with an optional query")
         }
-        if let version = target.version, !Self.isAllowedVersion(version) {
-            return .refuse(status: 403, reason: "API version \(version) is older than 1.24")
+        let segments: [String]
+        switch dialect.callSegments(of: target) {
+        case let .success(callSegments): segments = Array(callSegments)
+        case let .failure(refusal): return .refuse(status: 403, reason: refusal.reason)
         }
         if request.isEncoded { return .refuse(status: 403, reason: "an encoded body is not read") }
-        let segments = target.segments
         switch (request.method, segments.count) {
-        case ("GET", 1) where segments == ["_ping"], ("HEAD", 1) where segments == ["_ping"],
-             ("GET", 1) where segments == ["version"]:
+        case ("GET", _) where dialect.informationalCalls.contains(segments),
+             ("HEAD", 1) where segments == ["_ping"]:
             return noQuery(target, request) ?? forward(request, target, query: [:])
         case ("GET", 2) where segments == ["containers", "json"]:
-            return filtered(request, target, allowed: ["all", "filters"])
+            return filtered(request, target, allowed: ["all", "filters"], filterNames: dialect.listFilterNames)
         case ("GET", 1) where segments == ["events"]:
-            return filtered(request, target, allowed: ["filters", "since", "until"])
+            return filtered(request, target, allowed: dialect.eventParameters, filterNames: dialect.eventFilterNames)
         case ("GET", 3) where segments[0] == "containers" && segments[2] == "json":
             return nameProblem(segments[1]) ?? noQuery(target, request) ?? forward(request, target, query: [:])
         case ("POST", 2) where segments == ["containers", "create"]:
@@ -109,12 +122,13 @@ public struct EngineProxyPolicy: Sendable, Equatable {
             return nameProblem(segments[1]) ?? noBody(request) ?? noQuery(target, request) ?? forward(request, target, query: [:])
         case ("POST", 3) where segments[0] == "containers" && segments[2] == "stop":
             if let refusal = nameProblem(segments[1]) ?? noBody(request) { return refusal }
-            return query(target, allowed: ["t"]) { query in
-                if let seconds = query["t"], !(Int(seconds).map { (0...3600).contains($0) } ?? false) {
-                    return "t must be whole seconds in 0…3600, got \"\(seconds)\""
+            let grace = dialect.stopGraceParameter
+            return query(target, allowed: [grace]) { query in
+                if let seconds = query[grace], !(Int(seconds).map { (0...3600).contains($0) } ?? false) {
+                    return "\(grace) must be whole seconds in 0…3600, got \"\(seconds)\""
                 }
                 return nil
-            }.map { forward(request, target, query: $0) } ?? refusedQuery(target, allowed: ["t"])
+            }.map { forward(request, target, query: $0) } ?? refusedQuery(target, allowed: [grace])
         case ("DELETE", 2) where segments[0] == "containers":
             if let refusal = nameProblem(segments[1]) ?? noBody(request) { return refusal }
             let flags: Set<String> = ["0", "1", "true", "false"]
@@ -128,20 +142,18 @@ public struct EngineProxyPolicy: Sendable, Equatable {
 
     // MARK: - The rules
 
-    /// API versions 1.24 to 1.99.
-    static func isAllowedVersion(_ version: String) -> Bool {
-        let parts = version.split(separator: ".")
-        guard parts.count == 2, let major = Int(parts[0]), let minor = Int(parts[1]) else { return false }
-        return major == 1 && (24...99).contains(minor)
+    /// Why `name` is not one of the pool's container names, or `nil` when it is.
+    func poolNameProblem(_ name: String) -> String? {
+        guard name.hasPrefix(namePrefix), name.count > namePrefix.count, name.utf8.count <= 128,
+              ContainerDriver.isValidName(name) else {
+            return "container \"\(name)\" is not one of the pool's (its name must start with \"\(namePrefix)\")"
+        }
+        return nil
     }
 
     /// A refusal unless `name` is one of the pool's container names.
     func nameProblem(_ name: String) -> EngineProxyDecision? {
-        guard name.hasPrefix(namePrefix), name.count > namePrefix.count, name.utf8.count <= 128,
-              ContainerDriver.isValidName(name) else {
-            return .refuse(status: 403, reason: "container \"\(name)\" is not one of the pool's (its name must start with \"\(namePrefix)\")")
-        }
-        return nil
+        poolNameProblem(name).map { .refuse(status: 403, reason: $0) }
     }
 
     private func noBody(_ request: EngineProxyRequest) -> EngineProxyDecision? {
@@ -162,25 +174,45 @@ public struct EngineProxyPolicy: Sendable, Equatable {
         .refuse(status: 403, reason: "\(target.path) takes only the query parameters \(allowed.sorted().joined(separator: ", ")), each once, with the values wsscale sends")
     }
 
-    /// Listings and events: only through filters that name the pool's label.
-    private func filtered(_ request: EngineProxyRequest, _ target: EngineProxyTarget, allowed: Set<String>) -> EngineProxyDecision {
+    /// Listings and events: only through filters that name the pool's label (alone, when the
+    /// dialect says so) and, when `filterNames` is given, no other filter names.
+    private func filtered(_ request: EngineProxyRequest, _ target: EngineProxyTarget, allowed: Set<String>,
+                          filterNames: Set<String>?) -> EngineProxyDecision {
         if let refusal = noBody(request) { return refusal }
         let poolLabel = "\(ContainerLabel.pool)=\(pool)"
         guard let query = query(target, allowed: allowed) else { return refusedQuery(target, allowed: allowed) }
         guard let text = query["filters"], let filters = try? JSONDecoder().decode([String: [String]].self, from: Data(text.utf8)),
-              filters["label"]?.contains(poolLabel) == true else {
-            return .refuse(status: 403, reason: "\(target.path) needs filters={\"label\":[\"\(poolLabel)\"]}: only the pool's containers are shown")
+              let labels = filters["label"], labels.contains(poolLabel), !dialect.poolLabelAlone || labels == [poolLabel] else {
+            let alone = dialect.poolLabelAlone ? " and no other label" : ""
+            return .refuse(status: 403, reason: "\(target.path) needs filters={\"label\":[\"\(poolLabel)\"]}\(alone): only the pool's containers are shown")
+        }
+        if let filterNames, let extra = filters.keys.sorted().first(where: { !filterNames.contains($0) }) {
+            return .refuse(status: 403, reason: "\(target.path) may filter only on \(filterNames.sorted().joined(separator: ", ")), not \"\(extra)\"")
         }
         return forward(request, target, query: query)
     }
 
-    /// `POST /containers/create?name=<pool>-…` with a body `DockerCreateBodyRule` accepts.
+    /// A create: Docker's `?name=<pool>-…` with a body `DockerCreateBodyRule` accepts, or
+    /// libpod's with no query and a body `LibpodCreateBodyRule` accepts (its `name` prefixed).
     private func create(_ request: EngineProxyRequest, _ target: EngineProxyTarget) -> EngineProxyDecision {
-        guard let query = query(target, allowed: ["name"]), let name = query["name"] else {
-            return .refuse(status: 403, reason: "a create needs ?name=\(namePrefix)… and nothing else in its query")
+        let query: [String: String]
+        let rule: any CreateBodyRule
+        switch engine {
+        case .docker:
+            guard let named = self.query(target, allowed: ["name"]), let name = named["name"] else {
+                return .refuse(status: 403, reason: "a create needs ?name=\(namePrefix)… and nothing else in its query")
+            }
+            if let refusal = nameProblem(name) { return refusal }
+            query = named
+            rule = DockerCreateBodyRule(policy: self)
+        case .podman:
+            guard target.query.isEmpty else {
+                return .refuse(status: 403, reason: "a libpod create takes no query parameters (the name is the body's)")
+            }
+            query = [:]
+            rule = LibpodCreateBodyRule(policy: self)
         }
-        if let refusal = nameProblem(name) { return refusal }
-        switch DockerCreateBodyRule(policy: self).check(request.body) {
+        switch rule.check(request.body) {
         case let .success(body): return forward(request, target, query: query, body: body)
         case let .failure(problem): return .refuse(status: 403, reason: "the create body: \(problem.reason)")
         }
@@ -189,48 +221,5 @@ public struct EngineProxyPolicy: Sendable, Equatable {
     private func forward(_ request: EngineProxyRequest, _ target: EngineProxyTarget, query: [String: String], body: Data? = nil) -> EngineProxyDecision {
         let encoded = HTTPQuery.encode(query)
         return .forward(method: request.method, uri: target.path + (encoded.isEmpty ? "" : "?" + encoded), body: body)
-    }
-}
-
-/// A request target split into its API version, path segments and query. Pure.
-struct EngineProxyTarget: Equatable {
-    /// The path as sent (`/v1.41/containers/json`).
-    var path: String
-    /// The version prefix without `v` (`1.41`), if any.
-    var version: String?
-    /// The segments after the version.
-    var segments: [String]
-    /// The raw query (without `?`).
-    var query: String
-
-    /// `nil` unless the path is made of `[A-Za-z0-9_.-]` segments (no `%`, no empty, `.` or
-    /// `..` segment) and the query has no fragment.
-    init?(parsing uri: String) {
-        let parts = uri.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false)
-        let path = String(parts[0])
-        query = parts.count > 1 ? String(parts[1]) : ""
-        guard path.hasPrefix("/"), path.utf8.count <= 512, !query.contains("#") else { return nil }
-        var segments = path.dropFirst().split(separator: "/", omittingEmptySubsequences: false).map(String.init)
-        guard segments.allSatisfy({ !$0.isEmpty && $0 != "." && $0 != ".." && ContainerDriver.isValidName($0) || $0 == "_ping" }) else { return nil }
-        if let first = segments.first, first.hasPrefix("v"), first.dropFirst().first?.isNumber == true {
-            version = String(first.dropFirst())
-            segments.removeFirst()
-        }
-        self.path = path
-        self.segments = segments
-    }
-
-    /// The query's parameters, decoded (`+` as a space, as Go reads it); `nil` when a name
-    /// repeats or a part cannot be decoded.
-    func decodedQuery() -> [String: String]? {
-        var result: [String: String] = [:]
-        for pair in query.split(separator: "&") {
-            let halves = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
-            func decode(_ text: Substring) -> String? { text.replacingOccurrences(of: "+", with: " ").removingPercentEncoding }
-            guard let name = decode(halves[0]), let value = halves.count > 1 ? decode(halves[1]) : "",
-                  result[name] == nil else { return nil }
-            result[name] = value
-        }
-        return result
     }
 }

@@ -57,7 +57,7 @@ public final class EngineProxyServer: Sendable {
                 }
             }
             .bind(host: host, port: port).get()
-        logger.info("engine proxy listening", metadata: ["address": "\(channel.localAddress.map { "\($0)" } ?? "?")", "engine": "\(upstream)"])
+        logger.info("engine proxy listening", metadata: ["address": "\(channel.localAddress.map { "\($0)" } ?? "?")", "engine": "\(upstream)", "api": "\(policy.engine.rawValue)"])
         return EngineProxyServer(channel: channel)
     }
 
