@@ -29,6 +29,10 @@ command -v debootstrap >/dev/null || { echo "base-image: debootstrap missing (sc
 
 ROOT="$(mktemp -d /tmp/wsscale-rootfs.XXXXXX)"
 trap 'rm -rf "$ROOT"' EXIT
+# mktemp makes it 0700, and the tarball's "./" carries that mode into the image's "/": an
+# engine that keeps it (rootless podman's vfs) then lets no one but root into the image, and
+# every `USER nobody` container fails with "stat /usr/local/bin/wsscale: permission denied".
+chmod 0755 "$ROOT"
 echo "==> debootstrap bookworm (minbase + $PACKAGES) into $ROOT"
 debootstrap --variant=minbase --include="$PACKAGES" bookworm "$ROOT" "$MIRROR" >"$ROOT.log" 2>&1 \
   || { tail -n 20 "$ROOT.log" >&2; rm -f "$ROOT.log"; echo "base-image: debootstrap failed" >&2; exit 1; }

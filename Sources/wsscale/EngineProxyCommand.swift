@@ -45,7 +45,7 @@ struct EngineProxyCommand: AsyncParsableCommand {
         }
         // SIGTERM (compose's stop): in a compose project that is going down, the pool's
         // servers still running go first (ComposeProjectWarden), then the listener closes.
-        let warden = ComposeProjectWarden(configuration: driver, ownID: ProcessInfo.processInfo.hostName, logger: logger)
+        let warden = ComposeProjectWarden(configuration: settings.driver, ownID: ProcessInfo.processInfo.hostName, logger: logger)
         let termination = TerminationSignals.onFirst { [server] in
             if let warden { await warden.finishIfProjectGoesDown() }
             try? await server.close()
