@@ -32,7 +32,7 @@ if [ -c /dev/net/tun ] && [ "$(stat -c %a /dev/net/tun)" != 666 ]; then
   chmod 0666 /dev/net/tun
   echo "==> /dev/net/tun made 0666 (as udev makes it on a host), for slirp4netns" >&2
 fi
-install -d -m 0700 -o "$USER_NAME" -g "$(id -gn "$USER_NAME")" "/run/user/$uid"
+install -d -m 0700 -o "$USER_NAME" -g "$(id -gn "$USER_NAME")" "/run/user/$uid" "/run/user/$uid/podman"
 SOCKET="/run/user/$uid/podman/podman.sock"
 answers() { as_user curl -fsS --max-time 2 --unix-socket "$SOCKET" http://d/v4.0.0/libpod/_ping >/dev/null 2>&1; }
 

@@ -57,6 +57,40 @@ struct ComposeEngineTests {
         #expect(stack.leftovers().isEmpty, "\(compose) down -v left: \(stack.leftovers())")
     }
 
+    /// As a new non-root user runs it: that user's own podman service and socket, images in
+    /// that user's storage. Rootless podman stores images with vfs here (no overlay on this
+    /// machine's overlay root), which copies the whole image for every container: a server
+    /// takes seconds to start, so this checks the stack works, not experiment 1's timing.
+    @Test("rootless podman compose: up, a server in rotation, users connected through HAProxy, ps lists the server, down leaves nothing")
+    func rootlessPodman() async throws {
+        let compose = ComposeEngine.podmanRootless
+        guard let stack = try await Self.up(compose) else { return }
+        do {
+            let healthy = await TestSupport.eventually(timeout: .seconds(60)) { stack.unhealthyServices().isEmpty }
+            #expect(healthy, "\(compose): \(stack.unhealthyServices())")
+            let scenario = stack.scenario
+            try await scenario.waitUntil("one server in rotation", timeout: .seconds(120), {
+                try await scenario.api.topology().active.count == 1
+            }, describe: { await scenario.describeState() })
+            let users = (1...5).map { "rootless-\($0)" }
+            try await scenario.api.connect(users)
+            _ = try await scenario.waitUntilConnected(users, timeout: .seconds(30))
+            let server = try await scenario.api.topology().active[0].id
+            let listed = await stack.compose(["ps"]).output
+            #expect(listed.contains("\(stack.pool)-\(server)"), "\(compose) ps does not list \(server):\n\(listed)")
+            print("\(compose): up → balancer answering \(stack.upTime); 5 users on \(server)")
+        } catch {
+            print(await stack.logs())
+            await stack.down()
+            throw error
+        }
+        let down = await stack.compose(["down"])
+        #expect(down.status == 0, "\(compose) down: \(down.output.suffix(2000))")
+        #expect(stack.leftovers(volumes: false).isEmpty, "\(compose) down left: \(stack.leftovers(volumes: false))")
+        await stack.down(volumes: true)
+        #expect(stack.leftovers().isEmpty, "\(compose) down -v left: \(stack.leftovers())")
+    }
+
     @Test("experiment 4 through compose: Swiss cheese settles within 10 s", arguments: engines)
     func swissCheese(_ compose: ComposeEngine) async throws {
         guard let stack = try await Self.up(compose) else { return }

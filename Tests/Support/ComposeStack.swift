@@ -23,12 +23,29 @@ public struct ComposeEngine: Sendable, CustomStringConvertible {
                                  "WSSCALE_IMAGE": PodmanTestEnvironment.testImage])
     }
 
-    /// Why this engine's compose tests cannot run here, if they cannot.
-    public var unavailableReason: String? {
-        engine.backend == "podman" ? PodmanTestEnvironment.composeUnavailableReason : DockerTestEnvironment.unavailableReason
+    /// podman-compose as a new non-root user runs it: that user's rootless podman service
+    /// and socket, and images in that user's storage (`scripts/setup-podman-rootless.sh`).
+    public static var podmanRootless: ComposeEngine {
+        let cli = ContainerCLI.podman(asUser: PodmanTestEnvironment.rootlessUser, home: PodmanTestEnvironment.rootlessHome,
+                                      runtimeDirectory: PodmanTestEnvironment.rootlessRuntimeDirectory)
+        var engine = StackEngine.podman
+        engine.cli = cli
+        return ComposeEngine(command: Array(cli.leadingArguments.dropLast()) + [PodmanTestEnvironment.composeCommand], engine: engine,
+                             settings: ["WSSCALE_ENGINE": "podman", "WSSCALE_ENGINE_SOCKET": PodmanTestEnvironment.rootlessSocket,
+                                        "WSSCALE_IMAGE": PodmanTestEnvironment.productImage],
+                             rootless: true)
     }
 
-    public var description: String { command.joined(separator: " ") }
+    /// Whether it runs as a rootless user.
+    public var rootless = false
+
+    /// Why this engine's compose tests cannot run here, if they cannot.
+    public var unavailableReason: String? {
+        if rootless { return PodmanTestEnvironment.rootlessUnavailableReason }
+        return engine.backend == "podman" ? PodmanTestEnvironment.composeUnavailableReason : DockerTestEnvironment.unavailableReason
+    }
+
+    public var description: String { rootless ? "podman-compose (rootless)" : command.last ?? "compose" }
 }
 
 /// One project of `docker/compose.yml` started by a test, on Docker or Podman: its own

@@ -54,6 +54,31 @@ public enum PodmanTestEnvironment {
     /// are skipped (printed once, on a line starting `SKIPPING`).
     public static var composeUnavailableReason: String? { composePreparation.unavailableReason }
 
+    /// The user the rootless compose tests run as (made when missing).
+    public static let rootlessUser = "wsscale-rootless"
+
+    static let rootlessPreparation: (unavailableReason: String?, socket: String, uid: String) = {
+        if let reason = composeUnavailableReason { return (reason, "", "") }
+        let root = DockerTestEnvironment.repositoryRoot.path
+        let setup = TestCommand.run("\(root)/scripts/setup-podman-rootless.sh", [rootlessUser])
+        let socket = setup.output.split(whereSeparator: \.isNewline).last.map(String.init) ?? ""
+        let uid = TestCommand.run("/usr/bin/id", ["-u", rootlessUser]).output.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard setup.status == 0, socket.hasPrefix("/"), !uid.isEmpty else {
+            return (TestCommand.announceSkip("rootless podman compose", "rootless podman for \(rootlessUser) cannot answer: \(setup.output.suffix(800))"), "", "")
+        }
+        return (nil, socket, uid)
+    }()
+
+    /// `nil` when the rootless user's podman service answers with the images loaded;
+    /// otherwise why the rootless compose tests are skipped (printed once, `SKIPPING …`).
+    public static var rootlessUnavailableReason: String? { rootlessPreparation.unavailableReason }
+    /// The rootless user's API socket.
+    public static var rootlessSocket: String { rootlessPreparation.socket }
+    /// The rootless user's runtime folder (`XDG_RUNTIME_DIR`).
+    public static var rootlessRuntimeDirectory: String { "/run/user/\(rootlessPreparation.uid)" }
+    /// The rootless user's home.
+    public static var rootlessHome: String { "/home/\(rootlessUser)" }
+
     /// Runs the `podman` CLI.
     @discardableResult
     public static func podman(_ arguments: String...) -> (status: Int32, output: String) {

@@ -2,7 +2,7 @@ import NIOCore
 import WSScaleCore
 
 /// The scale-out reaction of a running stack, measured from outside: from the WebSocket
-/// upgrade (through HAProxy on 127.0.0.1) of the session that takes the one server above
+/// upgrade request (through HAProxy on 127.0.0.1) of the session that takes the one server above
 /// MAX_UTILIZATION_PERCENT + OVERUTILIZED_TOLERANCE_PERCENT (9 of 10 = 90 % > 80 %) to a new
 /// server in rotation (the balancer's topology shows it active and HAProxy ready; polled
 /// every 10 ms). Between samples every connection is closed and the pool scales back in to
@@ -41,8 +41,11 @@ public enum ScaleOutReaction {
             try await Task.sleep(for: .milliseconds(300))
             guard try await topology().instances.count == 1 else { throw Failure(description: "sample \(sample): 80 % scaled out") }
 
-            open.append(try await LoopbackHTTP.openUpgradedConnection(traffic, path: "/api/v1/websocket/reaction-\(sample)-8", timeout: .seconds(5)))
+            // From the moment the crossing user knocks: its connection waits in HAProxy's queue
+            // (every server in rotation is at its connection limit, the threshold) until the
+            // new server is in rotation, so its upgrade ends only then.
             let crossed = clock.now
+            open.append(try await LoopbackHTTP.openUpgradedConnection(traffic, path: "/api/v1/websocket/reaction-\(sample)-8", timeout: .seconds(15)))
             var reaction: Duration?
             while reaction == nil, clock.now - crossed < .seconds(30) {
                 if try await topology().inRotation.contains(where: { !before.contains($0.id) }) {

@@ -78,6 +78,9 @@ public struct ContainerCLI: Sendable {
     public var program: String
     /// `CONTAINER_ENGINE` for the repository's image scripts.
     public var engine: String
+    /// What runs before the program's own arguments: for another user's podman, `runuser`
+    /// and its arguments (then `program` is the first of them).
+    public var leadingArguments: [String] = []
 
     /// The Docker CLI.
     public static let docker = ContainerCLI(program: "docker", engine: "docker")
@@ -87,7 +90,16 @@ public struct ContainerCLI: Sendable {
     /// Runs the CLI with these arguments.
     @discardableResult
     public func run(_ arguments: [String]) -> (status: Int32, output: String) {
-        TestCommand.run(program, arguments)
+        leadingArguments.isEmpty ? TestCommand.run(program, arguments)
+            : TestCommand.run(leadingArguments[0], Array(leadingArguments.dropFirst()) + arguments)
+    }
+
+    /// The podman CLI of another user (rootless), run through `runuser` with that user's
+    /// home and runtime folder.
+    public static func podman(asUser user: String, home: String, runtimeDirectory: String) -> ContainerCLI {
+        ContainerCLI(program: "podman", engine: "podman",
+                     leadingArguments: ["/usr/sbin/runuser", "-u", user, "--", "/usr/bin/env", "HOME=\(home)",
+                                        "XDG_RUNTIME_DIR=\(runtimeDirectory)", "podman"])
     }
 
     /// Removes every container labelled `wsscale.pool=<pool>` (test cleanup).
