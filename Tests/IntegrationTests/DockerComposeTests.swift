@@ -121,6 +121,8 @@ extension RealStackTests.DockerStackTests {
             print("attack compose: fake labelled container \(fake) → refused \(refused), in rotation: \(afterFake.inRotation.map(\.id))")
             #expect(refused, "the balancer names the fake container it does not adopt")
             #expect(!afterFake.instances.contains { $0.id == "fake" || $0.id == fake })
+            // Not the project's: `down` leaves what it did not make, so the test removes it.
+            DockerTestEnvironment.docker("rm", "-f", fake)
 
             // A restarted balancer adopts the servers.
             let servers = Set(topology.instances.map(\.id))
