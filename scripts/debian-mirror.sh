@@ -4,14 +4,15 @@
 # `bookworm` itself (not -security, not -updates): deb822 `.sources` files under
 # /etc/apt/sources.list.d first, then the classic /etc/apt/sources.list and its .list files;
 # else http://deb.debian.org/debian.
-# Source it and call `debian_mirror`, or run it.
+# Source it and call `debian_mirror`, or run it. WSSCALE_APT_DIR (default /etc/apt) is where
+# the apt configuration is read (the tests point it at their own files).
 debian_mirror() {
-  local suite="${WSSCALE_DEBIAN_SUITE:-bookworm}" file uri
+  local suite="${WSSCALE_DEBIAN_SUITE:-bookworm}" apt="${WSSCALE_APT_DIR:-/etc/apt}" file uri
   if [ -n "${WSSCALE_DEBIAN_MIRROR:-}" ]; then
     echo "$WSSCALE_DEBIAN_MIRROR"
     return
   fi
-  for file in /etc/apt/sources.list.d/*.sources; do
+  for file in "$apt"/sources.list.d/*.sources; do
     [ -f "$file" ] || continue
     uri=$(awk -v suite="$suite" '
       BEGIN { RS=""; FS="\n" }
@@ -28,7 +29,7 @@ debian_mirror() {
       }' "$file")
     if [ -n "$uri" ]; then echo "$uri"; return; fi
   done
-  for file in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
+  for file in "$apt"/sources.list "$apt"/sources.list.d/*.list; do
     [ -f "$file" ] || continue
     # deb [options] URI SUITE COMPONENT...
     uri=$(awk -v suite="$suite" '$1 == "deb" {
