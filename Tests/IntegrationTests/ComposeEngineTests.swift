@@ -21,8 +21,7 @@ struct ComposeEngineTests {
     @Test("experiment 1 through compose: 40 users at once, none refused, no server above 30; ps lists the servers; down leaves nothing",
           arguments: engines)
     func burstThenDown(_ compose: ComposeEngine) async throws {
-        guard let stack = try await Self.up(compose) else { return }
-        do {
+        try await Self.withStack(compose) { stack in
             // Docker runs a health check every 2 s from the start: wait for each one's first.
             let healthy = await TestSupport.eventually(timeout: .seconds(30)) { stack.unhealthyServices().isEmpty }
             #expect(healthy, "\(compose): \(stack.unhealthyServices())")
@@ -42,19 +41,8 @@ struct ComposeEngineTests {
             for server in servers {
                 #expect(listed.contains(server), "\(compose) ps does not list \(server):\n\(listed)")
             }
-        } catch {
-            print(await stack.logs())
-            await stack.down()
-            throw error
+            await Self.expectPlainDownLeavesNoContainerOrNetwork(stack)
         }
-        // Plain `down`, as a user types it: no container and no network of the project is
-        // left (the named volumes, which keep the admin token, stay until `down -v`).
-        let down = await stack.compose(["down"])
-        #expect(down.status == 0, "\(compose) down: \(down.output.suffix(2000))")
-        #expect(stack.leftovers(volumes: false).isEmpty, "\(compose) down left: \(stack.leftovers(volumes: false))\n\(down.output.suffix(2000))")
-        let downVolumes = await stack.down(volumes: true)
-        #expect(downVolumes.status == 0, "\(compose) down -v: \(downVolumes.output.suffix(1000))")
-        #expect(stack.leftovers().isEmpty, "\(compose) down -v left: \(stack.leftovers())")
     }
 
     /// As a new non-root user runs it: that user's own podman service and socket, images in
@@ -64,8 +52,7 @@ struct ComposeEngineTests {
     @Test("rootless podman compose: up, a server in rotation, users connected through HAProxy, ps lists the server, down leaves nothing")
     func rootlessPodman() async throws {
         let compose = ComposeEngine.podmanRootless
-        guard let stack = try await Self.up(compose) else { return }
-        do {
+        try await Self.withStack(compose) { stack in
             let healthy = await TestSupport.eventually(timeout: .seconds(60)) { stack.unhealthyServices().isEmpty }
             #expect(healthy, "\(compose): \(stack.unhealthyServices())")
             let scenario = stack.scenario
@@ -79,38 +66,22 @@ struct ComposeEngineTests {
             let listed = await stack.compose(["ps"]).output
             #expect(listed.contains("\(stack.pool)-\(server)"), "\(compose) ps does not list \(server):\n\(listed)")
             print("\(compose): up → balancer answering \(stack.upTime); 5 users on \(server)")
-        } catch {
-            print(await stack.logs())
-            await stack.down()
-            throw error
+            await Self.expectPlainDownLeavesNoContainerOrNetwork(stack)
         }
-        let down = await stack.compose(["down"])
-        #expect(down.status == 0, "\(compose) down: \(down.output.suffix(2000))")
-        #expect(stack.leftovers(volumes: false).isEmpty, "\(compose) down left: \(stack.leftovers(volumes: false))")
-        await stack.down(volumes: true)
-        #expect(stack.leftovers().isEmpty, "\(compose) down -v left: \(stack.leftovers())")
     }
 
     @Test("experiment 4 through compose: Swiss cheese settles within 10 s", arguments: engines)
     func swissCheese(_ compose: ComposeEngine) async throws {
-        guard let stack = try await Self.up(compose) else { return }
-        do {
+        try await Self.withStack(compose) { stack in
             let report = try await stack.scenario.swissCheese(total: 40, timeout: .seconds(10))
             print("\(compose) experiment 4: \(report.left) users left \(report.holedServer); settled after \(report.settleTime)")
             #expect(report.settleTime < .seconds(10))
-        } catch {
-            print(await stack.logs())
-            await stack.down()
-            throw error
         }
-        await stack.down()
-        #expect(stack.leftovers().isEmpty, "\(compose) down -v left: \(stack.leftovers())")
     }
 
     @Test("a killed server is replaced; a restarted balancer adopts the pool and launches nothing twice", arguments: engines)
     func killedServerAndRestartedBalancer(_ compose: ComposeEngine) async throws {
-        guard let stack = try await Self.up(compose, settings: ["MIN_INSTANCES": "2"]) else { return }
-        do {
+        try await Self.withStack(compose, settings: ["MIN_INSTANCES": "2"]) { stack in
             let scenario = stack.scenario
             try await scenario.waitUntil("two servers in rotation", timeout: .seconds(60), {
                 try await scenario.api.topology().active.count == 2
@@ -130,58 +101,64 @@ struct ComposeEngineTests {
 
             // The balancer restarted: it adopts the same servers and launches none.
             let pool = try await scenario.api.topology().instances.map(\.id).sorted()
-            let containersBefore = stack.cli("ps", "-a", "-q", "--filter", "label=wsscale.pool=\(stack.pool)").output
-                .split(whereSeparator: \.isNewline).count
+            let containersBefore = stack.compose.engine.cli.containers(ofPool: stack.pool).count
             let restart = await stack.compose(["restart", "balancer"])
             #expect(restart.status == 0, "\(compose) restart balancer: \(restart.output.suffix(1000))")
             try await scenario.waitUntil("the restarted balancer has the same pool in rotation", timeout: .seconds(60), {
                 let now = try await scenario.api.topology()
                 return now.instances.map(\.id).sorted() == pool && now.active.count == pool.count
             }, describe: { await scenario.describeState() })
-            let containersAfter = stack.cli("ps", "-a", "-q", "--filter", "label=wsscale.pool=\(stack.pool)").output
-                .split(whereSeparator: \.isNewline).count
+            let containersAfter = stack.compose.engine.cli.containers(ofPool: stack.pool).count
             #expect(containersAfter == containersBefore, "\(compose): \(containersBefore) server containers before the restart, \(containersAfter) after")
             _ = try await scenario.waitUntilConnected(users, timeout: .seconds(30))
-        } catch {
-            print(await stack.logs())
-            await stack.down()
-            throw error
         }
-        await stack.down()
-        #expect(stack.leftovers().isEmpty, "\(compose) down -v left: \(stack.leftovers())")
     }
 
-    /// Scale-out reaction time (`ScaleOutReaction`: from the upgrade of the session that takes
-    /// one server above 80 % to the new container in rotation), median of 5, and the time
+    /// Scale-out reaction time (`ScaleOutReaction`: from the upgrade request of the user that
+    /// takes one server above 80 % to the new container in rotation), median of 5, and the time
     /// from `up` to the balancer answering (images built). Prints both (README's figures).
     @Test("figures: scale-out reaction and up → balancer answering", arguments: engines)
     func measuresScaleOutReaction(_ compose: ComposeEngine) async throws {
-        guard let stack = try await Self.up(compose, settings: ["SCALE_IN_STABILIZATION_SECONDS": "1", "MAX_INSTANCES": "4"]) else { return }
-        let samples: [Duration]
-        do {
-            samples = try await ScaleOutReaction.measure(samples: 5, traffic: Endpoint(host: "127.0.0.1", port: stack.trafficPort)) {
+        try await Self.withStack(compose, settings: ["SCALE_IN_STABILIZATION_SECONDS": "1", "MAX_INSTANCES": "4"]) { stack in
+            let samples = try await ScaleOutReaction.measure(samples: 5, traffic: Endpoint(host: "127.0.0.1", port: stack.trafficPort)) {
                 try await stack.topology()
             }
+            let median = ScaleOutReaction.median(samples)
+            print("\(compose) up → balancer answering: \(stack.upTime); scale-out reaction (threshold crossing → new container in rotation): "
+                  + "median of 5 = \(median), all = \(samples)")
+            #expect(median < .seconds(10))
+        }
+    }
+
+    /// Runs `body` on a fresh project with the seed's knobs (prints `SKIPPING` and returns when
+    /// the engine cannot run here); then `down -v`, and nothing of the project may be left.
+    /// On a failure, the services' logs are printed first.
+    static func withStack(_ compose: ComposeEngine, settings: [String: String] = [:],
+                          _ body: (ComposeStack) async throws -> Void) async throws {
+        if let reason = compose.unavailableReason {
+            print("SKIPPING \(compose): \(reason)")
+            return
+        }
+        let stack = try await ComposeStack.up(compose, settings: seedSettings.merging(settings) { _, new in new })
+        do {
+            try await body(stack)
         } catch {
             print(await stack.logs())
             await stack.down()
             throw error
         }
-        await stack.down()
-        let median = ScaleOutReaction.median(samples)
-        print("\(compose) up → balancer answering: \(stack.upTime); scale-out reaction (threshold crossing → new container in rotation): "
-              + "median of 5 = \(median), all = \(samples)")
-        #expect(median < .seconds(10))
-        #expect(stack.leftovers().isEmpty, "left behind: \(stack.leftovers())")
+        let down = await stack.down(volumes: true)
+        #expect(down.status == 0, "\(compose) down -v: \(down.output.suffix(1000))")
+        #expect(stack.leftovers().isEmpty, "\(compose) down -v left: \(stack.leftovers())")
     }
 
-    /// `up` of a fresh project with the seed's knobs, or `nil` (printed) when the engine cannot run here.
-    static func up(_ compose: ComposeEngine, settings: [String: String] = [:]) async throws -> ComposeStack? {
-        if let reason = compose.unavailableReason {
-            print("SKIPPING \(compose): \(reason)")
-            return nil
-        }
-        return try await ComposeStack.up(compose, settings: seedSettings.merging(settings) { _, new in new })
+    /// Plain `down`, as a user types it: no container and no network of the project is left
+    /// (the named volumes, which keep the admin token, stay until `down -v`).
+    static func expectPlainDownLeavesNoContainerOrNetwork(_ stack: ComposeStack) async {
+        let down = await stack.compose(["down"])
+        #expect(down.status == 0, "\(stack.compose) down: \(down.output.suffix(2000))")
+        #expect(stack.leftovers(volumes: false).isEmpty,
+                "\(stack.compose) down left: \(stack.leftovers(volumes: false))\n\(down.output.suffix(2000))")
     }
 }
 }
