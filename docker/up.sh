@@ -4,7 +4,7 @@
 # podman-compose 1.6.0 for podman), builds the image compose cannot build itself (the wsscale
 # binary comes from the host's Swift toolchain and the base image from debootstrap: no
 # registry is reachable), then runs `compose up -d --build` (which builds redis and HAProxy).
-# Taking it down is compose's own `down` (`-v` also removes the volumes that keep the secrets).
+# Taking it down is compose's own `down`; the secrets stay in the state folder (docker/state).
 #
 # Usage: docker/up.sh [more `up` options]
 # env:   WSSCALE_ENGINE=docker|podman (default: docker/.env's, else docker);
@@ -37,6 +37,10 @@ case "$ENGINE" in
     ;;
 esac
 export WSSCALE_ENGINE="$ENGINE"
+
+# The state folder (secrets, HAProxy's runtime API socket), 0700 before any engine makes it 0755.
+STATE_DIR="${WSSCALE_COMPOSE_STATE_DIR:-$(env_value WSSCALE_COMPOSE_STATE_DIR)}"
+mkdir -p -m 0700 "${STATE_DIR:-./state}"
 
 CONTAINER_ENGINE="$ENGINE" ./build-image.sh "$IMAGE" >&2
 echo "==> ${compose[*]} up -d --build $*" >&2

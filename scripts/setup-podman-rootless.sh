@@ -7,6 +7,7 @@
 #   container (this project's CI) it may be 0600, and then every rootless network fails with
 #   `open("/dev/net/tun"): Permission denied`, so it is made 0666 as udev would;
 # - XDG_RUNTIME_DIR=/run/user/<uid> (logind makes it at login; made here, 0700, the user's);
+# - resets a lost pause process (podman's "invalid internal status": `podman system migrate`);
 # - starts `podman system service --time 0` as the user on $XDG_RUNTIME_DIR/podman/podman.sock
 #   (log: /tmp/wsscale-podman-<user>.log) unless it answers, and waits until it does;
 # - copies the images named in WSSCALE_ROOTLESS_IMAGES (space-separated; default the base and
@@ -37,6 +38,14 @@ SOCKET="/run/user/$uid/podman/podman.sock"
 answers() { as_user curl -fsS --max-time 2 --unix-socket "$SOCKET" http://d/v4.0.0/libpod/_ping >/dev/null 2>&1; }
 
 if ! answers; then
+  # The user's pause process holds its user namespace. When it is gone (killed with the
+  # service, a machine's container restarted) podman refuses every call with "invalid internal
+  # status, try resetting the pause process with podman system migrate": do what it says.
+  info="$(cd / && as_user podman info 2>&1 >/dev/null || true)"
+  if [[ "$info" == *"podman system migrate"* ]]; then
+    (cd / && as_user podman system migrate) >&2 || fail "podman system migrate as $USER_NAME failed"
+    echo "==> reset $USER_NAME's pause process (podman system migrate)" >&2
+  fi
   LOG="/tmp/wsscale-podman-$USER_NAME.log"
   echo "==> starting rootless podman system service for $USER_NAME on unix://$SOCKET (log: $LOG)" >&2
   (cd / && start_detached "$LOG" runuser -u "$USER_NAME" -- env HOME="$(getent passwd "$USER_NAME" | cut -d: -f6)" \

@@ -8,21 +8,15 @@ import WSScaleCore
 struct SecretsCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "secrets",
-        abstract: "Make (or keep) the admin token, the balancer's Redis user and its Redis URL, each file 0600.",
+        abstract: "Make (or keep) the admin token, the balancer's Redis user and its Redis URL in a state folder, each file 0600.",
         discussion: """
         Environment: WSSCALE_ADMIN_TOKEN (replaces the stored token when set), REDIS_KEY_PREFIX. \
         Prints which files it made or kept, never their content.
         """
     )
 
-    @Option(help: "Folder of admin-token (the balancer, client simulator and dashboard read it).")
-    var adminDir: String
-
-    @Option(help: "Folder of users.acl (redis-server reads it).")
-    var redisDir: String
-
-    @Option(help: "Folder of redis-url (the balancer reads it).")
-    var balancerDir: String
+    @Option(help: "The state folder (made 0700): admin/admin-token, redis/users.acl, balancer/redis-url, haproxy-admin/.")
+    var stateDir: String
 
     @Option(help: "Host name of Redis, as the balancer and the servers reach it.")
     var redisHost: String = "redis"
@@ -43,8 +37,7 @@ struct SecretsCommand: ParsableCommand {
             ownerIDs = (uid, gid)
         }
         try CommandEnvironment.finish(reader, command: "secrets")
-        let secrets = DeploymentSecrets(adminDirectory: adminDir, redisDirectory: redisDir, balancerDirectory: balancerDir,
-                                        redisHost: redisHost, keyPrefix: prefix, owner: ownerIDs)
+        let secrets = DeploymentSecrets(stateDirectory: stateDir, redisHost: redisHost, keyPrefix: prefix, owner: ownerIDs)
         do {
             for line in try secrets.ensure(givenToken: token) { print(line) }
         } catch {

@@ -76,6 +76,10 @@ import WSScaleCore
         #expect(!ComposeProjectWarden.projectIsDown([server, proxy, redis, secrets], pool: "wsscale", ownID: "abc123def456"))
         let stopped = Self.container("r1", [:], .exited(code: 0))
         #expect(ComposeProjectWarden.projectIsDown([server, proxy, stopped, secrets], pool: "wsscale", ownID: "abc123def456"))
+        // One that is still stopping (podman's `stopping`, its grace not over) goes down too.
+        var stopping = Self.container("r1", [:], .running)
+        stopping.isStopping = true
+        #expect(ComposeProjectWarden.projectIsDown([server, proxy, stopping, secrets], pool: "wsscale", ownID: "abc123def456"))
         // A container that is still being created counts as running: a restart, not a down.
         let created = Self.container("b1", [:], .starting)
         #expect(!ComposeProjectWarden.projectIsDown([server, proxy, stopped, created], pool: "wsscale", ownID: "abc123def456"))

@@ -10,7 +10,7 @@ import WSScaleTestSupport
 /// `WSSCALE_WRITE_COMPOSE_HAPROXY_CFG=1 swift test --skip-build --filter DockerComposeHAProxyConfigTests`.
 @Suite struct DockerComposeHAProxyConfigTests {
     /// The compose stack's HAProxy: traffic on 8000, stats on 8404, the runtime API only on a
-    /// unix socket in the volume `haproxy-admin`, owned by the balancer's user (65534): the
+    /// unix socket in the state folder's `haproxy-admin/` (a bind mount), owned by the balancer's user (65534): the
     /// balancer is the only other service that mounts it, so no server, nor anything else on
     /// a network, reaches the runtime API. Servers in `wsscale_servers`.
     static let composeConfiguration = HAProxyConfiguration(

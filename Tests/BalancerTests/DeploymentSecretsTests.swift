@@ -6,11 +6,13 @@ import WSScaleCore
 
 /// `wsscale secrets`' files (real files in a temporary folder).
 @Suite struct DeploymentSecretsTests {
+    /// A state folder as compose leaves it before `secrets` runs: it and one bind-mount source
+    /// made 0755 by the engine, the others missing.
     static func folder() throws -> String {
         let path = NSTemporaryDirectory() + "wsscale-secrets-\(UUID().uuidString)"
-        for sub in ["admin", "redis", "balancer"] {
-            try FileManager.default.createDirectory(atPath: path + "/" + sub, withIntermediateDirectories: true)
-        }
+        try FileManager.default.createDirectory(atPath: path + "/admin", withIntermediateDirectories: true,
+                                                attributes: [.posixPermissions: 0o755])
+        try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: path)
         return path
     }
 
@@ -22,9 +24,11 @@ import WSScaleCore
     func madeKeptReplaced() throws {
         let root = try Self.folder()
         defer { try? FileManager.default.removeItem(atPath: root) }
-        let secrets = DeploymentSecrets(adminDirectory: root + "/admin", redisDirectory: root + "/redis",
-                                        balancerDirectory: root + "/balancer", redisHost: "redis", keyPrefix: "pool", owner: nil)
+        let secrets = DeploymentSecrets(stateDirectory: root, redisHost: "redis", keyPrefix: "pool", owner: nil)
         let first = try secrets.ensure(givenToken: nil)
+        for folder in ["", "/admin", "/redis", "/balancer", "/haproxy-admin"] {
+            #expect(Self.mode(root + folder) == 0o700, "\(root + folder) is 0700, also when compose made it 0755 first")
+        }
         #expect(first.contains("\(root)/admin/admin-token: made") && first.contains("\(root)/redis/users.acl: made"))
         let files = ["admin/admin-token", "redis/users.acl", "balancer/redis-url"]
         for file in files { #expect(Self.mode(root + "/" + file) == 0o600, "\(file)") }
@@ -52,6 +56,7 @@ import WSScaleCore
         let root = try Self.folder()
         defer { try? FileManager.default.removeItem(atPath: root) }
         let path = root + "/balancer/redis-url"
+        try FileManager.default.createDirectory(atPath: root + "/balancer", withIntermediateDirectories: true)
         FileManager.default.createFile(atPath: path, contents: Data("redis://a:b@h:1/0\n".utf8), attributes: [.posixPermissions: 0o644])
         for environment in [["REDIS_URL_FILE": path], ["REDIS_URL_FILE": path + ".missing"],
                             ["REDIS_URL_FILE": path, "REDIS_URL": "redis://x:1"]] {

@@ -41,7 +41,7 @@ struct ComposeEngineTests {
             for server in servers {
                 #expect(listed.contains(server), "\(compose) ps does not list \(server):\n\(listed)")
             }
-            await Self.expectPlainDownLeavesNoContainerOrNetwork(stack)
+            await Self.expectDownLeavesNothing(stack)
         }
     }
 
@@ -66,7 +66,7 @@ struct ComposeEngineTests {
             let listed = await stack.compose(["ps"]).output
             #expect(listed.contains("\(stack.pool)-\(server)"), "\(compose) ps does not list \(server):\n\(listed)")
             print("\(compose): up → balancer answering \(stack.upTime); 5 users on \(server)")
-            await Self.expectPlainDownLeavesNoContainerOrNetwork(stack)
+            await Self.expectDownLeavesNothing(stack)
         }
     }
 
@@ -131,7 +131,7 @@ struct ComposeEngineTests {
     }
 
     /// Runs `body` on a fresh project with the seed's knobs (prints `SKIPPING` and returns when
-    /// the engine cannot run here); then `down -v`, and nothing of the project may be left.
+    /// the engine cannot run here); then `down`, and nothing of the project may be left.
     /// On a failure, the services' logs are printed first.
     static func withStack(_ compose: ComposeEngine, settings: [String: String] = [:],
                           _ body: (ComposeStack) async throws -> Void) async throws {
@@ -147,18 +147,15 @@ struct ComposeEngineTests {
             await stack.down()
             throw error
         }
-        let down = await stack.down(volumes: true)
-        #expect(down.status == 0, "\(compose) down -v: \(down.output.suffix(1000))")
-        #expect(stack.leftovers().isEmpty, "\(compose) down -v left: \(stack.leftovers())")
+        await expectDownLeavesNothing(stack)
     }
 
-    /// Plain `down`, as a user types it: no container and no network of the project is left
-    /// (the named volumes, which keep the admin token, stay until `down -v`).
-    static func expectPlainDownLeavesNoContainerOrNetwork(_ stack: ComposeStack) async {
-        let down = await stack.compose(["down"])
+    /// Plain `down`, as a user types it: no container, network or volume of the project is
+    /// left (the secrets are in the state folder, a bind mount, not a volume).
+    static func expectDownLeavesNothing(_ stack: ComposeStack) async {
+        let down = await stack.down()
         #expect(down.status == 0, "\(stack.compose) down: \(down.output.suffix(2000))")
-        #expect(stack.leftovers(volumes: false).isEmpty,
-                "\(stack.compose) down left: \(stack.leftovers(volumes: false))\n\(down.output.suffix(2000))")
+        #expect(stack.leftovers().isEmpty, "\(stack.compose) down left: \(stack.leftovers())\n\(down.output.suffix(2000))")
     }
 }
 }

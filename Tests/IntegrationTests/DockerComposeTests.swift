@@ -11,7 +11,7 @@ extension RealStackTests.DockerStackTests {
 @Suite struct DockerComposeTests {
     /// `up`; the balancer launches the first server itself; users connect through the client
     /// simulator (127.0.0.1) and straight through HAProxy's published port (127.0.0.1); the pool
-    /// scales out; `down -v` leaves no container, network or volume behind.
+    /// scales out; `down` leaves no container, network or volume behind.
     @Test func upScaleOutDown() async throws {
         let stack = try await ComposeStack.up()
         var upgraded: [any Channel] = []
@@ -144,7 +144,7 @@ extension RealStackTests.DockerStackTests {
         }
         for channel in upgraded { try? await channel.close() }
         let down = await stack.down()
-        #expect(down.status == 0, "compose down -v: \(down.output)")
+        #expect(down.status == 0, "compose down: \(down.output)")
         #expect(stack.leftovers().isEmpty, "left behind: \(stack.leftovers())")
     }
 }

@@ -74,6 +74,9 @@ public final class ComposeStack: @unchecked Sendable {
     public let dashboardPort: Int
     /// The environment compose runs with (the shell's wins over `docker/.env`).
     public let environment: [String: String]
+    /// The project's state folder (`WSSCALE_COMPOSE_STATE_DIR`: the secrets, HAProxy's runtime
+    /// API socket), a fresh one per project, owned by the user compose runs as; removed after `down`.
+    public let stateDirectory: String
     /// The admin token the stack's `admin-token` service made (read back from the balancer).
     public private(set) var adminToken: String?
     private var isDown = false
@@ -92,7 +95,15 @@ public final class ComposeStack: @unchecked Sendable {
         balancerPort = try DockerTestEnvironment.freeLoopbackPort()
         clientPort = try DockerTestEnvironment.freeLoopbackPort()
         dashboardPort = try DockerTestEnvironment.freeLoopbackPort()
+        stateDirectory = (compose.rootless ? PodmanTestEnvironment.rootlessHome + "/" : NSTemporaryDirectory()) + "\(project)-state"
+        try FileManager.default.createDirectory(atPath: stateDirectory, withIntermediateDirectories: false,
+                                                attributes: [.posixPermissions: 0o700])
+        if compose.rootless {
+            let owned = TestCommand.run("/bin/chown", ["\(PodmanTestEnvironment.rootlessUser):", stateDirectory])
+            guard owned.status == 0 else { throw TestEnvironmentError("chown \(stateDirectory): \(owned.output)") }
+        }
         environment = [
+            "WSSCALE_COMPOSE_STATE_DIR": stateDirectory,
             "COMPOSE_PROJECT_NAME": project, "WSSCALE_POOL": pool, "WSSCALE_DOCKER_NETWORK": network,
             "PUBLISH_TRAFFIC_PORT": "\(trafficPort)", "PUBLISH_STATS_PORT": "\(statsPort)",
             "PUBLISH_BALANCER_PORT": "\(balancerPort)", "PUBLISH_CLIENT_PORT": "\(clientPort)",
@@ -134,6 +145,12 @@ public final class ComposeStack: @unchecked Sendable {
             throw TestEnvironmentError("no admin token in the balancer's /run/wsscale-admin/admin-token: \(token.output.suffix(500))")
         }
         stack.adminToken = String(text)
+        // The secrets' folders are the engine's bind mounts: nobody else on the host may enter them.
+        let modes = stack.stateFolderModes()
+        guard modes.allSatisfy({ $0.mode == 0o700 }) else {
+            _ = await stack.down()
+            throw TestEnvironmentError("the state folder's modes are not 0700: \(modes.map { "\($0.path) \(String($0.mode, radix: 8))" })")
+        }
         stack.upTime = clock.now - start
         print("compose project \(stack.project) up in \(clock.now - start) (traffic 127.0.0.1:\(stack.trafficPort), balancer 127.0.0.1:\(stack.balancerPort), client 127.0.0.1:\(stack.clientPort))")
         return stack
@@ -150,17 +167,55 @@ public final class ComposeStack: @unchecked Sendable {
         compose.engine.cli.run(arguments)
     }
 
-    /// `compose down` (with `-v` when `volumes`), as a user types it. Safe to call twice.
+    /// `compose down`, as a user types it (no `-v`), then the test's state folder is removed.
+    /// Safe to call twice.
     @discardableResult
-    public func down(volumes: Bool = true) async -> (status: Int32, output: String) {
+    public func down() async -> (status: Int32, output: String) {
         guard !isDown else { return (0, "") }
         isDown = true
-        return await compose(["down"] + (volumes ? ["-v"] : []))
+        // The engine proxy's log while it goes down (it removes the servers under podman-compose):
+        // gone with its container, so followed from now and added to what `down` printed.
+        let proxyLog = followLog(of: "\(project)_engine-proxy_1")
+        let down = await compose(["down"])
+        try? FileManager.default.removeItem(atPath: stateDirectory)
+        return (down.status, down.output + "\nengine proxy's log:\n" + proxyLog())
+    }
+
+    /// Follows a container's log (`logs -f`) into a temporary file; the returned function stops
+    /// following and gives the text.
+    private func followLog(of container: String) -> () -> String {
+        let path = NSTemporaryDirectory() + "\(container)-\(UUID().uuidString).log"
+        guard FileManager.default.createFile(atPath: path, contents: nil), let file = FileHandle(forWritingAtPath: path) else {
+            return { "" }
+        }
+        let cli = compose.engine.cli
+        let arguments = cli.leadingArguments.isEmpty ? [cli.program] : cli.leadingArguments
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = arguments + ["logs", "-f", container]
+        process.standardOutput = file
+        process.standardError = file
+        try? process.run()
+        return {
+            if process.isRunning { process.terminate() }
+            process.waitUntilExit()
+            try? file.close()
+            defer { try? FileManager.default.removeItem(atPath: path) }
+            return String(String((try? String(contentsOfFile: path, encoding: .utf8)) ?? "").suffix(3000))
+        }
+    }
+
+    /// The modes of the state folder and of each folder in it.
+    public func stateFolderModes() -> [(path: String, mode: Int)] {
+        ["", "/admin", "/redis", "/balancer", "/haproxy-admin"].map { folder in
+            let attributes = try? FileManager.default.attributesOfItem(atPath: stateDirectory + folder)
+            return (stateDirectory + folder, (attributes?[.posixPermissions] as? NSNumber)?.intValue ?? -1)
+        }
     }
 
     /// What is left of this project: containers with its compose label or its pool label,
-    /// its networks and (with `volumes`) its volumes.
-    public func leftovers(volumes: Bool = true) -> [String] {
+    /// its networks and its volumes.
+    public func leftovers() -> [String] {
         var left: [String] = []
         for label in ["com.docker.compose.project=\(project)", "wsscale.pool=\(pool)"] {
             left += compose.engine.cli.run(["ps", "-a", "--filter", "label=\(label)", "--format", "{{.Names}}"]).output
@@ -169,10 +224,8 @@ public final class ComposeStack: @unchecked Sendable {
         for name in [network, "\(network)_control"] where compose.engine.cli.run(["network", "inspect", name]).status == 0 {
             left.append("network \(name)")
         }
-        if volumes {
-            left += compose.engine.cli.run(["volume", "ls", "-q"]).output.split(whereSeparator: \.isNewline)
-                .filter { $0.hasPrefix("\(project)_") }.map { "volume \($0)" }
-        }
+        left += compose.engine.cli.run(["volume", "ls", "-q"]).output.split(whereSeparator: \.isNewline)
+            .filter { $0.hasPrefix("\(project)_") }.map { "volume \($0)" }
         return Array(Set(left)).sorted()
     }
 

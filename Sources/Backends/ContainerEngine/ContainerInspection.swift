@@ -56,6 +56,9 @@ struct ContainerListing: Equatable {
     var labels: [String: String]
     /// Its state as the driver reports it.
     var status: DriverInstanceStatus
+    /// Whether it has been told to stop and has not yet (Podman's state `stopping`; Docker
+    /// shows no such state). The driver counts it as running; the compose warden, as going down.
+    var isStopping = false
     /// Published TCP ports: container port → host port.
     var publishedPorts: [Int: Int]
     /// Its address in each network it is attached to, when the listing says.

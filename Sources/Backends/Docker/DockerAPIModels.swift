@@ -29,6 +29,7 @@ struct DockerContainerSummary: Decodable {
         return ContainerListing(
             id: Id, name: Names?.first.map { String($0.drop(while: { $0 == "/" })) }, image: Image, labels: Labels ?? [:],
             status: ContainerInstanceMapping.status(state: State ?? "", exitCode: ContainerInstanceMapping.exitCode(Status ?? "")),
+            isStopping: State == "stopping",
             publishedPorts: published, networkAddresses: addresses)
     }
 }

@@ -12,8 +12,9 @@ import WSScaleCore
 /// of the project that holds the engine's socket, so it finishes the job, after everything
 /// else and before `down` removes the network.
 ///
-/// "Going down" means: within `window` of the proxy's SIGTERM, no other container of the
-/// project (the pool's servers aside) still runs. A restart of the proxy alone, or of the
+/// "Going down" means: within `window` of the proxy's SIGTERM, every other container of the
+/// project (the pool's servers aside) has stopped or is stopping (podman-compose stops them all
+/// at once, each with its own grace, which can outlast the window). A restart of the proxy alone, or of the
 /// balancer, leaves the others running: the servers stay, and the balancer adopts them.
 public struct ComposeProjectWarden: Sendable {
     /// The compose project (`WSSCALE_COMPOSE_PROJECT`).
@@ -88,11 +89,12 @@ public struct ComposeProjectWarden: Sendable {
     }
 
     /// Whether every container of the project, other than the pool's servers and the proxy
-    /// itself, has stopped. Pure.
+    /// itself, has stopped or is stopping. Pure.
     static func projectIsDown(_ containers: [ContainerListing], pool: String, ownID: String) -> Bool {
         containers.allSatisfy { container in
             if container.labels[ContainerLabel.pool] == pool { return true }
             if !ownID.isEmpty, container.id.hasPrefix(ownID) { return true }
+            if container.isStopping { return true }
             if case .exited = container.status { return true }
             return false
         }

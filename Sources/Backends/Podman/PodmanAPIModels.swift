@@ -25,6 +25,7 @@ struct PodmanContainerSummary: Decodable {
         return ContainerListing(
             id: Id, name: Names?.first, image: Image, labels: Labels ?? [:],
             status: ContainerInstanceMapping.status(state: State ?? "", exitCode: Exited == true ? ExitCode : nil),
+            isStopping: State == "stopping",
             publishedPorts: published, networkAddresses: [:])
     }
 }
