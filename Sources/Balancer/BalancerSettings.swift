@@ -74,12 +74,7 @@ public struct BalancerSettings: Sendable {
     /// Reads the settings; problems are reported on `reader`, each naming its variable.
     public static func read(from reader: inout EnvironmentReader) -> BalancerSettings {
         var settings = BalancerSettings()
-        let backendText = reader.string("WSSCALE_BACKEND", default: "process")
-        if let backend = BackendKind(rawValue: backendText) {
-            settings.backend = backend
-        } else {
-            reader.report("WSSCALE_BACKEND", "must be one of \(BackendKind.allCases.map(\.rawValue).joined(separator: ", ")), got \"\(backendText)\"")
-        }
+        settings.backend = reader.choice("WSSCALE_BACKEND", default: BackendKind.process)
         settings.apiHost = reader.string("BALANCER_HOST", default: settings.apiHost, rule: SettingRule.hostProblem)
         settings.apiPort = reader.int("BALANCER_PORT", default: settings.apiPort, in: 1...65535)
         if let text = reader.secret("REDIS_URL") {

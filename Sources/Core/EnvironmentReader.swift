@@ -118,6 +118,25 @@ public struct EnvironmentReader: Sendable {
         return value
     }
 
+    /// One of a fixed set of words (an enum's raw values), the default when unset; any other
+    /// word is reported as "must be one of …", and the default is kept.
+    public mutating func choice<Choice: RawRepresentable & CaseIterable>(_ name: String, default defaultValue: Choice) -> Choice
+    where Choice.RawValue == String {
+        guard let text = raw(name) else { return defaultValue }
+        return Self.choice(text, named: name, default: defaultValue, reporting: &self)
+    }
+
+    /// `text` as one of `Choice`'s words, for a value that does not come from the environment
+    /// (a command-line option); reported on `reader` under `name` when it is none of them.
+    public static func choice<Choice: RawRepresentable & CaseIterable>(_ text: String, named name: String, default defaultValue: Choice,
+                                                                        reporting reader: inout EnvironmentReader) -> Choice
+    where Choice.RawValue == String {
+        if let value = Choice(rawValue: text) { return value }
+        let words = Choice.allCases.map(\.rawValue).joined(separator: ", ")
+        reader.report(name, "must be one of \(words), got \"\(SettingRule.escaped(text))\"")
+        return defaultValue
+    }
+
     /// A percentage from 0 to 100.
     public mutating func percent(_ name: String, default defaultValue: Int) -> Int {
         int(name, default: defaultValue, in: 0...100)

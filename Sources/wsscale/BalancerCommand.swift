@@ -37,11 +37,7 @@ struct BalancerCommand: AsyncParsableCommand {
         let scaling = ScalingConfiguration.load(from: &reader)
         var settings = BalancerSettings.read(from: &reader)
         if let backend {
-            if let kind = BackendKind(rawValue: backend) {
-                settings.backend = kind
-            } else {
-                reader.report("--backend", "must be one of \(BackendKind.allCases.map(\.rawValue).joined(separator: ", ")), got \"\(backend)\"")
-            }
+            settings.backend = EnvironmentReader.choice(backend, named: "--backend", default: settings.backend, reporting: &reader)
         }
         // The backend's own settings are read here with the others, so a bad one exits 2.
         let driverSettings = DriverSettings.read(for: settings.backend, from: &reader)

@@ -19,6 +19,20 @@ import Testing
         try reader.finish()
     }
 
+    enum Fruit: String, CaseIterable { case apple, pear }
+
+    @Test("a choice is one of an enum's words: the default when unset, reported naming the variable otherwise")
+    func choiceOfWords() {
+        var reader = EnvironmentReader(environment: ["GOOD": "pear", "BAD": "plum\u{1b}"])
+        #expect(reader.choice("GOOD", default: Fruit.apple) == .pear)
+        #expect(reader.choice("UNSET", default: Fruit.pear) == .pear)
+        #expect(reader.choice("BAD", default: Fruit.apple) == .apple)
+        #expect(EnvironmentReader.choice("fig", named: "--fruit", default: Fruit.pear, reporting: &reader) == .pear)
+        #expect(reader.issues.map(\.variable) == ["BAD", "--fruit"])
+        #expect(reader.issues[0].message.hasPrefix("must be one of apple, pear, got \""))
+        #expect(!reader.issues[0].message.contains("\u{1b}"), "the value is shown escaped")
+    }
+
     @Test func everyProblemIsReportedWithItsVariable() {
         var reader = EnvironmentReader(environment: ["N": "abc", "P": "120", "S": "-1", "B": "maybe"])
         _ = reader.int("N", default: 1)

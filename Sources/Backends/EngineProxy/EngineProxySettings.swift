@@ -33,11 +33,7 @@ public struct EngineProxySettings: Sendable, Equatable {
         let host = reader.string("WSSCALE_ENGINE_PROXY_HOST", default: "127.0.0.1", rule: SettingRule.hostProblem)
         let port = reader.int("WSSCALE_ENGINE_PROXY_PORT", default: 2375, in: 1...65535)
         let connections = reader.int("WSSCALE_ENGINE_PROXY_MAX_CONNECTIONS", default: 64, in: 1...4096)
-        let engineText = reader.string(engineVariable, default: ContainerEngineKind.docker.rawValue)
-        let engine = ContainerEngineKind(rawValue: engineText) ?? .docker
-        if ContainerEngineKind(rawValue: engineText) == nil {
-            reader.report(engineVariable, "must be one of \(ContainerEngineKind.allCases.map(\.rawValue).joined(separator: ", ")), got \"\(SettingRule.escaped(engineText))\"")
-        }
+        let engine = reader.choice(engineVariable, default: ContainerEngineKind.docker)
         let driver = ContainerDriverConfiguration.read(from: &reader, engine: engine)
         return EngineProxySettings(host: host, port: port, maximumConnections: connections, driver: driver)
     }
