@@ -9,8 +9,10 @@
 #   sudo systemd/install.sh --uninstall      remove everything it added (apt-get purge wsscale)
 #
 # Then: sudo systemctl start wsscale.target   (and `systemctl enable wsscale.target` for boot).
-# Nothing secret is generated: every listener is on 127.0.0.1 and Redis has no password by default
-# (see systemd/README.md to serve other hosts).
+# The package's postinst makes the secrets once (root-only until their group is set): the admin
+# token (/etc/wsscale/admin-token.env) and Redis's users (/etc/wsscale/redis-users.acl, with the
+# default user off, and the balancer's URL in /etc/wsscale/redis-users.env). Every listener is on
+# 127.0.0.1 (see systemd/README.md to serve other hosts).
 set -euo pipefail
 HERE="$(cd "$(dirname "$0")" && pwd)"
 DEB="${WSSCALE_DEB:-}"

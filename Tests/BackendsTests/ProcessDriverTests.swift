@@ -106,53 +106,117 @@ import WSScaleTestSupport
 
 /// Attack: a pid file that names a process which is not this pool's server.
 @Suite("attack: pid files") struct ProcessAdoptionAttackTests {
-    @Test("a pid file naming an unrelated live process (right start time, even its SERVER_ID) is not adopted, and the process is not touched")
+    /// A live process a pid file claims, and whether the driver may adopt it.
+    struct Claim {
+        var what: String
+        var id: InstanceID
+        var process: LocalProcess
+        var recordsStartTime = true
+    }
+
+    @Test("pid files naming live processes that are not this pool's server (wrong pool, no start time, not the driver's program or arguments, even with the right SERVER_ID, WSSCALE_POOL and start time) are not adopted, and no process is touched")
     func unrelatedProcessIsNotAdopted() async throws {
         let state = ProcessDriverFixture.temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: state) }
         let configuration = ProcessDriverFixture.standInConfiguration(stateDirectory: state)
         let directory = ProcessPoolDirectory(stateDirectory: state, pool: configuration.pool)
         try directory.create()
-        // An innocent process, and one that even claims the id but belongs to another pool.
-        let innocent = try LocalProcess.spawn(executable: "/bin/sleep", arguments: ["30"], environment: [:], outputPath: nil)
-        let impostor = try LocalProcess.spawn(executable: "/bin/sleep", arguments: ["30"],
-                                              environment: ["SERVER_ID": "ws-impostor", "WSSCALE_POOL": "other-pool"], outputPath: nil)
-        defer {
-            Task {
-                _ = await innocent.terminate(grace: .zero)
-                _ = await impostor.terminate(grace: .zero)
-            }
+        func spawn(_ executable: String, _ arguments: [String], id: InstanceID?) throws -> LocalProcess {
+            let identity = id.map { ["SERVER_ID": $0, "WSSCALE_POOL": configuration.pool] } ?? [:]
+            return try LocalProcess.spawn(executable: executable, arguments: arguments, environment: identity, outputPath: nil)
         }
-        try directory.write(ProcessPidFile(id: "ws-innocent", pid: innocent.pid, endpoint: Endpoint(host: "127.0.0.1", port: 1),
-                                           startTime: innocent.startTime))
-        try directory.write(ProcessPidFile(id: "ws-impostor", pid: impostor.pid, endpoint: Endpoint(host: "127.0.0.1", port: 1),
-                                           startTime: impostor.startTime))
-        try directory.write(ProcessPidFile(id: "ws-nostart", pid: innocent.pid, endpoint: Endpoint(host: "127.0.0.1", port: 1),
-                                           startTime: nil))
+        let innocent = try spawn("/bin/sleep", ["30"], id: nil)
+        let otherPool = try LocalProcess.spawn(executable: "/bin/sleep", arguments: ["30"],
+                                               environment: ["SERVER_ID": "ws-other-pool", "WSSCALE_POOL": "other-pool"], outputPath: nil)
+        let claims = [
+            Claim(what: "an unrelated process", id: "ws-innocent", process: innocent),
+            Claim(what: "a process of another pool claiming the id", id: "ws-other-pool", process: otherPool),
+            Claim(what: "a pid file without a start time", id: "ws-nostart", process: innocent, recordsStartTime: false),
+            // The right environment and start time, but /bin/sleep, not the driver's program.
+            Claim(what: "/bin/sleep with SERVER_ID and WSSCALE_POOL set", id: "ws-sleeper",
+                  process: try spawn("/bin/sleep", ["30"], id: "ws-sleeper")),
+            // The driver's very executable with the right environment, but not its arguments.
+            Claim(what: "\(configuration.executable) with the right environment and other arguments", id: "ws-lookalike",
+                  process: try spawn(configuration.executable, ["-c", "import time; time.sleep(30)"], id: "ws-lookalike")),
+        ]
+        defer { Task { for claim in claims { _ = await claim.process.terminate(grace: .zero) } } }
+        for claim in claims {
+            try directory.write(ProcessPidFile(id: claim.id, pid: claim.process.pid, endpoint: Endpoint(host: "127.0.0.1", port: 1),
+                                               startTime: claim.recordsStartTime ? claim.process.startTime : nil))
+        }
 
         let driver = try ProcessDriver(configuration: configuration, logger: ProcessDriverFixture.logger)
         let adopted = try await driver.instances()
-        print("attack pid files: adopted \(adopted.map(\.id)), innocent alive \(innocent.isAlive), impostor alive \(impostor.isAlive)")
-        #expect(adopted.isEmpty)
-        #expect(directory.instanceIDs().isEmpty, "the false claims are removed")
         // Asking the driver to stop them reaches nothing: they were never its instances.
-        try? await driver.stop("ws-innocent", grace: .zero)
-        try? await driver.stop("ws-impostor", grace: .zero)
-        #expect(innocent.isAlive && impostor.isAlive, "neither process was signalled")
+        for claim in claims { try? await driver.stop(claim.id, grace: .zero) }
+        for claim in claims {
+            print("attack pid files: \(claim.what) (pid \(claim.process.pid), pid file \(claim.id)) → adopted \(adopted.contains { $0.id == claim.id }), alive after stop \(claim.process.isAlive)")
+            #expect(claim.process.isAlive, "\(claim.what) was signalled")
+        }
+        #expect(adopted.isEmpty, "adopted \(adopted.map(\.id))")
+        #expect(directory.instanceIDs().isEmpty, "the false claims are removed")
     }
 
-    @Test("the rule: start time recorded and equal, SERVER_ID and WSSCALE_POOL as launched")
+    @Test("a server whose binary was replaced on disk (/proc/PID/exe ends with \" (deleted)\") is still adopted: an upgrade keeps its servers")
+    func serverOfAReplacedBinaryIsAdopted() async throws {
+        let state = ProcessDriverFixture.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: state) }
+        // The configured binary: a copy of sleep, which the "upgrade" replaces after the server started.
+        let binary = state + "/server-binary"
+        try FileManager.default.copyItem(atPath: "/bin/sleep", toPath: binary)
+        try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: binary)
+        let configuration = ProcessDriver.Configuration(executable: binary, arguments: ["30"], stateDirectory: state, pool: "test",
+                                                        adoptionProbeTimeout: .milliseconds(200))
+        let directory = ProcessPoolDirectory(stateDirectory: state, pool: configuration.pool)
+        try directory.create()
+        let server = try LocalProcess.spawn(executable: binary, arguments: ["30"],
+                                            environment: ["SERVER_ID": "ws-old", "WSSCALE_POOL": "test"], outputPath: nil)
+        defer { Task { _ = await server.terminate(grace: .zero) } }
+        try directory.write(ProcessPidFile(id: "ws-old", pid: server.pid, endpoint: Endpoint(host: "127.0.0.1", port: 1),
+                                           startTime: server.startTime))
+        try FileManager.default.removeItem(atPath: binary)
+        try FileManager.default.copyItem(atPath: "/bin/sleep", toPath: binary)
+        try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: binary)
+        let shown = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(server.pid)/exe")) ?? "unreadable"
+        #expect(shown == binary + ProcessAdoptionCheck.deletedSuffix)
+
+        let driver = try ProcessDriver(configuration: configuration, logger: ProcessDriverFixture.logger)
+        let adopted = try await driver.instances()
+        print("attack pid files: a server of a replaced binary (/proc/\(server.pid)/exe = \(shown)) → adopted \(adopted.map(\.id))")
+        #expect(adopted.map(\.id) == ["ws-old"])
+        try await driver.stop("ws-old", grace: .seconds(1))
+        #expect(!server.isAlive, "the adopted server is the driver's to stop")
+    }
+
+    @Test("the rule: start time recorded and equal, SERVER_ID and WSSCALE_POOL as launched, the driver's executable and arguments")
     func rule() {
         let record = ProcessPidFile(id: "ws-a", pid: 10, endpoint: Endpoint(host: "127.0.0.1", port: 1), startTime: 5)
-        let own = ["SERVER_ID": "ws-a", "WSSCALE_POOL": "p"]
-        #expect(ProcessAdoptionCheck.problem(record: record, pool: "p", startTime: 5, environment: own) == nil)
-        #expect(ProcessAdoptionCheck.problem(record: record, pool: "p", startTime: 6, environment: own) != nil)
-        #expect(ProcessAdoptionCheck.problem(record: record, pool: "q", startTime: 5, environment: own) != nil)
-        #expect(ProcessAdoptionCheck.problem(record: record, pool: "p", startTime: 5, environment: ["WSSCALE_POOL": "p"]) != nil)
-        #expect(ProcessAdoptionCheck.problem(record: record, pool: "p", startTime: 5, environment: nil) != nil)
+        let program = ProcessAdoptionCheck.Program(executablePath: "/usr/bin/wsscale", arguments: ["server"])
+        let own = ProcessAdoptionCheck.Observation(startTime: 5, environment: ["SERVER_ID": "ws-a", "WSSCALE_POOL": "p"],
+                                                   executable: "/usr/bin/wsscale", commandLine: ["wsscale", "server"])
+        func problem(_ change: (inout ProcessAdoptionCheck.Observation) -> Void, pool: String = "p",
+                     record: ProcessPidFile = record) -> String? {
+            var observed = own
+            change(&observed)
+            return ProcessAdoptionCheck.problem(record: record, pool: pool, program: program, process: observed)
+        }
+        #expect(problem { _ in } == nil)
+        #expect(problem { $0.executable = "/usr/bin/wsscale (deleted)" } == nil, "a binary replaced on disk is the same path")
+        #expect(problem { $0.startTime = 6 } != nil)
+        #expect(problem { $0.startTime = nil } != nil)
+        #expect(problem({ _ in }, pool: "q") != nil)
+        #expect(problem { $0.environment = ["WSSCALE_POOL": "p"] } != nil)
+        #expect(problem { $0.environment = nil } != nil)
+        #expect(problem { $0.executable = "/bin/sleep" } != nil)
+        #expect(problem { $0.executable = "/tmp/wsscale (deleted)" } != nil)
+        #expect(problem { $0.executable = nil } != nil)
+        #expect(problem { $0.commandLine = ["wsscale", "balancer"] } != nil)
+        #expect(problem { $0.commandLine = ["wsscale", "server", "extra"] } != nil)
+        #expect(problem { $0.commandLine = ["wsscale"] } != nil)
+        #expect(problem { $0.commandLine = nil } != nil)
         var noStart = record
         noStart.startTime = nil
-        #expect(ProcessAdoptionCheck.problem(record: noStart, pool: "p", startTime: 5, environment: own) != nil)
+        #expect(problem({ _ in }, record: noStart) != nil)
     }
 }
 

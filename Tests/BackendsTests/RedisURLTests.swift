@@ -37,6 +37,18 @@ import Testing
         #expect(error.issues[0].message.contains(problem), "\(error.issues[0].message)")
     }
 
+    @Test("rediss:// is refused naming REDIS_URL and saying TLS is not supported, never showing the password")
+    func refusesTLS() throws {
+        for text in ["rediss://app:hunter2@redis.example:6380/0", "REDISS://redis.example"] {
+            let error = try #require(throws: ConfigurationError.self) { try RedisURL(parsing: text) }
+            print("rediss rule: \(text.replacingOccurrences(of: "hunter2", with: "***")) → \(error.description)")
+            #expect(error.issues.map(\.variable) == ["REDIS_URL"])
+            #expect(error.issues[0].message == RedisSchemeRule.tlsProblem)
+            #expect(error.description.contains("REDIS_URL: rediss:// (TLS) is not supported"), "\(error)")
+            #expect(!error.description.contains("hunter2"), "\(error)")
+        }
+    }
+
     @Test func namesTheGivenVariableAndMasksThePassword() throws {
         let error = try #require(throws: ConfigurationError.self) { try RedisURL(parsing: "nope", variable: "SESSION_REDIS") }
         #expect(error.description.contains("SESSION_REDIS"))

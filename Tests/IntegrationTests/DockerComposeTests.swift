@@ -6,7 +6,7 @@ import WSScaleTestSupport
 
 extension RealStackTests.DockerStackTests {
 /// The whole stack of `docker/compose.yml` on the real daemon with the real image: redis,
-/// HAProxy, the socket proxy, the balancer on the docker backend, the client simulator.
+/// HAProxy, the engine proxy, the balancer on the docker backend, the client simulator.
 /// Each test brings up a project of its own (free ports on 127.0.0.1) and takes it down.
 @Suite struct DockerComposeTests {
     /// `up`; the balancer launches the first server itself; users connect through the client
@@ -78,12 +78,57 @@ extension RealStackTests.DockerStackTests {
             print("attack compose: FLUSHALL without a Redis user → \(anonymous.output.trimmingCharacters(in: .whitespacesAndNewlines))")
             #expect(anonymous.output.contains("NOAUTH"), "\(anonymous.output)")
             let clientSees = await stack.compose(["exec", "-T", "client", "ls", "/run/wsscale-balancer"])
+            print("attack compose: the balancer's Redis URL folder from the client simulator → exit \(clientSees.status) \(clientSees.output.trimmingCharacters(in: .whitespacesAndNewlines).prefix(120))")
             #expect(clientSees.status != 0, "the client simulator's container has no Redis URLs: \(clientSees.output)")
+            let server = "\(stack.pool)-\(topology.instances[0].id)"
+
+            // The admin surfaces with a wrong token and from a foreign Origin (with the right
+            // token): the client simulator's and the dashboard's published APIs from here, a
+            // server's drop endpoint from inside the client simulator's container on the
+            // traffic network (the only way to reach it). The token stays off every command
+            // line: the container reads it from its file, and printf is busybox sh's builtin.
+            let token = try #require(stack.adminToken)
+            let json = ("Content-Type", "application/json")
+            let wrongToken = String(repeating: "0", count: 64)
+            let wrong = ("Authorization", "Bearer \(wrongToken)")
+            let foreign = [json, ("Authorization", "Bearer \(token)"), ("Origin", "http://evil.example")]
+            var posts: [(attempt: RealStackTests.UpAttackTests.Attempt, expected: Int)] = []
+            for (name, port, path, body) in [("client simulator connect", stack.clientPort, "/route/kickstart/ws/batch/connect", #"{"userIds":["mallory"]}"#),
+                                             ("dashboard connect", stack.dashboardPort, "/api/connect", #"{"count":1,"prefix":"mallory"}"#)] {
+                posts.append((try await RealStackTests.UpAttackTests.attempt("\(name), wrong token", "POST", path, port: port,
+                                                                              headers: [json, wrong], body: body), 401))
+                posts.append((try await RealStackTests.UpAttackTests.attempt("\(name), right token from a foreign Origin", "POST", path,
+                                                                              port: port, headers: foreign, body: body), 403))
+            }
+            // The server by its container's name on the traffic network, on the image's port.
+            let (serverID, serverPort) = (topology.instances[0].id, 8088)
+            for (what, bearer, origin, expected) in [("wrong token", wrongToken, "", 401),
+                                                     ("right token from a foreign Origin", "\"$(cat /run/wsscale-admin/admin-token)\"",
+                                                      "Origin: http://evil.example\\r\\n", 403)] {
+                // nc runs the exchange with the connection as its stdin and stdout: the request
+                // out, the status line back (to stderr). Piping the request into nc instead
+                // would half-close the connection at its end, and the server closes on that.
+                let exchange = "printf \"POST /ws-session/%s/drop HTTP/1.1\\r\\nHost: %s:%s\\r\\nContent-Type: application/json\\r\\n"
+                    + "\(origin)Authorization: Bearer %s\\r\\nContent-Length: 2\\r\\nConnection: close\\r\\n\\r\\n{}\" "
+                    + "\(serverID) \(server) \(serverPort) \(bearer); head -n 1 >&2"
+                let request = "busybox nc -w 5 \(server) \(serverPort) -e sh -c '\(exchange)' 2>&1"
+                let answer = await stack.compose(["exec", "-T", "client", "busybox", "sh", "-c", request])
+                let statusLine = answer.output.trimmingCharacters(in: .whitespacesAndNewlines)
+                let status = statusLine.split(separator: " ").dropFirst().first.flatMap { Int($0) } ?? 0
+                posts.append((RealStackTests.UpAttackTests.Attempt(tried: "server \(server) drop from the client simulator's container, \(what)",
+                                                                   status: status, body: statusLine), expected))
+            }
+            for (attempt, expected) in posts {
+                print("attack compose: \(attempt)")
+                #expect(attempt.status == expected, "\(attempt)")
+            }
+            let usersAfter = try await stack.client.connectedUsers()
+            #expect(usersAfter == 20, "no user was added or dropped: \(usersAfter) connected")
 
             // Attack from a server's container (what a compromised server could reach): not
-            // HAProxy's runtime API (no TCP listener; its socket is in a volume servers do not
-            // mount), not the engine proxy (on the control network only).
-            let server = "\(stack.pool)-\(topology.instances[0].id)"
+            // HAProxy's runtime API (no TCP listener; its socket is in the state folder's
+            // haproxy-admin/, bind-mounted into HAProxy and the balancer only), not the engine
+            // proxy (on the control network only).
             let proxyContainer = await stack.compose(["ps", "-q", "engine-proxy"]).output.split(whereSeparator: \.isNewline).last.map(String.init) ?? ""
             let proxyAddress = DockerTestEnvironment.docker(
                 "inspect", "-f", "{{(index .NetworkSettings.Networks \"\(stack.network)_control\").IPAddress}}", proxyContainer,
@@ -100,6 +145,26 @@ extension RealStackTests.DockerStackTests {
                 print("attack compose: \(attempt.what) from server \(server) → exit \(tried.status) \(tried.output.prefix(200))")
                 #expect(tried.status != 0 && !tried.output.contains("Version:") && !tried.output.contains("OK"),
                         "\(attempt.what) reached from a server: \(tried.output)")
+            }
+            // Redis as the server's own user, from inside its container (what a compromised
+            // server holds: its REDIS_URL). The table is the one `wsscale up`'s attack uses.
+            // The password stays in the container: parsed from its environment, sent by printf.
+            let refusals = RealStackTests.UpAttackTests.refusedToAServer(prefix: "wsscale", other: "ws-other")
+            let inline = refusals.map { command in
+                "'" + command.map { $0.contains(" ") ? "\"\($0)\"" : $0 }.joined(separator: " ") + "'"
+            }
+            let asServer = DockerTestEnvironment.docker("exec", server, "busybox", "sh", "-c", """
+                u=${REDIS_URL#redis://}; user=${u%%:*}; rest=${u#*:}; password=${rest%%@*}; address=${rest#*@}; address=${address%%/*}
+                { printf 'AUTH %s %s\\r\\n' "$user" "$password"; printf '%s\\r\\n' \(inline.joined(separator: " ")) QUIT; } \
+                  | busybox nc -w 5 ${address%:*} ${address##*:}
+                """)
+            let replies = asServer.output.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }
+            print("attack compose: redis AUTH as server \(server)'s own user → \(replies.first ?? "no answer (exit \(asServer.status))")")
+            #expect(replies.first == "+OK", "the server's user logs in: \(asServer.output.prefix(300))")
+            for (index, command) in refusals.enumerated() {
+                let reply = index + 1 < replies.count ? replies[index + 1] : "no answer"
+                print("attack compose: redis as server \(server)'s own user: \(command.joined(separator: " ")) → \(reply.prefix(100))")
+                #expect(reply.hasPrefix("-NOPERM"), "\(command.joined(separator: " ")) → \(reply)")
             }
             let fromClient = await stack.compose(["exec", "-T", "client", "busybox", "sh", "-c",
                                                   "printf 'GET /_ping HTTP/1.0\\r\\n\\r\\n' | busybox nc -w 3 \(proxyAddress) 2375"])

@@ -28,6 +28,17 @@ struct UpAttackTests {
         return Attempt(tried: tried, status: response.status, body: response.body)
     }
 
+    /// What a server's own Redis user must be refused (each answer `NOPERM`) under key prefix
+    /// `prefix`, `other` being another host's id. Shared with compose's attack
+    /// (`DockerComposeTests`), which sends it from inside a server's container.
+    static func refusedToAServer(prefix: String, other: String) -> [[String]] {
+        [["FLUSHALL"], ["FLUSHDB"], ["CONFIG", "SET", "dir", "/tmp"], ["ACL", "LIST"], ["KEYS", "*"],
+         ["EVAL", "return 1", "0"], ["SET", "other:key", "x"], ["HSET", "other:host:x:sessions", "a", "b"],
+         ["HSET", "\(prefix):host:\(other):sessions", "a", "b"], ["DEL", "\(prefix):host:\(other):meta"],
+         ["PUBLISH", "\(prefix):cmd:\(other)", "drain"], ["PUBLISH", "other:cmd:x", "shed 5"],
+         ["SUBSCRIBE", "\(prefix):cmd:\(other)"], ["SHUTDOWN"], ["CLIENT", "LIST"], ["MONITOR"]]
+    }
+
     /// `up` with its own defaults for every address (an empty value reads as unset).
     static let defaults = ["LB_HOST": "", "BALANCER_HOST": "", "CLIENT_HOST": "", "DASHBOARD_HOST": ""]
 
@@ -136,6 +147,7 @@ struct UpAttackTests {
             pids += stack.serverPids().values
             for pid in pids {
                 let commandLine = (try? String(contentsOfFile: "/proc/\(pid)/cmdline", encoding: .utf8)) ?? ""
+                print("attack up: the admin token in pid \(pid)'s command line (\(commandLine.split(separator: "\0").first ?? "unreadable")) → \(commandLine.contains(token) ? "found" : "absent")")
                 #expect(!commandLine.contains(token), "pid \(pid)'s command line holds the admin token")
             }
         }
@@ -150,6 +162,7 @@ struct UpAttackTests {
             let acl = try #require(RedisACL.parse(try String(contentsOfFile: aclPath, encoding: .utf8), keyPrefix: "wsscale"))
             let redisPid = try #require(stack.pid(of: .redis))
             let commandLine = (try? String(contentsOfFile: "/proc/\(redisPid)/cmdline", encoding: .utf8)) ?? ""
+            print("attack up redis: the balancer's Redis password in redis-server's command line (pid \(redisPid)) → \(commandLine.contains(acl.balancerPassword) ? "found" : "absent")")
             #expect(!commandLine.contains(acl.balancerPassword), "a password on redis-server's command line")
             // Each server logs in as its own user, which the balancer made when it launched it.
             let ids = try await stack.api.topology().instances.map(\.id)
@@ -175,11 +188,7 @@ struct UpAttackTests {
                 to: user.url(at: RedisURL(host: "127.0.0.1", port: stack.ports.redis)),
                 eventLoopGroup: group, logger: logger)
             var refused: [(String, String)] = []
-            for command in [["FLUSHALL"], ["FLUSHDB"], ["CONFIG", "SET", "dir", "/tmp"], ["ACL", "LIST"], ["KEYS", "*"],
-                            ["EVAL", "return 1", "0"], ["SET", "other:key", "x"], ["HSET", "other:host:x:sessions", "a", "b"],
-                            ["HSET", "wsscale:host:\(other):sessions", "a", "b"], ["DEL", "wsscale:host:\(other):meta"],
-                            ["PUBLISH", "wsscale:cmd:\(other)", "drain"], ["PUBLISH", "other:cmd:x", "shed 5"],
-                            ["SUBSCRIBE", "wsscale:cmd:\(other)"], ["SHUTDOWN"], ["CLIENT", "LIST"], ["MONITOR"]] {
+            for command in Self.refusedToAServer(prefix: "wsscale", other: other) {
                 refused.append(("server user: \(command.joined(separator: " "))", await answer(server, command)))
             }
             let allowed = await answer(server, ["ZRANGEBYSCORE", "wsscale:hosts", "0", "+inf"])

@@ -139,6 +139,22 @@ struct ServerConfigurationTests {
             }
         }
     }
+
+    /// `wsscale server` exits 2 on any `ConfigurationError` (`CommandEnvironment`).
+    @Test("REDIS_URL=rediss://… is refused at startup, naming REDIS_URL and saying TLS is not supported")
+    func tlsRedisIsRefused() {
+        do {
+            _ = try ServerConfiguration.fromEnvironment(["REDIS_URL": "rediss://app:hunter2@redis.example:6380/0"])
+            Issue.record("rediss:// was accepted")
+        } catch let error as ConfigurationError {
+            print("rediss rule (server): \(error.description)")
+            #expect(error.issues.map(\.variable) == ["REDIS_URL"])
+            #expect(error.issues.first?.message == RedisSchemeRule.tlsProblem)
+            #expect(!error.description.contains("hunter2"))
+        } catch {
+            Issue.record("unexpected \(error)")
+        }
+    }
 }
 
 @Suite("Session list JSON")

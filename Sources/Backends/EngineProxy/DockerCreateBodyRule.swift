@@ -12,7 +12,7 @@ import WSScaleCore
 /// | `Image` | the configured image, exactly |
 /// | `Cmd` | the configured command (absent or `null` when none is configured) |
 /// | `Env` | up to 256 `NAME=value` strings |
-/// | `Labels` | `wsscale.pool` = the pool, `wsscale.instance`, `wsscale.port`; no other label |
+/// | `Labels` | `wsscale.pool` = the pool, `wsscale.instance`, `wsscale.port`, and in a compose project its labels with their fixed values (`ContainerLabel.fixed`); no other label |
 /// | `StopTimeout` | 0…3600 |
 /// | `ExposedPorts` | `{"<port>/tcp": {}}`, one port |
 /// | `HostConfig.PortBindings` | `{"<port>/tcp": [{"HostIp": <publish address>, "HostPort": ""}]}`, only when publishing is allowed |

@@ -193,6 +193,7 @@ public actor ProcessDriver: InstanceDriver {
 
     private func adoptEarlierInstances() async {
         var candidates: [ProcessPidFile] = []
+        let program = ProcessAdoptionCheck.Program(launching: configuration)
         for id in directory.instanceIDs() where tracked[id] == nil {
             guard let record = directory.read(id) else {
                 logger.warning("removing unreadable pid file", metadata: ["instance": "\(id)"])
@@ -205,8 +206,8 @@ public actor ProcessDriver: InstanceDriver {
                 directory.remove(id)
                 continue
             }
-            if let problem = ProcessAdoptionCheck.problem(record: record, pool: configuration.pool, startTime: process.startTime,
-                                                          environment: ProcessAdoptionCheck.environment(of: record.pid)) {
+            if let problem = ProcessAdoptionCheck.problem(record: record, pool: configuration.pool, program: program,
+                                                          process: ProcessAdoptionCheck.Observation(pid: record.pid)) {
                 // Never stopped: it may be anyone's process. Only the claim goes.
                 logger.warning("not adopting the process a pid file names; removing the file",
                                metadata: ["instance": "\(id)", "pid": "\(record.pid)", "reason": "\(problem)"])
