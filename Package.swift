@@ -266,7 +266,7 @@ let package = Package(
         .testTarget(
             name: "FuzzTests",
             dependencies: [
-                "WSScaleCore", "WSScaleBackends", "WSScaleServer", "WSScaleClient", "WSScaleDashboard",
+                "WSScaleCore", "WSScaleBackends", "WSScaleServer", "WSScaleClient", "WSScaleDashboard", "WSScaleBalancer",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "NIOWebSocket", package: "swift-nio"),
