@@ -70,7 +70,8 @@ public struct BalancerAPI: Sendable {
                                 logger: Logger) -> some ApplicationProtocol {
         Application(router: makeRouter(),
                     server: .http1(within: limits, listener: "balancer API", logger: logger),
-                    configuration: .init(address: .hostname(host, port: port), serverName: "wsscale-balancer"),
+                    configuration: .init(address: .hostname(host, port: port), serverName: "wsscale-balancer",
+                                         backlog: HTTPListenerLimits.backlog),
                     onServerRunning: onServerRunning, eventLoopGroupProvider: eventLoopGroup, logger: logger)
     }
 }

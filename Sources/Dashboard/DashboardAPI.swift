@@ -90,7 +90,8 @@ public struct DashboardAPI: Sendable {
                                 logger: Logger) -> some ApplicationProtocol {
         Application(router: makeRouter(),
                     server: .http1(within: limits, listener: "dashboard", logger: logger),
-                    configuration: .init(address: .hostname(host, port: port), serverName: "wsscale-dashboard"),
+                    configuration: .init(address: .hostname(host, port: port), serverName: "wsscale-dashboard",
+                                         backlog: HTTPListenerLimits.backlog),
                     onServerRunning: onServerRunning, eventLoopGroupProvider: eventLoopGroup, logger: logger)
     }
 
