@@ -123,6 +123,7 @@ let package = Package(
             dependencies: [
                 "WSScaleCore", "WSScaleBackends", "WSScaleListeners",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -265,7 +266,7 @@ let package = Package(
         .testTarget(
             name: "FuzzTests",
             dependencies: [
-                "WSScaleCore", "WSScaleBackends", "WSScaleServer", "WSScaleClient", "WSScaleDashboard",
+                "WSScaleCore", "WSScaleBackends", "WSScaleServer", "WSScaleClient", "WSScaleDashboard", "WSScaleBalancer",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "NIOWebSocket", package: "swift-nio"),
@@ -285,7 +286,11 @@ let package = Package(
             name: "IntegrationTests",
             dependencies: [
                 "WSScaleTestSupport", "WSScaleCore", "WSScaleBackends", "WSScaleClient", "WSScaleDashboard",
-                "WSScaleServer", "WSScaleBalancer"],
+                "WSScaleServer", "WSScaleBalancer",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")],
             path: "Tests/IntegrationTests",
             swiftSettings: swift5
         ),

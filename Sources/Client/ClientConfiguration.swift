@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 import WSScaleCore
 
 /// The client simulator's settings.
@@ -16,6 +17,7 @@ import WSScaleCore
 /// | `CLIENT_CONNECT_TIMEOUT_MS` | `5000` | time allowed for TCP connect plus upgrade |
 /// | `WSSCALE_ADMIN_TOKEN` (or `WSSCALE_ADMIN_TOKEN_FILE`) | none | the admin credential the batches and the status ask for; unset, they answer 403 |
 /// | `HTTP_REQUEST_TIMEOUT_SECONDS`, `MAX_HTTP_CONNECTIONS` | `10`, `1024` | the HTTP API listener's bounds (`HTTPListenerLimits`) |
+/// | `LOG_LEVEL` | `info` | `trace`, `debug`, `info`, `notice`, `warning`, `error` or `critical` (`LogLevelSetting`) |
 public struct ClientConfiguration: Sendable, Equatable {
     /// Address the HTTP API listens on.
     public var listenHost: String
@@ -35,6 +37,8 @@ public struct ClientConfiguration: Sendable, Equatable {
     public var adminToken: AdminToken?
     /// The bounds of the HTTP API's listener (`HTTP_REQUEST_TIMEOUT_SECONDS`, `MAX_HTTP_CONNECTIONS`).
     public var httpLimits = HTTPListenerLimits()
+    /// How much the simulator logs (`LOG_LEVEL`).
+    public var logLevel: Logger.Level = .info
 
     /// Creates a configuration; every parameter has the documented default.
     public init(listenHost: String = "127.0.0.1",
@@ -88,6 +92,7 @@ public struct ClientConfiguration: Sendable, Equatable {
         configuration.connectTimeout = .milliseconds(timeoutMilliseconds)
         configuration.adminToken = AdminToken.read(from: &reader)
         configuration.httpLimits = HTTPListenerLimits.read(from: &reader)
+        configuration.logLevel = LogLevelSetting.read(from: &reader)
         try reader.finish()
         return configuration
     }

@@ -60,7 +60,8 @@ public final class ClientSimulator: Service, Sendable {
         let application = Application(
             router: ClientHTTPAPI.router(for: sessions, gate: AdminGate(token: configuration.adminToken)),
             server: .http1(within: configuration.httpLimits, listener: "client simulator", logger: logger),
-            configuration: ApplicationConfiguration(address: .hostname(configuration.listenHost, port: configuration.port)),
+            configuration: ApplicationConfiguration(address: .hostname(configuration.listenHost, port: configuration.port),
+                                                    backlog: HTTPListenerLimits.backlog),
             onServerRunning: { channel in
                 let bound = channel.localAddress?.port ?? 0
                 logger.info("client simulator listening", metadata: ["port": "\(bound)", "target": "\(target)"])

@@ -129,6 +129,9 @@ public protocol HostSessionStore: Sendable {
     func send(_ command: HostCommand, to host: InstanceID) async throws -> Bool
     /// Every session of every live host (for `GET /ws-session/all`).
     func allSessions() async throws -> [SessionRecord]
+    /// Whether `host`'s session records hold `sessionId` (the REST drop endpoint checks a drop
+    /// for another host against the registry before it delivers it).
+    func holds(sessionId: String, on host: InstanceID) async throws -> Bool
     /// Keeps the lease and the connection until cancelled, then removes this host's records.
     func run() async throws
     /// Returns once every change recorded before the call is in the registry, or after
@@ -141,4 +144,9 @@ public protocol HostSessionStore: Sendable {
 extension HostSessionStore {
     /// A store that writes every change as it is recorded has nothing to wait for.
     public func flushed(within timeout: Duration) async {}
+
+    /// Looks through every live session (a store with a cheaper lookup answers it itself).
+    public func holds(sessionId: String, on host: InstanceID) async throws -> Bool {
+        try await allSessions().contains { $0.hostId == host && $0.sessionId == sessionId }
+    }
 }

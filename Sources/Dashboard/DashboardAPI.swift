@@ -80,13 +80,19 @@ public struct DashboardAPI: Sendable {
     /// - Parameters:
     ///   - host: the address to bind (`127.0.0.1` by default in the command).
     ///   - port: the port (8489 by default in the command).
+    ///   - limits: the listener's limits (`HTTP_REQUEST_TIMEOUT_SECONDS`, `MAX_HTTP_CONNECTIONS`).
+    ///   - eventLoopGroup: the loops it runs on (NIO's shared ones by default; a test gives it its own).
+    ///   - onServerRunning: called with the listening channel once it listens (its port when `port` is 0).
     ///   - logger: the logger for requests and errors.
     public func makeApplication(host: String, port: Int, limits: HTTPListenerLimits = HTTPListenerLimits(),
+                                eventLoopGroup: EventLoopGroupProvider = .singleton,
+                                onServerRunning: @escaping @Sendable (any Channel) async -> Void = { _ in },
                                 logger: Logger) -> some ApplicationProtocol {
         Application(router: makeRouter(),
                     server: .http1(within: limits, listener: "dashboard", logger: logger),
-                    configuration: .init(address: .hostname(host, port: port), serverName: "wsscale-dashboard"),
-                    logger: logger)
+                    configuration: .init(address: .hostname(host, port: port), serverName: "wsscale-dashboard",
+                                         backlog: HTTPListenerLimits.backlog),
+                    onServerRunning: onServerRunning, eventLoopGroupProvider: eventLoopGroup, logger: logger)
     }
 
     /// What `POST /api/connect` and `/api/disconnect` answer.

@@ -103,6 +103,10 @@ struct RESTEndpoints: Sendable {
             return .json(.ok, DropResult(hostId: hostId, sessionId: dropped, status: "closing"))
         }
         do {
+            // As a local drop: a session the host does not hold is 404, not a drop delivered for nothing.
+            if let sessionId, try await !store.holds(sessionId: sessionId, on: hostId) {
+                return .text(.notFound, "host \(hostId) has no session \(sessionId) in the session registry")
+            }
             let delivered = try await store.send(sessionId.map { .drop(sessionId: $0) } ?? .shed(count: 1), to: hostId)
             guard delivered else {
                 return .text(.notFound, "no live host \(hostId) got the drop: it is not running, or not connected to the session registry")

@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 import WSScaleCore
 
 /// Settings of one `wsscale server`, read from the environment (and a `.env` file underneath).
@@ -19,6 +20,7 @@ import WSScaleCore
 /// | `IDLE_TIMEOUT_SECONDS` | `75` | a session not heard from at all (not even a pong) for this long is closed (1001) and leaves the registry; more than `PING_INTERVAL_SECONDS` |
 /// | `HTTP_REQUEST_TIMEOUT_SECONDS` | `10` | a connection that has not sent a whole HTTP request (an upgrade, or a REST call) within this time, from its connect or its last answer, is closed |
 /// | `MAX_HTTP_CONNECTIONS` | `1024` | connections held at once before their upgrade (and REST calls); a new one over the bound closes the oldest. Sessions are bounded by `MAX_CONNECTIONS_PER_HOST` |
+/// | `LOG_LEVEL` | `info` | `trace`, `debug`, `info`, `notice`, `warning`, `error` or `critical` (`LogLevelSetting`) |
 public struct ServerConfiguration: Sendable, Equatable {
     /// This server's identity (`hostId` in the registry, `X-WSScale-Host` on each upgrade).
     public var serverId: InstanceID
@@ -49,6 +51,8 @@ public struct ServerConfiguration: Sendable, Equatable {
     public var idleTimeout: Duration
     /// The bounds of the HTTP side of the port (before an upgrade, and the REST endpoints).
     public var httpLimits: HTTPListenerLimits
+    /// How much the server logs (`LOG_LEVEL`).
+    public var logLevel: Logger.Level = .info
 
     /// `MAX_MESSAGE_BYTES` when it is not set: 64 KiB.
     public static let defaultMaxMessageBytes = 1 << 16
@@ -105,11 +109,14 @@ public struct ServerConfiguration: Sendable, Equatable {
             reader.report("IDLE_TIMEOUT_SECONDS", "must be longer than PING_INTERVAL_SECONDS (\(pingInterval)), got \(idleTimeout)")
         }
         let httpLimits = HTTPListenerLimits.read(from: &reader)
+        let logLevel = LogLevelSetting.read(from: &reader)
         try reader.finish()
-        return ServerConfiguration(serverId: serverId, host: host, port: port, maxConnectionsPerHost: maxConnections,
+        var configuration = ServerConfiguration(serverId: serverId, host: host, port: port, maxConnectionsPerHost: maxConnections,
                                    shutdownGrace: grace, redisURL: redisURL, redisKeyPrefix: prefix, lease: lease,
                                    maxMessageBytes: maxMessageBytes, adminToken: adminToken,
                                    pingInterval: pingInterval, idleTimeout: idleTimeout, httpLimits: httpLimits)
+        configuration.logLevel = logLevel
+        return configuration
     }
 
     /// A fresh random server id such as `ws-k3x9a2`.

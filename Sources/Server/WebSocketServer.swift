@@ -173,7 +173,7 @@ public final class WebSocketServer: Service, Sendable {
         let limits = configuration.httpLimits
         let bound = ConnectionBound(maximum: limits.maxConnections, listener: "server", logger: logger)
         return ServerBootstrap(group: eventLoopGroup)
-            .serverChannelOption(.backlog, value: 4096)
+            .serverChannelOption(.backlog, value: Int32(HTTPListenerLimits.backlog))
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.tcpOption(.tcp_nodelay), value: 1)
             .childChannelOption(.recvAllocator,

@@ -41,15 +41,17 @@ struct BalancerCommand: AsyncParsableCommand {
         }
         // The backend's own settings are read here with the others, so a bad one exits 2.
         let driverSettings = DriverSettings.read(for: settings.backend, from: &reader)
+        let logLevel = LogLevelSetting.read(from: &reader)
         try CommandEnvironment.finish(reader, command: "balancer")
         if checkConfig {
             for (name, value) in scaling.describe() { print("\(name)=\(value)") }
             print("WSSCALE_BACKEND=\(settings.backend.rawValue)")
             for (name, value) in driverSettings.describe() { print("\(name)=\(value)") }
+            print("\(LogLevelSetting.variable)=\(logLevel.rawValue)")
             return
         }
         try CommandEnvironment.refuseProcessBackendUnderSystemd(command: "balancer", backend: settings.backend)
-        let logger = CommandEnvironment.logger(label: "wsscale.balancer")
+        let logger = CommandEnvironment.logger(label: "wsscale.balancer", level: logLevel)
         let runtime = try BalancerRuntime(settings: settings, scaling: scaling, driverSettings: driverSettings, logger: logger)
         logger.info("balancer starting", metadata: [
             "backend": "\(settings.backend.rawValue)", "api": "\(settings.apiHost):\(settings.apiPort)",

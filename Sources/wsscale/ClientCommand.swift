@@ -35,7 +35,7 @@ struct ClientCommand: AsyncParsableCommand {
             CommandEnvironment.report(error, command: "client")
             throw CommandEnvironment.invalidConfiguration
         }
-        let logger = CommandEnvironment.logger(label: "wsscale.client")
+        let logger = CommandEnvironment.logger(label: "wsscale.client", level: configuration.logLevel)
         let simulator = ClientSimulator(configuration: configuration, logger: logger)
         let group = ServiceGroup(configuration: .init(
             services: [simulator], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))

@@ -30,9 +30,9 @@ enum CommandEnvironment {
         for issue in error.issues { printError("wsscale \(command): \(issue)") }
     }
 
-    /// Sets up logging to standard error at `LOG_LEVEL` (default `info`) and returns a logger.
-    static func logger(label: String) -> Logger {
-        let level = ProcessInfo.processInfo.environment["LOG_LEVEL"].flatMap { Logger.Level(rawValue: $0.lowercased()) } ?? .info
+    /// Sets up logging to standard error at `level` (`LOG_LEVEL`, read with the command's other
+    /// settings by `LogLevelSetting`) and returns a logger.
+    static func logger(label: String, level: Logger.Level) -> Logger {
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
             handler.logLevel = level

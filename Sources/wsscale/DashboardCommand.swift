@@ -1,5 +1,6 @@
 import ArgumentParser
 import ServiceLifecycle
+import WSScaleCore
 import WSScaleDashboard
 
 /// `wsscale dashboard`: the web page over the balancer and the client simulator (port 8489).
@@ -18,8 +19,9 @@ struct DashboardCommand: AsyncParsableCommand {
     func run() async throws {
         var reader = try CommandEnvironment.reader(command: "dashboard")
         let settings = DashboardSettings.read(from: &reader)
+        let logLevel = LogLevelSetting.read(from: &reader)
         try CommandEnvironment.finish(reader, command: "dashboard")
-        let logger = CommandEnvironment.logger(label: "wsscale.dashboard")
+        let logger = CommandEnvironment.logger(label: "wsscale.dashboard", level: logLevel)
         let application = DashboardAPI(settings: settings, logger: logger)
             .makeApplication(host: settings.host, port: settings.port, limits: settings.httpLimits, logger: logger)
         logger.info("dashboard starting", metadata: [

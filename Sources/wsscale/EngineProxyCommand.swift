@@ -32,8 +32,9 @@ struct EngineProxyCommand: AsyncParsableCommand {
     func run() async throws {
         var reader = try CommandEnvironment.reader(command: "engine-proxy")
         let settings = EngineProxySettings.read(from: &reader)
+        let logLevel = LogLevelSetting.read(from: &reader)
         try CommandEnvironment.finish(reader, command: "engine-proxy")
-        let logger = CommandEnvironment.logger(label: "wsscale.engine-proxy")
+        let logger = CommandEnvironment.logger(label: "wsscale.engine-proxy", level: logLevel)
         let server: EngineProxyServer
         do {
             server = try await EngineProxyServer.start(policy: settings.policy, host: settings.host, port: settings.port,

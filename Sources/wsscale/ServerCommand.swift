@@ -36,7 +36,7 @@ struct ServerCommand: AsyncParsableCommand {
             CommandEnvironment.report(error, command: "server")
             throw CommandEnvironment.invalidConfiguration
         }
-        var logger = CommandEnvironment.logger(label: "wsscale.server")
+        var logger = CommandEnvironment.logger(label: "wsscale.server", level: configuration.logLevel)
         logger[metadataKey: "serverId"] = "\(configuration.serverId)"
 
         let store: any HostSessionStore

@@ -48,11 +48,12 @@ struct UpCommand: AsyncParsableCommand {
         dashboardDefaults.balancerAddress = .tcp(host: Self.reachable(settings.apiHost), port: settings.apiPort)
         dashboardDefaults.clientAddress = .tcp(host: Self.reachable(client?.listenHost ?? "0.0.0.0"), port: client?.port ?? 8089)
         let dashboard = DashboardSettings.read(from: &reader, defaults: dashboardDefaults)
+        let logLevel = LogLevelSetting.read(from: &reader)
         try CommandEnvironment.finish(reader, command: "up")
         guard let client else { throw CommandEnvironment.invalidConfiguration }
         try CommandEnvironment.refuseProcessBackendUnderSystemd(command: "up", backend: .process)
 
-        let logger = CommandEnvironment.logger(label: "wsscale.up")
+        let logger = CommandEnvironment.logger(label: "wsscale.up", level: logLevel)
         let local: LocalStack
         do {
             local = try await LocalStack.start(settings: settings, stack: stack, scaling: scaling, listeners: [

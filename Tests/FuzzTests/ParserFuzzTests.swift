@@ -4,6 +4,7 @@ import NIOEmbedded
 import NIOWebSocket
 import Testing
 @testable import WSScaleBackends
+import WSScaleBalancer
 @testable import WSScaleClient
 import WSScaleCore
 import WSScaleDashboard
@@ -118,16 +119,22 @@ struct ParserFuzzTests {
         #expect(problems.isEmpty, "\(problems)")
     }
 
+    /// The fuzzed text both ways a command gets it: as variables of the process environment
+    /// (one `NAME=value` a line), and as `.env` under an empty environment.
+    static func environmentSources(_ bytes: [UInt8]) -> [(environment: [String: String], dotEnv: String?)] {
+        let text = String(decoding: bytes, as: UTF8.self)
+        var environment: [String: String] = [:]
+        for line in text.split(whereSeparator: \.isNewline) {
+            guard let equals = line.firstIndex(of: "=") else { continue }
+            environment[String(line[..<equals])] = String(line[line.index(after: equals)...])
+        }
+        return [(environment, nil), ([:], text)]
+    }
+
     @Test("configuration: any .env gives a named error for each bad variable, or settings that hold together")
     func environment() async {
         let problems = await Fuzzer.hunt(corpus: "environment") { bytes in
-            let text = String(decoding: bytes, as: UTF8.self)
-            var environment: [String: String] = [:]
-            for line in text.split(whereSeparator: \.isNewline) {
-                guard let equals = line.firstIndex(of: "=") else { continue }
-                environment[String(line[..<equals])] = String(line[line.index(after: equals)...])
-            }
-            for source in [(environment, nil as String?), ([:], text)] {
+            for source in Self.environmentSources(bytes) {
                 do {
                     let scaling = try ScalingConfiguration.load(environment: source.0, dotEnv: source.1)
                     if scaling.minInstances > scaling.maxInstances { return "MIN_INSTANCES above MAX_INSTANCES accepted" }
@@ -138,6 +145,34 @@ struct ParserFuzzTests {
                 }
                 _ = try? ServerConfiguration.fromEnvironment(source.0, dotEnv: source.1)
                 _ = try? ClientConfiguration.fromEnvironment(source.0, dotEnv: source.1)
+            }
+            return nil
+        }
+        #expect(problems.isEmpty, "\(problems)")
+    }
+
+    @Test("configuration of the balancer, up, the dashboard, every backend's driver and the engine proxy: no trap, every issue names its variable")
+    func deploymentEnvironment() async {
+        let problems = await Fuzzer.hunt(corpus: "environment") { bytes in
+            for source in Self.environmentSources(bytes) {
+                // The readers in the combinations the subcommands use, then every backend's own.
+                var reader = EnvironmentReader(environment: source.environment, dotEnv: source.dotEnv)
+                let balancer = BalancerSettings.read(from: &reader)
+                _ = DriverSettings.read(for: balancer.backend, from: &reader)
+                _ = LocalStackSettings.read(from: &reader)
+                _ = DashboardSettings.read(from: &reader)
+                _ = EngineProxySettings.read(from: &reader)
+                _ = LogLevelSetting.read(from: &reader)
+                var issues = reader.issues
+                for backend in BackendKind.allCases {
+                    var driverReader = EnvironmentReader(environment: source.environment, dotEnv: source.dotEnv)
+                    _ = DriverSettings.read(for: backend, from: &driverReader)
+                    issues += driverReader.issues
+                }
+                if let unnamed = issues.first(where: { $0.variable.isEmpty || $0.message.isEmpty }) {
+                    return "an issue without a name or a message: \(unnamed)"
+                }
+                if issues.isEmpty, !(1...65535).contains(balancer.apiPort) { return "BALANCER_PORT \(balancer.apiPort) accepted" }
             }
             return nil
         }

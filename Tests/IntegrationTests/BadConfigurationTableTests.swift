@@ -139,9 +139,41 @@ struct BadConfigurationTableTests {
             Row(command: .engineProxy, variable: "WSSCALE_PODMAN_IMAGE", value: "a\"b", context: ["WSSCALE_ENGINE_PROXY_ENGINE": "podman"], binary: true),
             Row(command: .engineProxy, variable: "WSSCALE_PODMAN_NETWORK", value: "a;b", context: ["WSSCALE_ENGINE_PROXY_ENGINE": "podman"]),
             Row(command: .engineProxy, variable: "WSSCALE_COMPOSE_PROJECT", value: "Upper", context: ["WSSCALE_ENGINE_PROXY_ENGINE": "podman"]),
+            Row(command: .balancer, variable: "WSSCALE_COMPOSE_PROJECT", value: "-leading-dash", context: docker),
         ]
+        // Secrets: the admin token and the Redis URLs, given directly or through *_FILE.
+        let token = ["WSSCALE_ADMIN_TOKEN": "a-good-admin-token-0123456789"]
+        rows += [
+            Row(command: .server, variable: "WSSCALE_ADMIN_TOKEN", value: "too-short", binary: true),
+            Row(command: .balancer, variable: "WSSCALE_ADMIN_TOKEN", value: "0123456789abcdef\u{200B}0123456789"),
+            Row(command: .client, variable: "WSSCALE_ADMIN_TOKEN", value: "0123456789abcdef\u{7F}0123456789"),
+            Row(command: .dashboard, variable: "WSSCALE_ADMIN_TOKEN", value: "short"),
+            Row(command: .up, variable: "WSSCALE_ADMIN_TOKEN", value: "0123456789abcdef\u{00A0}0123456789"),
+            Row(command: .balancer, variable: "WSSCALE_ADMIN_TOKEN_FILE", value: Self.missingFile, binary: true),
+            Row(command: .server, variable: "WSSCALE_ADMIN_TOKEN_FILE", value: Self.worldReadableFile),
+            Row(command: .client, variable: "WSSCALE_ADMIN_TOKEN_FILE", value: Self.missingFile, context: token),
+            Row(command: .dashboard, variable: "WSSCALE_ADMIN_TOKEN_FILE", value: Self.worldReadableFile, context: token),
+            Row(command: .server, variable: "REDIS_URL_FILE", value: Self.missingFile),
+            Row(command: .balancer, variable: "REDIS_URL_FILE", value: Self.worldReadableFile),
+            Row(command: .balancer, variable: "REDIS_URL_FILE", value: Self.missingFile,
+                context: ["REDIS_URL": "redis://127.0.0.1:6379/0"]),
+            Row(command: .balancer, variable: "SERVER_REDIS_URL_FILE", value: Self.missingFile),
+            Row(command: .up, variable: "SERVER_REDIS_URL_FILE", value: Self.worldReadableFile),
+            Row(command: .server, variable: "REDIS_URL", value: "rediss://127.0.0.1:6380/0", binary: true),
+            Row(command: .balancer, variable: "REDIS_URL", value: "rediss://user:secret@127.0.0.1:6380/0"),
+            Row(command: .balancer, variable: "SERVER_REDIS_URL", value: "rediss://127.0.0.1:6380"),
+        ]
+        // LOG_LEVEL, read by every subcommand with its other settings.
+        rows += Command.allCases.map { command in
+            Row(command: command, variable: "LOG_LEVEL", value: "verbose", binary: command == .server || command == .balancer)
+        }
         return rows
     }()
+
+    /// A secret file that does not exist.
+    static let missingFile = "/nonexistent/wsscale-secret"
+    /// A file every user may read, which no `*_FILE` variable accepts.
+    static let worldReadableFile = "/etc/passwd"
 
     /// What `command` reports for `environment`, read as the subcommand reads it.
     static func issues(_ command: Command, _ environment: [String: String]) -> [ConfigurationIssue] {
@@ -159,10 +191,12 @@ struct BadConfigurationTableTests {
             return []
         case .dashboard:
             _ = DashboardSettings.read(from: &reader)
+            _ = LogLevelSetting.read(from: &reader)
         case .balancer:
             _ = ScalingConfiguration.load(from: &reader)
             let settings = BalancerSettings.read(from: &reader)
             _ = DriverSettings.read(for: settings.backend, from: &reader)
+            _ = LogLevelSetting.read(from: &reader)
         case .up:
             _ = ScalingConfiguration.load(from: &reader)
             _ = BalancerSettings.read(from: &reader)
@@ -172,8 +206,10 @@ struct BadConfigurationTableTests {
                 error.issues.forEach { reader.report($0.variable, $0.message) }
             } catch { reader.report("?", "\(error)") }
             _ = DashboardSettings.read(from: &reader)
+            _ = LogLevelSetting.read(from: &reader)
         case .engineProxy:
             _ = EngineProxySettings.read(from: &reader)
+            _ = LogLevelSetting.read(from: &reader)
         }
         return reader.issues
     }
@@ -186,15 +222,32 @@ struct BadConfigurationTableTests {
         #expect(Self.issues(row.command, row.context).isEmpty, "the row's context alone is valid")
 
         guard row.binary else { return }
-        // In an empty folder (no .env), with a deadline: a value let through would start the command.
+        let result = await Self.run(row.command, environment: environment)
+        #expect(result.status == 2, "\(result.output)")
+        #expect(result.output.contains(row.variable), "\(result.output)")
+    }
+
+    /// Runs the real `wsscale <command>` (`balancer --check-config` for the balancer) in a folder
+    /// of its own holding `dotEnv` as `.env` (none when nil), with a deadline: a value let
+    /// through would start the command.
+    static func run(_ command: Command, environment: [String: String], dotEnv: String? = nil) async -> (status: Int32, output: String) {
         let folder = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("wsscale-badconf-\(UUID().uuidString)")
         try? FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: folder) }
-        let arguments = row.command == .balancer ? ["balancer", "--check-config"] : [row.command.rawValue]
-        let result = await TestCommand.runDetached("/usr/bin/timeout", ["30", UpStack.binary] + arguments,
-                                                   environment: environment, directory: folder)
-        #expect(result.status == 2, "\(result.output)")
-        #expect(result.output.contains(row.variable), "\(result.output)")
+        if let dotEnv { try? dotEnv.write(to: folder.appendingPathComponent(".env"), atomically: true, encoding: .utf8) }
+        let arguments = command == .balancer ? ["balancer", "--check-config"] : [command.rawValue]
+        return await TestCommand.runDetached("/usr/bin/timeout", ["30", UpStack.binary] + arguments,
+                                             environment: environment, directory: folder)
+    }
+
+    @Test("LOG_LEVEL is read with the other settings: from ./.env, shown by --check-config, a bad one refused naming it")
+    func logLevelFromDotEnv() async {
+        let bad = await Self.run(.balancer, environment: [:], dotEnv: "LOG_LEVEL=loud\n")
+        #expect(bad.status == 2, "\(bad.output)")
+        #expect(bad.output.contains("LOG_LEVEL"), "\(bad.output)")
+        let good = await Self.run(.balancer, environment: [:], dotEnv: "LOG_LEVEL=Debug\n")
+        #expect(good.status == 0, "\(good.output)")
+        #expect(good.output.contains("LOG_LEVEL=debug"), "\(good.output)")
     }
 
     @Test func everyScalingKnobHasARowAndEverySubcommandRunsTheBinary() {

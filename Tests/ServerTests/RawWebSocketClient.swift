@@ -91,6 +91,15 @@ final class RawWebSocketClient: @unchecked Sendable {
         channel.writeAndFlush(channel.allocator.buffer(bytes: bytes), promise: nil)
     }
 
+    /// Queues a buffer without waiting (the same buffer may be queued again and again: its
+    /// storage is shared, so a flood costs the client no more memory than what is pending).
+    func enqueue(_ buffer: ByteBuffer) {
+        channel.writeAndFlush(buffer, promise: nil)
+    }
+
+    /// Whether the connection is still open (a peer that closed it fails our next write).
+    var isActive: Bool { channel.isActive }
+
     /// Stops (false) or resumes (true) reading from the socket.
     func setReading(_ reading: Bool) async throws {
         try await channel.setOption(.autoRead, value: reading)

@@ -390,4 +390,28 @@ struct RedisServerIntegrationTests {
             #expect(await bystander.echoes("still connected"))
         }
     }
+
+    @Test("POST /ws-session/{otherHost}/drop of a session that host does not hold answers 404 with the reason, as a local drop does")
+    func dropOfASessionTheOtherHostDoesNotHold() async throws {
+        try await RedisPoolFixture.with { pool in
+            let a = try await pool.startServer("ws-a")
+            let b = try await pool.startServer("ws-b")
+            let onA = try await a.connect("on-a")
+            let onB = try await b.connect("on-b")
+            #expect(await TestSupport.eventually { try await pool.sessionCounts() == ["ws-a": 1, "ws-b": 1] })
+            let sessionOnA = try #require(try await pool.registry.allSessions().first { $0.userId == "on-a" }).sessionId
+
+            // A live host, and session ids it does not hold: one nobody holds, one another host holds.
+            for sessionId in ["no-such-session", sessionOnA] {
+                let remote = try await a.http("POST", "/ws-session/ws-b/drop", body: #"{"sessionId": "\#(sessionId)"}"#)
+                #expect(remote.status == 404, "\(remote.body)")
+                #expect(remote.body.contains("ws-b") && remote.body.contains(sessionId), "\(remote.body)")
+            }
+            let local = try await a.http("POST", "/ws-session/ws-a/drop", body: #"{"sessionId": "no-such-session"}"#)
+            #expect(local.status == 404, "\(local.body)")
+            #expect(await onA.echoes("still connected"))
+            #expect(await onB.echoes("still connected"))
+            #expect(try await pool.sessionCounts() == ["ws-a": 1, "ws-b": 1])
+        }
+    }
 }

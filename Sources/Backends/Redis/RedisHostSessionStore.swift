@@ -115,6 +115,14 @@ public final class RedisHostSessionStore: HostSessionStore, Service {
         }
     }
 
+    /// Whether `P:host:{host}:sessions` holds `sessionId` (one `HGET`, which a server's user may
+    /// run on another host's keys).
+    public func holds(sessionId: String, on host: InstanceID) async throws -> Bool {
+        let reply = try await slot.connection().send(["HGET", schema.sessions(of: host), sessionId])
+        if reply.isError { throw RedisError.errorReply("HGET \(schema.sessions(of: host)): \(reply)") }
+        return reply.string != nil
+    }
+
     /// Every session of every live host, read with `HSCAN` per host.
     public func allSessions() async throws -> [SessionRecord] {
         try await reads.allSessions(on: slot.connection(), now: millisecondsSince1970())
