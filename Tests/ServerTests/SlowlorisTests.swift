@@ -17,31 +17,33 @@ struct SlowlorisTests {
         // The attacked server on loops of its own: 5,000 sockets must not slow the tests beside this one.
         let loops = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         defer { loops.shutdownGracefully { _ in } }
-        try await TestServer.with(maxConnections: 10, httpLimits: limits, eventLoopGroup: loops) { server in
-            let clock = ContinuousClock()
-            let start = clock.now
-            let crowd = try await SlowlorisCrowd.open(count: 5000, port: server.port)
-            let opened = clock.now - start
-            // The oldest are closed to keep 1,024 at most (and the first ones may already have timed out).
-            let evicted = await crowd.waitUntilClosed(atLeast: 5000 - 1024, timeout: .seconds(30))
-            #expect(evicted >= 5000 - 1024, "closed so far: \(evicted)")
+        try await SlowlorisCrowd.oneCrowdAtATime {
+            try await TestServer.with(maxConnections: 10, httpLimits: limits, eventLoopGroup: loops) { server in
+                let clock = ContinuousClock()
+                let start = clock.now
+                let crowd = try await SlowlorisCrowd.open(count: 5000, port: server.port)
+                let opened = clock.now - start
+                // The oldest are closed to keep 1,024 at most (and the first ones may already have timed out).
+                let evicted = await crowd.waitUntilClosed(atLeast: 5000 - 1024, timeout: .seconds(30))
+                #expect(evicted >= 5000 - 1024, "closed so far: \(evicted)")
 
-            let healthStart = clock.now
-            let health = try await RawHTTPClient.request("GET", "/health", port: server.port)
-            let healthTime = clock.now - healthStart
-            #expect(health.status == 200)
-            let session = try await server.connect("during-the-attack")
-            try await session.send(text: "still here")
-            #expect(await session.nextMessage() == .text("still here"))
+                let healthStart = clock.now
+                let health = try await RawHTTPClient.request("GET", "/health", port: server.port)
+                let healthTime = clock.now - healthStart
+                #expect(health.status == 200)
+                let session = try await server.connect("during-the-attack")
+                try await session.send(text: "still here")
+                #expect(await session.nextMessage() == .text("still here"))
 
-            let closed = await crowd.waitUntilClosed(atLeast: 5000, timeout: .seconds(60))
-            #expect(closed == 5000, "still open: \(5000 - closed)")
-            let closedAfter = clock.now - start
-            // The session is past its upgrade: the HTTP deadline no longer applies to it.
-            try await session.send(text: "after the deadline")
-            #expect(await session.nextMessage() == .text("after the deadline"))
-            print("slowloris (server): 5,000 half requests opened in \(opened); /health answered \(health.status) in \(healthTime) during the attack; all 5,000 closed \(closedAfter) after the first (timeout \(limits.requestTimeout), bound \(limits.maxConnections))")
-            try await session.close()
+                let closed = await crowd.waitUntilClosed(atLeast: 5000, timeout: .seconds(60))
+                #expect(closed == 5000, "still open: \(5000 - closed)")
+                let closedAfter = clock.now - start
+                // The session is past its upgrade: the HTTP deadline no longer applies to it.
+                try await session.send(text: "after the deadline")
+                #expect(await session.nextMessage() == .text("after the deadline"))
+                print("slowloris (server): 5,000 half requests opened in \(opened); /health answered \(health.status) in \(healthTime) during the attack; all 5,000 closed \(closedAfter) after the first (timeout \(limits.requestTimeout), bound \(limits.maxConnections))")
+                try await session.close()
+            }
         }
     }
 

@@ -34,6 +34,10 @@ extension SlowlorisCrowd {
     /// `limits.maxConnections`), then waits until it has closed them all (its request
     /// timeout). The caller checks the figures.
     public static func attack(port: Int, count: Int = 5000, limits: HTTPListenerLimits) async throws -> SlowlorisFigures {
+        try await oneCrowdAtATime { try await attackNow(port: port, count: count, limits: limits) }
+    }
+
+    private static func attackNow(port: Int, count: Int, limits: HTTPListenerLimits) async throws -> SlowlorisFigures {
         let clock = ContinuousClock()
         let start = clock.now
         let crowd = try await SlowlorisCrowd.open(count: count, port: port)
@@ -46,5 +50,38 @@ extension SlowlorisCrowd {
         return SlowlorisFigures(count: count, opened: opened, evicted: evicted, healthStatus: health.status,
                                 healthTime: healthTime, closed: closed, allClosedAfter: clock.now - start,
                                 limits: limits)
+    }
+}
+
+extension SlowlorisCrowd {
+    /// Runs `body`, which opens a crowd of thousands, when no other such crowd is open in this
+    /// test process: suites of different targets run side by side, and two crowds of 5,000
+    /// beside everything else could reach the process's descriptor limit.
+    public static func oneCrowdAtATime<T>(_ body: () async throws -> T) async throws -> T {
+        await LargeCrowdTurn.shared.take()
+        do {
+            let result = try await body()
+            await LargeCrowdTurn.shared.give()
+            return result
+        } catch {
+            await LargeCrowdTurn.shared.give()
+            throw error
+        }
+    }
+}
+
+/// The turn of one large slowloris crowd at a time (``SlowlorisCrowd/oneCrowdAtATime(_:)``): first come, first served.
+actor LargeCrowdTurn {
+    static let shared = LargeCrowdTurn()
+    private var taken = false
+    private var waiting: [CheckedContinuation<Void, Never>] = []
+
+    func take() async {
+        guard taken else { taken = true; return }
+        await withCheckedContinuation { waiting.append($0) }
+    }
+
+    func give() {
+        if waiting.isEmpty { taken = false } else { waiting.removeFirst().resume() }
     }
 }
