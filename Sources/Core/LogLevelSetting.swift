@@ -12,10 +12,6 @@ public enum LogLevelSetting {
     /// Reads `LOG_LEVEL`; a bad value is reported on `reader` and `info` returned.
     public static func read(from reader: inout EnvironmentReader) -> Logger.Level {
         guard let text = reader.raw(variable) else { return .info }
-        guard let level = Logger.Level(rawValue: text.lowercased()) else {
-            reader.report(variable, "must be one of \(Logger.Level.allCases.map(\.rawValue).joined(separator: ", ")), got \"\(SettingRule.escaped(text))\"")
-            return .info
-        }
-        return level
+        return EnvironmentReader.choice(text.lowercased(), named: variable, default: Logger.Level.info, reporting: &reader)
     }
 }
