@@ -113,6 +113,26 @@ import Testing
         }
     }
 
+    @Test("a SUBSCRIBE refused for one of its channels (NOPERM) fails at once, not after the reply deadline")
+    func refusedSubscribeFailsAtOnce() async throws {
+        try await RedisTestFixture.with { fixture in
+            let admin = try await fixture.connection()
+            _ = try await admin.send(["ACL", "SETUSER", "listener", "on", ">secret", "resetchannels", "&allowed", "+@all"])
+            var url = fixture.url
+            url.username = "listener"
+            url.password = "secret"
+            let subscriber = try await RedisSubscriber.connect(to: url, eventLoopGroup: fixture.group, logger: fixture.logger)
+            let clock = ContinuousClock()
+            let started = clock.now
+            await #expect(throws: RedisError.self) { try await subscriber.subscribe(["allowed", "forbidden"]) }
+            let took = clock.now - started
+            print("a SUBSCRIBE refused with NOPERM failed after \(took) (reply deadline \(RedisChannel.defaultReplyTimeout))")
+            #expect(took < .seconds(1), "refused in \(took): the caller waited for confirmations that never come")
+            await subscriber.close()
+            await admin.close()
+        }
+    }
+
     @Test func subscriberReceivesChannelAndPatternMessages() async throws {
         try await RedisTestFixture.with { fixture in
             let subscriber = try await RedisSubscriber.connect(to: fixture.url, eventLoopGroup: fixture.group,

@@ -31,9 +31,13 @@ struct FailureRecoveryTests {
             #expect(Set(serversBefore.keys) == idsBefore)
             let infrastructureBefore = stack.infrastructurePids()
 
+            let clock = ContinuousClock()
+            let killedAt = clock.now
             await stack.killUp()
+            let upGone = clock.now - killedAt
             try await stack.launch()
-            try await scenario.waitUntil("the restarted balancer shows the adopted servers in rotation", timeout: .seconds(10), {
+            let ready = clock.now - killedAt
+            let adopted = try await scenario.waitUntil("the restarted balancer shows the adopted servers in rotation", timeout: .seconds(10), {
                 let topology = try await stack.api.topology()
                 return Set(topology.active.map(\.id)) == idsBefore
                     && topology.active.allSatisfy { $0.balancerState == "ready" }
@@ -52,6 +56,11 @@ struct FailureRecoveryTests {
             let running = stack.leftovers()
             let expected = Set(serversBefore.values).union(stack.infrastructurePids().suffix(2))
             #expect(running.count == expected.count + 1, "servers + new redis + new haproxy + up: \(running)")
+            let orphans = infrastructureBefore.filter(UpStack.isAlive)
+            print("kill -9 of wsscale up: it was gone after \(upGone); the new up printed ready \(ready) after the kill, "
+                  + "all \(idsBefore.count) servers adopted and in rotation \(adopted) later (\(ready + adopted) after the kill); "
+                  + "orphans of the killed run: \(orphans.isEmpty ? "none" : "\(orphans)"), "
+                  + "running now: \(running.count) processes (\(serversBefore.count) servers, redis, haproxy, up)")
 
             // The adopted servers take users again through the new HAProxy.
             let again = StackScenario.users("again", 10)

@@ -15,13 +15,30 @@ struct StallFaultTests {
         (try? await RawHTTPClient.request("GET", "/health", port: stack.ports.balancer).status) ?? 0
     }
 
-    @Test("Redis stopped (SIGSTOP) for 8 s: /health turns 503 within the stall limit, the API keeps answering, all recovers after SIGCONT")
+    /// A request that may hang, cut off after `limit`: `nil` when no answer came in time.
+    static func request(_ method: String, _ path: String, port: Int, headers: [(String, String)] = [],
+                        within limit: Duration) async -> RawHTTPClient.Response? {
+        await withTaskGroup(of: RawHTTPClient.Response?.self) { group in
+            group.addTask { try? await RawHTTPClient.request(method, path, port: port, headers: headers) }
+            group.addTask {
+                try? await Task.sleep(for: limit)
+                return nil
+            }
+            defer { group.cancelAll() }
+            return await group.next() ?? nil
+        }
+    }
+
+    @Test("Redis stopped (SIGSTOP) for 30 s: /health turns 503 and /metrics shows the stall, no decision is taken, a server's session list answers 503 within its reply deadline, all recovers after SIGCONT")
     func redisStopped() async throws {
         try await UpStack.with(["BALANCER_STALL_SECONDS": "3", "SCALE_IN_STABILIZATION_SECONDS": "120"]) { stack in
             let users = try await StackSupervisionTests.connectUsers(stack, "stall", 10)
             #expect(await Self.health(stack) == 200)
+            #expect(try await stack.api.balancerMetric("wsscale_balancer_stalled") == 0)
+            let server = try #require(try await stack.api.topology().active.first?.endpoint?.port)
             let redis = try #require(stack.pid(of: .redis))
             let clock = ContinuousClock()
+            let decisionsBefore = try await stack.api.topology().lastDecisionSequence
             let stoppedAt = clock.now
             kill(redis, SIGSTOP)
             var resumed = false
@@ -40,15 +57,42 @@ struct StallFaultTests {
             #expect(topology.body.contains(#""stalled" : true"#), "the topology says the loop is stalled")
             #expect(reason.contains("stalled"), "\(reason)")
 
-            // The fault lasts 8 s (past every 5 s reply deadline and the 2 s lease): the servers'
-            // and the balancer's connections time out and reconnect; Redis expires the records.
-            try await Task.sleep(until: stoppedAt + .seconds(8), clock: clock)
+            // /metrics shows it too: the stalled gauge at 1, the age of the last reading growing.
+            let metricsStalled = try await stack.scenario.waitUntil("wsscale_balancer_stalled 1 on /metrics", timeout: .seconds(5), {
+                try await stack.api.balancerMetric("wsscale_balancer_stalled") == 1
+            })
+            let firstAge = try #require(try await stack.api.balancerMetric("wsscale_balancer_seconds_since_observation"))
+            #expect(firstAge >= 3, "stalled means no reading for BALANCER_STALL_SECONDS: \(firstAge) s")
+
+            // A server's session list needs Redis: it answers 503 once its reply deadline (5 s)
+            // passes, and does not hang.
+            let token = try #require(stack.api.adminToken)
+            let listAsked = clock.now
+            let list = await Self.request("GET", "/ws-session/all", port: server, headers: [("Authorization", "Bearer \(token)")],
+                                          within: .seconds(15))
+            let listAnsweredIn = clock.now - listAsked
+            print("fault redis SIGSTOP: a server's GET /ws-session/all answered \(list.map { "\($0.status) \($0.body.prefix(100).trimmingCharacters(in: .whitespacesAndNewlines))" } ?? "nothing") in \(listAnsweredIn)")
+            #expect(list?.status == 503, "\(String(describing: list))")
+            #expect(list?.body.contains("session registry unavailable") == true)
+            #expect(listAnsweredIn < .seconds(5) + .seconds(1), "within the reply deadline of 5 s (and a second for the rest)")
+
+            // The fault lasts 30 s (far past every 5 s reply deadline and the 2 s lease): the
+            // servers' and the balancer's connections time out and reconnect; Redis expires the records.
+            try await Task.sleep(until: stoppedAt + .seconds(30), clock: clock)
+            let lastAge = try #require(try await stack.api.balancerMetric("wsscale_balancer_seconds_since_observation"))
+            #expect(lastAge >= firstAge + 20, "the age of the last reading grows with the stall: \(firstAge) s, then \(lastAge) s")
+            #expect(try await stack.api.balancerMetric("wsscale_balancer_stalled") == 1)
+            let during = try await stack.api.topology().decisions(after: decisionsBefore)
+            #expect(during.isEmpty, "no decision while the pool cannot be read: \(during.map { "\($0.kind) \($0.actions)" })")
             kill(redis, SIGCONT)
             resumed = true
             let resumedAt = clock.now
+            print("fault redis SIGSTOP: /metrics stalled 1 within \(metricsStalled) of /health's 503; seconds since observation \(firstAge) then \(lastAge); "
+                  + "\(during.count) decisions during the stall")
             let healthy = try await stack.scenario.waitUntil("/health answers 200 again", timeout: .seconds(30), {
                 await Self.health(stack) == 200
             }, describe: { stack.logTail(lines: 20) })
+            #expect(try await stack.api.balancerMetric("wsscale_balancer_stalled") == 0)
             let complete = try await stack.scenario.waitUntil("every session registered again", timeout: .seconds(30), {
                 try await stack.api.topology().totalSessions == users.count
             }, describe: { await stack.scenario.describeState() })

@@ -20,7 +20,12 @@ struct UpExclusionTests {
             let serversBefore = stack.serverPids()
             #expect(!serversBefore.isEmpty)
 
+            let clock = ContinuousClock()
+            let startedAt = clock.now
             let second = await TestCommand.runDetached(UpStack.binary, ["up"], environment: stack.environment)
+            let refusedIn = clock.now - startedAt
+            print("a second wsscale up in the same state directory: refused (exit \(second.status)) in \(refusedIn): "
+                  + "\(second.output.split(whereSeparator: \.isNewline).first ?? "")")
             #expect(second.status == 2, "\(second.output)")
             #expect(second.output.contains("pid \(upPid)"), "\(second.output)")
             #expect(!second.output.contains("ready"), "\(second.output)")
@@ -48,7 +53,11 @@ struct UpExclusionTests {
             "DASHBOARD_HOST": "127.0.0.1", "DASHBOARD_PORT": "\(try DockerTestEnvironment.freeLoopbackPort())",
             "WSSCALE_STATE_DIR": directory,
         ]) { $1 }
+        let clock = ContinuousClock()
+        let startedAt = clock.now
         let result = await TestCommand.runDetached(UpStack.binary, ["up"], environment: environment)
+        print("wsscale up with LB_PORT taken: refused (exit \(result.status)) in \(clock.now - startedAt): "
+              + "\(result.output.split(whereSeparator: \.isNewline).first ?? "")")
         #expect(result.status == 2, "\(result.output)")
         #expect(result.output.contains("LB_PORT") && result.output.contains("\(taken.port)"), "\(result.output)")
         // Nothing started: no redis-server or HAProxy line, pid file or log.

@@ -29,6 +29,8 @@ public struct TopologySnapshot: Sendable, Decodable {
 
     /// One entry of the decision log.
     public struct DecisionEntry: Sendable, Decodable {
+        /// Its number within one run of the balancer (absent from older balancers).
+        public var sequence: Int?
         /// `plan`, `exit`, …
         public var kind: String
         /// What was done.
@@ -50,6 +52,11 @@ public struct TopologySnapshot: Sendable, Decodable {
     /// When the balancer last read the pool (ms since 1970); the status stays as it was while
     /// a read fails (Redis or HAProxy down).
     public var observedAt: Int64?
+
+    /// The highest decision number shown, 0 when none is.
+    public var lastDecisionSequence: Int { decisions.compactMap(\.sequence).max() ?? 0 }
+    /// The decisions numbered above `sequence`.
+    public func decisions(after sequence: Int) -> [DecisionEntry] { decisions.filter { ($0.sequence ?? 0) > sequence } }
 
     /// The servers in rotation.
     public var active: [Instance] { instances.filter { $0.state == "active" } }

@@ -33,12 +33,12 @@ public final class RedisSubscriber: Sendable {
 
     /// Subscribes to channels; returns once Redis confirmed each one.
     public func subscribe(_ channels: [String]) async throws {
-        try await confirm(["SUBSCRIBE"] + channels, count: channels.count)
+        try await confirm("SUBSCRIBE", channels)
     }
 
     /// Subscribes to glob-style patterns; returns once Redis confirmed each one.
     public func psubscribe(_ patterns: [String]) async throws {
-        try await confirm(["PSUBSCRIBE"] + patterns, count: patterns.count)
+        try await confirm("PSUBSCRIBE", patterns)
     }
 
     /// Closes the connection; `messages` finishes.
@@ -46,10 +46,13 @@ public final class RedisSubscriber: Sendable {
         await channel.close()
     }
 
-    private func confirm(_ command: [String], count: Int) async throws {
-        precondition(count > 0, "subscribe to at least one channel or pattern")
-        // One SUBSCRIBE with n names is answered by n confirmations.
-        for reply in try await channel.send([command], replyCount: count) {
+    /// One command per name, pipelined: Redis confirms each name it takes, and answers a
+    /// refused command (`NOPERM` for a channel the user may not hear) with a single error, not
+    /// one per name. With all the names in one command, a refusal left the wait for the other
+    /// confirmations to run into the reply deadline (5 s) before the caller heard of it.
+    private func confirm(_ verb: String, _ names: [String]) async throws {
+        precondition(!names.isEmpty, "subscribe to at least one channel or pattern")
+        for reply in try await channel.send(names.map { [verb, $0] }, replyCount: names.count) {
             if case .error(let message) = reply { throw RedisError.errorReply(message) }
         }
     }
