@@ -130,12 +130,21 @@ import Testing
 
             try await registry.shed(host: "ws-c", count: 3)
             try await registry.setDraining(host: "ws-c", true)
-            #expect(await TestSupport.eventually { commands.received == [.shed(count: 3), .drain] })
+            // One at a time they arrive in the order sent; taken from the mailbox together, the
+            // state comes first, then the shed (HostOrderMailbox): either order is right.
+            #expect(await TestSupport.eventually {
+                let received = commands.received
+                return received.count == 2 && received.contains(.shed(count: 3)) && received.contains(.drain)
+            })
             #expect(try await registry.topology().first { $0.host == "ws-c" }?.draining == true)
 
             try await registry.setDraining(host: "ws-c", false)
             try await other.send(.drop(sessionId: "sess-9"), to: "ws-c")
-            #expect(await TestSupport.eventually { commands.received == [.shed(count: 3), .drain, .activate, .drop(sessionId: "sess-9")] })
+            #expect(await TestSupport.eventually {
+                let received = commands.received
+                // The drop is a peer's publish, heard at once; the activate is taken from the mailbox.
+                return received.count == 4 && received.suffix(2).contains(.activate) && received.suffix(2).contains(.drop(sessionId: "sess-9"))
+            })
             #expect(try await registry.topology().first { $0.host == "ws-c" }?.draining == false)
             #expect(otherCommands.received.isEmpty, "commands go to their host only")
         }
