@@ -1,3 +1,4 @@
+import WSScaleTestSupport
 import NIOCore
 import Testing
 import WSScaleCore

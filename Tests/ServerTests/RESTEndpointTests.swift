@@ -1,3 +1,4 @@
+import WSScaleTestSupport
 import Foundation
 import Testing
 import WSScaleCore

@@ -88,19 +88,3 @@ func eventually(timeout: Duration = .seconds(10), _ condition: () async throws -
     return try await condition()
 }
 
-/// Runs `operation`, failing with `TimedOut` after `timeout`.
-func within<T: Sendable>(_ timeout: Duration = .seconds(5),
-                         _ operation: @escaping @Sendable () async throws -> T) async throws -> T {
-    try await withThrowingTaskGroup(of: T.self) { group in
-        group.addTask { try await operation() }
-        group.addTask {
-            try await Task.sleep(for: timeout)
-            throw TimedOut()
-        }
-        defer { group.cancelAll() }
-        return try await group.next()!
-    }
-}
-
-/// An operation took longer than allowed.
-struct TimedOut: Error {}
