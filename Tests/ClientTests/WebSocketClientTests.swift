@@ -196,7 +196,9 @@ struct WebSocketClientTests {
         defer { Task { await server.stop() } }
         let sessions = try makeSessions(server)
         _ = try await sessions.connect(users: ["u1", "u2"])
-        await eventually("connected") { server.openConnections == 2 }
+        // Both sides: the server counts a connection when it sends the upgrade answer, the
+        // client only once it has read it.
+        await eventually("connected") { await sessions.status().totals.connected == 2 && server.openConnections == 2 }
 
         #expect(await sessions.disconnect(users: ["u1", "nobody"]) == .init(accepted: 1, unchanged: 1))
         await eventually("u1 closed") { server.openConnections == 1 }
