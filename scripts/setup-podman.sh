@@ -13,7 +13,9 @@
 #   (nofile and nproc at or below the hard limits); the driver sets them on create as well;
 # - starts `podman system service --time 0 unix://$SOCKET` in the background when the socket
 #   does not answer `GET /v4.0.0/libpod/_ping` (log: $WSSCALE_PODMAN_LOG, default
-#   /var/log/wsscale-podman.log) and waits until it answers (at most ~30 s).
+#   /var/log/wsscale-podman.log) and waits until it answers (at most ~30 s);
+# - as root, lets frames bridged inside one podman network through the FORWARD chain (Docker's
+#   policy DROP otherwise cuts podman's internal networks; see below).
 # Exits non-zero with a message naming the cause when the API cannot be made to answer.
 # Safe to run again: does nothing when the service already answers.
 # env: WSSCALE_PODMAN_SOCKET (default /run/podman/podman.sock)
@@ -61,6 +63,22 @@ if [ -z "${CONTAINERS_CONF:-}" ] && [ ! -e "$RUNTIME_DROP_IN" ] \
   printf '# Written by wsscale scripts/setup-podman.sh: crun cannot start containers on this hybrid\n# cgroup machine whenever a controller sits on the cgroup2 side; runc can.\n[engine]\nruntime = "runc"\n' > "$RUNTIME_DROP_IN"
   echo "==> wrote $RUNTIME_DROP_IN (runtime runc: hybrid cgroups)"
   restart_service=true
+fi
+
+# Containers on one of podman's internal networks (compose's control network: the balancer,
+# Redis and the engine proxy) reach each other only through the host's FORWARD chain once
+# br_netfilter is loaded, and netavark 1.4 writes no rule for internal networks. Where Docker
+# runs too, the chain's policy is DROP, so the balancer's every connection to Redis or the
+# engine proxy timed out. One rule lets a frame through that stays inside one podman bridge,
+# nothing that is routed between networks or out of the host (Docker's own bridges are not
+# named podman*). Checked first, so it is added once; root only, and a failure only says so.
+bridged=(-i 'podman+' -o 'podman+' -m physdev --physdev-is-bridged -j ACCEPT)
+if [ "$(id -u)" = 0 ] && command -v iptables >/dev/null 2>&1 && ! iptables -C FORWARD "${bridged[@]}" 2>/dev/null; then
+  if iptables -I FORWARD "${bridged[@]}"; then
+    echo "==> iptables: FORWARD accepts frames bridged inside one podman network (its internal networks, beside Docker's policy DROP)"
+  else
+    echo "setup-podman: could not add the FORWARD rule for podman's internal networks; with Docker on this host, compose's control network may not work" >&2
+  fi
 fi
 
 if answers; then
