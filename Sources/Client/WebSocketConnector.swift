@@ -18,6 +18,12 @@ public struct WebSocketConnector: Sendable {
     public let timeout: Duration
     private let group: any EventLoopGroup
     private let logger: Logger
+    /// The target's address when its host is an IP literal. NIO resolves a host name with
+    /// `getaddrinfo` on one serial queue per event loop for every connect; a burst of thousands
+    /// of users to `127.0.0.1` would wait in that queue for a lookup that needs no lookup. A
+    /// name (`haproxy` on a compose network) is still resolved at each connect, so it follows
+    /// the name when its address changes.
+    private let literalAddress: SocketAddress?
 
     /// Creates a connector.
     /// - Parameters:
@@ -31,6 +37,7 @@ public struct WebSocketConnector: Sendable {
         self.timeout = timeout
         self.group = group
         self.logger = logger
+        self.literalAddress = try? SocketAddress(ipAddress: target.host, port: target.port)
     }
 
     /// Why a connection could not be opened.
@@ -54,14 +61,19 @@ public struct WebSocketConnector: Sendable {
         let requestHead = makeRequestHead(userID: userID)
         let result: EventLoopFuture<UpgradeResult>
         do {
-            result = try await ClientBootstrap(group: group)
+            let bootstrap = ClientBootstrap(group: group)
                 .connectTimeout(timeAmount)
                 .channelOption(.tcpOption(.tcp_nodelay), value: 1)
-                .connect(host: target.host, port: target.port) { channel in
-                    channel.eventLoop.makeCompletedFuture {
-                        try Self.configure(channel: channel, requestHead: requestHead, timeout: timeAmount)
-                    }
+            let initializer: @Sendable (any Channel) -> EventLoopFuture<EventLoopFuture<UpgradeResult>> = { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try Self.configure(channel: channel, requestHead: requestHead, timeout: timeAmount)
                 }
+            }
+            if let literalAddress {
+                result = try await bootstrap.connect(to: literalAddress, channelInitializer: initializer)
+            } else {
+                result = try await bootstrap.connect(host: target.host, port: target.port, channelInitializer: initializer)
+            }
         } catch {
             throw Failure(end: .connectFailed("connect to \(target) failed: \(error)"))
         }

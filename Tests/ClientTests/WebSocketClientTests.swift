@@ -54,6 +54,26 @@ struct WebSocketClientTests {
         await server.stop()
     }
 
+    @Test("a target named by a host name is resolved at each connect; an IP literal is used as it is")
+    func targetByNameOrAddress() async throws {
+        let server = try await TestWebSocketServer.start(hostID: "host-n")
+        defer { Task { await server.stop() } }
+        let byAddress = try WebSocketTarget(url: server.target)
+        #expect(byAddress.host == "127.0.0.1")
+        // `localhost` goes through NIO's resolver (and happy eyeballs, ::1 then 127.0.0.1).
+        let byName = WebSocketTarget(host: "localhost", port: byAddress.port)
+        for target in [byAddress, byName] {
+            let connector = WebSocketConnector(target: target, timeout: Self.noTimeout, logger: logger)
+            let connection = try await connector.connect(userID: "u")
+            #expect(connection.host == "host-n", "through \(target)")
+            #expect(await connection.close() == .closedByClient)
+        }
+        let unknown = WebSocketConnector(target: WebSocketTarget(host: "no-such-host.invalid", port: byAddress.port),
+                                         timeout: Self.noTimeout, logger: logger)
+        await #expect(throws: WebSocketConnector.Failure.self) { _ = try await unknown.connect(userID: "u") }
+        await server.stop()
+    }
+
     @Test("no X-WSScale-Host header: the host is unknown (nil)")
     func missingHostHeader() async throws {
         let server = try await TestWebSocketServer.start(hostID: nil)
