@@ -8,7 +8,6 @@ import PackageDescription
 /// is the WebSocket server. `Sources/Client` is the client simulator, `Sources/Balancer`
 /// the balancer's HTTP API and wiring, `Sources/Dashboard` the web page over both (port 8489),
 /// `Sources/wsscale` the executable.
-let swift5: [SwiftSetting] = [.swiftLanguageMode(.v5)]
 
 let package = Package(
     name: "wsscale",
@@ -61,8 +60,7 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
-            path: "Sources/Backends",
-            swiftSettings: swift5
+            path: "Sources/Backends"
         ),
 
         // MARK: The bounds every HTTP listener keeps (request deadline, connection bound)
@@ -76,8 +74,7 @@ let package = Package(
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
             ],
-            path: "Sources/Listeners",
-            swiftSettings: swift5
+            path: "Sources/Listeners"
         ),
 
         // MARK: The WebSocket server (SwiftNIO channel handlers on the hot path)
@@ -95,8 +92,7 @@ let package = Package(
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
-            path: "Sources/Server",
-            swiftSettings: swift5
+            path: "Sources/Server"
         ),
 
         // MARK: The client simulator (users that connect through the load balancer)
@@ -113,8 +109,7 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
-            path: "Sources/Client",
-            swiftSettings: swift5
+            path: "Sources/Client"
         ),
 
         // MARK: The balancer's HTTP API and the wiring of the control loop
@@ -130,8 +125,7 @@ let package = Package(
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
-            path: "Sources/Balancer",
-            swiftSettings: swift5
+            path: "Sources/Balancer"
         ),
 
         // MARK: The dashboard: a web page over the balancer's and the client simulator's APIs
@@ -145,8 +139,7 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
-            path: "Sources/Dashboard",
-            swiftSettings: swift5
+            path: "Sources/Dashboard"
         ),
 
         // MARK: The executable: parses arguments and wires services together
@@ -159,8 +152,7 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
-            path: "Sources/wsscale",
-            swiftSettings: swift5
+            path: "Sources/wsscale"
         ),
 
         // MARK: Benchmarks (see bench/README.md)
@@ -172,22 +164,19 @@ let package = Package(
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOWebSocket", package: "swift-nio"),
             ],
-            path: "bench/Sources/ConnectionBench",
-            swiftSettings: swift5
+            path: "bench/Sources/ConnectionBench"
         ),
 
         .executableTarget(
             name: "ScalingBench",
             dependencies: ["WSScaleTestSupport"],
-            path: "bench/Sources/ScalingBench",
-            swiftSettings: swift5
+            path: "bench/Sources/ScalingBench"
         ),
 
         .executableTarget(
             name: "BurstBench",
             dependencies: ["WSScaleTestSupport"],
-            path: "bench/Sources/BurstBench",
-            swiftSettings: swift5
+            path: "bench/Sources/BurstBench"
         ),
 
         // MARK: Tests, beside what they test
@@ -201,8 +190,7 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             ],
-            path: "Tests/Support",
-            swiftSettings: swift5
+            path: "Tests/Support"
         ),
         .testTarget(
             name: "CoreTests",
@@ -222,8 +210,7 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ],
-            path: "Tests/BackendsTests",
-            swiftSettings: swift5
+            path: "Tests/BackendsTests"
         ),
         .testTarget(
             name: "ServerTests",
@@ -236,8 +223,7 @@ let package = Package(
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOWebSocket", package: "swift-nio"),
             ],
-            path: "Tests/ServerTests",
-            swiftSettings: swift5
+            path: "Tests/ServerTests"
         ),
         .testTarget(
             name: "ClientTests",
@@ -251,8 +237,7 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
-            path: "Tests/ClientTests",
-            swiftSettings: swift5
+            path: "Tests/ClientTests"
         ),
         .testTarget(
             name: "BalancerTests",
@@ -260,8 +245,7 @@ let package = Package(
                 "WSScaleCore", "WSScaleBalancer", "WSScaleTestSupport",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ],
-            path: "Tests/BalancerTests",
-            swiftSettings: swift5
+            path: "Tests/BalancerTests"
         ),
         .testTarget(
             name: "FuzzTests",
@@ -272,15 +256,13 @@ let package = Package(
                 .product(name: "NIOWebSocket", package: "swift-nio"),
             ],
             path: "Tests/FuzzTests",
-            exclude: ["Corpus"],
-            swiftSettings: swift5
+            exclude: ["Corpus"]
         ),
         .testTarget(
             name: "DashboardTests",
             dependencies: ["WSScaleCore", "WSScaleClient", "WSScaleDashboard",
                            .product(name: "NIOConcurrencyHelpers", package: "swift-nio")],
-            path: "Tests/DashboardTests",
-            swiftSettings: swift5
+            path: "Tests/DashboardTests"
         ),
         .testTarget(
             name: "IntegrationTests",
@@ -291,8 +273,7 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")],
-            path: "Tests/IntegrationTests",
-            swiftSettings: swift5
+            path: "Tests/IntegrationTests"
         ),
     ]
 )

@@ -1,6 +1,7 @@
 import Foundation
 import NIOConcurrencyHelpers
-import Prometheus
+// MetricNameDescriptor (immutable strings) is not marked Sendable by swift-prometheus.
+@preconcurrency import Prometheus
 import WSScaleCore
 
 /// The balancer's Prometheus metrics, refreshed from the pool status at each scrape.

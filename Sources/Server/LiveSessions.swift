@@ -199,9 +199,10 @@ final class LiveSessions: @unchecked Sendable {
     /// must not be counted on two servers meanwhile.
     private func sendCloseOnceWritten(_ entries: [Entry], _ close: ServerInitiatedClose) {
         guard !entries.isEmpty else { return }
+        let channels = entries.map(\.connection)
         Task { [store] in
             await store.flushed(within: Self.registryWriteWait)
-            for entry in entries { entry.connection.triggerUserOutboundEvent(close, promise: nil) }
+            for channel in channels { channel.triggerUserOutboundEvent(close, promise: nil) }
         }
     }
 

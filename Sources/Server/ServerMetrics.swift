@@ -60,9 +60,10 @@ public struct ServerMetrics: Sendable {
     }
 
     /// `wsscale_connections_closed_total`.
-    private static let closedDescriptor = MetricNameDescriptor(
-        namespace: "wsscale", metricName: "connections_closed", unitName: "total",
-        helpText: "WebSocket sessions closed, by reason")
+    private static var closedDescriptor: MetricNameDescriptor {
+        MetricNameDescriptor(namespace: "wsscale", metricName: "connections_closed", unitName: "total",
+                             helpText: "WebSocket sessions closed, by reason")
+    }
 
     /// Counts a closed session.
     func recordClosed(_ reason: SessionCloseReason) {

@@ -81,14 +81,14 @@ struct UpCommand: AsyncParsableCommand {
         } else {
             print("admin     token from \(reader.raw("WSSCALE_ADMIN_TOKEN") != nil ? "WSSCALE_ADMIN_TOKEN" : "WSSCALE_ADMIN_TOKEN_FILE")")
         }
-        fflush(stdout)
+        fflush(nil)  // every output stream: `stdout` is a C global that Swift 6 will not read outside an actor
         let announcer = Task {
             if await local.waitUntilActive(count: scaling.minInstances, timeout: .seconds(60)) {
                 print("ready     \(scaling.minInstances) server(s) in rotation; Ctrl-C stops everything")
             } else {
                 print("not ready: no server came into rotation within 60 s; see \(local.settings.stateDirectory)")
             }
-            fflush(stdout)
+            fflush(nil)  // every output stream: `stdout` is a C global that Swift 6 will not read outside an actor
         }
         defer { announcer.cancel() }
         try await local.run(extraServices: [simulator, dashboardApplication])

@@ -170,17 +170,13 @@ private struct DashboardClient {
         let port = self.port
         var headers = json == nil ? [] : [("Content-Type", "application/json")]
         if let token { headers.append(("Authorization", "Bearer \(token)")) }
-        return try await withThrowingTaskGroup(of: RawHTTPClient.Response?.self) { group in
-            group.addTask { try await RawHTTPClient.request(method, path, port: port, headers: headers, body: json) }
-            group.addTask {
-                try await Task.sleep(for: .seconds(5))
-                return nil
+        let sent = headers
+        do {
+            return try await within(.seconds(5)) {
+                try await RawHTTPClient.request(method, path, port: port, headers: sent, body: json)
             }
-            defer { group.cancelAll() }
-            guard let first = try await group.next(), let response = first else {
-                throw StackAPIError("\(method) \(path) on the dashboard :\(port) got no answer within 5 s")
-            }
-            return response
+        } catch is TimedOut {
+            throw StackAPIError("\(method) \(path) on the dashboard :\(port) got no answer within 5 s")
         }
     }
 

@@ -107,7 +107,7 @@ final class SystemdBus: @unchecked Sendable {
 
     /// Runs `body` on the bus thread with the connection and returns its result.
     /// - Throws: what `body` throws, or `SystemdBusError.closed`.
-    func perform<T>(_ body: @escaping (OpaquePointer) throws -> T) async throws -> T {
+    func perform<T: Sendable>(_ body: @escaping (OpaquePointer) throws -> T) async throws -> T {
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, any Error>) in
             enqueue { bus in
                 guard let bus else { return continuation.resume(throwing: SystemdBusError.closed) }

@@ -273,7 +273,6 @@ func format(_ value: Double, _ digits: Int = 1) -> String {
 
 // MARK: - Run
 
-setvbuf(stdout, nil, _IOLBF, 0)  // line by line, also into a file: the script watches the output
 let options = Options.parse(Array(CommandLine.arguments.dropFirst()))
 let group = MultiThreadedEventLoopGroup(numberOfThreads: System.coreCount)
 let counters = BenchCounters()
@@ -352,6 +351,7 @@ if let before = rssBefore, let after = rssAfter, stillOpen > 0 {
 // Optionally keep them open (e.g. to send the server SIGTERM meanwhile), then report how they ended.
 if options.holdSeconds > 0 {
     print("holding the connections for \(options.holdSeconds) s")
+    fflush(nil)  // into a file too: the script watches for this line while the connections are held
     let holdStart = clock.now
     var allClosedAt: Duration?
     while clock.now - holdStart < .seconds(options.holdSeconds) {
