@@ -23,15 +23,15 @@ import WSScaleTestSupport
             }
 
             try await balancer.setState(id, .ready)
-            try await eventually("the server is ready and healthy") {
+            try await TestSupport.waitUntil("the server is ready and healthy") {
                 try await balancer.servers().first == BalancerServer(id: id, endpoint: endpoint, state: .ready, healthy: true, currentConnections: 0)
             }
-            #expect(try await LoopbackHTTP.status(bench.traffic, path: "/health") == 200)
+            #expect(try await RawHTTPClient.status(bench.traffic, path: "/health") == 200)
 
             try await balancer.setState(id, .drain)
             listed = try await balancer.servers()
             #expect(listed.first?.state == .drain)
-            #expect(try await LoopbackHTTP.status(bench.traffic, path: "/health") == 503, "a drained-only backend takes no new request")
+            #expect(try await RawHTTPClient.status(bench.traffic, path: "/health") == 503, "a drained-only backend takes no new request")
 
             try await balancer.setState(id, .maintenance)
             #expect(try await balancer.servers().first?.state == .maintenance)
@@ -54,15 +54,15 @@ import WSScaleTestSupport
             try await balancer.setState(first.0, .ready)
             try await balancer.add(second.0, at: second.1)
             try await balancer.setConnectionLimit(second.0, 1)
-            try await eventually("the first server is healthy") { try await balancer.servers().first { $0.id == first.0 }?.healthy == true }
+            try await TestSupport.waitUntil("the first server is healthy") { try await balancer.servers().first { $0.id == first.0 }?.healthy == true }
             #expect(try await balancer.read().servers.map(\.connectionLimit) == [1, 1])
 
-            let held = try await LoopbackHTTP.openUpgradedConnection(bench.traffic, path: "/api/v1/websocket/first")
+            let held = try await RawHTTPClient.openUpgradedConnection(bench.traffic, path: "/api/v1/websocket/first")
             defer { held.close(promise: nil) }
             // The suite's time limit is the only bound on the wait: it ends when a server has room.
-            let waiting = Task { try await LoopbackHTTP.openUpgradedConnection(bench.traffic, path: "/api/v1/websocket/second",
+            let waiting = Task { try await RawHTTPClient.openUpgradedConnection(bench.traffic, path: "/api/v1/websocket/second",
                                                                              timeout: .seconds(60)) }
-            try await eventually("the second user waits in the queue") { try await balancer.read().queued == 1 }
+            try await TestSupport.waitUntil("the second user waits in the queue") { try await balancer.read().queued == 1 }
             #expect(try await balancer.read().servers.first { $0.id == first.0 }?.currentConnections == 1)
 
             try await balancer.setState(second.0, .ready)
@@ -81,12 +81,12 @@ import WSScaleTestSupport
                 try await balancer.add(id, at: endpoint)
                 try await balancer.setState(id, .ready)
             }
-            try await eventually("both servers are healthy") {
+            try await TestSupport.waitUntil("both servers are healthy") {
                 try await balancer.servers().filter(\.healthy).count == 2
             }
-            let held = try await LoopbackHTTP.openUpgradedConnection(bench.traffic, path: "/api/v1/websocket/held")
+            let held = try await RawHTTPClient.openUpgradedConnection(bench.traffic, path: "/api/v1/websocket/held")
             defer { held.close(promise: nil) }
-            try await eventually("HAProxy reports the held connection on one server") {
+            try await TestSupport.waitUntil("HAProxy reports the held connection on one server") {
                 try await balancer.servers().map(\.currentConnections).sorted() == [0, 1]
             }
             let busy = try #require(try await balancer.servers().first { $0.currentConnections == 1 }).id
@@ -104,7 +104,7 @@ import WSScaleTestSupport
             #expect(held.isActive, "a refused removal does not cut the connection")
 
             try await held.close()
-            try await eventually("the connection count drops to zero") {
+            try await TestSupport.waitUntil("the connection count drops to zero") {
                 try await balancer.servers().first { $0.id == busy }?.currentConnections == 0
             }
             try await balancer.remove(busy)
@@ -119,13 +119,13 @@ import WSScaleTestSupport
                                                removalTimeout: .milliseconds(300), logger: bench.logger)
             try await balancer.add(id, at: endpoint)
             try await balancer.setState(id, .ready)
-            try await eventually("the server is healthy") { try await balancer.servers().first?.healthy == true }
-            let held = try await LoopbackHTTP.openUpgradedConnection(bench.traffic, path: "/api/v1/websocket/held")
+            try await TestSupport.waitUntil("the server is healthy") { try await balancer.servers().first?.healthy == true }
+            let held = try await RawHTTPClient.openUpgradedConnection(bench.traffic, path: "/api/v1/websocket/held")
             defer { held.close(promise: nil) }
-            try await eventually("the connection is counted") { try await balancer.servers().first?.currentConnections == 1 }
+            try await TestSupport.waitUntil("the connection is counted") { try await balancer.servers().first?.currentConnections == 1 }
             try await balancer.remove(id, shuttingDownSessions: true)
             #expect(try await balancer.servers().isEmpty)
-            try await eventually("the held connection was cut") { !held.isActive }
+            try await TestSupport.waitUntil("the held connection was cut") { !held.isActive }
         }
     }
 
@@ -134,9 +134,9 @@ import WSScaleTestSupport
             let (id, endpoint) = servers[0]
             try await bench.balancer.add(id, at: endpoint)
             try await bench.balancer.setState(id, .ready)
-            try await eventually("the server is healthy") { try await bench.balancer.servers().first?.healthy == true }
-            #expect(try await LoopbackHTTP.status(endpoint, path: "/fail-health") == 200)
-            try await eventually("HAProxy marks the server down", timeout: .seconds(5)) {
+            try await TestSupport.waitUntil("the server is healthy") { try await bench.balancer.servers().first?.healthy == true }
+            #expect(try await RawHTTPClient.status(endpoint, path: "/fail-health") == 200)
+            try await TestSupport.waitUntil("HAProxy marks the server down", timeout: .seconds(5)) {
                 try await bench.balancer.servers().first?.healthy == false
             }
             let status = try #require(try await bench.balancer.serverStatuses().first)
@@ -162,7 +162,7 @@ import WSScaleTestSupport
             #expect(try await bench.balancer.servers().isEmpty, "dynamic servers do not survive a restart")
             try await bench.balancer.add(id, at: endpoint)
             try await bench.balancer.setState(id, .ready)
-            try await eventually("the re-added server is healthy") { try await bench.balancer.servers().first?.healthy == true }
+            try await TestSupport.waitUntil("the re-added server is healthy") { try await bench.balancer.servers().first?.healthy == true }
             await restarted.stop(grace: .seconds(1))
         }
     }
@@ -238,19 +238,6 @@ struct HAProxyBench {
     }
 }
 
-/// Polls `condition` every 50 ms until it holds or `timeout` passes (then records an issue and throws).
-func eventually(_ what: String, timeout: Duration = .seconds(10),
-                _ condition: () async throws -> Bool) async throws {
-    let clock = ContinuousClock()
-    let deadline = clock.now.advanced(by: timeout)
-    while clock.now < deadline {
-        if try await condition() { return }
-        try await Task.sleep(for: .milliseconds(50))
-    }
-    if try await condition() { return }
-    struct NotReached: Error, CustomStringConvertible { var description: String }
-    throw NotReached(description: "not reached within \(timeout): \(what)")
-}
 
 /// How fast the real pieces are: printed (the figures are bench/'s job); the bounds only
 /// catch a server that never becomes healthy in HAProxy.
@@ -268,9 +255,9 @@ func eventually(_ what: String, timeout: Duration = .seconds(10),
             let running = clock.now
             try await bench.balancer.add("ws-timed", at: endpoint)
             try await bench.balancer.setState("ws-timed", .ready)
-            try await eventually("the server is healthy") { try await bench.balancer.servers().first?.healthy == true }
+            try await TestSupport.waitUntil("the server is healthy") { try await bench.balancer.servers().first?.healthy == true }
             let inRotation = clock.now
-            let status = try await LoopbackHTTP.status(bench.traffic, path: "/health")
+            let status = try await RawHTTPClient.status(bench.traffic, path: "/health")
             try await driver.stopAll(grace: .seconds(1))
             print("timing: launch→/health answers \(running - start), add+ready→healthy in HAProxy \(inRotation - running)")
             #expect(status == 200)
@@ -284,7 +271,7 @@ func eventually(_ what: String, timeout: Duration = .seconds(10),
             let api = HAProxyRuntimeAPI(address: .tcp(host: "127.0.0.1", port: tcp))
             #expect(try await api.processIdentity() == bench.haproxy.processIdentity())
             let stats = try #require(bench.configuration.statsBind?.split(separator: ":").last.flatMap { Int($0) })
-            #expect(try await LoopbackHTTP.status(Endpoint(host: "127.0.0.1", port: stats), path: "/") == 200)
+            #expect(try await RawHTTPClient.status(Endpoint(host: "127.0.0.1", port: stats), path: "/") == 200)
         }
     }
 }

@@ -49,10 +49,14 @@ import Testing
     }
 
     @Test func logsInAndSelectsTheDatabase() async throws {
-        let server = try await TestRedisServer.start(arguments: ["--requirepass", "s3cret"])
+        let server = try await TestRedisServer.start()
         defer { server.stop() }
         let group = MultiThreadedEventLoopGroup.singleton
         let logger = Logger(label: "test")
+        // A password on the default user, as `--requirepass` would set it.
+        let open = try await RedisConnection.connect(to: RedisURL(parsing: server.url), eventLoopGroup: group, logger: logger)
+        _ = try await open.send(["CONFIG", "SET", "requirepass", "s3cret"])
+        await open.close()
         let url = try RedisURL(parsing: "redis://:s3cret@127.0.0.1:\(server.port)/5")
         let redis = try await RedisConnection.connect(to: url, eventLoopGroup: group, logger: logger)
         try await redis.send(["SET", "k", "in five"])
@@ -106,7 +110,7 @@ import Testing
         try await RedisTestFixture.with { fixture in
             let redis = try await fixture.connection()
             try await redis.send(["PING"])
-            fixture.redis.kill()
+            await fixture.redis.kill()
             #expect(await TestSupport.eventually(timeout: .seconds(10)) { !redis.isActive })
             await #expect(throws: RedisError.connectionClosed) { try await redis.send(["PING"]) }
             await #expect(throws: (any Error).self) { try await fixture.connection() }

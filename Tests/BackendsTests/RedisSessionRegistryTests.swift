@@ -99,7 +99,7 @@ import Testing
             (1...50).forEach { store.sessionOpened(testSession("s\($0)", host: "ws-r")) }
             #expect(await TestSupport.eventually { try await registry.topology().map(\.recordOnly) == [HostSessions(host: "ws-r", sessions: 50)] })
 
-            fixture.redis.kill()
+            await fixture.redis.kill()
             // Redis is away: the server keeps going, nothing blocks.
             let calls = ContinuousClock.now
             (51...60).forEach { store.sessionOpened(testSession("s\($0)", host: "ws-r")) }

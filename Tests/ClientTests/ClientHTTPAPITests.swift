@@ -66,14 +66,14 @@ struct ClientHTTPAPITests {
                                                      body: #"{"userIds": ["user1", "user2", "user3"]}"#)
             #expect(status == 202)
             #expect(counts["accepted"] as? Int == 3)
-            await eventually("users connected") { await simulator.status().totals.connected == 3 }
+            try await TestSupport.waitUntil("users connected", timeout: nil) { await simulator.status().totals.connected == 3 }
 
             let (again, againCounts) = try await request(base, "POST", "route/kickstart/ws/batch/connect",
                                                          body: #"{"userIds": ["user1", "user4"]}"#)
             #expect(again == 202)
             #expect(againCounts["accepted"] as? Int == 1)
             #expect(againCounts["unchanged"] as? Int == 1)
-            await eventually("user4 connected") { await simulator.status().totals.connected == 4 }
+            try await TestSupport.waitUntil("user4 connected", timeout: nil) { await simulator.status().totals.connected == 4 }
 
             let (listed, report) = try await request(base, "GET", "route/status")
             #expect(listed == 200)
@@ -89,12 +89,12 @@ struct ClientHTTPAPITests {
                                                        body: #"{"userIds": ["user1", "user2"]}"#)
             #expect(gone == 202)
             #expect(goneCounts["accepted"] as? Int == 2)
-            await eventually("two closed at the server") { server.openConnections == 2 }
+            try await TestSupport.waitUntil("two closed at the server", timeout: nil) { server.openConnections == 2 }
             let after = await simulator.status()
             #expect(after.totals.connected == 2)
             #expect(after.totals.disconnected == 2)
         }
-        await eventually("shutdown closed everyone") { server.openConnections == 0 }
+        try await TestSupport.waitUntil("shutdown closed everyone", timeout: nil) { server.openConnections == 0 }
         await server.stop()
     }
 

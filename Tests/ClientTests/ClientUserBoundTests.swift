@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import WSScaleTestSupport
 @testable import WSScaleClient
 import WSScaleCore
 
@@ -12,7 +13,7 @@ extension ClientHTTPAPITests {
             let connect = "route/kickstart/ws/batch/connect", disconnect = "route/kickstart/ws/batch/disconnect"
             let (first, _) = try await request(base, "POST", connect, body: #"{"userIds": ["u1", "u2", "u3"]}"#)
             #expect(first == 202)
-            await eventually("three connected") { server.openConnections == 3 }
+            try await TestSupport.waitUntil("three connected", timeout: nil) { server.openConnections == 3 }
 
             let (full, answer) = try await request(base, "POST", connect, body: #"{"userIds": ["u4"]}"#)
             #expect(full == 409)
@@ -21,10 +22,10 @@ extension ClientHTTPAPITests {
 
             let (left, _) = try await request(base, "POST", disconnect, body: #"{"userIds": ["u1"]}"#)
             #expect(left == 202)
-            await eventually("u1 closed") { server.openConnections == 2 }
+            try await TestSupport.waitUntil("u1 closed", timeout: nil) { server.openConnections == 2 }
             let (room, _) = try await request(base, "POST", connect, body: #"{"userIds": ["u4"]}"#)
             #expect(room == 202)
-            await eventually("u4 connected") { server.openConnections == 3 }
+            try await TestSupport.waitUntil("u4 connected", timeout: nil) { server.openConnections == 3 }
             let users = Set(await simulator.status().users.map(\.userId))
             #expect(users == ["u2", "u3", "u4"], "u1 was disconnected: it made room")
         }

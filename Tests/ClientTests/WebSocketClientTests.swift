@@ -41,15 +41,15 @@ struct WebSocketClientTests {
 
         let connection = try await connector.connect(userID: "alice")
         #expect(connection.host == "host-a")
-        await eventually("server sees the connection") { server.openConnections == 1 }
+        try await TestSupport.waitUntil("server sees the connection", timeout: nil) { server.openConnections == 1 }
 
         connection.send(text: "hello")
-        await eventually("the echo comes back") { (try? await connection.textMessagesReceived()) == 1 }
+        try await TestSupport.waitUntil("the echo comes back", timeout: nil) { (try? await connection.textMessagesReceived()) == 1 }
         server.pingAll()
-        await eventually("the client answers the ping") { server.state.withLockedValue { $0.pongs } == 1 }
+        try await TestSupport.waitUntil("the client answers the ping", timeout: nil) { server.state.withLockedValue { $0.pongs } == 1 }
 
         #expect(await connection.close() == .closedByClient)
-        await eventually("server saw the close") { server.openConnections == 0 }
+        try await TestSupport.waitUntil("server saw the close", timeout: nil) { server.openConnections == 0 }
         #expect(server.state.withLockedValue { $0.closeCodesReceived } == [1000])
         await server.stop()
     }
@@ -91,12 +91,12 @@ struct WebSocketClientTests {
         let connector = try connector(for: server)
 
         let shed = try await connector.connect(userID: "u1")
-        await eventually("open") { server.openConnections == 1 }
+        try await TestSupport.waitUntil("open", timeout: nil) { server.openConnections == 1 }
         server.closeAll(code: 4001, reason: "Server Rebalancing")
         #expect(try await shed.ended.get() == .closedByServer(code: 4001, reason: "Server Rebalancing"))
 
         let dropped = try await connector.connect(userID: "u2")
-        await eventually("open") { server.openConnections == 1 }
+        try await TestSupport.waitUntil("open", timeout: nil) { server.openConnections == 1 }
         server.dropAll()
         #expect(try await dropped.ended.get() == .abnormal)
         await server.stop()
@@ -127,7 +127,7 @@ struct WebSocketClientTests {
 
         let start = ContinuousClock.now
         #expect(try await sessions.connect(users: users) == .init(accepted: count, unchanged: 0))
-        await eventually("all connected") { await sessions.status().totals.connected == count }
+        try await TestSupport.waitUntil("all connected", timeout: nil) { await sessions.status().totals.connected == count }
         print("\(count) users connected in \(ContinuousClock.now - start)")
         let status = await sessions.status()
         #expect(status.hosts == ["host-1": count])
@@ -138,7 +138,7 @@ struct WebSocketClientTests {
         #expect(try await sessions.connect(users: ["user1", "user2"]) == .init(accepted: 0, unchanged: 2))
         await sessions.shutdown()  // waits for every attempt under way: a stray one is counted below
         #expect(server.upgrades == count)
-        await eventually("server sees every close") { server.openConnections == 0 }
+        try await TestSupport.waitUntil("server sees every close", timeout: nil) { server.openConnections == 0 }
         await server.stop()
     }
 
@@ -148,11 +148,11 @@ struct WebSocketClientTests {
         defer { Task { await server.stop() } }
         let sessions = try makeSessions(server)
         _ = try await sessions.connect(users: ["u1", "u2"])
-        await eventually("connected to host-1") { await sessions.status().hosts == ["host-1": 2] }
+        try await TestSupport.waitUntil("connected to host-1", timeout: nil) { await sessions.status().hosts == ["host-1": 2] }
 
         server.announce(hostID: "host-2")
         server.closeAll(code: 4001, reason: "Server Rebalancing")
-        await eventually("reconnected to host-2") { await sessions.status().hosts == ["host-2": 2] }
+        try await TestSupport.waitUntil("reconnected to host-2", timeout: nil) { await sessions.status().hosts == ["host-2": 2] }
         let user = try #require(await sessions.status(of: "u1"))
         #expect(user.state == .connected)
         #expect(user.host == "host-2")
@@ -171,7 +171,7 @@ struct WebSocketClientTests {
         let sessions = try makeSessions(server)
         server.refuseNext(3)
         _ = try await sessions.connect(users: ["late"])
-        await eventually("connected after the refusals") {
+        try await TestSupport.waitUntil("connected after the refusals", timeout: nil) {
             let user = await sessions.status(of: "late")
             return user?.reconnectCount == 3 && user?.state == .connected && server.openConnections == 1
         }
@@ -190,17 +190,17 @@ struct WebSocketClientTests {
         defer { Task { await server.stop() } }
         let sessions = try makeSessions(server)
         _ = try await sessions.connect(users: ["u"])
-        await eventually("connected") { await sessions.status().totals.connected == 1 && server.openConnections == 1 }
+        try await TestSupport.waitUntil("connected", timeout: nil) { await sessions.status().totals.connected == 1 && server.openConnections == 1 }
 
         server.closeAll(code: 1001, reason: "going away")
-        await eventually("back after 1001") {
+        try await TestSupport.waitUntil("back after 1001", timeout: nil) {
             let user = await sessions.status(of: "u")
             return user?.state == .connected && user?.reconnectCount == 1 && server.upgrades == 2 && server.openConnections == 1
         }
         #expect(await sessions.status(of: "u")?.lastCloseCode == 1001)
 
         server.dropAll()
-        await eventually("back after the drop") {
+        try await TestSupport.waitUntil("back after the drop", timeout: nil) {
             let user = await sessions.status(of: "u")
             return user?.state == .connected && user?.reconnectCount == 2 && server.upgrades == 3 && server.openConnections == 1
         }
@@ -218,10 +218,10 @@ struct WebSocketClientTests {
         _ = try await sessions.connect(users: ["u1", "u2"])
         // Both sides: the server counts a connection when it sends the upgrade answer, the
         // client only once it has read it.
-        await eventually("connected") { await sessions.status().totals.connected == 2 && server.openConnections == 2 }
+        try await TestSupport.waitUntil("connected", timeout: nil) { await sessions.status().totals.connected == 2 && server.openConnections == 2 }
 
         #expect(await sessions.disconnect(users: ["u1", "nobody"]) == .init(accepted: 1, unchanged: 1))
-        await eventually("u1 closed") { server.openConnections == 1 }
+        try await TestSupport.waitUntil("u1 closed", timeout: nil) { server.openConnections == 1 }
         #expect(server.state.withLockedValue { $0.closeCodesReceived } == [1000])
         // Disconnected is a state at rest: the state machine schedules no reconnect from it
         // (UserSessionStateMachineTests), so there is nothing to wait for.
@@ -258,7 +258,7 @@ struct WebSocketClientTests {
         let sessions = UserSessions(connector: connector, backoff: Self.fastBackoff, random: SeededRandom(seed: 5),
                                     logger: logger)
         _ = try await sessions.connect(users: ["u"])
-        await eventually("two abandoned attempts") { (await sessions.status(of: "u")?.reconnectCount ?? 0) >= 2 }
+        try await TestSupport.waitUntil("two abandoned attempts", timeout: nil) { (await sessions.status(of: "u")?.reconnectCount ?? 0) >= 2 }
         #expect(await sessions.status(of: "u")?.lastCloseReason?.contains("no answer to the upgrade") == true)
         await sessions.shutdown()
     }
@@ -274,7 +274,7 @@ struct WebSocketClientTests {
         let sessions = UserSessions(connector: connector, backoff: Self.fastBackoff, random: SeededRandom(seed: 3),
                                     logger: logger)
         _ = try await sessions.connect(users: ["u"])
-        await eventually("several failed retries") { (await sessions.status(of: "u")?.reconnectCount ?? 0) >= 3 }
+        try await TestSupport.waitUntil("several failed retries", timeout: nil) { (await sessions.status(of: "u")?.reconnectCount ?? 0) >= 3 }
         let user = try #require(await sessions.status(of: "u"))
         #expect(user.state != .connected)
         #expect(user.lastCloseCode == nil)

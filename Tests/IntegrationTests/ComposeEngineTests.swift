@@ -26,7 +26,7 @@ struct ComposeEngineTests {
             let healthy = await TestSupport.eventually(timeout: .seconds(30)) { stack.unhealthyServices().isEmpty }
             #expect(healthy, "\(compose): \(stack.unhealthyServices())")
             let scenario = stack.scenario
-            try await scenario.waitUntil("one server in rotation", timeout: .seconds(60), {
+            try await TestSupport.waitUntil("one server in rotation", timeout: .seconds(60), {
                 try await scenario.api.topology().active.count == 1
             }, describe: { await scenario.describeState() })
             let report = try await scenario.burstOfUsers(40)
@@ -56,7 +56,7 @@ struct ComposeEngineTests {
             let healthy = await TestSupport.eventually(timeout: .seconds(60)) { stack.unhealthyServices().isEmpty }
             #expect(healthy, "\(compose): \(stack.unhealthyServices())")
             let scenario = stack.scenario
-            try await scenario.waitUntil("one server in rotation", timeout: .seconds(120), {
+            try await TestSupport.waitUntil("one server in rotation", timeout: .seconds(120), {
                 try await scenario.api.topology().active.count == 1
             }, describe: { await scenario.describeState() })
             let users = (1...5).map { "rootless-\($0)" }
@@ -83,7 +83,7 @@ struct ComposeEngineTests {
     func killedServerAndRestartedBalancer(_ compose: ComposeEngine) async throws {
         try await Self.withStack(compose, settings: ["MIN_INSTANCES": "2"]) { stack in
             let scenario = stack.scenario
-            try await scenario.waitUntil("two servers in rotation", timeout: .seconds(60), {
+            try await TestSupport.waitUntil("two servers in rotation", timeout: .seconds(60), {
                 try await scenario.api.topology().active.count == 2
             }, describe: { await scenario.describeState() })
             let users = (1...10).map { "kept-\($0)" }
@@ -93,7 +93,7 @@ struct ComposeEngineTests {
             // A server killed like a crash: it leaves, and a new one takes its place.
             let before = try await scenario.api.topology().active.map(\.id)
             try await scenario.killServer(before[0])
-            try await scenario.waitUntil("\(before[0]) replaced", timeout: .seconds(60), {
+            try await TestSupport.waitUntil("\(before[0]) replaced", timeout: .seconds(60), {
                 let now = try await scenario.api.topology()
                 return !now.instances.contains { $0.id == before[0] } && now.active.count == 2
             }, describe: { await scenario.describeState() })
@@ -104,7 +104,7 @@ struct ComposeEngineTests {
             let containersBefore = stack.compose.engine.cli.containers(ofPool: stack.pool).count
             let restart = await stack.compose(["restart", "balancer"])
             #expect(restart.status == 0, "\(compose) restart balancer: \(restart.output.suffix(1000))")
-            try await scenario.waitUntil("the restarted balancer has the same pool in rotation", timeout: .seconds(60), {
+            try await TestSupport.waitUntil("the restarted balancer has the same pool in rotation", timeout: .seconds(60), {
                 let now = try await scenario.api.topology()
                 return now.instances.map(\.id).sorted() == pool && now.active.count == pool.count
             }, describe: { await scenario.describeState() })

@@ -29,7 +29,7 @@ extension RealStackTests.DockerStackTests {
             // Straight through the published traffic port on 127.0.0.1.
             let traffic = Endpoint(host: "127.0.0.1", port: stack.trafficPort)
             for index in 0..<3 {
-                upgraded.append(try await LoopbackHTTP.openUpgradedConnection(traffic, path: "/api/v1/websocket/direct-\(index)", timeout: .seconds(5)))
+                upgraded.append(try await RawHTTPClient.openUpgradedConnection(traffic, path: "/api/v1/websocket/direct-\(index)", timeout: .seconds(5)))
             }
             // 20 users through the client simulator (its API on 127.0.0.1): 230 % of one server.
             try await stack.client.batch(connect: true, users: (0..<20).map { "smoke-\($0)" })

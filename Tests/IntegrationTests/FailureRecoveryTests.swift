@@ -37,7 +37,7 @@ struct FailureRecoveryTests {
             let upGone = clock.now - killedAt
             try await stack.launch()
             let ready = clock.now - killedAt
-            let adopted = try await scenario.waitUntil("the restarted balancer shows the adopted servers in rotation", timeout: .seconds(10), {
+            let adopted = try await TestSupport.waitUntil("the restarted balancer shows the adopted servers in rotation", timeout: .seconds(10), {
                 let topology = try await stack.api.topology()
                 return Set(topology.active.map(\.id)) == idsBefore
                     && topology.active.allSatisfy { $0.balancerState == "ready" }

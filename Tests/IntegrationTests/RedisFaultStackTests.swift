@@ -58,7 +58,7 @@ struct RedisFaultStackTests {
     /// Waits until the balancer has read the pool whole after `milliseconds` (wall clock).
     static func readingAfter(_ milliseconds: Int64, _ stack: UpStack) async throws -> TopologySnapshot {
         var seen: TopologySnapshot?
-        try await stack.scenario.waitUntil("a reading of the pool after \(milliseconds)", timeout: .seconds(10), {
+        try await TestSupport.waitUntil("a reading of the pool after \(milliseconds)", timeout: .seconds(10), {
             let topology = try await stack.api.topology()
             seen = topology
             return (topology.observedAt ?? 0) > milliseconds
@@ -100,7 +100,7 @@ struct RedisFaultStackTests {
     /// and the registry lists at most one session of the id per server.
     func oneUserIdAThousandTimes(_ stack: UpStack) async throws {
         let clock = ContinuousClock()
-        try await stack.scenario.waitUntil("the pool at MIN_INSTANCES (1), in rotation", timeout: .seconds(20), {
+        try await TestSupport.waitUntil("the pool at MIN_INSTANCES (1), in rotation", timeout: .seconds(20), {
             let topology = try await stack.api.topology()
             return topology.instances.count == 1 && topology.active.allSatisfy { $0.balancerState == "ready" }
         }, describe: { await stack.scenario.describeState() })
@@ -135,7 +135,7 @@ struct RedisFaultStackTests {
         let opened = clock.now - started
         let endedMs = Self.nowMilliseconds
         #expect(try await RawWebSocket.offThread { try newest.echoes("the newest one works") })
-        let registered = try await stack.scenario.waitUntil("the registry lists mallory once", timeout: .seconds(10), {
+        let registered = try await TestSupport.waitUntil("the registry lists mallory once", timeout: .seconds(10), {
             let listed = try await Self.listedSessions(stack, port: server).filter { $0.user == "mallory" }
             return listed.count == 1
         }, describe: { await stack.scenario.describeState() })
@@ -166,7 +166,7 @@ struct RedisFaultStackTests {
         // Detection: a reading of the balancer's after the wipe that is short of sessions (it may
         // read only after the servers wrote them back: then there is none to see).
         var wipeSeen: Duration?
-        let repaired = try await stack.scenario.waitUntil("every session back in Redis", timeout: .seconds(10), {
+        let repaired = try await TestSupport.waitUntil("every session back in Redis", timeout: .seconds(10), {
             if wipeSeen == nil, let topology = try? await stack.api.topology(), (topology.observedAt ?? 0) > flushedMs,
                topology.totalSessions < users.count {
                 wipeSeen = clock.now - flushedAt
@@ -174,7 +174,7 @@ struct RedisFaultStackTests {
             return try await redis.sessions(of: ids).values.reduce(0, +) == users.count
         }, describe: { "\((try? await redis.sessions(of: ids)) ?? [:])" })
         let repairedMs = Self.nowMilliseconds
-        let inTopology = try await stack.scenario.waitUntil("the balancer reads all \(users.count) sessions again", timeout: .seconds(10), {
+        let inTopology = try await TestSupport.waitUntil("the balancer reads all \(users.count) sessions again", timeout: .seconds(10), {
             let topology = try await stack.api.topology()
             return (topology.observedAt ?? 0) > repairedMs && topology.totalSessions == users.count
                 && Set(topology.instances.map(\.id)) == Set(ids)
@@ -207,7 +207,7 @@ struct RedisFaultStackTests {
         }
         let echoedIn = clock.now - pausedAt
         try await stack.api.connect(newcomers)
-        try await stack.scenario.waitUntil("2 new users of the simulator connected", timeout: .seconds(10), {
+        try await TestSupport.waitUntil("2 new users of the simulator connected", timeout: .seconds(10), {
             try await stack.api.clientStatus().allConnected(newcomers)
         }, describe: { await stack.scenario.describeState() })
         let connectedIn = clock.now - pausedAt
@@ -215,7 +215,7 @@ struct RedisFaultStackTests {
         #expect(connectedIn < .seconds(3), "served during the pause, not after it: \(connectedIn)")
         let total = users.count + newcomers.count + 1
         let pauseEndMs = Self.nowMilliseconds + Int64(((.seconds(3) - (clock.now - pausedAt)) / .milliseconds(1)).rounded(.up))
-        try await stack.scenario.waitUntil("all \(total) sessions registered after the pause", timeout: .seconds(20), {
+        try await TestSupport.waitUntil("all \(total) sessions registered after the pause", timeout: .seconds(20), {
             let topology = try await stack.api.topology()
             return (topology.observedAt ?? 0) > pauseEndMs && topology.totalSessions == total
         }, describe: { await stack.scenario.describeState() })
@@ -223,7 +223,7 @@ struct RedisFaultStackTests {
         // The newcomers can tip the pool over the rebalance tolerance, and a user shed for it
         // (4001) is reconnecting for a moment: that is the balancer's work, not the pause's.
         // Nobody may have been cut any other way.
-        try await stack.scenario.waitUntil("every user connected", timeout: .seconds(10), {
+        try await TestSupport.waitUntil("every user connected", timeout: .seconds(10), {
             try await stack.api.clientStatus().allConnected(users + newcomers)
         }, describe: { await stack.scenario.describeState() })
         let cut = try await stack.api.clientStatus().users.filter { ($0.lastCloseCode ?? 4001) != 4001 }
@@ -262,7 +262,7 @@ struct RedisFaultStackTests {
             // balancer sheds from it.
             try await stack.api.disconnect(elsewhere)
             var order = ""
-            let orderLeft = try await stack.scenario.waitUntil("a shed from \(heavy.id) left waiting", timeout: .seconds(10), {
+            let orderLeft = try await TestSupport.waitUntil("a shed from \(heavy.id) left waiting", timeout: .seconds(10), {
                 let decisions = try await stack.api.topology().decisions(after: before.lastDecisionSequence)
                 order = decisions.flatMap(\.actions).first { $0.hasPrefix("shed") && $0.contains(heavy.id) && $0.contains("(waiting") } ?? ""
                 return !order.isEmpty
@@ -272,12 +272,12 @@ struct RedisFaultStackTests {
             // Back: the server subscribes again, takes its mailbox and sheds.
             _ = try await redis.connection.send(user.setUserCommand)
             let restoredAt = clock.now
-            let carriedOut = try await stack.scenario.waitUntil("the shed carried out by \(heavy.id)", timeout: .seconds(10), {
+            let carriedOut = try await TestSupport.waitUntil("the shed carried out by \(heavy.id)", timeout: .seconds(10), {
                 let status = try await stack.api.clientStatus()
                 let moved = onHeavy.filter { status.user($0).map { $0.host != heavy.id && $0.state == "connected" } ?? false }
                 return !moved.isEmpty
             }, describe: { await stack.scenario.describeState() })
-            try await stack.scenario.waitUntil("the mailbox emptied", timeout: .seconds(5), {
+            try await TestSupport.waitUntil("the mailbox emptied", timeout: .seconds(5), {
                 try await redis.connection.send(["EXISTS", schema.orders(of: heavy.id)]).integer == 0
             })
             try await stack.scenario.waitUntilConnected(onHeavy, timeout: .seconds(10))

@@ -31,7 +31,7 @@ struct StackSupervisionTests {
         let killedAt = clock.now
         kill(old, SIGKILL)
         var new: pid_t?
-        try await stack.scenario.waitUntil("\(program.rawValue) restarted (a new live pid in its pid file)", timeout: .seconds(5), {
+        try await TestSupport.waitUntil("\(program.rawValue) restarted (a new live pid in its pid file)", timeout: .seconds(5), {
             new = stack.pid(of: program)
             return new.map { $0 != old && UpStack.isAlive($0) } ?? false
         }, describe: { stack.logTail(lines: 15) })
@@ -49,7 +49,7 @@ struct StackSupervisionTests {
             let (pid, restart) = try await Self.killAndAwaitRestart(.redis, of: stack)
             let restartSeenMs = Self.nowMilliseconds
 
-            let registered = try await stack.scenario.waitUntil("a fresh topology lists all \(users.count) sessions on the same servers",
+            let registered = try await TestSupport.waitUntil("a fresh topology lists all \(users.count) sessions on the same servers",
                                                                  timeout: .seconds(10), {
                 let topology = try await stack.api.topology()
                 // While Redis is down the balancer shows its last reading: only a later one counts.
@@ -96,7 +96,7 @@ struct StackSupervisionTests {
             let deletedAt = clock.now
             try FileManager.default.removeItem(atPath: socket)
             var new: pid_t?
-            try await stack.scenario.waitUntil("HAProxy restarted (a new live pid in its pid file)", timeout: .seconds(10), {
+            try await TestSupport.waitUntil("HAProxy restarted (a new live pid in its pid file)", timeout: .seconds(10), {
                 new = stack.pid(of: .haproxy)
                 return new.map { $0 != old && UpStack.isAlive($0) } ?? false
             }, describe: { stack.logTail(lines: 15) })
@@ -104,7 +104,7 @@ struct StackSupervisionTests {
             let restartSeenMs = Self.nowMilliseconds
             #expect(!UpStack.isAlive(old), "the socketless HAProxy was stopped")
             #expect(FileManager.default.fileExists(atPath: socket), "the new HAProxy has its socket")
-            try await stack.scenario.waitUntil("every server back in HAProxy", timeout: .seconds(10), {
+            try await TestSupport.waitUntil("every server back in HAProxy", timeout: .seconds(10), {
                 let topology = try await stack.api.topology()
                 return (topology.observedAt ?? 0) > restartSeenMs && Set(topology.instances.map(\.id)) == ids
                     && topology.active.allSatisfy { $0.balancerState == "ready" }
@@ -128,7 +128,7 @@ struct StackSupervisionTests {
             let (pid, restart) = try await Self.killAndAwaitRestart(.haproxy, of: stack)
             let restartSeenMs = Self.nowMilliseconds
 
-            try await stack.scenario.waitUntil("every server back in HAProxy in its state", timeout: .seconds(5), {
+            try await TestSupport.waitUntil("every server back in HAProxy in its state", timeout: .seconds(5), {
                 // While HAProxy is down the balancer shows its last reading: only a later one counts.
                 let topology = try await stack.api.topology()
                 return (topology.observedAt ?? 0) > restartSeenMs && Set(topology.instances.map(\.id)) == ids

@@ -30,7 +30,7 @@ struct StallFaultTests {
             var resumed = false
             defer { if !resumed { kill(redis, SIGCONT) } }
 
-            let detected = try await stack.scenario.waitUntil("the balancer's /health answers 503", timeout: .seconds(30), {
+            let detected = try await TestSupport.waitUntil("the balancer's /health answers 503", timeout: .seconds(30), {
                 await Self.health(stack) == 503
             }, describe: { stack.logTail(lines: 20) })
             // While Redis is stopped the balancer's API answers at once, and says why.
@@ -44,7 +44,7 @@ struct StallFaultTests {
             #expect(reason.contains("stalled"), "\(reason)")
 
             // /metrics shows it too: the stalled gauge at 1, the age of the last reading growing.
-            let metricsStalled = try await stack.scenario.waitUntil("wsscale_balancer_stalled 1 on /metrics", timeout: .seconds(5), {
+            let metricsStalled = try await TestSupport.waitUntil("wsscale_balancer_stalled 1 on /metrics", timeout: .seconds(5), {
                 try await stack.api.balancerMetric("wsscale_balancer_stalled") == 1
             })
             let firstAge = try #require(try await stack.api.balancerMetric("wsscale_balancer_seconds_since_observation"))
@@ -76,11 +76,11 @@ struct StallFaultTests {
             let resumedAt = clock.now
             print("fault redis SIGSTOP: /metrics stalled 1 within \(metricsStalled) of /health's 503; seconds since observation \(firstAge) then \(lastAge); "
                   + "\(during.count) decisions during the stall")
-            let healthy = try await stack.scenario.waitUntil("/health answers 200 again", timeout: .seconds(30), {
+            let healthy = try await TestSupport.waitUntil("/health answers 200 again", timeout: .seconds(30), {
                 await Self.health(stack) == 200
             }, describe: { stack.logTail(lines: 20) })
             #expect(try await stack.api.balancerMetric("wsscale_balancer_stalled") == 0)
-            let complete = try await stack.scenario.waitUntil("every session registered again", timeout: .seconds(30), {
+            let complete = try await TestSupport.waitUntil("every session registered again", timeout: .seconds(30), {
                 try await stack.api.topology().totalSessions == users.count
             }, describe: { await stack.scenario.describeState() })
             print("fault redis SIGSTOP: stopped for \(resumedAt - stoppedAt); after SIGCONT /health 200 in \(healthy), all \(users.count) sessions registered in \(complete)")

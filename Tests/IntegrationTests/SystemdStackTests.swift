@@ -75,7 +75,7 @@ struct SystemdStackTests {
         let pid = await stack.exec(["systemctl", "show", "-p", "MainPID", "--value", "wsscale-balancer.service"]).output
             .trimmingCharacters(in: .whitespacesAndNewlines)
         #expect(await stack.exec(["kill", "-9", pid]).status == 0)
-        try await scenario.waitUntil("the balancer restarted by systemd (a new MainPID) and answering", timeout: .seconds(30), {
+        try await TestSupport.waitUntil("the balancer restarted by systemd (a new MainPID) and answering", timeout: .seconds(30), {
             let now = await stack.exec(["systemctl", "show", "-p", "MainPID", "--value", "wsscale-balancer.service"]).output
                 .trimmingCharacters(in: .whitespacesAndNewlines)
             guard now != pid, now != "0" else { return false }
@@ -124,7 +124,7 @@ struct SystemdStackTests {
             guard let user, user.state == "connected", user.reconnectCount > earlier.reconnectCount else { return false }
             return user.lastCloseCode == 1001 || (user.lastCloseCode == nil && (user.lastCloseReason ?? "").contains("503"))
         }
-        try await scenario.waitUntil("every user that was on \(victim.id) was closed with 1001 and is connected again", timeout: .seconds(20), {
+        try await TestSupport.waitUntil("every user that was on \(victim.id) was closed with 1001 and is connected again", timeout: .seconds(20), {
             let client = try await scenario.api.clientStatus()
             return client.allConnected(users) && onIt.allSatisfy { closedWith1001(client.user($0.userId), $0) }
         }, describe: {
@@ -190,7 +190,7 @@ struct SystemdStackTests {
         let known = try await api.clientStatus().users.filter { $0.state != "disconnected" }.map(\.userId)
         if !known.isEmpty { try await api.disconnect(known) }
         let scenario = StackScenario(api: api, killServer: { _ in })
-        try await scenario.waitUntil("one idle server in rotation, nothing else", timeout: .seconds(60), {
+        try await TestSupport.waitUntil("one idle server in rotation, nothing else", timeout: .seconds(60), {
             let topology = try await api.topology()
             return topology.instances.count == 1 && topology.active.count == 1 && topology.totalSessions == 0
                 && topology.instances[0].balancerState == "ready"

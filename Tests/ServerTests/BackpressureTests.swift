@@ -1,5 +1,6 @@
 import NIOCore
 import Testing
+import WSScaleTestSupport
 @testable import WSScaleServer
 
 /// A client that sends and never reads must not grow the server's memory: the server stops
@@ -37,7 +38,7 @@ struct BackpressureTests {
             let clock = ContinuousClock()
             let start = clock.now
             var pending = total
-            let settled = await eventually(timeout: .seconds(60)) {
+            let settled = await TestSupport.eventually(timeout: .seconds(60)) {
                 pending = (try? await client.pendingBytes()) ?? 0
                 return Self.readsHeldBack(server) > 0 || server.server.liveSessionCount == 0 || pending == 0
             }

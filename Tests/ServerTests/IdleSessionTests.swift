@@ -22,7 +22,7 @@ struct IdleSessionTests {
             #expect(frame?.closeCode == 1001, "\(String(describing: frame))")
             #expect(frame.map { String(decoding: $0.payload.dropFirst(2), as: UTF8.self) } == "no answer to pings")
             #expect(server.server.liveSessionCount == 0)
-            #expect(await eventually { server.store.records.isEmpty }, "a half-open session is not counted")
+            #expect(await TestSupport.eventually { server.store.records.isEmpty }, "a half-open session is not counted")
             let metrics = server.server.metrics.render()
             #expect(metrics.contains("wsscale_connections_opened_total 1"), "it was admitted (and recorded) first")
             #expect(metrics.contains(#"wsscale_connections_closed_total{reason="idle"} 1"#), "closed as idle")

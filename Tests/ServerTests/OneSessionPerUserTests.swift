@@ -13,7 +13,7 @@ struct OneSessionPerUserTests {
     func theNewestWins() async throws {
         try await TestServer.with { server in
             let first = try await server.connect("alice")
-            #expect(await eventually { server.store.records.count == 1 })
+            #expect(await TestSupport.eventually { server.store.records.count == 1 })
             let second = try await server.connect("alice")
             let close = try await within { await first.closeFrame() }
             #expect(close?.code == 4002)

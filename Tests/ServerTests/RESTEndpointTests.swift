@@ -11,7 +11,7 @@ struct RESTEndpointTests {
         try await TestServer.with { server in
             let a = try await server.connect("ann")
             let b = try await server.connect("ben")
-            #expect(await eventually { server.store.records.count == 2 })
+            #expect(await TestSupport.eventually { server.store.records.count == 2 })
 
             let all = try await server.http("GET", "/ws-session/all")
             #expect(all.status == 200)
@@ -34,7 +34,7 @@ struct RESTEndpointTests {
         try await TestServer.with { server in
             let first = try await server.connect("first")
             let second = try await server.connect("second")
-            #expect(await eventually { server.store.records.count == 2 })
+            #expect(await TestSupport.eventually { server.store.records.count == 2 })
             let secondId = try #require(server.store.records.first { $0.userId == "second" }?.sessionId)
 
             let chosen = try await server.http("POST", "/ws-session/\(server.serverId)/drop",
@@ -51,7 +51,7 @@ struct RESTEndpointTests {
             let mostIdle = try await server.http("POST", "/ws-session/\(server.serverId)/drop")
             #expect(mostIdle.status == 200)
             #expect(try await within { await first.closeFrame() }?.code == 4001)
-            #expect(await eventually { server.store.records.isEmpty })
+            #expect(await TestSupport.eventually { server.store.records.isEmpty })
 
             let none = try await server.http("POST", "/ws-session/\(server.serverId)/drop")
             #expect(none.status == 404)
@@ -121,7 +121,7 @@ struct RESTEndpointTests {
     func adminGate() async throws {
         try await TestServer.with { server in
             let client = try await server.connect("victim")
-            #expect(await eventually { server.store.records.count == 1 })
+            #expect(await TestSupport.eventually { server.store.records.count == 1 })
             let drop = "/ws-session/\(server.serverId)/drop"
             for (what, response) in [
                 ("list without a token", try await server.http("GET", "/ws-session/all", token: nil)),

@@ -49,7 +49,7 @@ struct ServerProcessTests {
         let (process, _) = try launch(["REDIS_URL": "redis://127.0.0.1:1/0", "SERVER_HOST": "127.0.0.1",
                                        "SERVER_PORT": "\(port)", "SERVER_ID": "ws-noredis"])
         defer { if process.isRunning { process.terminate() } }
-        #expect(await eventually(timeout: .seconds(10)) {
+        #expect(await TestSupport.eventually(timeout: .seconds(10)) {
             (try? await RawHTTPClient.request("GET", "/health", port: port))?.status == 200
         })
         let client = try await WebSocketTestClient.connect(port: port, path: "/api/v1/websocket/offline")
@@ -73,7 +73,7 @@ struct ServerProcessTests {
         let (process, _) = try launch(["SERVER_ID": "ws-sigterm", "SERVER_HOST": "127.0.0.1", "SERVER_PORT": "\(port)",
                                        "REDIS_URL": "memory://", "SHUTDOWN_GRACE_SECONDS": "3"])
         defer { if process.isRunning { process.terminate() } }
-        #expect(await eventually(timeout: .seconds(10)) {
+        #expect(await TestSupport.eventually(timeout: .seconds(10)) {
             (try? await RawHTTPClient.request("GET", "/health", port: port))?.status == 200
         })
         let client = try await WebSocketTestClient.connect(port: port, path: "/api/v1/websocket/term")

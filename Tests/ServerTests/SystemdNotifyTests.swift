@@ -59,7 +59,7 @@ struct SystemdNotifyTests {
         try process.run()
         defer { if process.isRunning { process.terminate() } }
 
-        #expect(await eventually(timeout: .seconds(10)) {
+        #expect(await TestSupport.eventually(timeout: .seconds(10)) {
             notifySocket.drain().filter { $0 == "WATCHDOG=1" }.count >= 3
         })
         let beforeStop = notifySocket.drain()
@@ -67,10 +67,10 @@ struct SystemdNotifyTests {
         #expect((try await RawHTTPClient.request("GET", "/health", port: port)).status == 200)
 
         kill(process.processIdentifier, SIGTERM)
-        #expect(await eventually(timeout: .seconds(5)) {
+        #expect(await TestSupport.eventually(timeout: .seconds(5)) {
             notifySocket.drain().contains("STOPPING=1")
         })
-        #expect(await eventually(timeout: .seconds(5)) { !process.isRunning })
+        #expect(await TestSupport.eventually(timeout: .seconds(5)) { !process.isRunning })
         #expect(process.terminationStatus == 0)
     }
 }

@@ -221,14 +221,14 @@ struct WebSocketProtocolTests {
             try? await client.send([.binary(Array(repeating: 0, count: 1001))])
             #expect(try await within { try await client.nextFrame() }?.closeCode == 1009)
             try await within(Self.closeBound) { try await client.readUntilEnd() }
-            #expect(await eventually { server.store.records.isEmpty })
+            #expect(await TestSupport.eventually { server.store.records.isEmpty })
         }
     }
 
     private func run(_ row: ProtocolCase) async throws {
         try await TestServer.with { server in
             let client = try await server.connectRaw("rfc")
-            #expect(await eventually { server.store.records.count == 1 })
+            #expect(await TestSupport.eventually { server.store.records.count == 1 })
             // The server may close while a long write of ours is still going out.
             do { try await client.send(row.frames) } catch { if case .frames = row.outcome { throw error } }
             switch row.outcome {
@@ -252,7 +252,7 @@ struct WebSocketProtocolTests {
                 // The TCP connection is closed by the server, with no answer from the client.
                 try await within(Self.closeBound) { try await client.readUntilEnd() }
             }
-            #expect(await eventually { server.store.records.isEmpty && server.server.liveSessionCount == 0 })
+            #expect(await TestSupport.eventually { server.store.records.isEmpty && server.server.liveSessionCount == 0 })
             await client.close()
         }
     }

@@ -11,7 +11,7 @@ struct WebSocketSessionTests {
         try await TestServer.with { server in
             let client = try await server.connect("alice@example.com")
             #expect(client.serverHost == server.serverId)
-            #expect(await eventually { server.store.records.count == 1 })
+            #expect(await TestSupport.eventually { server.store.records.count == 1 })
             let record = try #require(server.store.records.first)
             #expect(record.userId == "alice@example.com")
             #expect(record.hostId == server.serverId)
@@ -22,7 +22,7 @@ struct WebSocketSessionTests {
             let close = try await within { await client.closeFrame() }
             #expect(close?.code == 1000)
             await client.waitUntilClosed()
-            #expect(await eventually { server.store.records.isEmpty && server.server.liveSessionCount == 0 })
+            #expect(await TestSupport.eventually { server.store.records.isEmpty && server.server.liveSessionCount == 0 })
             #expect(server.server.metrics.render().contains(#"wsscale_connections_closed_total{reason="client"} 1"#))
         }
     }
@@ -31,7 +31,7 @@ struct WebSocketSessionTests {
     func echoesAndTouches() async throws {
         try await TestServer.with { server in
             let client = try await server.connect("bob")
-            #expect(await eventually { server.store.records.count == 1 })
+            #expect(await TestSupport.eventually { server.store.records.count == 1 })
             let opened = try #require(server.store.records.first)
             try await Task.sleep(for: .milliseconds(20))
 
@@ -102,7 +102,7 @@ struct WebSocketSessionTests {
             // All six admitted (each after its 101 is out, so connects in a row may be admitted
             // in either order), then user5, user1 and user0 speak: the three most idle are
             // user2, user3 and user4, whatever their order of admission.
-            #expect(await eventually { server.store.records.count == 6 })
+            #expect(await TestSupport.eventually { server.store.records.count == 6 })
             for index in [5, 1, 0] {
                 try await clients[index].send(text: "ping \(index)")
                 #expect(try await within { await clients[index].nextMessage() } == .text("ping \(index)"))
@@ -113,7 +113,7 @@ struct WebSocketSessionTests {
                 #expect(close?.code == 4001, "user\(index)")
                 #expect(close?.reason == "Server Rebalancing")
             }
-            #expect(await eventually { server.store.records.count == 3 })
+            #expect(await TestSupport.eventually { server.store.records.count == 3 })
             #expect(Set(server.store.records.map(\.userId)) == ["user0", "user1", "user5"])
             for index in [0, 1, 5] {
                 try await clients[index].send(text: "alive")
@@ -132,11 +132,11 @@ struct WebSocketSessionTests {
         try await TestServer.with { server in
             let slow = try await server.connect("slow", answersClose: false)
             let other = try await server.connect("other")
-            #expect(await eventually { server.store.records.count == 2 })
+            #expect(await TestSupport.eventually { server.store.records.count == 2 })
             server.store.deliver(.shed(count: 1))
             let close = try await within { await slow.closeFrame() }
             #expect(close?.code == 4001)
-            #expect(await eventually { server.store.records.map(\.userId) == ["other"] })
+            #expect(await TestSupport.eventually { server.store.records.map(\.userId) == ["other"] })
             #expect(slow.channel.isActive, "the handshake is still open: the server waits up to 3 s for the answer")
             #expect(server.server.liveSessionCount == 1)
             #expect(server.server.metrics.render().contains(#"wsscale_connections_closed_total{reason="shed"} 1"#))
@@ -154,12 +154,12 @@ struct WebSocketSessionTests {
             let client = try await server.connect("carol")
             #expect(try await server.http("GET", "/health").status == 200)
             server.store.deliver(.drain)
-            #expect(try await eventually { try await server.http("GET", "/health").status == 503 })
+            #expect(await TestSupport.eventually { try await server.http("GET", "/health").status == 503 })
             #expect(try await server.http("GET", "/health").body.contains("draining"))
             try await client.send(text: "during drain")
             #expect(try await within { await client.nextMessage() } == .text("during drain"))
             server.store.deliver(.activate)
-            #expect(try await eventually { try await server.http("GET", "/health").status == 200 })
+            #expect(await TestSupport.eventually { try await server.http("GET", "/health").status == 200 })
         }
     }
 
@@ -169,7 +169,7 @@ struct WebSocketSessionTests {
         var storeAfter: InMemoryHostSessionStore?
         try await TestServer.with { server in
             for index in 0..<4 { clients.append(try await server.connect("leaver\(index)")) }
-            #expect(await eventually { server.store.records.count == 4 })
+            #expect(await TestSupport.eventually { server.store.records.count == 4 })
             storeAfter = server.store
             let waiters = clients
             async let closes = within(.seconds(5)) {
@@ -179,7 +179,7 @@ struct WebSocketSessionTests {
             }
             await server.group.triggerGracefulShutdown()
             #expect(try await closes == [1001, 1001, 1001, 1001])
-            #expect(await eventually {
+            #expect(await TestSupport.eventually {
                 server.server.metrics.render().contains(#"wsscale_connections_closed_total{reason="shutdown"} 4"#)
             })
         }
@@ -194,12 +194,12 @@ struct WebSocketProtocolErrorTests {
     func frameTooLarge() async throws {
         try await TestServer.with { server in
             let client = try await server.connect("big")
-            #expect(await eventually { server.store.records.count == 1 })
+            #expect(await TestSupport.eventually { server.store.records.count == 1 })
             try? await client.send(text: String(repeating: "x", count: ServerConfiguration.defaultMaxMessageBytes + 1))
             let close = try await within { await client.closeFrame() }
             #expect(close?.code == 1009)
             await client.waitUntilClosed()
-            #expect(await eventually { server.store.records.isEmpty })
+            #expect(await TestSupport.eventually { server.store.records.isEmpty })
             #expect(server.server.metrics.render().contains(#"wsscale_connections_closed_total{reason="error"} 1"#))
         }
     }

@@ -104,7 +104,7 @@ public struct DriverConformance: Sendable {
             let listed = try await driver.instances().map(\.id)
             try expect(listed.contains(id), "a launched instance is listed, got \(listed)")
             let endpoint = try await driver.waitUntilRunning(id, timeout: startTimeout)
-            let status = try await LoopbackHTTP.status(endpoint, path: "/health")
+            let status = try await RawHTTPClient.status(endpoint, path: "/health")
             try expect(status == 200 || status == 503, "the endpoint answers /health with 200 or 503, got \(status)")
             let running = try await driver.instances().first { $0.id == id }
             try expect(running?.status == .running, "after waitUntilRunning it is listed as running, got \(String(describing: running))")
@@ -123,7 +123,7 @@ public struct DriverConformance: Sendable {
             try await driver.stop(id, grace: grace)
             let listed = try await driver.instances().map(\.id)
             try expect(!listed.contains(id), "a stopped instance is not listed, got \(listed)")
-            let answered = try? await LoopbackHTTP.status(endpoint, timeout: .milliseconds(500))
+            let answered = try? await RawHTTPClient.status(endpoint, timeout: .milliseconds(500))
             try expect(answered == nil, "a stopped instance no longer answers on \(endpoint)")
             try await Task.sleep(for: .seconds(1))
             let reported = await exits.recorded

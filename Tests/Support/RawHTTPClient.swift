@@ -1,11 +1,14 @@
 import Foundation
 import NIOCore
 import NIOPosix
+import WSScaleCore
 
-/// A minimal HTTP/1.1 client for tests: one request per connection (`Connection: close`),
-/// written as raw bytes to 127.0.0.1, the whole answer read until the server closes.
+/// The tests' one HTTP/1.1 client for loopback servers: one request per connection
+/// (`Connection: close`), written as raw bytes, the whole answer read until the server closes;
+/// and the first half of a WebSocket exchange (an upgrade request, the channel back on 101).
 ///
-/// Raw on purpose: tests can send what a library would refuse to (bad paths, odd headers).
+/// Raw on purpose: tests can send what a library would refuse to (bad paths, odd headers), and
+/// the test support depends on nothing it could be testing.
 public enum RawHTTPClient {
     /// A parsed answer.
     public struct Response: Sendable {
@@ -29,35 +32,96 @@ public enum RawHTTPClient {
         public var description: String { "malformed HTTP response: \(text.prefix(200))" }
     }
 
-    /// Sends one request to `127.0.0.1:port` and returns the answer.
+    /// No connection, or no (whole) answer within the time allowed, or not the answer asked for.
+    public struct Failure: Error, CustomStringConvertible {
+        /// Why.
+        public var description: String
+    }
+
+    /// Sends one request to `host:port` and returns the answer.
+    ///
+    /// Without a timeout it waits as long as the server takes (a test's time limit ends a hang).
+    /// A timeout checks that the server answers at all, not how fast: a test process starting
+    /// with every suite at once on two cores can take seconds to run its own side of an
+    /// exchange. Tests that check that nothing answers pass a short one.
     /// - Parameters:
     ///   - method: e.g. `GET`.
     ///   - path: the request target.
-    ///   - port: the server's port on 127.0.0.1.
+    ///   - host: the server's address (127.0.0.1 unless said).
+    ///   - port: the server's port.
     ///   - headers: extra header lines.
     ///   - body: the request body, if any.
-    public static func request(_ method: String, _ path: String, port: Int, headers: [(String, String)] = [],
-                               body: String? = nil,
+    ///   - timeout: time allowed for the connect and the whole answer.
+    /// - Throws: ``Failure`` when the connect or the answer does not come within `timeout`;
+    ///   ``MalformedResponse``; the connect's error.
+    public static func request(_ method: String, _ path: String, host: String = "127.0.0.1", port: Int,
+                               headers: [(String, String)] = [], body: String? = nil, timeout: Duration? = nil,
                                group: EventLoopGroup = MultiThreadedEventLoopGroup.singleton) async throws -> Response {
-        var text = "\(method) \(path) HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\nConnection: close\r\n"
+        var text = "\(method) \(path) HTTP/1.1\r\nHost: \(host):\(port)\r\nConnection: close\r\n"
         for (name, value) in headers { text += "\(name): \(value)\r\n" }
         if let body { text += "Content-Length: \(body.utf8.count)\r\n" }
         text += "\r\n" + (body ?? "")
-        let received = group.any().makePromise(of: ByteBuffer.self)
-        let channel: Channel
+        let answer = try await exchange(host: host, port: port, send: text, until: nil, timeout: timeout, group: group)
+        try? await answer.channel.close()
+        return try parse(answer.text)
+    }
+
+    /// Sends `GET path` to `endpoint` and returns the status code.
+    /// - Throws: ``Failure`` when the server does not answer within `timeout`.
+    public static func status(_ endpoint: Endpoint, path: String = "/health", timeout: Duration = .seconds(30)) async throws -> Int {
+        try await request("GET", path, host: endpoint.host, port: endpoint.port, timeout: timeout).status
+    }
+
+    /// Opens a connection, sends a WebSocket upgrade request for `path` and returns the open
+    /// channel once the `101` head arrived. The caller closes it.
+    /// - Throws: ``Failure`` when the answer is not 101 within `timeout`.
+    public static func openUpgradedConnection(_ endpoint: Endpoint, path: String = "/ws",
+                                              timeout: Duration = .seconds(2)) async throws -> any Channel {
+        let request = "GET \(path) HTTP/1.1\r\nHost: \(endpoint)\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n"
+            + "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n"
+        let answer = try await exchange(host: endpoint.host, port: endpoint.port, send: request, until: "\r\n\r\n",
+                                        timeout: timeout, group: MultiThreadedEventLoopGroup.singleton)
+        guard answer.text.hasPrefix("HTTP/1.1 101") else {
+            try? await answer.channel.close()
+            throw Failure(description: "expected 101 from \(endpoint), got \(answer.text.prefix(80))")
+        }
+        return answer.channel
+    }
+
+    /// Connects, sends `text`, and collects the answer until `marker` arrives (or until the
+    /// server closes, without one). The channel is returned open.
+    private static func exchange(host: String, port: Int, send text: String, until marker: String?, timeout: Duration?,
+                                 group: EventLoopGroup) async throws -> (text: String, channel: any Channel) {
+        let loop = group.next()
+        let answer = loop.makePromise(of: String.self)
+        let timer = timeout.map { timeout in
+            loop.scheduleTask(in: TimeAmount(timeout)) {
+                answer.fail(Failure(description: "no answer from \(host):\(port) within \(timeout)"))
+            }
+        }
+        defer { timer?.cancel() }
+        var bootstrap = ClientBootstrap(group: loop)
+        if let timeout { bootstrap = bootstrap.connectTimeout(TimeAmount(timeout)) }
+        let channel: any Channel
         do {
-            channel = try await ClientBootstrap(group: group)
+            channel = try await bootstrap
                 .channelInitializer { channel in
-                    channel.pipeline.addHandler(ReadToEnd(received: received))
+                    channel.eventLoop.makeCompletedFuture {
+                        try channel.pipeline.syncOperations.addHandler(TextCollector(answer: answer, completeAt: marker))
+                    }
                 }
-                .connect(host: "127.0.0.1", port: port).get()
+                .connect(host: host, port: port).get()
         } catch {
-            received.fail(error)
+            answer.fail(error)
+            throw Failure(description: "cannot connect to \(host):\(port): \(error)")
+        }
+        channel.writeAndFlush(channel.allocator.buffer(string: text), promise: nil)
+        do {
+            return (try await answer.futureResult.get(), channel)
+        } catch {
+            try? await channel.close()
             throw error
         }
-        try await channel.writeAndFlush(channel.allocator.buffer(string: text))
-        var bytes = try await received.futureResult.get()
-        return try parse(bytes.readString(length: bytes.readableBytes) ?? "")
     }
 
     /// Parses a response with a `Content-Length` (or read to the end).
@@ -74,29 +138,32 @@ public enum RawHTTPClient {
     }
 }
 
-/// Collects every byte until the connection closes.
-private final class ReadToEnd: ChannelInboundHandler, @unchecked Sendable {
+/// Collects text until a marker arrives (or until the connection closes when there is none).
+private final class TextCollector: ChannelInboundHandler {
     typealias InboundIn = ByteBuffer
 
-    private let received: EventLoopPromise<ByteBuffer>
-    private var buffer = ByteBuffer()
+    private let answer: EventLoopPromise<String>
+    private let completeAt: String?
+    private var text = ""
 
-    init(received: EventLoopPromise<ByteBuffer>) {
-        self.received = received
+    init(answer: EventLoopPromise<String>, completeAt: String?) {
+        self.answer = answer
+        self.completeAt = completeAt
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        var chunk = unwrapInboundIn(data)
-        buffer.writeBuffer(&chunk)
+        var buffer = unwrapInboundIn(data)
+        text += buffer.readString(length: buffer.readableBytes) ?? ""
+        if let completeAt, text.contains(completeAt) { answer.succeed(text) }
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        received.succeed(buffer)
+        answer.succeed(text)
         context.fireChannelInactive()
     }
 
-    func errorCaught(context: ChannelHandlerContext, error: Error) {
-        received.fail(error)
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        answer.fail(error)
         context.close(promise: nil)
     }
 }

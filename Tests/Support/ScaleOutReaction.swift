@@ -34,7 +34,7 @@ public enum ScaleOutReaction {
             guard settled else { throw Failure(description: "sample \(sample): the pool did not settle at one idle server in rotation") }
             let before = Set(try await topology().instances.map(\.id))
             for index in 0..<8 {
-                open.append(try await LoopbackHTTP.openUpgradedConnection(traffic, path: "/api/v1/websocket/reaction-\(sample)-\(index)", timeout: .seconds(5)))
+                open.append(try await RawHTTPClient.openUpgradedConnection(traffic, path: "/api/v1/websocket/reaction-\(sample)-\(index)", timeout: .seconds(5)))
             }
             let registered = await TestSupport.eventually(timeout: .seconds(10)) { try await topology().totalSessions == 8 }
             guard registered else { throw Failure(description: "sample \(sample): 8 sessions were not registered") }
@@ -45,7 +45,7 @@ public enum ScaleOutReaction {
             // (every server in rotation is at its connection limit, the threshold) until the
             // new server is in rotation, so its upgrade ends only then.
             let crossed = clock.now
-            open.append(try await LoopbackHTTP.openUpgradedConnection(traffic, path: "/api/v1/websocket/reaction-\(sample)-8", timeout: .seconds(15)))
+            open.append(try await RawHTTPClient.openUpgradedConnection(traffic, path: "/api/v1/websocket/reaction-\(sample)-8", timeout: .seconds(15)))
             var reaction: Duration?
             while reaction == nil, clock.now - crossed < .seconds(30) {
                 if try await topology().inRotation.contains(where: { !before.contains($0.id) }) {

@@ -42,7 +42,7 @@ extension StackScenario {
             connected += users
             let needed = knobs.serversNeeded(for: connected.count)
             let everyone = connected
-            try await waitUntil("\(everyone.count) users connected on at least \(needed) active servers (at or below the threshold)",
+            try await TestSupport.waitUntil("\(everyone.count) users connected on at least \(needed) active servers (at or below the threshold)",
                                 timeout: batchTimeout, {
                 let client = try await api.clientStatus()
                 guard client.allConnected(everyone) else { return false }

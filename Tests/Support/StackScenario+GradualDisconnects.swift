@@ -35,7 +35,7 @@ extension StackScenario {
                 try await api.disconnect(leaving)
                 remaining.removeAll { leaving.contains($0) }
                 let stillThere = remaining
-                try await waitUntil("\(leaving.count) users disconnected, \(stillThere.count) left", timeout: .seconds(5), {
+                try await TestSupport.waitUntil("\(leaving.count) users disconnected, \(stillThere.count) left", timeout: .seconds(5), {
                     let client = try await api.clientStatus()
                     guard leaving.allSatisfy({ client.user($0)?.state == "disconnected" }) else { return false }
                     return try await api.topology().totalSessions == stillThere.count
@@ -43,7 +43,7 @@ extension StackScenario {
                 let elapsed = clock.now - batchStart
                 if elapsed < every { try await Task.sleep(for: every - elapsed) }
             }
-            timeToMinimum = try await waitUntil("only MIN_INSTANCES \(knobs.minInstances) server(s) left", timeout: .seconds(20), {
+            timeToMinimum = try await TestSupport.waitUntil("only MIN_INSTANCES \(knobs.minInstances) server(s) left", timeout: .seconds(20), {
                 let topology = try await api.topology()
                 return topology.instances.count == knobs.minInstances && topology.active.count == knobs.minInstances
             }, describe: { await describeState() })

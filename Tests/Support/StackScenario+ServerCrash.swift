@@ -33,10 +33,10 @@ extension StackScenario {
         let clock = ContinuousClock()
         let killedAt = clock.now
         try await killServer(victim.id)
-        let leave = try await waitUntil("killed server \(victim.id) leaves the topology", timeout: knobs.lease + .seconds(5), {
+        let leave = try await TestSupport.waitUntil("killed server \(victim.id) leaves the topology", timeout: knobs.lease + .seconds(5), {
             try await api.topology().instance(victim.id) == nil
         }, describe: { await describeState() })
-        try await waitUntil("every user connected again, none on \(victim.id), pool at or below the threshold",
+        try await TestSupport.waitUntil("every user connected again, none on \(victim.id), pool at or below the threshold",
                             timeout: .seconds(15), {
             let client = try await api.clientStatus()
             let topology = try await api.topology()

@@ -67,30 +67,12 @@ public struct StackScenario: Sendable {
 
     // MARK: - Waiting
 
-    /// Polls `condition` every `interval` until it holds; throws with `describe()` of the last
-    /// state when `timeout` passes.
-    /// - Returns: how long it took.
-    @discardableResult
-    public func waitUntil(_ what: String, timeout: Duration, interval: Duration = .milliseconds(50),
-                          _ condition: () async throws -> Bool,
-                          describe: () async -> String = { "" }) async throws -> Duration {
-        let clock = ContinuousClock()
-        let start = clock.now
-        while true {
-            if (try? await condition()) == true { return clock.now - start }
-            if clock.now - start >= timeout {
-                throw ScenarioFailure("\(what): not within \(timeout). \(await describe())")
-            }
-            try await Task.sleep(for: interval)
-        }
-    }
-
     /// Waits until every one of `users` is connected, the registry counts exactly `users.count`
     /// sessions and no server is still starting.
     /// - Returns: how long it took.
     @discardableResult
     public func waitUntilConnected(_ users: [String], timeout: Duration) async throws -> Duration {
-        try await waitUntil("all \(users.count) users connected and registered", timeout: timeout, {
+        try await TestSupport.waitUntil("all \(users.count) users connected and registered", timeout: timeout, {
             let client = try await api.clientStatus()
             guard client.allConnected(users) else { return false }
             let topology = try await api.topology()
@@ -139,7 +121,7 @@ public struct StackScenario: Sendable {
         let start = clock.now
         while true {
             let remaining = timeout - (clock.now - start)
-            try await waitUntil("\(users.count) users connected on enough servers, nothing starting", timeout: max(remaining, .zero), {
+            try await TestSupport.waitUntil("\(users.count) users connected on enough servers, nothing starting", timeout: max(remaining, .zero), {
                 let client = try await api.clientStatus()
                 guard client.allConnected(users) else { return false }
                 let topology = try await api.topology()
@@ -174,7 +156,7 @@ public struct StackScenario: Sendable {
     /// - Returns: how long it took.
     @discardableResult
     public func waitUntilBalanced(_ users: [String], timeout: Duration) async throws -> Duration {
-        try await waitUntil("\(users.count) users connected, enough servers, every active server within average + tolerance",
+        try await TestSupport.waitUntil("\(users.count) users connected, enough servers, every active server within average + tolerance",
                             timeout: timeout, {
             let client = try await api.clientStatus()
             guard client.allConnected(users) else { return false }

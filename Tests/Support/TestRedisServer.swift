@@ -1,111 +1,95 @@
 import Foundation
+import Logging
+import NIOConcurrencyHelpers
+import WSScaleBackends
 
-/// A real `redis-server` on a free 127.0.0.1 port, without persistence, for tests.
+/// A real `redis-server` on a free 127.0.0.1 port, without persistence, for tests: the
+/// product's own `RedisServerProcess` (what `wsscale up` runs), plus what tests need around it.
 ///
 /// ```swift
 /// let redis = try await TestRedisServer.start()
 /// defer { redis.stop() }
-/// redis.kill()                 // like a crash
+/// await redis.kill()           // like a crash
 /// try await redis.restart()    // same port, empty data
 /// ```
-public final class TestRedisServer: @unchecked Sendable {
+public final class TestRedisServer: Sendable {
     /// The port it listens on (kept across restarts).
     public let port: Int
-    private let extraArguments: [String]
-    private let lock = NSLock()
-    private var process: SpawnedProcess?
+    private let directory: String
+    private let logger = Logger(label: "test.redis-server")
+    private let current: NIOLockedValueBox<RedisServerProcess?>
 
-    private init(port: Int, extraArguments: [String]) {
+    private init(port: Int, directory: String, first: RedisServerProcess) {
         self.port = port
-        self.extraArguments = extraArguments
+        self.directory = directory
+        self.current = NIOLockedValueBox(first)
     }
 
     /// `redis://127.0.0.1:PORT`.
     public var url: String { "redis://127.0.0.1:\(port)" }
 
-    /// Starts `redis-server` on a free port and returns once it answers `PING`.
-    /// - Parameter arguments: extra arguments (for example `["--requirepass", "secret"]`).
-    /// A port found free can be taken before redis-server binds it (tests run in parallel
-    /// and every outgoing connection takes an ephemeral port): it then tries another one.
-    public static func start(arguments: [String] = []) async throws -> TestRedisServer {
-        var lastError: Error?
+    /// Starts `redis-server` on a free port and returns once it answers as itself.
+    ///
+    /// A port found free can be taken before redis-server binds it (tests run in parallel and
+    /// every outgoing connection takes an ephemeral port): `RedisServerProcess` then sees its
+    /// redis-server exit, and another port is tried.
+    public static func start() async throws -> TestRedisServer {
+        var lastError: (any Error)?
         for _ in 0..<5 {
-            let server = TestRedisServer(port: try TestSupport.freeLoopbackPort(), extraArguments: arguments)
+            let port = try TestSupport.freeLoopbackPort()
+            let directory = NSTemporaryDirectory() + "wsscale-redis-\(UUID().uuidString)"
             do {
-                try await server.launch()
-                return server
-            } catch let error as PortTaken {
+                let process = try await RedisServerProcess.start(port: port, in: directory, logger: Logger(label: "test.redis-server"))
+                return TestRedisServer(port: port, directory: directory, first: process)
+            } catch {
                 lastError = error
+                try? FileManager.default.removeItem(atPath: directory)
             }
         }
         throw TestSupportError("redis-server could not start: \(lastError.map { "\($0)" } ?? "")")
     }
 
-    /// redis-server exited at once, most likely because its port was taken meanwhile.
-    private struct PortTaken: Error, CustomStringConvertible {
-        var description: String
-    }
-
     /// Starts it again on the same port (after `kill()` or `stop()`), empty.
     public func restart() async throws {
-        kill()
-        try await launch()
+        await kill()
+        let process = try await RedisServerProcess.start(port: port, in: directory, logger: logger)
+        current.withLockedValue { $0 = process }
     }
 
     /// Kills it with SIGKILL, like a crash, and waits until it is gone.
-    public func kill() {
-        takeProcess()?.kill()
+    public func kill() async {
+        guard let process = take()?.process else { return }
+        process.send(SIGKILL)
+        _ = await process.waitForExit(within: .seconds(10))
     }
 
-    /// Stops it with SIGTERM (SIGKILL after 5 s) and waits until it is gone. Safe to call twice.
+    /// Stops it (SIGTERM, SIGKILL after 5 s), waits until it is gone and removes its folder.
+    /// Safe to call twice; synchronous, for `defer`.
     public func stop() {
-        takeProcess()?.terminate()
+        if let process = take()?.process {
+            process.send(SIGTERM)
+            let clock = ContinuousClock()
+            let deadline = clock.now + .seconds(5)
+            var killed = false
+            while process.exitStatusIfEnded() == nil {
+                if !killed, clock.now >= deadline {
+                    process.send(SIGKILL)
+                    killed = true
+                }
+                usleep(5_000)
+            }
+        }
+        try? FileManager.default.removeItem(atPath: directory)
     }
 
     deinit {
-        process?.kill()
-        try? FileManager.default.removeItem(atPath: logPath)
+        stop()
     }
 
-    /// Where redis-server's output goes (removed with this object).
-    private let logPath = NSTemporaryDirectory() + "wsscale-redis-\(UUID().uuidString).log"
-
-    private func takeProcess() -> SpawnedProcess? {
-        lock.withLock {
+    private func take() -> RedisServerProcess? {
+        current.withLockedValue { process in
             defer { process = nil }
             return process
         }
-    }
-
-    private func launch() async throws {
-        try? FileManager.default.removeItem(atPath: logPath)
-        let process = try SpawnedProcess.launch("redis-server", [
-            "--port", String(port), "--bind", "127.0.0.1",
-            "--save", "", "--appendonly", "no", "--daemonize", "no",
-            "--dir", NSTemporaryDirectory(),
-        ] + extraArguments, outputPath: logPath)
-        lock.withLock { self.process = process }
-        let clock = ContinuousClock()
-        let deadline = clock.now + .seconds(10)
-        while clock.now < deadline {
-            guard process.isRunning else {
-                _ = takeProcess()
-                let log = (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? ""
-                throw PortTaken(description: "redis-server exited at once on port \(port): \(log.suffix(300))")
-            }
-            // Another program may hold the port (it was taken after it was found free) and
-            // answer PING while this redis-server is still failing to bind: only this one's
-            // own log says it listens. With --requirepass PING answers -NOAUTH: either reply
-            // means it is up.
-            let log = (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? ""
-            if log.contains("Ready to accept connections") && process.isRunning,
-               TestSupport.loopbackAnswers(port: port, request: "PING\r\n", expectedPrefix: "+PONG")
-                || TestSupport.loopbackAnswers(port: port, request: "PING\r\n", expectedPrefix: "-NOAUTH") {
-                return
-            }
-            try await Task.sleep(for: .milliseconds(20))
-        }
-        kill()
-        throw TestSupportError("redis-server did not answer on 127.0.0.1:\(port) within 10 s")
     }
 }

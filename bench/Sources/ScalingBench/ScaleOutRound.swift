@@ -71,7 +71,7 @@ struct PoolReset {
         let connected = try await api.clientStatus().users.filter { $0.state != "disconnected" }.map(\.userId)
         if !connected.isEmpty { try await api.disconnect(connected) }
         let minimum = scenario.knobs.minInstances
-        try await scenario.waitUntil("pool back to \(minimum) server(s) with no session", timeout: .seconds(60), {
+        try await TestSupport.waitUntil("pool back to \(minimum) server(s) with no session", timeout: .seconds(60), {
             let topology = try await api.topology()
             return topology.instances.count == minimum && topology.active.count == minimum && topology.totalSessions == 0
         }, describe: { await scenario.describeState() })

@@ -3,7 +3,7 @@ import Testing
 @testable import WSScaleBackends
 
 /// The pure parts of the shared HTTP client: addresses, queries, line splitting, backoff.
-@Suite struct HTTPUnixPureTests {
+@Suite struct CurlHTTPPureTests {
     @Test func readsDockerHostStyleAddresses() throws {
         #expect(try HTTPAPIAddress(parsing: "unix:///var/run/docker.sock") == .unixSocket(path: "/var/run/docker.sock"))
         #expect(try HTTPAPIAddress(parsing: "/run/podman/podman.sock") == .unixSocket(path: "/run/podman/podman.sock"))

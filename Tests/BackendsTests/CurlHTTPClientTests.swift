@@ -6,7 +6,7 @@ import WSScaleTestSupport
 
 /// The shared libcurl HTTP client against the real Docker daemon's unix socket.
 @Suite(.enabled(if: DockerTestEnvironment.isAvailable, "needs a Docker daemon: scripts/setup-docker.sh could not start one"))
-struct HTTPUnixClientTests {
+struct CurlHTTPClientTests {
     let client = CurlHTTPClient(address: .unixSocket(path: "/var/run/docker.sock"), logger: Logger(label: "test.http"))
 
     @Test func pingsTheDaemonOverItsUnixSocket() async throws {
