@@ -6,7 +6,7 @@ import PackageDescription
 /// Layout (fixed): `Sources/Core` is pure policy and protocols, `Sources/Backends`
 /// holds one folder per backend plus the HAProxy and Redis adapters, `Sources/Server`
 /// is the WebSocket server. `Sources/Client` is the client simulator, `Sources/Balancer`
-/// the balancer's HTTP API and wiring, `Sources/Dashboard` the web page over both (port 8489),
+/// the balancer's HTTP API and wiring, `Sources/LocalStack` what `wsscale up` runs around it, `Sources/Dashboard` the web page over both (port 8489),
 /// `Sources/wsscale` the executable.
 
 let package = Package(
@@ -60,7 +60,8 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
-            path: "Sources/Backends"
+            path: "Sources/Backends",
+            exclude: ["EngineProxy/README.md"]
         ),
 
         // MARK: The bounds every HTTP listener keeps (request deadline, connection bound)
@@ -128,6 +129,18 @@ let package = Package(
             path: "Sources/Balancer"
         ),
 
+        // MARK: `wsscale up`: redis-server and HAProxy as supervised children, beside the balancer
+        .target(
+            name: "WSScaleLocalStack",
+            dependencies: [
+                "WSScaleCore", "WSScaleBackends", "WSScaleBalancer",
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            path: "Sources/LocalStack"
+        ),
+
         // MARK: The dashboard: a web page over the balancer's and the client simulator's APIs
         .target(
             name: "WSScaleDashboard",
@@ -147,7 +160,7 @@ let package = Package(
             name: "wsscale",
             dependencies: [
                 "WSScaleCore", "WSScaleBackends", "WSScaleServer", "WSScaleClient", "WSScaleBalancer",
-                "WSScaleDashboard",
+                "WSScaleLocalStack", "WSScaleDashboard",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -242,15 +255,26 @@ let package = Package(
         .testTarget(
             name: "BalancerTests",
             dependencies: [
-                "WSScaleCore", "WSScaleBalancer", "WSScaleTestSupport",
+                "WSScaleCore", "WSScaleBalancer", "WSScaleLocalStack", "WSScaleTestSupport",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ],
             path: "Tests/BalancerTests"
         ),
         .testTarget(
+            name: "LocalStackTests",
+            dependencies: [
+                "WSScaleCore", "WSScaleBackends", "WSScaleLocalStack", "WSScaleTestSupport",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            path: "Tests/LocalStackTests"
+        ),
+        .testTarget(
             name: "FuzzTests",
             dependencies: [
                 "WSScaleCore", "WSScaleBackends", "WSScaleServer", "WSScaleClient", "WSScaleDashboard", "WSScaleBalancer",
+                "WSScaleLocalStack",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "NIOWebSocket", package: "swift-nio"),
@@ -268,7 +292,7 @@ let package = Package(
             name: "IntegrationTests",
             dependencies: [
                 "WSScaleTestSupport", "WSScaleCore", "WSScaleBackends", "WSScaleClient", "WSScaleDashboard",
-                "WSScaleServer", "WSScaleBalancer",
+                "WSScaleServer", "WSScaleBalancer", "WSScaleLocalStack",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

@@ -1,7 +1,6 @@
 import Foundation
 import NIOConcurrencyHelpers
-// MetricNameDescriptor (immutable strings) is not marked Sendable by swift-prometheus.
-@preconcurrency import Prometheus
+import Prometheus
 import WSScaleCore
 
 /// The balancer's Prometheus metrics, refreshed from the pool status at each scrape.
@@ -95,23 +94,23 @@ public final class BalancerMetrics: Sendable {
     private static func metric(_ name: String, unit: String = "", _ help: String) -> MetricNameDescriptor {
         MetricNameDescriptor(metricName: name, unitName: unit, helpText: help)
     }
-    private static let sinceObservation = metric("wsscale_balancer_seconds_since_observation",
-                                                 "Seconds since the control loop last read the pool whole (Redis, HAProxy, the backend)")
-    private static let stalled = metric("wsscale_balancer_stalled", "1 while the control loop has not read the pool for BALANCER_STALL_SECONDS")
-    private static let poolInstances = metric("wsscale_pool_instances", "Instances in the pool, by state (starting, active, draining)")
-    private static let poolSessions = metric("wsscale_pool_sessions", "Sessions on all instances, draining ones included")
-    private static let poolQueued = metric("wsscale_pool_queued", "Connections waiting in the load balancer's queue for a server with room")
-    private static let serverConnectionLimit = metric("wsscale_server_connection_limit",
-                                                      "The most connections the load balancer holds to one server (its maxconn)")
-    private static let poolUtilization = metric("wsscale_pool_utilization", unit: "percent",
-                                                "Overall utilization: sessions / ((active + starting) x CONNECTION_LIMIT_PER_HOST) x 100")
-    private static let instanceSessions = metric("wsscale_instance_sessions", "Sessions on the instance, as the registry counts them")
-    private static let instanceBalancerConnections = metric("wsscale_instance_balancer_connections",
-                                                            "Connections HAProxy counts to the instance")
-    private static let instanceDisagreement = metric("wsscale_instance_disagreement",
-                                                     "1 when HAProxy and the registry disagree on the instance's load")
-    private static let decisions = metric("wsscale_decisions", unit: "total", "Decisions carried out, by kind")
-    private static let stackRestarts = metric("wsscale_stack_restarts", unit: "total",
-                                              "Restarts of redis-server and HAProxy by wsscale up, by process")
-    private static let decisionErrors = metric("wsscale_decision_errors", unit: "total", "Decisions with at least one failed action")
+    private static var sinceObservation: MetricNameDescriptor { metric("wsscale_balancer_seconds_since_observation",
+        "Seconds since the control loop last read the pool whole (Redis, HAProxy, the backend)") }
+    private static var stalled: MetricNameDescriptor { metric("wsscale_balancer_stalled", "1 while the control loop has not read the pool for BALANCER_STALL_SECONDS") }
+    private static var poolInstances: MetricNameDescriptor { metric("wsscale_pool_instances", "Instances in the pool, by state (starting, active, draining)") }
+    private static var poolSessions: MetricNameDescriptor { metric("wsscale_pool_sessions", "Sessions on all instances, draining ones included") }
+    private static var poolQueued: MetricNameDescriptor { metric("wsscale_pool_queued", "Connections waiting in the load balancer's queue for a server with room") }
+    private static var serverConnectionLimit: MetricNameDescriptor { metric("wsscale_server_connection_limit",
+        "The most connections the load balancer holds to one server (its maxconn)") }
+    private static var poolUtilization: MetricNameDescriptor { metric("wsscale_pool_utilization", unit: "percent",
+        "Overall utilization: sessions / ((active + starting) x CONNECTION_LIMIT_PER_HOST) x 100") }
+    private static var instanceSessions: MetricNameDescriptor { metric("wsscale_instance_sessions", "Sessions on the instance, as the registry counts them") }
+    private static var instanceBalancerConnections: MetricNameDescriptor { metric("wsscale_instance_balancer_connections",
+        "Connections HAProxy counts to the instance") }
+    private static var instanceDisagreement: MetricNameDescriptor { metric("wsscale_instance_disagreement",
+        "1 when HAProxy and the registry disagree on the instance's load") }
+    private static var decisions: MetricNameDescriptor { metric("wsscale_decisions", unit: "total", "Decisions carried out, by kind") }
+    private static var stackRestarts: MetricNameDescriptor { metric("wsscale_stack_restarts", unit: "total",
+        "Restarts of redis-server and HAProxy by wsscale up, by process") }
+    private static var decisionErrors: MetricNameDescriptor { metric("wsscale_decision_errors", unit: "total", "Decisions with at least one failed action") }
 }

@@ -1,8 +1,8 @@
 import ArgumentParser
 import Foundation
 import Logging
-import ServiceLifecycle
 import NIOPosix
+import ServiceLifecycle
 import WSScaleBackends
 import WSScaleCore
 import WSScaleServer

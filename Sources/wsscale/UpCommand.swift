@@ -6,6 +6,7 @@ import WSScaleBalancer
 import WSScaleClient
 import WSScaleCore
 import WSScaleDashboard
+import WSScaleLocalStack
 
 /// `wsscale up`: the whole system on this machine, with no container runtime: redis-server,
 /// HAProxy, the balancer on the process backend with its servers, the client simulator and the

@@ -1,6 +1,7 @@
 import Testing
 import WSScaleBalancer
 import WSScaleCore
+import WSScaleLocalStack
 
 /// The balancer's and `up`'s settings that reach Redis keys and HAProxy's commands and
 /// configuration are refused at reading (exit status 2 naming the variable), not trapped on

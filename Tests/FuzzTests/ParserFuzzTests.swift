@@ -3,11 +3,12 @@ import NIOCore
 import NIOEmbedded
 import NIOWebSocket
 import Testing
-@testable import WSScaleBackends
 import WSScaleBalancer
-@testable import WSScaleClient
 import WSScaleCore
 import WSScaleDashboard
+import WSScaleLocalStack
+@testable import WSScaleBackends
+@testable import WSScaleClient
 @testable import WSScaleServer
 
 /// Every parser that takes input from outside, fuzzed from its corpus (`Corpus/`): none may

@@ -5,6 +5,7 @@ import WSScaleBalancer
 import WSScaleClient
 import WSScaleCore
 import WSScaleDashboard
+import WSScaleLocalStack
 import WSScaleServer
 import WSScaleTestSupport
 

@@ -1,5 +1,5 @@
 import Testing
-import WSScaleBalancer
+import WSScaleLocalStack
 
 @Suite struct RestartBackoffTests {
     @Test("delays double from 0.2 s and stop at 10 s")

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import WSScaleBackends
+import WSScaleBalancer
 import WSScaleCore
 
 /// Pid files for the redis-server and HAProxy that `wsscale up` starts

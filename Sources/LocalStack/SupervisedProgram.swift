@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import NIOConcurrencyHelpers
 import WSScaleBackends
+import WSScaleBalancer
 import WSScaleCore
 
 /// A child process `wsscale up` starts: redis-server or HAProxy.

@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import ServiceLifecycle
 import WSScaleBackends
+import WSScaleBalancer
 import WSScaleCore
 
 /// The whole system on one machine, as `wsscale up` runs it: redis-server and HAProxy as child

@@ -1,4 +1,5 @@
 import WSScaleBackends
+import WSScaleBalancer
 import WSScaleCore
 
 /// What `wsscale up` starts on this machine besides the balancer, read from the environment.

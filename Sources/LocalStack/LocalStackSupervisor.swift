@@ -1,6 +1,7 @@
 import Logging
 import ServiceLifecycle
 import WSScaleBackends
+import WSScaleBalancer
 
 /// Keeps the redis-server and HAProxy that `wsscale up` started alive while the stack runs.
 ///

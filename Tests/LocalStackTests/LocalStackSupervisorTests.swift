@@ -9,7 +9,7 @@ import Testing
 import WSScaleBackends
 import WSScaleCore
 import WSScaleTestSupport
-@testable import WSScaleBalancer
+@testable import WSScaleLocalStack
 
 /// The supervisor over real child processes (`sleep`), killed with SIGKILL. Its polls and
 /// restart delays run on a manual clock the tests move: nothing here sleeps or depends on
