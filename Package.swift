@@ -6,8 +6,9 @@ import PackageDescription
 /// Layout (fixed): `Sources/Core` is pure policy and protocols, `Sources/Backends`
 /// holds one folder per backend plus the HAProxy and Redis adapters, `Sources/Server`
 /// is the WebSocket server. `Sources/Client` is the client simulator, `Sources/Balancer`
-/// the balancer's HTTP API and wiring, `Sources/LocalStack` what `wsscale up` runs around it, `Sources/Dashboard` the web page over both (port 8489),
-/// `Sources/wsscale` the executable.
+/// the balancer's HTTP API and wiring, `Sources/LocalStack` what `wsscale up` runs around it,
+/// `Sources/CurlHTTP` the HTTP client, `Sources/API` the client simulator's JSON,
+/// `Sources/Dashboard` the web page over both (port 8489), `Sources/wsscale` the executable.
 
 let package = Package(
     name: "wsscale",
@@ -47,11 +48,22 @@ let package = Package(
             path: "Sources/Core"
         ),
 
+        // MARK: The HTTP client of the engine APIs and the dashboard: libcurl, over a unix socket or TCP
+        .target(
+            name: "WSScaleCurlHTTP",
+            dependencies: [
+                "WSScaleCore", "CCurl", "CCurlShim",
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Sources/CurlHTTP"
+        ),
+
         // MARK: Backends (process, docker, podman, systemd) and adapters (HAProxy, Redis)
         .target(
             name: "WSScaleBackends",
             dependencies: [
-                "WSScaleCore", "CHiredis", "CCurl", "CCurlShim", "CSystemd",
+                "WSScaleCore", "WSScaleCurlHTTP", "CHiredis", "CSystemd",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -73,9 +85,17 @@ let package = Package(
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
+                .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             path: "Sources/Listeners"
+        ),
+
+        // MARK: The JSON of the client simulator's API, shared with its callers (the dashboard)
+        .target(
+            name: "WSScaleAPI",
+            dependencies: ["WSScaleCore"],
+            path: "Sources/API"
         ),
 
         // MARK: The WebSocket server (SwiftNIO channel handlers on the hot path)
@@ -100,7 +120,7 @@ let package = Package(
         .target(
             name: "WSScaleClient",
             dependencies: [
-                "WSScaleCore", "WSScaleListeners",
+                "WSScaleCore", "WSScaleAPI", "WSScaleListeners",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -145,7 +165,7 @@ let package = Package(
         .target(
             name: "WSScaleDashboard",
             dependencies: [
-                "WSScaleCore", "WSScaleBackends", "WSScaleClient", "WSScaleListeners",
+                "WSScaleCore", "WSScaleCurlHTTP", "WSScaleAPI", "WSScaleListeners",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "Hummingbird", package: "hummingbird"),
@@ -216,10 +236,23 @@ let package = Package(
             path: "Tests/CoreTests"
         ),
         .testTarget(
+            name: "APITests",
+            dependencies: ["WSScaleAPI", "WSScaleCore"],
+            path: "Tests/APITests"
+        ),
+        .testTarget(
+            name: "CurlHTTPTests",
+            dependencies: [
+                "WSScaleCurlHTTP", "WSScaleTestSupport", "WSScaleCore",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Tests/CurlHTTPTests"
+        ),
+        .testTarget(
             name: "BackendsTests",
             dependencies: [
                 "WSScaleTestSupport",
-                "WSScaleCore", "WSScaleBackends", "CHiredis", "CCurl", "CCurlShim", "CSystemd",
+                "WSScaleCore", "WSScaleBackends", "WSScaleCurlHTTP", "CHiredis", "CCurl", "CCurlShim", "CSystemd",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ],
@@ -241,7 +274,7 @@ let package = Package(
         .testTarget(
             name: "ClientTests",
             dependencies: [
-                "WSScaleTestSupport", "WSScaleCore", "WSScaleClient",
+                "WSScaleTestSupport", "WSScaleCore", "WSScaleAPI", "WSScaleClient", "WSScaleListeners",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -273,7 +306,7 @@ let package = Package(
         .testTarget(
             name: "FuzzTests",
             dependencies: [
-                "WSScaleCore", "WSScaleBackends", "WSScaleServer", "WSScaleClient", "WSScaleDashboard", "WSScaleBalancer",
+                "WSScaleCore", "WSScaleBackends", "WSScaleServer", "WSScaleAPI", "WSScaleClient", "WSScaleDashboard", "WSScaleBalancer",
                 "WSScaleLocalStack",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
@@ -284,7 +317,7 @@ let package = Package(
         ),
         .testTarget(
             name: "DashboardTests",
-            dependencies: ["WSScaleCore", "WSScaleClient", "WSScaleDashboard",
+            dependencies: ["WSScaleCore", "WSScaleAPI", "WSScaleClient", "WSScaleDashboard",
                            .product(name: "NIOConcurrencyHelpers", package: "swift-nio")],
             path: "Tests/DashboardTests"
         ),

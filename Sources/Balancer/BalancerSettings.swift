@@ -1,5 +1,6 @@
 import WSScaleBackends
 import WSScaleCore
+import WSScaleCurlHTTP
 
 /// Which runtime the balancer starts servers on.
 public enum BackendKind: String, Sendable, CaseIterable {

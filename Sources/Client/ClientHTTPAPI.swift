@@ -1,7 +1,9 @@
 import Foundation
 import Hummingbird
 import NIOCore
+import WSScaleAPI
 import WSScaleCore
+import WSScaleListeners
 
 /// The client simulator's HTTP API, compatible with the proof of concept's ws-client-app:
 ///

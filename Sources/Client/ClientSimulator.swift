@@ -1,3 +1,4 @@
+import WSScaleAPI
 import WSScaleCore
 import WSScaleListeners
 import Hummingbird

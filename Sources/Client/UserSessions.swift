@@ -1,5 +1,6 @@
 import Logging
 import NIOCore
+import WSScaleAPI
 
 /// The simulated users and their WebSocket connections: carries out what each user's
 /// ``UserSessionStateMachine`` asks for (connect through the limiter, close, wait and retry)

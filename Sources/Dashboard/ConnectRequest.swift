@@ -1,4 +1,4 @@
-import WSScaleClient
+import WSScaleAPI
 
 /// The body of the dashboard's `POST /api/connect`: `{"count": N, "prefix": "user"}`, validated.
 public struct ConnectRequest: Sendable, Equatable {

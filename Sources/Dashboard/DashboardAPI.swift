@@ -2,7 +2,7 @@ import Foundation
 import Hummingbird
 import Logging
 import NIOCore
-import WSScaleClient
+import WSScaleAPI
 import WSScaleCore
 import WSScaleListeners
 

@@ -1,5 +1,5 @@
-import WSScaleBackends
 import WSScaleCore
+import WSScaleCurlHTTP
 
 /// Where the dashboard listens and where it finds the APIs it shows, read from the environment.
 ///

@@ -1,4 +1,4 @@
-import WSScaleClient
+import WSScaleAPI
 import WSScaleCore
 
 extension DashboardState {

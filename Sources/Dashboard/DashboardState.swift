@@ -1,4 +1,4 @@
-import WSScaleClient
+import WSScaleAPI
 import WSScaleCore
 
 /// What the page shows, the body of `GET /api/state`: the pool from the balancer, the users

@@ -1,8 +1,8 @@
 import Foundation
 import Logging
-import WSScaleBackends
-import WSScaleClient
+import WSScaleAPI
 import WSScaleCore
+import WSScaleCurlHTTP
 
 /// The two APIs the dashboard shows and drives: the balancer's (`GET /api/topology`) and the
 /// client simulator's (`GET /route/status`, batch connect and disconnect). Every call is

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import WSScaleCore
+import WSScaleCurlHTTP
 @testable import WSScaleBackends
 
 /// The engine proxy's rules, call by call: what the Docker driver sends passes; every

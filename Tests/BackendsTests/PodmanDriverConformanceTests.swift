@@ -2,6 +2,7 @@ import Logging
 import Testing
 import WSScaleBackends
 import WSScaleCore
+import WSScaleCurlHTTP
 import WSScaleTestSupport
 
 /// The driver contract (the shared `DriverConformance` suite), checked on the Podman backend

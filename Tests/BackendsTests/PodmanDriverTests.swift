@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import Testing
 import WSScaleCore
+import WSScaleCurlHTTP
 import WSScaleTestSupport
 @testable import WSScaleBackends
 

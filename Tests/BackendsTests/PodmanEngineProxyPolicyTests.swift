@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import WSScaleCore
+import WSScaleCurlHTTP
 @testable import WSScaleBackends
 
 /// The engine proxy's libpod rules (Podman mode), call by call: what the Podman driver sends

@@ -1,4 +1,5 @@
 import Testing
+import WSScaleAPI
 import WSScaleClient
 import WSScaleCore
 @testable import WSScaleDashboard

@@ -3,6 +3,7 @@ import NIOCore
 import NIOEmbedded
 import NIOWebSocket
 import Testing
+import WSScaleAPI
 import WSScaleBalancer
 import WSScaleCore
 import WSScaleDashboard

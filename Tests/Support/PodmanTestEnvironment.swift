@@ -1,5 +1,6 @@
 import Foundation
 import WSScaleBackends
+import WSScaleCurlHTTP
 
 /// What the Podman tests need from the machine: Podman's REST API answering on
 /// `/run/podman/podman.sock` and the image `localhost/wsscale:local`.

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import WSScaleCore
+import WSScaleCurlHTTP
 
 extension ContainerDriver {
     /// Containers of the pool that died without being stopped on purpose, each once.

@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import WSScaleCore
+import WSScaleCurlHTTP
 
 /// The container engines wsscale drives, with what differs in their configuration: the
 /// variables' names, the default socket, image and API version.

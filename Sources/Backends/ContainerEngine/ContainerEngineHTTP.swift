@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import WSScaleCore
+import WSScaleCurlHTTP
 
 /// The calls to a container engine's HTTP API (paths under a prefix such as `/v1.41` or
 /// `/v4.0.0/libpod`), over a `CurlHTTPClient`. Transient failures are retried with backoff;

@@ -1,5 +1,6 @@
 import Foundation
 import WSScaleCore
+import WSScaleCurlHTTP
 
 /// One request as the engine proxy received it.
 public struct EngineProxyRequest: Sendable, Equatable {

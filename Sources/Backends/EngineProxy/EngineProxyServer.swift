@@ -4,6 +4,7 @@ import NIOConcurrencyHelpers
 import NIOCore
 import NIOHTTP1
 import NIOPosix
+import WSScaleCurlHTTP
 
 /// The engine proxy's listener: reads each request whole (bounded), asks
 /// `EngineProxyPolicy`, and either answers the refusal itself or sends the checked request

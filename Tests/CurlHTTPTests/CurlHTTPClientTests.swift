@@ -2,7 +2,7 @@ import Foundation
 import Logging
 import Testing
 import WSScaleTestSupport
-@testable import WSScaleBackends
+@testable import WSScaleCurlHTTP
 
 /// The shared libcurl HTTP client against the real Docker daemon's unix socket.
 @Suite(.enabled(if: DockerTestEnvironment.isAvailable, "needs a Docker daemon: scripts/setup-docker.sh could not start one"))

@@ -1,6 +1,6 @@
 import Foundation
 import Testing
-@testable import WSScaleBackends
+@testable import WSScaleCurlHTTP
 
 /// The pure parts of the shared HTTP client: addresses, queries, line splitting, backoff.
 @Suite struct CurlHTTPPureTests {

@@ -1,6 +1,6 @@
 import Testing
+import WSScaleAPI
 import WSScaleCore
-@testable import WSScaleClient
 
 @Suite("Batch request bodies and user ids")
 struct BatchRequestTests {
