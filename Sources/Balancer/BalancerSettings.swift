@@ -35,7 +35,7 @@ public enum BackendKind: String, Sendable, CaseIterable {
 /// | `BALANCER_STALL_SECONDS` | `15` | how long the loop may go without reading the pool whole (Redis, HAProxy, the backend) before `/health` answers 503; a reading slower than this is not decided on |
 /// | `WSSCALE_ADMIN_TOKEN` (or `WSSCALE_ADMIN_TOKEN_FILE`) | none | the admin credential, handed to every server it launches (their drop and session lists ask for it) |
 /// | `HTTP_REQUEST_TIMEOUT_SECONDS`, `MAX_HTTP_CONNECTIONS` | `10`, `1024` | the API listener's bounds (`HTTPListenerLimits`), handed to every server it launches |
-public struct BalancerSettings: Sendable {
+public struct BalancerSettings: Sendable, EnvironmentSettings {
     /// The runtime servers run on.
     public var backend: BackendKind = .process
     /// Address of the HTTP API.

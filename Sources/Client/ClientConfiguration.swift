@@ -18,7 +18,7 @@ import WSScaleCore
 /// | `WSSCALE_ADMIN_TOKEN` (or `WSSCALE_ADMIN_TOKEN_FILE`) | none | the admin credential the batches and the status ask for; unset, they answer 403 |
 /// | `HTTP_REQUEST_TIMEOUT_SECONDS`, `MAX_HTTP_CONNECTIONS` | `10`, `1024` | the HTTP API listener's bounds (`HTTPListenerLimits`) |
 /// | `LOG_LEVEL` | `info` | `trace`, `debug`, `info`, `notice`, `warning`, `error` or `critical` (`LogLevelSetting`) |
-public struct ClientConfiguration: Sendable, Equatable {
+public struct ClientConfiguration: Sendable, Equatable, EnvironmentSettings {
     /// Address the HTTP API listens on.
     public var listenHost: String
     /// Port of the HTTP API; 0 lets the system pick a free one.
@@ -57,14 +57,9 @@ public struct ClientConfiguration: Sendable, Equatable {
         self.connectTimeout = connectTimeout
     }
 
-    /// Reads the configuration from environment variables, with a `.env` file's values
-    /// underneath.
-    /// - Parameters:
-    ///   - environment: the process environment.
-    ///   - dotEnv: the text of a `.env` file, if there is one.
-    /// - Throws: `ConfigurationError` naming each bad variable and its rule.
-    public static func fromEnvironment(_ environment: [String: String], dotEnv: String? = nil) throws -> ClientConfiguration {
-        var reader = EnvironmentReader(environment: environment, dotEnv: dotEnv)
+    /// Reads the configuration (`CLIENT_*`, the admin token, the listener's limits, `LOG_LEVEL`);
+    /// each bad variable is reported to `reader` with its rule.
+    public static func read(from reader: inout EnvironmentReader) -> ClientConfiguration {
         let defaults = ClientConfiguration()
         var configuration = defaults
         configuration.listenHost = reader.string("CLIENT_HOST", default: defaults.listenHost, rule: SettingRule.hostProblem)
@@ -93,7 +88,6 @@ public struct ClientConfiguration: Sendable, Equatable {
         configuration.adminToken = AdminToken.read(from: &reader)
         configuration.httpLimits = HTTPListenerLimits.read(from: &reader)
         configuration.logLevel = LogLevelSetting.read(from: &reader)
-        try reader.finish()
         return configuration
     }
 }

@@ -6,7 +6,7 @@
 /// |---|---|---|
 /// | `HTTP_REQUEST_TIMEOUT_SECONDS` | `10` | an HTTP connection that has not sent a whole request within this time, from its connect or from its last answer, is closed |
 /// | `MAX_HTTP_CONNECTIONS` | `1024` | HTTP connections one listener holds at once (upgraded WebSocket sessions are not among them: `MAX_CONNECTIONS_PER_HOST` bounds those); a new one over the bound closes the oldest |
-public struct HTTPListenerLimits: Sendable, Equatable {
+public struct HTTPListenerLimits: Sendable, Equatable, EnvironmentSettings {
     /// The accept queue every HTTP listener asks for (`listen`'s backlog, capped by the kernel's
     /// `somaxconn`). Hummingbird's default of 256 overflowed under 5,000 connects at once (18
     /// `ListenOverflows`, each a caller waiting a SYN retransmit of 1 s); the server's port has

@@ -5,7 +5,7 @@ extension ScalingConfiguration {
     /// - `MAX_CONNECTIONS_PER_HOST` (the hard limit) must not be below
     ///   `CONNECTION_LIMIT_PER_HOST` (the soft limit, 100 % utilization).
     ///
-    /// Empty for a consistent configuration. `load(from:)` reports these too; this property
+    /// Empty for a consistent configuration. `read(from:)` reports these too; this property
     /// serves configurations built in code.
     public var consistencyIssues: [ConfigurationIssue] {
         crossVariableChecks().map(\.issue)

@@ -1,4 +1,4 @@
-extension ScalingConfiguration {
+extension ScalingConfiguration: EnvironmentSettings {
     /// The environment variables of the scaler, under the proof of concept's names for its six
     /// knobs and ours for the rest.
     public enum Variable: String, CaseIterable, Sendable {
@@ -44,7 +44,7 @@ extension ScalingConfiguration {
     ///
     /// Variables that are unset or empty keep their defaults; a variable with a problem keeps
     /// its default too, so the result is usable for display even when the reader has issues.
-    public static func load(from reader: inout EnvironmentReader) -> ScalingConfiguration {
+    public static func read(from reader: inout EnvironmentReader) -> ScalingConfiguration {
         let defaults = ScalingConfiguration()
         var configuration = ScalingConfiguration()
         configuration.connectionLimitPerHost = reader.int(
@@ -81,16 +81,6 @@ extension ScalingConfiguration {
         where !check.involves.contains(where: { alreadyReported.contains($0.rawValue) }) {
             reader.report(check.issue.variable, check.issue.message)
         }
-        return configuration
-    }
-
-    /// Reads the configuration from the process environment and the text of a `.env` file
-    /// (the environment wins).
-    /// - Throws: `ConfigurationError` listing every problem, each naming its variable.
-    public static func load(environment: [String: String], dotEnv: String?) throws -> ScalingConfiguration {
-        var reader = EnvironmentReader(environment: environment, dotEnv: dotEnv)
-        let configuration = load(from: &reader)
-        try reader.finish()
         return configuration
     }
 

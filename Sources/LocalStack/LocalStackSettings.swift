@@ -15,7 +15,7 @@ import WSScaleCore
 ///
 /// Setting `REDIS_URL` uses that Redis instead of starting one; setting `HAPROXY_RUNTIME_API`
 /// uses that HAProxy instead of starting one.
-public struct LocalStackSettings: Sendable {
+public struct LocalStackSettings: Sendable, EnvironmentSettings {
     /// Where HAProxy takes traffic.
     public var lbHost = "127.0.0.1"
     /// HAProxy's traffic port.

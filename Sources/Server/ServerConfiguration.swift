@@ -21,7 +21,7 @@ import WSScaleCore
 /// | `HTTP_REQUEST_TIMEOUT_SECONDS` | `10` | a connection that has not sent a whole HTTP request (an upgrade, or a REST call) within this time, from its connect or its last answer, is closed |
 /// | `MAX_HTTP_CONNECTIONS` | `1024` | connections held at once before their upgrade (and REST calls); a new one over the bound closes the oldest. Sessions are bounded by `MAX_CONNECTIONS_PER_HOST` |
 /// | `LOG_LEVEL` | `info` | `trace`, `debug`, `info`, `notice`, `warning`, `error` or `critical` (`LogLevelSetting`) |
-public struct ServerConfiguration: Sendable, Equatable {
+public struct ServerConfiguration: Sendable, Equatable, EnvironmentSettings {
     /// This server's identity (`hostId` in the registry, `X-WSScale-Host` on each upgrade).
     public var serverId: InstanceID
     /// Address to listen on.
@@ -85,12 +85,8 @@ public struct ServerConfiguration: Sendable, Equatable {
         self.receiveBufferSize = receiveBufferSize
     }
 
-    /// Reads the configuration, throwing a `ConfigurationError` that names every bad variable.
-    /// - Parameters:
-    ///   - environment: the process environment.
-    ///   - dotEnv: the text of a `.env` file, if any (the environment wins).
-    public static func fromEnvironment(_ environment: [String: String], dotEnv: String? = nil) throws -> ServerConfiguration {
-        var reader = EnvironmentReader(environment: environment, dotEnv: dotEnv)
+    /// Reads the configuration; each bad variable is reported to `reader` with its rule.
+    public static func read(from reader: inout EnvironmentReader) -> ServerConfiguration {
         let serverId = reader.string("SERVER_ID", default: randomServerId())
         if let problem = IdentifierRule.serverId.problem(with: serverId) { reader.report("SERVER_ID", problem) }
         let host = reader.string("SERVER_HOST", default: "127.0.0.1", rule: SettingRule.hostProblem)
@@ -110,7 +106,6 @@ public struct ServerConfiguration: Sendable, Equatable {
         }
         let httpLimits = HTTPListenerLimits.read(from: &reader)
         let logLevel = LogLevelSetting.read(from: &reader)
-        try reader.finish()
         var configuration = ServerConfiguration(serverId: serverId, host: host, port: port, maxConnectionsPerHost: maxConnections,
                                    shutdownGrace: grace, redisURL: redisURL, redisKeyPrefix: prefix, lease: lease,
                                    maxMessageBytes: maxMessageBytes, adminToken: adminToken,

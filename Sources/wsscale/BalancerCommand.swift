@@ -34,7 +34,7 @@ struct BalancerCommand: AsyncParsableCommand {
 
     func run() async throws {
         var reader = try CommandEnvironment.reader(command: "balancer")
-        let scaling = ScalingConfiguration.load(from: &reader)
+        let scaling = ScalingConfiguration.read(from: &reader)
         var settings = BalancerSettings.read(from: &reader)
         if let backend {
             settings.backend = EnvironmentReader.choice(backend, named: "--backend", default: settings.backend, reporting: &reader)

@@ -52,7 +52,7 @@ struct ClientCommand: AsyncParsableCommand {
         environment.merge(fromFlags) { _, flag in flag }
         let dotEnv = try CommandEnvironment.dotEnv(command: "client")
         do {
-            return try ClientConfiguration.fromEnvironment(environment, dotEnv: dotEnv)
+            return try ClientConfiguration.read(environment: environment, dotEnv: dotEnv)
         } catch let error as ConfigurationError {
             // Name the flag when the bad value came from one.
             let flagNames = ["CLIENT_PORT": "--port", "CLIENT_HOST": "--host", "CLIENT_TARGET_URL": "--target"]

@@ -30,7 +30,7 @@ struct ServerCommand: AsyncParsableCommand {
     func run() async throws {
         let configuration: ServerConfiguration
         do {
-            configuration = try ServerConfiguration.fromEnvironment(ProcessInfo.processInfo.environment,
+            configuration = try ServerConfiguration.read(environment: ProcessInfo.processInfo.environment,
                                                                     dotEnv: try CommandEnvironment.dotEnv(command: "server"))
         } catch let error as ConfigurationError {
             CommandEnvironment.report(error, command: "server")

@@ -32,7 +32,7 @@ struct UpCommand: AsyncParsableCommand {
     func run() async throws {
         var reader = try CommandEnvironment.reader(command: "up")
         let generatedToken = try Self.ensureAdminToken(&reader)
-        let scaling = ScalingConfiguration.load(from: &reader)
+        let scaling = ScalingConfiguration.read(from: &reader)
         let settings = BalancerSettings.read(from: &reader)
         let stack = LocalStackSettings.read(from: &reader)
         var clientEnvironment = reader.values
@@ -41,7 +41,7 @@ struct UpCommand: AsyncParsableCommand {
         }
         var client: ClientConfiguration?
         do {
-            client = try ClientConfiguration.fromEnvironment(clientEnvironment)
+            client = try ClientConfiguration.read(environment: clientEnvironment)
         } catch let error as ConfigurationError {
             error.issues.forEach { reader.report($0.variable, $0.message) }
         }

@@ -6,7 +6,7 @@ import WSScaleCore
 struct ClientConfigurationTests {
     @Test("defaults: port 8089 on 0.0.0.0, target ws://127.0.0.1:8000, backoff 100 ms / 5 s, unbounded")
     func defaults() throws {
-        let configuration = try ClientConfiguration.fromEnvironment([:])
+        let configuration = try ClientConfiguration.read(environment: [:])
         #expect(configuration == ClientConfiguration())
         #expect(configuration.port == 8089)
         #expect(configuration.listenHost == "127.0.0.1")
@@ -17,7 +17,7 @@ struct ClientConfigurationTests {
 
     @Test("every variable is read; the environment wins over .env")
     func readsVariables() throws {
-        let configuration = try ClientConfiguration.fromEnvironment([
+        let configuration = try ClientConfiguration.read(environment: [
             "CLIENT_PORT": "9100", "CLIENT_HOST": "127.0.0.1", "CLIENT_TARGET_URL": "ws://localhost:18000/",
             "CLIENT_BACKOFF_BASE_MS": "20", "CLIENT_BACKOFF_MAX_ATTEMPTS": "7", "CLIENT_CONNECT_CONCURRENCY": "8",
         ], dotEnv: "CLIENT_PORT=1\nCLIENT_BACKOFF_CAP_MS=900\n")
@@ -38,7 +38,7 @@ struct ClientConfigurationTests {
     ])
     func badValues(variable: String, value: String) {
         #expect {
-            try ClientConfiguration.fromEnvironment([variable: value])
+            try ClientConfiguration.read(environment: [variable: value])
         } throws: { error in
             guard let error = error as? ConfigurationError else { return false }
             return error.issues.map(\.variable) == [variable]

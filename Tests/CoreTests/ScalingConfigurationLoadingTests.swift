@@ -3,7 +3,7 @@ import Testing
 
 @Suite struct ScalingConfigurationLoadingTests {
     @Test func nothingSetGivesTheDefaults() throws {
-        let configuration = try ScalingConfiguration.load(environment: [:], dotEnv: nil)
+        let configuration = try ScalingConfiguration.read(environment: [:], dotEnv: nil)
         #expect(configuration == ScalingConfiguration())
         #expect(configuration.connectionLimitPerHost == 10)
         #expect(configuration.maxUtilizationPercent == 70)
@@ -30,7 +30,7 @@ import Testing
             "REBALANCE_MAX_MOVES_PER_SECOND": "7",
             "DRY_RUN": "yes",
         ]
-        let configuration = try ScalingConfiguration.load(environment: environment, dotEnv: nil)
+        let configuration = try ScalingConfiguration.read(environment: environment, dotEnv: nil)
         var expected = ScalingConfiguration()
         expected.connectionLimitPerHost = 100
         expected.maxUtilizationPercent = 75
@@ -55,7 +55,7 @@ import Testing
         MAX_CONNECTIONS_PER_HOST=40
         MIN_INSTANCES=3
         """
-        let configuration = try ScalingConfiguration.load(environment: ["MIN_INSTANCES": "2"], dotEnv: dotEnv)
+        let configuration = try ScalingConfiguration.read(environment: ["MIN_INSTANCES": "2"], dotEnv: dotEnv)
         #expect(configuration.connectionLimitPerHost == 20)
         #expect(configuration.maxConnectionsPerHost == 40)
         #expect(configuration.minInstances == 2)
@@ -101,7 +101,7 @@ import Testing
     @Test(arguments: invalidCases)
     func invalidValueIsReportedUnderItsVariable(environment: [String: String], variable: String, rule: String) {
         do {
-            _ = try ScalingConfiguration.load(environment: environment, dotEnv: nil)
+            _ = try ScalingConfiguration.read(environment: environment, dotEnv: nil)
             Issue.record("expected an error for \(environment)")
         } catch let error as ConfigurationError {
             #expect(error.issues.count == 1, "\(error.issues)")
@@ -121,7 +121,7 @@ import Testing
             "DRY_RUN": "maybe",
         ]
         #expect {
-            _ = try ScalingConfiguration.load(environment: environment, dotEnv: nil)
+            _ = try ScalingConfiguration.read(environment: environment, dotEnv: nil)
         } throws: { error in
             let issues = (error as? ConfigurationError)?.issues ?? []
             return issues.map(\.variable) == [
@@ -134,7 +134,7 @@ import Testing
     /// so one typo gives one message.
     @Test func aBrokenVariableIsNotComparedWithOthers() {
         var reader = EnvironmentReader(environment: ["MAX_UTILIZATION_PERCENT": "high", "MIN_UTILIZATION_PERCENT": "75"])
-        _ = ScalingConfiguration.load(from: &reader)
+        _ = ScalingConfiguration.read(from: &reader)
         #expect(reader.issues.map(\.variable) == ["MAX_UTILIZATION_PERCENT"])
     }
 
@@ -149,7 +149,7 @@ import Testing
     }
 
     @Test func hardLimitEqualToTheSoftLimitIsAccepted() throws {
-        let configuration = try ScalingConfiguration.load(
+        let configuration = try ScalingConfiguration.read(
             environment: ["CONNECTION_LIMIT_PER_HOST": "1", "MAX_CONNECTIONS_PER_HOST": "1"], dotEnv: nil)
         #expect(configuration.connectionLimitPerHost == 1)
     }
@@ -182,6 +182,6 @@ import Testing
         let environment = Dictionary(uniqueKeysWithValues: configuration.describe().map { ($0.name, $0.value) })
         #expect(environment["DRAIN_TIMEOUT_SECONDS"] == "1.25")
         #expect(environment["SCALE_IN_STABILIZATION_SECONDS"] == "0.005")
-        #expect(try ScalingConfiguration.load(environment: environment, dotEnv: nil) == configuration)
+        #expect(try ScalingConfiguration.read(environment: environment, dotEnv: nil) == configuration)
     }
 }

@@ -143,7 +143,7 @@ import Testing
     @Test func describeReadsBack() async {
         await propertyCheck(count: 200, input: Self.configurations) { configuration in
             let environment = Dictionary(uniqueKeysWithValues: configuration.describe().map { ($0.name, $0.value) })
-            let loaded = try ScalingConfiguration.load(environment: environment, dotEnv: nil)
+            let loaded = try ScalingConfiguration.read(environment: environment, dotEnv: nil)
             #expect(loaded == configuration)
         }
     }

@@ -138,15 +138,15 @@ struct ParserFuzzTests {
         let problems = await Fuzzer.hunt(corpus: "environment") { bytes in
             for source in Self.environmentSources(bytes) {
                 do {
-                    let scaling = try ScalingConfiguration.load(environment: source.0, dotEnv: source.1)
+                    let scaling = try ScalingConfiguration.read(environment: source.0, dotEnv: source.1)
                     if scaling.minInstances > scaling.maxInstances { return "MIN_INSTANCES above MAX_INSTANCES accepted" }
                 } catch let error as ConfigurationError {
                     if error.issues.contains(where: { $0.variable.isEmpty || $0.message.isEmpty }) { return "an issue without a name" }
                 } catch {
                     return "not a configuration error: \(error)"
                 }
-                _ = try? ServerConfiguration.fromEnvironment(source.0, dotEnv: source.1)
-                _ = try? ClientConfiguration.fromEnvironment(source.0, dotEnv: source.1)
+                _ = try? ServerConfiguration.read(environment: source.0, dotEnv: source.1)
+                _ = try? ClientConfiguration.read(environment: source.0, dotEnv: source.1)
             }
             return nil
         }

@@ -181,12 +181,12 @@ struct BadConfigurationTableTests {
         var reader = EnvironmentReader(environment: environment)
         switch command {
         case .server:
-            do { _ = try ServerConfiguration.fromEnvironment(environment) } catch let error as ConfigurationError {
+            do { _ = try ServerConfiguration.read(environment: environment) } catch let error as ConfigurationError {
                 return error.issues
             } catch { return [ConfigurationIssue(variable: "?", message: "\(error)")] }
             return []
         case .client:
-            do { _ = try ClientConfiguration.fromEnvironment(environment) } catch let error as ConfigurationError {
+            do { _ = try ClientConfiguration.read(environment: environment) } catch let error as ConfigurationError {
                 return error.issues
             } catch { return [ConfigurationIssue(variable: "?", message: "\(error)")] }
             return []
@@ -194,16 +194,16 @@ struct BadConfigurationTableTests {
             _ = DashboardSettings.read(from: &reader)
             _ = LogLevelSetting.read(from: &reader)
         case .balancer:
-            _ = ScalingConfiguration.load(from: &reader)
+            _ = ScalingConfiguration.read(from: &reader)
             let settings = BalancerSettings.read(from: &reader)
             _ = DriverSettings.read(for: settings.backend, from: &reader)
             _ = LogLevelSetting.read(from: &reader)
         case .up:
-            _ = ScalingConfiguration.load(from: &reader)
+            _ = ScalingConfiguration.read(from: &reader)
             _ = BalancerSettings.read(from: &reader)
             _ = LocalStackSettings.read(from: &reader)
             // As `up` does: one reader, so a variable two parts read is named once.
-            do { _ = try ClientConfiguration.fromEnvironment(environment) } catch let error as ConfigurationError {
+            do { _ = try ClientConfiguration.read(environment: environment) } catch let error as ConfigurationError {
                 error.issues.forEach { reader.report($0.variable, $0.message) }
             } catch { reader.report("?", "\(error)") }
             _ = DashboardSettings.read(from: &reader)

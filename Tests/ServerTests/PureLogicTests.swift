@@ -94,7 +94,7 @@ struct HTTPRouteTests {
 struct ServerConfigurationTests {
     @Test("defaults")
     func defaults() throws {
-        let configuration = try ServerConfiguration.fromEnvironment([:])
+        let configuration = try ServerConfiguration.read(environment: [:])
         #expect(configuration.serverId.hasPrefix("ws-") && configuration.serverId.count == 9)
         #expect(configuration.host == "127.0.0.1")
         #expect(configuration.port == 8088)
@@ -108,7 +108,7 @@ struct ServerConfigurationTests {
 
     @Test("values from the environment win over .env")
     func values() throws {
-        let configuration = try ServerConfiguration.fromEnvironment(
+        let configuration = try ServerConfiguration.read(environment: 
             ["SERVER_ID": "ws-a", "SERVER_PORT": "9000", "REDIS_URL": "memory://", "LEASE_SECONDS": "2.5"],
             dotEnv: "SERVER_PORT=1234\nMAX_CONNECTIONS_PER_HOST=7\nSHUTDOWN_GRACE_SECONDS=3\nMAX_MESSAGE_BYTES=1048576")
         #expect(configuration.serverId == "ws-a")
@@ -126,7 +126,7 @@ struct ServerConfigurationTests {
                            "SHUTDOWN_GRACE_SECONDS": "-1", "REDIS_URL": "localhost:6379", "LEASE_SECONDS": "0",
                            "REDIS_KEY_PREFIX": "a b", "MAX_MESSAGE_BYTES": "124"]
         do {
-            _ = try ServerConfiguration.fromEnvironment(environment)
+            _ = try ServerConfiguration.read(environment: environment)
             Issue.record("expected a configuration error")
         } catch let error as ConfigurationError {
             #expect(Set(error.issues.map(\.variable)) == Set(environment.keys))
@@ -135,7 +135,7 @@ struct ServerConfigurationTests {
         }
         for bad in ["64k", "-1", "0", "1073741825"] {
             #expect(throws: ConfigurationError.self, "MAX_MESSAGE_BYTES=\(bad)") {
-                try ServerConfiguration.fromEnvironment(["MAX_MESSAGE_BYTES": bad])
+                try ServerConfiguration.read(environment: ["MAX_MESSAGE_BYTES": bad])
             }
         }
     }
@@ -144,7 +144,7 @@ struct ServerConfigurationTests {
     @Test("REDIS_URL=rediss://… is refused at startup, naming REDIS_URL and saying TLS is not supported")
     func tlsRedisIsRefused() {
         do {
-            _ = try ServerConfiguration.fromEnvironment(["REDIS_URL": "rediss://app:hunter2@redis.example:6380/0"])
+            _ = try ServerConfiguration.read(environment: ["REDIS_URL": "rediss://app:hunter2@redis.example:6380/0"])
             Issue.record("rediss:// was accepted")
         } catch let error as ConfigurationError {
             print("rediss rule (server): \(error.description)")

@@ -9,17 +9,17 @@ import WSScaleServer
     func aBadPrefixIsRefusedUnderItsVariable(prefix: String) {
         // An empty value means "unset" (the default), as for every variable.
         guard !prefix.isEmpty else {
-            #expect((try? ServerConfiguration.fromEnvironment(["REDIS_KEY_PREFIX": prefix]))?.redisKeyPrefix == "wsscale")
+            #expect((try? ServerConfiguration.read(environment: ["REDIS_KEY_PREFIX": prefix]))?.redisKeyPrefix == "wsscale")
             return
         }
         #expect {
-            _ = try ServerConfiguration.fromEnvironment(["REDIS_KEY_PREFIX": prefix])
+            _ = try ServerConfiguration.read(environment: ["REDIS_KEY_PREFIX": prefix])
         } throws: { error in
             (error as? ConfigurationError)?.issues.map(\.variable) == ["REDIS_KEY_PREFIX"]
         }
     }
 
     @Test func aGoodPrefixIsKept() throws {
-        #expect(try ServerConfiguration.fromEnvironment(["REDIS_KEY_PREFIX": "pool-a:1"]).redisKeyPrefix == "pool-a:1")
+        #expect(try ServerConfiguration.read(environment: ["REDIS_KEY_PREFIX": "pool-a:1"]).redisKeyPrefix == "pool-a:1")
     }
 }

@@ -11,7 +11,7 @@ import WSScaleCore
 /// | `WSSCALE_ENGINE_PROXY_MAX_CONNECTIONS` | `64` (1–4096) |
 /// | `WSSCALE_ENGINE_PROXY_ENGINE` | `docker`, or `podman` |
 /// | the engine's driver variables | as `ContainerDriverConfiguration.read(from:engine:)` |
-public struct EngineProxySettings: Sendable, Equatable {
+public struct EngineProxySettings: Sendable, Equatable, EnvironmentSettings {
     /// The variable naming the engine.
     public static let engineVariable = "WSSCALE_ENGINE_PROXY_ENGINE"
 

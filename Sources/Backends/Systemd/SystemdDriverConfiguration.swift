@@ -9,7 +9,7 @@ import WSScaleCore
 /// | `WSSCALE_SYSTEMD_BUS` | (empty: the system bus) | a D-Bus address such as `unix:path=/run/dbus/system_bus_socket` |
 /// | `WSSCALE_SYSTEMD_SERVER_HOST` | `127.0.0.1` | the address servers bind (`SERVER_HOST`) and the load balancer reaches |
 /// | `WSSCALE_POOL` | `wsscale` | the pool's name |
-public struct SystemdDriverConfiguration: Sendable, Equatable {
+public struct SystemdDriverConfiguration: Sendable, Equatable, EnvironmentSettings {
     /// The template's prefix, up to and including `@`.
     public var unitPrefix: String
     /// The pool; its units are `<unitPrefix><pool>:<id>.service`.
