@@ -51,7 +51,7 @@ public struct BalancerSettings: Sendable, EnvironmentSettings {
     /// A server's lease in the registry.
     public var lease: Duration = .seconds(5)
     /// HAProxy's runtime API.
-    public var haproxyRuntime: HAProxyRuntimeAddress = .unixSocket(path: "/run/wsscale/haproxy.sock")
+    public var haproxyRuntime: ServiceAddress = .unixSocket(path: "/run/wsscale/haproxy.sock")
     /// The HAProxy backend of the pool.
     public var haproxyBackend = "wsscale_servers"
     /// The process backend's state directory.
@@ -92,11 +92,8 @@ public struct BalancerSettings: Sendable, EnvironmentSettings {
         settings.lease = reader.seconds("LEASE_SECONDS", default: settings.lease, in: 0.2...3600)
         if let text = reader.raw("HAPROXY_RUNTIME_API") {
             do {
-                switch try HTTPAPIAddress(parsing: text, variable: "HAPROXY_RUNTIME_API") {
-                case .unixSocket(let path): settings.haproxyRuntime = .unixSocket(path: path)
-                case .tcp(let host, let port): settings.haproxyRuntime = .tcp(host: host, port: port)
-                }
-            } catch let error as HTTPAPIAddressError {
+                settings.haproxyRuntime = try ServiceAddress(parsing: text, variable: "HAPROXY_RUNTIME_API")
+            } catch let error as ServiceAddressError {
                 reader.report("HAPROXY_RUNTIME_API", "\(error.value): \(error.reason)")
             } catch { reader.report("HAPROXY_RUNTIME_API", "\(error)") }
         }

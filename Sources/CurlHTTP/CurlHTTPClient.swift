@@ -11,7 +11,7 @@ import NIOConcurrencyHelpers
 /// aborts the exchange within ~100 ms.
 public struct CurlHTTPClient: Sendable {
     /// Where the API listens.
-    public let address: HTTPAPIAddress
+    public let address: ServiceAddress
     /// Limit for a whole request/response exchange (streams have none).
     public var timeout: Duration
     /// Limit for connecting.
@@ -27,7 +27,7 @@ public struct CurlHTTPClient: Sendable {
     ///   - connectTimeout: limit for connecting.
     ///   - adminToken: the credential sent on every request, if any.
     ///   - logger: where exchanges are logged (trace level).
-    public init(address: HTTPAPIAddress, timeout: Duration = .seconds(30), connectTimeout: Duration = .seconds(5),
+    public init(address: ServiceAddress, timeout: Duration = .seconds(30), connectTimeout: Duration = .seconds(5),
                 adminToken: AdminToken? = nil, logger: Logger) {
         self.adminToken = adminToken
         self.address = address

@@ -1,4 +1,5 @@
 import Foundation
+import WSScaleCore
 
 /// One answer of an HTTP API: status, headers (names lowercased) and the whole body.
 public struct HTTPAPIResponse: Sendable, Equatable {
@@ -29,7 +30,7 @@ public struct HTTPAPIError: Error, Sendable, Equatable, CustomStringConvertible 
     /// What failed, in curl's words or the server's.
     public var message: String
     /// The address of the API.
-    public var address: HTTPAPIAddress
+    public var address: ServiceAddress
     /// The HTTP status when the server answered with an error to a streaming request.
     public var status: Int?
     /// Whether the request cannot have reached the server (connect failed), so that
@@ -39,7 +40,7 @@ public struct HTTPAPIError: Error, Sendable, Equatable, CustomStringConvertible 
     public var cancelled: Bool
 
     /// Creates an error.
-    public init(message: String, address: HTTPAPIAddress, status: Int? = nil, notSent: Bool = false, cancelled: Bool = false) {
+    public init(message: String, address: ServiceAddress, status: Int? = nil, notSent: Bool = false, cancelled: Bool = false) {
         self.message = message
         self.address = address
         self.status = status

@@ -17,9 +17,9 @@ public struct DashboardSettings: Sendable, Equatable {
     /// Port the page listens on.
     public var port = 8489
     /// The balancer's HTTP API.
-    public var balancerAddress: HTTPAPIAddress = .tcp(host: "127.0.0.1", port: 8488)
+    public var balancerAddress: ServiceAddress = .tcp(host: "127.0.0.1", port: 8488)
     /// The client simulator's HTTP API.
-    public var clientAddress: HTTPAPIAddress = .tcp(host: "127.0.0.1", port: 8089)
+    public var clientAddress: ServiceAddress = .tcp(host: "127.0.0.1", port: 8089)
     /// Limit for one call to the balancer or the client simulator.
     public var upstreamTimeout: Duration = .seconds(2)
     /// The admin credential: the page's API asks for it, and it goes to the client simulator.
@@ -45,12 +45,12 @@ public struct DashboardSettings: Sendable, Equatable {
         return settings
     }
 
-    private static func address(_ variable: String, default defaultValue: HTTPAPIAddress,
-                                from reader: inout EnvironmentReader) -> HTTPAPIAddress {
+    private static func address(_ variable: String, default defaultValue: ServiceAddress,
+                                from reader: inout EnvironmentReader) -> ServiceAddress {
         guard let text = reader.raw(variable) else { return defaultValue }
         do {
-            return try HTTPAPIAddress(parsing: text, variable: variable)
-        } catch let error as HTTPAPIAddressError {
+            return try ServiceAddress(parsing: text, variable: variable)
+        } catch let error as ServiceAddressError {
             reader.report(variable, "\(error.value): \(error.reason)")
         } catch {
             reader.report(variable, "\(error)")

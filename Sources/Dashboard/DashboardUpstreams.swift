@@ -106,7 +106,7 @@ public struct DashboardUpstreams: Sendable {
     }
 }
 
-extension HTTPAPIAddress {
+extension ServiceAddress {
     /// The address as a person types it into a browser (`http://host:port`).
     var httpURL: String {
         switch self {

@@ -9,7 +9,7 @@ import WSScaleTestSupport
 /// A Docker driver for a fresh pool of test containers, removed at the end.
 struct DockerTestPool {
     let pool = "test-\(UInt32.random(in: 0...UInt32.max))"
-    var daemon: HTTPAPIAddress = .unixSocket(path: "/var/run/docker.sock")
+    var daemon: ServiceAddress = .unixSocket(path: "/var/run/docker.sock")
 
     func configuration(image: String = DockerTestEnvironment.testImage,
                        command: [String]? = DockerTestEnvironment.testCommand) -> ContainerDriverConfiguration {

@@ -14,7 +14,7 @@ struct PodmanDriverTests {
     let logger = Logger(label: "test.podman")
 
     func configuration(image: String = PodmanTestEnvironment.testImage,
-                       daemon: HTTPAPIAddress = PodmanTestEnvironment.address) -> ContainerDriverConfiguration {
+                       daemon: ServiceAddress = PodmanTestEnvironment.address) -> ContainerDriverConfiguration {
         ContainerDriverConfiguration(engine: .podman, image: image, pool: pool, daemon: daemon, stopGrace: .seconds(2),
                                      environment: ["REDIS_URL": "redis://127.0.0.1:6379"],
                                      retry: RetryBackoff(attempts: 2, initialDelay: .milliseconds(50)))

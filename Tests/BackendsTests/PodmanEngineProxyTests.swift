@@ -16,7 +16,7 @@ struct PodmanEngineProxyTests {
     let pool = "test-\(UInt32.random(in: 0...UInt32.max))"
     let logger = Logger(label: "test.podman-engine-proxy")
 
-    func configuration(daemon: HTTPAPIAddress = PodmanTestEnvironment.address,
+    func configuration(daemon: ServiceAddress = PodmanTestEnvironment.address,
                        reachability: ContainerDriverConfiguration.Reachability = .publish(hostAddress: "127.0.0.1"),
                        composeProject: String? = nil) -> ContainerDriverConfiguration {
         ContainerDriverConfiguration(engine: .podman, image: PodmanTestEnvironment.testImage, pool: pool, daemon: daemon,

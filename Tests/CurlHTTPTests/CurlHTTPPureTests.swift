@@ -1,22 +1,23 @@
 import Foundation
 import Testing
+import WSScaleCore
 @testable import WSScaleCurlHTTP
 
 /// The pure parts of the shared HTTP client: addresses, queries, line splitting, backoff.
 @Suite struct CurlHTTPPureTests {
     @Test func readsDockerHostStyleAddresses() throws {
-        #expect(try HTTPAPIAddress(parsing: "unix:///var/run/docker.sock") == .unixSocket(path: "/var/run/docker.sock"))
-        #expect(try HTTPAPIAddress(parsing: "/run/podman/podman.sock") == .unixSocket(path: "/run/podman/podman.sock"))
-        #expect(try HTTPAPIAddress(parsing: "tcp://127.0.0.1:2375") == .tcp(host: "127.0.0.1", port: 2375))
-        #expect(try HTTPAPIAddress(parsing: "tcp://[::1]:2375/") == .tcp(host: "::1", port: 2375))
-        #expect(HTTPAPIAddress.tcp(host: "::1", port: 2375).urlPrefix == "http://[::1]:2375")
-        #expect(HTTPAPIAddress.unixSocket(path: "/x.sock").urlPrefix == "http://localhost")
+        #expect(try ServiceAddress(parsing: "unix:///var/run/docker.sock") == .unixSocket(path: "/var/run/docker.sock"))
+        #expect(try ServiceAddress(parsing: "/run/podman/podman.sock") == .unixSocket(path: "/run/podman/podman.sock"))
+        #expect(try ServiceAddress(parsing: "tcp://127.0.0.1:2375") == .tcp(host: "127.0.0.1", port: 2375))
+        #expect(try ServiceAddress(parsing: "tcp://[::1]:2375/") == .tcp(host: "::1", port: 2375))
+        #expect(ServiceAddress.tcp(host: "::1", port: 2375).urlPrefix == "http://[::1]:2375")
+        #expect(ServiceAddress.unixSocket(path: "/x.sock").urlPrefix == "http://localhost")
     }
 
     @Test(arguments: ["unix://relative.sock", "tcp://127.0.0.1", "tcp://:80", "tcp://h:99999", "ssh://host", ""])
     func rejectsBadAddressesNamingTheVariable(_ text: String) {
         #expect {
-            try HTTPAPIAddress(parsing: text, variable: "CONTAINER_HOST")
+            try ServiceAddress(parsing: text, variable: "CONTAINER_HOST")
         } throws: { error in
             "\(error)".hasPrefix("CONTAINER_HOST=\(text): ")
         }

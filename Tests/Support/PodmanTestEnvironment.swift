@@ -1,5 +1,6 @@
 import Foundation
 import WSScaleBackends
+import WSScaleCore
 import WSScaleCurlHTTP
 
 /// What the Podman tests need from the machine: Podman's REST API answering on
@@ -23,7 +24,7 @@ public enum PodmanTestEnvironment {
     /// The API's socket (as `scripts/setup-podman.sh` starts it).
     public static let socketPath = "/run/podman/podman.sock"
     /// The API's address, as `PODMAN_HOST` writes it.
-    public static var address: HTTPAPIAddress { .unixSocket(path: socketPath) }
+    public static var address: ServiceAddress { .unixSocket(path: socketPath) }
 
     static let preparation: (unavailableReason: String?, image: String) = prepare()
 

@@ -20,7 +20,7 @@ public enum ContainerEngineKind: String, Sendable, Equatable, CaseIterable {
     public var variablePrefix: String { "WSSCALE_\(rawValue.uppercased())_" }
 
     /// Where the engine's API listens by default.
-    public var defaultDaemon: HTTPAPIAddress {
+    public var defaultDaemon: ServiceAddress {
         switch self {
         case .docker: return .unixSocket(path: "/var/run/docker.sock")
         case .podman: return .unixSocket(path: "/run/podman/podman.sock")
@@ -90,7 +90,7 @@ public struct ContainerDriverConfiguration: Sendable, Equatable {
     /// Which engine: Docker or Podman.
     public var engine: ContainerEngineKind
     /// The engine's API (`DOCKER_HOST`, `PODMAN_HOST`): its unix socket or a restricting proxy.
-    public var daemon: HTTPAPIAddress
+    public var daemon: ServiceAddress
     /// The API version the paths are prefixed with (`v1.41`, `v4.0.0`).
     public var apiVersion: String
     /// The image the servers run.
@@ -121,7 +121,7 @@ public struct ContainerDriverConfiguration: Sendable, Equatable {
     /// - Parameters:
     ///   - engine: Docker or Podman; `daemon`, `apiVersion` and `resourceLimits` default by it.
     public init(engine: ContainerEngineKind = .docker, image: String, pool: String = "wsscale",
-                daemon: HTTPAPIAddress? = nil, apiVersion: String? = nil, containerPort: Int = 8088,
+                daemon: ServiceAddress? = nil, apiVersion: String? = nil, containerPort: Int = 8088,
                 reachability: Reachability = .publish(hostAddress: "127.0.0.1"),
                 stopGrace: Duration = .seconds(10), environment: [String: String] = [:],
                 command: [String]? = nil, resourceLimits: [ContainerResourceLimit]? = nil,
@@ -170,7 +170,7 @@ public struct ContainerDriverConfiguration: Sendable, Equatable {
         let prefix = engine.variablePrefix
         var daemon = engine.defaultDaemon
         if let text = reader.raw(engine.hostVariable), !text.isEmpty {
-            do { daemon = try HTTPAPIAddress(parsing: text, variable: engine.hostVariable) } catch let error as HTTPAPIAddressError {
+            do { daemon = try ServiceAddress(parsing: text, variable: engine.hostVariable) } catch let error as ServiceAddressError {
                 reader.report(engine.hostVariable, "\(error.value): \(error.reason)")
             } catch {
                 reader.report(engine.hostVariable, "\(error)")

@@ -4,6 +4,7 @@ import NIOConcurrencyHelpers
 import NIOCore
 import NIOHTTP1
 import NIOPosix
+import WSScaleCore
 import WSScaleCurlHTTP
 
 /// The engine proxy's listener: reads each request whole (bounded), asks
@@ -33,7 +34,7 @@ public final class EngineProxyServer: Sendable {
     ///   - port: the port (0 picks a free one).
     ///   - upstream: the engine's API (its unix socket, or TCP).
     ///   - maximumConnections: connections served at once.
-    public static func start(policy: EngineProxyPolicy, host: String, port: Int, upstream: HTTPAPIAddress,
+    public static func start(policy: EngineProxyPolicy, host: String, port: Int, upstream: ServiceAddress,
                              maximumConnections: Int = 64, group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
                              logger: Logger) async throws -> EngineProxyServer {
         let open = NIOLockedValueBox(0)
@@ -79,14 +80,14 @@ final class EngineProxyConnection: ChannelInboundHandler, @unchecked Sendable {
     typealias OutboundOut = ByteBuffer
 
     private let policy: EngineProxyPolicy
-    private let upstream: HTTPAPIAddress
+    private let upstream: ServiceAddress
     private let logger: Logger
     private var head: HTTPRequestHead?
     private var body = ByteBuffer()
     private var decided = false
     private var upstreamChannel: (any Channel)?
 
-    init(policy: EngineProxyPolicy, upstream: HTTPAPIAddress, logger: Logger) {
+    init(policy: EngineProxyPolicy, upstream: ServiceAddress, logger: Logger) {
         self.policy = policy
         self.upstream = upstream
         self.logger = logger

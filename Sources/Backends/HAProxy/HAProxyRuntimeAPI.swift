@@ -2,21 +2,6 @@ import NIOCore
 import NIOPosix
 import WSScaleCore
 
-/// Where HAProxy's runtime API listens.
-public enum HAProxyRuntimeAddress: Sendable, Equatable, CustomStringConvertible {
-    /// A unix socket (`stats socket /path`).
-    case unixSocket(path: String)
-    /// A TCP listener (`stats socket ipv4@127.0.0.1:9999`).
-    case tcp(host: String, port: Int)
-
-    public var description: String {
-        switch self {
-        case .unixSocket(let path): return "unix:\(path)"
-        case .tcp(let host, let port): return "\(host):\(port)"
-        }
-    }
-}
-
 /// A client of HAProxy's runtime API (the "stats socket" CLI).
 ///
 /// Each command gets its own connection: HAProxy answers and closes (non-interactive mode),
@@ -24,7 +9,7 @@ public enum HAProxyRuntimeAddress: Sendable, Equatable, CustomStringConvertible 
 /// event loop; no thread blocks.
 public struct HAProxyRuntimeAPI: Sendable {
     /// Where the API listens.
-    public var address: HAProxyRuntimeAddress
+    public var address: ServiceAddress
     /// How long one command may take, connecting included.
     public var timeout: Duration
     private let eventLoopGroup: any EventLoopGroup
@@ -34,7 +19,7 @@ public struct HAProxyRuntimeAPI: Sendable {
     ///   - address: the API's socket.
     ///   - timeout: how long one command may take.
     ///   - eventLoopGroup: where the connections run.
-    public init(address: HAProxyRuntimeAddress, timeout: Duration = .seconds(2),
+    public init(address: ServiceAddress, timeout: Duration = .seconds(2),
                 eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton) {
         self.address = address
         self.timeout = timeout

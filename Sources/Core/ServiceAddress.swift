@@ -1,8 +1,10 @@
 import Foundation
 
-/// Where an HTTP API listens: a unix socket (`unix:///var/run/docker.sock`) or a TCP address
-/// (`tcp://127.0.0.1:2375`), written the way `DOCKER_HOST` and `CONTAINER_HOST` write it.
-public enum HTTPAPIAddress: Sendable, Hashable, CustomStringConvertible {
+/// Where a service's API listens: a unix socket (`unix:///var/run/docker.sock`) or a TCP address
+/// (`tcp://127.0.0.1:2375`), written the way `DOCKER_HOST` and `CONTAINER_HOST` write it. The
+/// engine APIs (`DOCKER_HOST`, `WSSCALE_ENGINE_SOCKET`), HAProxy's runtime API
+/// (`HAPROXY_RUNTIME_API`) and the dashboard's upstreams all take one.
+public enum ServiceAddress: Sendable, Hashable, CustomStringConvertible {
     /// A unix stream socket at this path.
     case unixSocket(path: String)
     /// A TCP address (plain HTTP).
@@ -12,7 +14,7 @@ public enum HTTPAPIAddress: Sendable, Hashable, CustomStringConvertible {
     /// - Parameters:
     ///   - text: the address.
     ///   - variable: the configuration variable it came from, named in the error.
-    /// - Throws: `HTTPAPIAddressError` naming `variable` when `text` is none of these.
+    /// - Throws: `ServiceAddressError` naming `variable` when `text` is none of these.
     public init(parsing text: String, variable: String = "DOCKER_HOST") throws {
         let trimmed = text.trimmingCharacters(in: .whitespaces)
         if trimmed.hasPrefix("/") {
@@ -22,7 +24,7 @@ public enum HTTPAPIAddress: Sendable, Hashable, CustomStringConvertible {
         if trimmed.hasPrefix("unix://") {
             let path = String(trimmed.dropFirst("unix://".count))
             guard path.hasPrefix("/") else {
-                throw HTTPAPIAddressError(variable: variable, value: text, reason: "a unix address needs an absolute path (unix:///path)")
+                throw ServiceAddressError(variable: variable, value: text, reason: "a unix address needs an absolute path (unix:///path)")
             }
             self = .unixSocket(path: path)
             return
@@ -32,26 +34,17 @@ public enum HTTPAPIAddress: Sendable, Hashable, CustomStringConvertible {
             if rest.hasSuffix("/") { rest = rest.dropLast() }
             guard let colon = rest.lastIndex(of: ":"),
                   let port = Int(rest[rest.index(after: colon)...]), (1...65535).contains(port) else {
-                throw HTTPAPIAddressError(variable: variable, value: text, reason: "a TCP address needs host:port (tcp://127.0.0.1:2375)")
+                throw ServiceAddressError(variable: variable, value: text, reason: "a TCP address needs host:port (tcp://127.0.0.1:2375)")
             }
             var host = String(rest[..<colon])
             if host.hasPrefix("["), host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
             guard !host.isEmpty else {
-                throw HTTPAPIAddressError(variable: variable, value: text, reason: "the host is empty")
+                throw ServiceAddressError(variable: variable, value: text, reason: "the host is empty")
             }
             self = .tcp(host: host, port: port)
             return
         }
-        throw HTTPAPIAddressError(variable: variable, value: text, reason: "expected unix:///path or tcp://host:port")
-    }
-
-    /// The URL prefix curl is given (`http://localhost` over a unix socket, where the host
-    /// only fills the `Host` header).
-    var urlPrefix: String {
-        switch self {
-        case .unixSocket: return "http://localhost"
-        case let .tcp(host, port): return host.contains(":") ? "http://[\(host)]:\(port)" : "http://\(host):\(port)"
-        }
+        throw ServiceAddressError(variable: variable, value: text, reason: "expected unix:///path or tcp://host:port")
     }
 
     public var description: String {
@@ -63,7 +56,7 @@ public enum HTTPAPIAddress: Sendable, Hashable, CustomStringConvertible {
 }
 
 /// An address that is neither `unix:///path` nor `tcp://host:port`.
-public struct HTTPAPIAddressError: Error, Sendable, Equatable, CustomStringConvertible {
+public struct ServiceAddressError: Error, Sendable, Equatable, CustomStringConvertible {
     /// The configuration variable the address came from.
     public var variable: String
     /// The rejected text.
