@@ -46,11 +46,11 @@ struct UpExclusionTests {
         var environment = UpStack.seedEnvironment
         environment.merge([
             "LB_HOST": "127.0.0.1", "LB_PORT": "\(taken.port)",
-            "LB_STATS_PORT": "\(try DockerTestEnvironment.freeLoopbackPort())",
-            "UP_REDIS_PORT": "\(try DockerTestEnvironment.freeLoopbackPort())",
-            "BALANCER_HOST": "127.0.0.1", "BALANCER_PORT": "\(try DockerTestEnvironment.freeLoopbackPort())",
-            "CLIENT_HOST": "127.0.0.1", "CLIENT_PORT": "\(try DockerTestEnvironment.freeLoopbackPort())",
-            "DASHBOARD_HOST": "127.0.0.1", "DASHBOARD_PORT": "\(try DockerTestEnvironment.freeLoopbackPort())",
+            "LB_STATS_PORT": "\(try TestSupport.freeLoopbackPort())",
+            "UP_REDIS_PORT": "\(try TestSupport.freeLoopbackPort())",
+            "BALANCER_HOST": "127.0.0.1", "BALANCER_PORT": "\(try TestSupport.freeLoopbackPort())",
+            "CLIENT_HOST": "127.0.0.1", "CLIENT_PORT": "\(try TestSupport.freeLoopbackPort())",
+            "DASHBOARD_HOST": "127.0.0.1", "DASHBOARD_PORT": "\(try TestSupport.freeLoopbackPort())",
             "WSSCALE_STATE_DIR": directory,
         ]) { $1 }
         let clock = ContinuousClock()

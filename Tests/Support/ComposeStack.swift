@@ -90,11 +90,11 @@ public final class ComposeStack: @unchecked Sendable {
         project = "wsscale-test-\(suffix)"
         pool = "wsscale-test-\(suffix)"
         network = "wsscale-test-\(suffix)"
-        trafficPort = try DockerTestEnvironment.freeLoopbackPort()
-        statsPort = try DockerTestEnvironment.freeLoopbackPort()
-        balancerPort = try DockerTestEnvironment.freeLoopbackPort()
-        clientPort = try DockerTestEnvironment.freeLoopbackPort()
-        dashboardPort = try DockerTestEnvironment.freeLoopbackPort()
+        trafficPort = try TestSupport.freeLoopbackPort()
+        statsPort = try TestSupport.freeLoopbackPort()
+        balancerPort = try TestSupport.freeLoopbackPort()
+        clientPort = try TestSupport.freeLoopbackPort()
+        dashboardPort = try TestSupport.freeLoopbackPort()
         stateDirectory = (compose.rootless ? PodmanTestEnvironment.rootlessHome + "/" : NSTemporaryDirectory()) + "\(project)-state"
         try FileManager.default.createDirectory(atPath: stateDirectory, withIntermediateDirectories: false,
                                                 attributes: [.posixPermissions: 0o700])

@@ -98,11 +98,11 @@ public final class ContainerBackendStack: @unchecked Sendable {
     private init(engine: StackEngine, settings: [String: String]) throws {
         self.engine = engine
         name = "wsscale-exp-\(String(UInt32.random(in: 0...UInt32.max), radix: 36))"
-        trafficPort = try DockerTestEnvironment.freeLoopbackPort()
-        statsPort = try DockerTestEnvironment.freeLoopbackPort()
-        redisPort = try DockerTestEnvironment.freeLoopbackPort()
-        balancerPort = try DockerTestEnvironment.freeLoopbackPort()
-        clientPort = try DockerTestEnvironment.freeLoopbackPort()
+        trafficPort = try TestSupport.freeLoopbackPort()
+        statsPort = try TestSupport.freeLoopbackPort()
+        redisPort = try TestSupport.freeLoopbackPort()
+        balancerPort = try TestSupport.freeLoopbackPort()
+        clientPort = try TestSupport.freeLoopbackPort()
         directory = "/tmp/\(name)"
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         var environment = ProcessInfo.processInfo.environment.merging(Self.seedEnvironment) { _, new in new }
