@@ -8,7 +8,7 @@ import WSScaleListeners
 /// The balancer's HTTP API (port 8488 by default).
 ///
 /// - `GET /api/topology`: the pool as JSON (`PoolStatus`: servers with id, state, endpoint,
-///   sessions, utilization, the load balancer's view; overall utilization; recent decisions
+///   sessions, utilization, the proxy's view; overall utilization; recent decisions
 ///   with their reasons).
 /// - `GET /metrics`: Prometheus text format.
 /// - `GET /health`: 200 while the control loop reads the pool; 503 with the reason once it

@@ -8,7 +8,9 @@ import WSScaleCore
 /// Gauges: `wsscale_pool_instances{state}`, `wsscale_pool_sessions`, `wsscale_pool_queued`,
 /// `wsscale_server_connection_limit`,
 /// `wsscale_pool_utilization_percent`, `wsscale_instance_sessions{instance}`,
-/// `wsscale_instance_balancer_connections{instance}`, `wsscale_instance_disagreement{instance}`.
+/// `wsscale_instance_proxy_connections{instance}`, `wsscale_instance_disagreement{instance}`;
+/// `wsscale_instance_balancer_connections{instance}` is the deprecated name of the proxy's count
+/// (from when "balancer" also meant HAProxy), still exported with the same value.
 /// Counters: `wsscale_decisions_total{kind}`, `wsscale_decision_errors_total`, and under
 /// `wsscale up` `wsscale_stack_restarts_total{process}` (restarts of redis-server, HAProxy).
 public final class BalancerMetrics: Sendable {
@@ -23,6 +25,7 @@ public final class BalancerMetrics: Sendable {
     private struct InstanceGauges {
         var sessions: Gauge
         var connections: Gauge
+        var deprecatedConnections: Gauge
         var disagreement: Gauge
     }
 
@@ -66,17 +69,21 @@ public final class BalancerMetrics: Sendable {
                 seen.insert(instance.id)
                 let gauges = state.perInstance[instance.id] ?? InstanceGauges(
                     sessions: registry.makeGauge(descriptor: Self.instanceSessions, labels: [("instance", instance.id)]),
-                    connections: registry.makeGauge(descriptor: Self.instanceBalancerConnections, labels: [("instance", instance.id)]),
+                    connections: registry.makeGauge(descriptor: Self.instanceProxyConnections, labels: [("instance", instance.id)]),
+                    deprecatedConnections: registry.makeGauge(descriptor: Self.deprecatedInstanceBalancerConnections,
+                                                              labels: [("instance", instance.id)]),
                     disagreement: registry.makeGauge(descriptor: Self.instanceDisagreement, labels: [("instance", instance.id)])
                 )
                 state.perInstance[instance.id] = gauges
                 gauges.sessions.set(to: Double(instance.sessions))
-                gauges.connections.set(to: Double(instance.balancerConnections ?? 0))
-                gauges.disagreement.set(to: instance.balancerDisagrees ? 1 : 0)
+                gauges.connections.set(to: Double(instance.proxyConnections ?? 0))
+                gauges.deprecatedConnections.set(to: Double(instance.proxyConnections ?? 0))
+                gauges.disagreement.set(to: instance.proxyDisagrees ? 1 : 0)
             }
             for (id, gauges) in state.perInstance where !seen.contains(id) {
                 registry.unregisterGauge(gauges.sessions)
                 registry.unregisterGauge(gauges.connections)
+                registry.unregisterGauge(gauges.deprecatedConnections)
                 registry.unregisterGauge(gauges.disagreement)
                 state.perInstance[id] = nil
             }
@@ -99,14 +106,16 @@ public final class BalancerMetrics: Sendable {
     private static var stalled: MetricNameDescriptor { metric("wsscale_balancer_stalled", "1 while the control loop has not read the pool for BALANCER_STALL_SECONDS") }
     private static var poolInstances: MetricNameDescriptor { metric("wsscale_pool_instances", "Instances in the pool, by state (starting, active, draining)") }
     private static var poolSessions: MetricNameDescriptor { metric("wsscale_pool_sessions", "Sessions on all instances, draining ones included") }
-    private static var poolQueued: MetricNameDescriptor { metric("wsscale_pool_queued", "Connections waiting in the load balancer's queue for a server with room") }
+    private static var poolQueued: MetricNameDescriptor { metric("wsscale_pool_queued", "Connections waiting in the proxy's queue for a server with room") }
     private static var serverConnectionLimit: MetricNameDescriptor { metric("wsscale_server_connection_limit",
-        "The most connections the load balancer holds to one server (its maxconn)") }
+        "The most connections the proxy holds to one server (its maxconn)") }
     private static var poolUtilization: MetricNameDescriptor { metric("wsscale_pool_utilization", unit: "percent",
         "Overall utilization: sessions / ((active + starting) x CONNECTION_LIMIT_PER_HOST) x 100") }
     private static var instanceSessions: MetricNameDescriptor { metric("wsscale_instance_sessions", "Sessions on the instance, as the registry counts them") }
-    private static var instanceBalancerConnections: MetricNameDescriptor { metric("wsscale_instance_balancer_connections",
+    private static var instanceProxyConnections: MetricNameDescriptor { metric("wsscale_instance_proxy_connections",
         "Connections HAProxy counts to the instance") }
+    private static var deprecatedInstanceBalancerConnections: MetricNameDescriptor { metric("wsscale_instance_balancer_connections",
+        "Deprecated name of wsscale_instance_proxy_connections") }
     private static var instanceDisagreement: MetricNameDescriptor { metric("wsscale_instance_disagreement",
         "1 when HAProxy and the registry disagree on the instance's load") }
     private static var decisions: MetricNameDescriptor { metric("wsscale_decisions", unit: "total", "Decisions carried out, by kind") }

@@ -21,7 +21,7 @@ public struct BalancerRuntime: Sendable {
     /// The session registry.
     public let registry: RedisSessionRegistry
     /// HAProxy, through its runtime API.
-    public let loadBalancer: HAProxyLoadBalancer
+    public let trafficProxy: HAProxyTrafficProxy
     /// The control loop.
     public let autoscaler: Autoscaler
     /// The HTTP API.
@@ -47,10 +47,10 @@ public struct BalancerRuntime: Sendable {
         self.driver = driver
         registry = RedisSessionRegistry(url: settings.redisURL, keyPrefix: settings.keyPrefix,
                                         eventLoopGroup: group, logger: logger)
-        loadBalancer = HAProxyLoadBalancer(api: HAProxyRuntimeAPI(address: settings.haproxyRuntime),
+        trafficProxy = HAProxyTrafficProxy(api: HAProxyRuntimeAPI(address: settings.haproxyRuntime),
                                            backend: settings.haproxyBackend, logger: logger)
         autoscaler = Autoscaler(
-            configuration: scaling, driver: driver, loadBalancer: loadBalancer, registry: registry,
+            configuration: scaling, driver: driver, trafficProxy: trafficProxy, registry: registry,
             planner: ScalingPolicy(configuration: scaling),
             environment: settings.serverEnvironment(scaling: scaling),
             tunables: .init(launchTimeout: settings.launchTimeout, stopGrace: settings.stopGrace, stallLimit: settings.stallLimit),

@@ -8,7 +8,7 @@ import WSScaleCore
 /// |---|---|---|
 /// | `CLIENT_HOST` | `127.0.0.1` | address the HTTP API listens on |
 /// | `CLIENT_PORT` | `8089` | port of the HTTP API (0 picks a free one) |
-/// | `CLIENT_TARGET_URL` | `ws://127.0.0.1:8000` | the load balancer users connect through |
+/// | `CLIENT_TARGET_URL` | `ws://127.0.0.1:8000` | the proxy users connect through |
 /// | `CLIENT_BACKOFF_BASE_MS` | `100` | ceiling of the first retry's delay |
 /// | `CLIENT_BACKOFF_CAP_MS` | `5000` | largest ceiling of any retry's delay |
 /// | `CLIENT_BACKOFF_MAX_ATTEMPTS` | `0` | retries per series before giving up; 0 = never give up |
@@ -23,7 +23,7 @@ public struct ClientConfiguration: Sendable, Equatable, EnvironmentSettings {
     public var listenHost: String
     /// Port of the HTTP API; 0 lets the system pick a free one.
     public var port: Int
-    /// The load balancer users connect through.
+    /// The proxy users connect through.
     public var target: WebSocketTarget
     /// How users retry after losing their connection.
     public var backoff: BackoffPolicy

@@ -7,8 +7,8 @@ import NIOCore
 import NIOPosix
 import ServiceLifecycle
 
-/// The client simulator (`wsscale client`): simulated users that connect through the load
-/// balancer and reconnect with backoff, driven by an HTTP API (``ClientHTTPAPI``) or in
+/// The client simulator (`wsscale client`): simulated users that connect through the
+/// proxy and reconnect with backoff, driven by an HTTP API (``ClientHTTPAPI``) or in
 /// process through ``connect(users:)``, ``disconnect(users:)`` and ``status()``.
 ///
 /// A `Service`: `run()` serves the HTTP API until graceful shutdown (or cancellation), then

@@ -27,7 +27,7 @@ public struct WebSocketConnector: Sendable {
 
     /// Creates a connector.
     /// - Parameters:
-    ///   - target: the load balancer (or server) users connect to.
+    ///   - target: the proxy (or server) users connect to.
     ///   - timeout: time allowed for the TCP connect plus the upgrade.
     ///   - group: the event loops connections run on.
     ///   - logger: where connection problems are logged (at debug level).

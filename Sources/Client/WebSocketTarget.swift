@@ -1,6 +1,6 @@
 import Foundation
 
-/// Where simulated users connect: the load balancer's `ws://HOST:PORT`; each user's URL is
+/// Where simulated users connect: the proxy's `ws://HOST:PORT`; each user's URL is
 /// `ws://HOST:PORT/api/v1/websocket/{userId}`.
 public struct WebSocketTarget: Sendable, Equatable, CustomStringConvertible {
     /// The host name or address to connect to.

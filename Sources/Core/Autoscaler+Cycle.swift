@@ -12,10 +12,10 @@ extension Autoscaler {
         let observation: PoolObservation
         do {
             async let instances = driver.instances()
-            async let reading = loadBalancer.read()
+            async let reading = trafficProxy.read()
             async let hosts = registry.topology()
-            let balancer = try await reading
-            observation = PoolObservation(driver: try await instances, balancer: balancer.servers, queued: balancer.queued,
+            let proxy = try await reading
+            observation = PoolObservation(driver: try await instances, proxy: proxy.servers, queued: proxy.queued,
                                           registry: try await hosts, startedAt: startedAt)
         } catch {
             lastError = "reading the pool failed: \(error)"
@@ -38,14 +38,14 @@ extension Autoscaler {
                                             connectionLimit: configuration.connectionLimitPerHost)
         lastInstances = reconciliation.instances
         lastQueued = reconciliation.snapshot.queued
-        lastBalancerConnections = reconciliation.snapshot.balancerConnections
+        lastProxyConnections = reconciliation.snapshot.proxyConnections
         let actions = configuration.dryRun ? settlePretendLaunches(reconciliation.actions) : reconciliation.actions
         jobs += await correct(actions)
 
         let plan = planner.plan(for: reconciliation.snapshot, now: now)
         await limitConnections(ServerConnectionLimit.perServer(reconciliation.snapshot, launching: plan.launch,
                                                                previous: serverConnectionLimit, configuration: configuration),
-                               servers: observation.balancer)
+                               servers: observation.proxy)
         guard !plan.isEmpty else {
             logger.trace("nothing to do", metadata: ["instances": "\(reconciliation.snapshot.instances.count)"])
             return jobs
@@ -54,17 +54,17 @@ extension Autoscaler {
         return jobs
     }
 
-    /// Adds a server to the load balancer (in maintenance) with the current connection limit.
-    func addToBalancer(_ id: InstanceID, at endpoint: Endpoint) async throws {
-        try await loadBalancer.add(id, at: endpoint)
+    /// Adds a server to the proxy (in maintenance) with the current connection limit.
+    func addToProxy(_ id: InstanceID, at endpoint: Endpoint) async throws {
+        try await trafficProxy.add(id, at: endpoint)
         if let limit = serverConnectionLimit {
-            try await loadBalancer.setConnectionLimit(id, limit)
+            try await trafficProxy.setConnectionLimit(id, limit)
         }
     }
 
-    /// Gives every server of the load balancer the per-server connection limit (nothing in
+    /// Gives every server of the proxy the per-server connection limit (nothing in
     /// dry-run). A failure is logged and tried again at the next wake.
-    private func limitConnections(_ limit: Int, servers: [BalancerServer]) async {
+    private func limitConnections(_ limit: Int, servers: [ProxyServer]) async {
         if limit != serverConnectionLimit {
             logger.info("per-server connection limit \(limit)", metadata: ["was": "\(serverConnectionLimit.map(String.init) ?? "none")"])
         }
@@ -75,7 +75,7 @@ extension Autoscaler {
         guard !configuration.dryRun else { return }
         for server in servers where server.connectionLimit != limit {
             do {
-                try await loadBalancer.setConnectionLimit(server.id, limit)
+                try await trafficProxy.setConnectionLimit(server.id, limit)
             } catch {
                 logger.warning("setting \(server.id)'s connection limit failed; trying again at the next wake",
                                metadata: ["error": "\(error)"])
@@ -102,18 +102,18 @@ extension Autoscaler {
             logger.notice("reconcile: \(action)")
             do {
                 switch action {
-                case let .addToBalancer(id, endpoint, state):
-                    try await addToBalancer(id, at: endpoint)
-                    try await loadBalancer.setState(id, state)
+                case let .addToProxy(id, endpoint, state):
+                    try await addToProxy(id, at: endpoint)
+                    try await trafficProxy.setState(id, state)
                     try await registry.setDraining(host: id, state == .drain)
-                case let .setBalancerState(id, state):
-                    try await loadBalancer.setState(id, state)
-                case let .removeFromBalancer(id):
-                    try await loadBalancer.remove(id)
+                case let .setProxyState(id, state):
+                    try await trafficProxy.setState(id, state)
+                case let .removeFromProxy(id):
+                    try await trafficProxy.remove(id)
                 case let .retire(id, _):
                     pool.retire(id)
                     jobs.append(stopJob(id))
-                    try await loadBalancer.remove(id)
+                    try await trafficProxy.remove(id)
                 case let .stop(id):
                     jobs.append(stopJob(id))
                 case let .tellDrainState(id, draining):
@@ -159,7 +159,7 @@ extension Autoscaler {
         var outcome = StepOutcomes()
         for id in plan.activate {
             if await attempt("activate \(id)", into: &outcome, {
-                try await loadBalancer.setState(id, .ready)
+                try await trafficProxy.setState(id, .ready)
                 return try await registry.setDraining(host: id, false)
             }) {
                 pool.setState(id, .active, now: clock.now())
@@ -173,7 +173,7 @@ extension Autoscaler {
         }
         for id in plan.drain {
             if await attempt("drain \(id)", into: &outcome, {
-                try await loadBalancer.setState(id, .drain)
+                try await trafficProxy.setState(id, .drain)
                 return try await registry.setDraining(host: id, true)
             }) {
                 pool.setState(id, .draining, now: clock.now())
@@ -186,7 +186,7 @@ extension Autoscaler {
         }
         for id in plan.remove {
             if await attempt("remove \(id)", into: &outcome, {
-                try await loadBalancer.remove(id)
+                try await trafficProxy.remove(id)
                 return nil
             }) {
                 pool.retire(id)

@@ -6,7 +6,7 @@ struct LaunchAbandoned: Error, CustomStringConvertible {
 }
 
 extension Autoscaler {
-    /// Launches one instance, waits until it is healthy, adds it to the load balancer and puts
+    /// Launches one instance, waits until it is healthy, adds it to the proxy and puts
     /// it in rotation, within `launchTimeout`. Runs beside the loop. On failure the instance is
     /// stopped and the error is recorded on the decision that launched it.
     func launch(_ id: InstanceID, decision: Int) async {
@@ -21,8 +21,8 @@ extension Autoscaler {
                 try await driver.waitUntilRunning(id, timeout: remaining)
             }
             guard pool.tracked[id]?.launching == true else { throw LaunchAbandoned() }
-            try await addToBalancer(id, at: endpoint)
-            try await loadBalancer.setState(id, .ready)
+            try await addToProxy(id, at: endpoint)
+            try await trafficProxy.setState(id, .ready)
             do {
                 try await registry.setDraining(host: id, false)
             } catch {
@@ -42,9 +42,9 @@ extension Autoscaler {
             lastError = "launch \(id): \(error)"
             pool.retire(id)
             do {
-                try await loadBalancer.remove(id)
+                try await trafficProxy.remove(id)
             } catch {
-                logger.warning("removing \(id) from the load balancer failed", metadata: ["error": "\(error)"])
+                logger.warning("removing \(id) from the proxy failed", metadata: ["error": "\(error)"])
             }
             await stop(id)
         }
@@ -70,7 +70,7 @@ extension Autoscaler {
         pool.stopFinished(id)
     }
 
-    /// Takes an instance that exited on its own out of the pool: out of the load balancer and
+    /// Takes an instance that exited on its own out of the pool: out of the proxy and
     /// forgotten, so the planner can launch a replacement.
     func handleExit(_ exit: InstanceExit) async -> [BackgroundJob] {
         let id = exit.id
@@ -80,19 +80,19 @@ extension Autoscaler {
         logger.error("\(reason); taking it out of the pool\(configuration.dryRun ? " (dry run: would)" : "")")
         guard !configuration.dryRun else {
             record(Decision(sequence: 0, timestamp: wallClockMilliseconds, kind: .crash, reasons: [reason],
-                            dryRun: true, actions: ["would remove \(id) from the load balancer"]))
+                            dryRun: true, actions: ["would remove \(id) from the proxy"]))
             return []
         }
         pool.retire(id)
         var errors: [String] = []
         do {
-            try await loadBalancer.remove(id)
+            try await trafficProxy.remove(id)
         } catch {
-            logger.error("removing \(id) from the load balancer failed", metadata: ["error": "\(error)"])
-            errors.append("remove \(id) from the load balancer: \(error)")
+            logger.error("removing \(id) from the proxy failed", metadata: ["error": "\(error)"])
+            errors.append("remove \(id) from the proxy: \(error)")
         }
         record(Decision(sequence: 0, timestamp: wallClockMilliseconds, kind: .crash, reasons: [reason],
-                        dryRun: false, actions: ["remove \(id) from the load balancer", "clean up \(id)"],
+                        dryRun: false, actions: ["remove \(id) from the proxy", "clean up \(id)"],
                         errors: errors))
         return [stopJob(id)]
     }

@@ -1,14 +1,14 @@
 import Logging
 import ServiceLifecycle
 
-/// The control loop: watches the pool (driver, load balancer, session registry), asks a
+/// The control loop: watches the pool (driver, proxy, session registry), asks a
 /// planner what to do and carries the plan out.
 ///
 /// It wakes on registry events (debounced and coalesced), on instance exits reported by the
-/// driver and on a periodic safety tick. Each wake reads the three sides, puts the load
-/// balancer back in line with what runs (reconciliation), builds a `TopologySnapshot`, asks
+/// driver and on a periodic safety tick. Each wake reads the three sides, puts the
+/// proxy back in line with what runs (reconciliation), builds a `TopologySnapshot`, asks
 /// the planner for a plan and carries it out in order: activate, launch (in the background,
-/// added to the load balancer once healthy), drain, shed, remove. One wake at a time: two
+/// added to the proxy once healthy), drain, shed, remove. One wake at a time: two
 /// plans never run at once, and launches under way count as `starting` instances.
 /// Errors are logged and the next wake tries again; the loop itself never fails.
 /// In dry-run (`ScalingConfiguration.dryRun`) it logs and records its decisions and
@@ -20,7 +20,7 @@ public actor Autoscaler: Service {
         /// The longest time between two wakes, whatever happens.
         public var safetyTick: Duration
         /// The longest time between two wakes while every server in rotation is at its
-        /// connection limit: a user who arrives then waits in the load balancer's queue, which
+        /// connection limit: a user who arrives then waits in the proxy's queue, which
         /// raises no event, so the loop looks for it this often.
         public var fullPoolTick: Duration
         /// How long registry events are gathered before the loop acts on them.
@@ -72,7 +72,7 @@ public actor Autoscaler: Service {
 
     let configuration: ScalingConfiguration
     let driver: any InstanceDriver
-    let loadBalancer: any LoadBalancer
+    let trafficProxy: any TrafficProxy
     let registry: any SessionRegistry
     let environment: [String: String]
     let makeID: @Sendable () -> InstanceID
@@ -92,12 +92,12 @@ public actor Autoscaler: Service {
     var lastError: String?
     var lastDryRunCorrections: [ReconcileAction] = []
     /// The per-server connection limit last decided (`ServerConnectionLimit`); servers added
-    /// to the load balancer get it before they go into rotation.
+    /// to the proxy get it before they go into rotation.
     var serverConnectionLimit: Int?
-    /// The load balancer's queue and its connections to the pool at the last wake.
+    /// The proxy's queue and its connections to the pool at the last wake.
     var lastQueued = 0
-    var lastBalancerConnections = 0
-    /// Whether, at the last wake, users waited in the load balancer's queue or every server
+    var lastProxyConnections = 0
+    /// Whether, at the last wake, users waited in the proxy's queue or every server
     /// in rotation was at its connection limit (the next arrival would wait unseen).
     var poolIsFull = false
     /// Dry-run: the launches it would have under way (never started).
@@ -112,7 +112,7 @@ public actor Autoscaler: Service {
     /// - Parameters:
     ///   - configuration: the scaling knobs; `dryRun` makes the loop log without acting.
     ///   - driver: the backend that launches and stops servers.
-    ///   - loadBalancer: the load balancer in front of the servers.
+    ///   - trafficProxy: the proxy in front of the servers.
     ///   - registry: the session registry the servers write to.
     ///   - planner: the decision rules (`ScalingPolicy` in wsscale).
     ///   - environment: environment given to every launched server (Redis address, knobs).
@@ -124,7 +124,7 @@ public actor Autoscaler: Service {
     public init<C: Clock>(
         configuration: ScalingConfiguration,
         driver: any InstanceDriver,
-        loadBalancer: any LoadBalancer,
+        trafficProxy: any TrafficProxy,
         registry: any SessionRegistry,
         planner: any ScalePlanner,
         environment: [String: String] = [:],
@@ -136,7 +136,7 @@ public actor Autoscaler: Service {
     ) where C.Duration == Duration {
         self.configuration = configuration
         self.driver = driver
-        self.loadBalancer = loadBalancer
+        self.trafficProxy = trafficProxy
         self.registry = registry
         self.planner = planner
         self.environment = environment
@@ -190,7 +190,7 @@ public actor Autoscaler: Service {
             connectionLimitPerHost: configuration.connectionLimitPerHost,
             instances: lastInstances, totalSessions: total,
             utilizationPercent: PoolStatus.utilizationPercent(
-                sessions: max(total, lastBalancerConnections).saturatingAdding(lastQueued), hosts: serving,
+                sessions: max(total, lastProxyConnections).saturatingAdding(lastQueued), hosts: serving,
                 limit: configuration.connectionLimitPerHost),
             queued: lastQueued, serverConnectionLimit: serverConnectionLimit,
             decisions: decisionLog.decisions, observedAt: observedAt, lastError: lastError,

@@ -2,7 +2,7 @@
 public enum DecisionKind: String, Sendable, Codable, Equatable {
     /// The planner asked for a change of the pool.
     case plan
-    /// The loop put the load balancer back in line with the instances that run.
+    /// The loop put the proxy back in line with the instances that run.
     case reconcile
     /// An instance exited on its own and was taken out of the pool.
     case crash

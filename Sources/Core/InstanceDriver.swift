@@ -34,7 +34,7 @@ public struct DriverInstance: Sendable, Equatable {
     public var id: InstanceID
     /// Its backend-side status.
     public var status: DriverInstanceStatus
-    /// Where the load balancer reaches it, once known.
+    /// Where the proxy reaches it, once known.
     public var endpoint: Endpoint?
 
     /// Creates a description of one instance.
@@ -81,8 +81,8 @@ public struct DriverError: Error, Sendable, Equatable, CustomStringConvertible {
 }
 
 /// The plugin seam: how the scaler starts and stops `wsscale server` instances on one
-/// kind of runtime. Rotation (active / draining) is not the driver's business: the load
-/// balancer and the session registry hold it, the same way for every backend.
+/// kind of runtime. Rotation (active / draining) is not the driver's business: the
+/// proxy and the session registry hold it, the same way for every backend.
 ///
 /// Contract (checked by the driver conformance suite for every backend the machine runs):
 /// - A driver manages one **pool**: it only lists, stops and reports instances it (or an
@@ -124,7 +124,7 @@ public protocol InstanceDriver: Sendable {
     /// - Parameters:
     ///   - id: the instance.
     ///   - timeout: how long to wait before throwing `DriverError`.
-    /// - Returns: where the load balancer reaches it.
+    /// - Returns: where the proxy reaches it.
     func waitUntilRunning(_ id: InstanceID, timeout: Duration) async throws -> Endpoint
 
     /// Stops an instance gracefully, then forcibly, and removes it.

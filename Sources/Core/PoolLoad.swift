@@ -20,14 +20,14 @@ struct PoolLoad {
     let draining: [InstanceSnapshot]
     /// `S`: sessions on every instance, draining ones included.
     let sessions: Int
-    /// `Q`: connections waiting in the load balancer's queue for a server with room.
+    /// `Q`: connections waiting in the proxy's queue for a server with room.
     let queued: Int
-    /// Connections the load balancer holds to the pool's servers.
-    let balancerConnections: Int
+    /// Connections the proxy holds to the pool's servers.
+    let proxyConnections: Int
     /// `S + Q`: what the pool is asked to hold, the load the growth and scale-in rules weigh.
-    /// `S` is the larger of the registry's count and the load balancer's, which learns of a
+    /// `S` is the larger of the registry's count and the proxy's, which learns of a
     /// new connection first.
-    var demand: Int { Swift.max(sessions, balancerConnections).saturatingAdding(queued) }
+    var demand: Int { Swift.max(sessions, proxyConnections).saturatingAdding(queued) }
     /// Sessions on active instances only.
     let activeSessions: Int
     /// True when an active or draining instance's count is not known yet
@@ -48,7 +48,7 @@ struct PoolLoad {
         draining = instances.filter { $0.state == .draining }
         sessions = instances.map(\.sessions).saturatingSum()
         queued = Swift.min(Swift.max(0, snapshot.queued), Self.maxCount)
-        balancerConnections = Swift.min(Swift.max(0, snapshot.balancerConnections), Self.maxCount)
+        proxyConnections = Swift.min(Swift.max(0, snapshot.proxyConnections), Self.maxCount)
         activeSessions = active.map(\.sessions).saturatingSum()
         hasUnknownCounts = instances.contains { $0.sessionsUnknown && $0.state != .starting }
     }
@@ -56,12 +56,12 @@ struct PoolLoad {
     /// Every instance of the pool, whatever its state.
     var total: Int { active.count + starting.count + draining.count }
 
-    /// Whether the registry's counts can be decided on: nobody waits in the load balancer's
-    /// queue, and the load balancer does not hold notably more connections than the registry
+    /// Whether the registry's counts can be decided on: nobody waits in the proxy's
+    /// queue, and the proxy does not hold notably more connections than the registry
     /// counts sessions (it learns of a connection first; the servers write theirs every
     /// 100 ms). "Notably": more than 2 % of the sessions, and more than 2.
     var countsHaveSettled: Bool {
-        queued == 0 && balancerConnections <= sessions.saturatingAdding(Swift.max(2, sessions / 50))
+        queued == 0 && proxyConnections <= sessions.saturatingAdding(Swift.max(2, sessions / 50))
     }
 
     /// Servers that carry load now or soon: active and starting.
@@ -101,8 +101,8 @@ struct PoolLoad {
 
     /// "utilization 85.0% (17 sessions on 2 servers of 10)".
     var utilizationText: String {
-        let waiting = queued > 0 ? " + \(queued) waiting in the load balancer's queue" : ""
-        return "utilization \(utilization.percentText) (\(Swift.max(sessions, balancerConnections)) sessions\(waiting) on \(capacityServers) servers of \(limit))"
+        let waiting = queued > 0 ? " + \(queued) waiting in the proxy's queue" : ""
+        return "utilization \(utilization.percentText) (\(Swift.max(sessions, proxyConnections)) sessions\(waiting) on \(capacityServers) servers of \(limit))"
     }
 }
 

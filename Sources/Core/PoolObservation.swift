@@ -2,9 +2,9 @@
 struct PoolObservation: Sendable {
     /// What the driver runs.
     var driver: [DriverInstance]
-    /// What the load balancer holds.
-    var balancer: [BalancerServer]
-    /// Connections waiting in the load balancer's queue.
+    /// What the proxy holds.
+    var proxy: [ProxyServer]
+    /// Connections waiting in the proxy's queue.
     var queued: Int = 0
     /// What the session registry counts.
     var registry: [HostSessions]
@@ -13,15 +13,15 @@ struct PoolObservation: Sendable {
     var startedAt: Duration
 }
 
-/// A correction that puts the load balancer and the driver back in line with each other.
+/// A correction that puts the proxy and the driver back in line with each other.
 enum ReconcileAction: Sendable, Equatable, CustomStringConvertible {
-    /// The driver runs the instance but the balancer lacks it: add it back in this state.
-    case addToBalancer(InstanceID, Endpoint, BalancerServerState)
-    /// The balancer holds the instance in maintenance: put it in this state.
-    case setBalancerState(InstanceID, BalancerServerState)
-    /// The balancer holds a server the driver no longer runs.
-    case removeFromBalancer(InstanceID)
-    /// The instance exited or never became ready: take it out of the balancer and stop it.
+    /// The driver runs the instance but the proxy lacks it: add it back in this state.
+    case addToProxy(InstanceID, Endpoint, ProxyServerState)
+    /// The proxy holds the instance in maintenance: put it in this state.
+    case setProxyState(InstanceID, ProxyServerState)
+    /// The proxy holds a server the driver no longer runs.
+    case removeFromProxy(InstanceID)
+    /// The instance exited or never became ready: take it out of the proxy and stop it.
     case retire(InstanceID, reason: String)
     /// A retired instance the driver still lists: stop it (again).
     case stop(InstanceID)
@@ -30,14 +30,14 @@ enum ReconcileAction: Sendable, Equatable, CustomStringConvertible {
 
     var description: String {
         switch self {
-        case let .addToBalancer(id, endpoint, state):
-            "\(id) runs but is missing from the load balancer: add it at \(endpoint) as \(state.rawValue)"
-        case let .setBalancerState(id, state):
-            "\(id) is in maintenance in the load balancer: set it \(state.rawValue)"
-        case let .removeFromBalancer(id):
-            "\(id) is in the load balancer but no longer runs: remove it"
+        case let .addToProxy(id, endpoint, state):
+            "\(id) runs but is missing from the proxy: add it at \(endpoint) as \(state.rawValue)"
+        case let .setProxyState(id, state):
+            "\(id) is in maintenance in the proxy: set it \(state.rawValue)"
+        case let .removeFromProxy(id):
+            "\(id) is in the proxy but no longer runs: remove it"
         case let .retire(id, reason):
-            "\(id) \(reason): remove it from the load balancer and stop it"
+            "\(id) \(reason): remove it from the proxy and stop it"
         case let .tellDrainState(id, draining):
             "\(id) says it is \(draining ? "active" : "draining") but the pool has it \(draining ? "draining" : "active"): tell it again"
         case let .stop(id):

@@ -1,11 +1,11 @@
 extension PoolState {
-    /// Compares what the driver, the load balancer and the registry report with what the loop
+    /// Compares what the driver, the proxy and the registry report with what the loop
     /// remembers; updates the bookkeeping (adopts unknown instances, forgets vanished ones,
     /// follows state changes made by others) and says what to correct.
     ///
-    /// Rules: an instance's state is `active` when the balancer has it `ready`, `draining` when
-    /// the balancer has it `drain` or the registry says it drains, `starting` while its launch is
-    /// under way or the driver has not reported it running. A running instance the balancer
+    /// Rules: an instance's state is `active` when the proxy has it `ready`, `draining` when
+    /// the proxy has it `drain` or the registry says it drains, `starting` while its launch is
+    /// under way or the driver has not reported it running. A running instance the proxy
     /// lacks is added back in the state the loop remembers (for an unknown one: what the
     /// registry's draining flag says). Entries the loop changed after `startedAt` keep the
     /// loop's view, since the reports may predate the change.
@@ -21,7 +21,7 @@ extension PoolState {
                             launchTimeout: Duration, registryGrace: Duration = .seconds(10),
                             connectionLimit: Int) -> Reconciliation {
         let listed = Self.index(observation.driver, by: \.id)
-        let balancer = Self.index(observation.balancer, by: \.id)
+        let proxy = Self.index(observation.proxy, by: \.id)
         let registry = Self.index(observation.registry, by: \.host)
         var actions: [ReconcileAction] = []
         var visible: [TrackedInstance] = []
@@ -54,19 +54,19 @@ extension PoolState {
                 ? (registryDraining ? .draining : .active) : entry.state
             if entry.changed(since: observation.startedAt) {
                 // The reports may predate the loop's own change: keep the loop's view.
-            } else if let server = balancer[id] {
+            } else if let server = proxy[id] {
                 entry.endpoint = server.endpoint
                 switch server.state {
                 case .ready: entry.enter(registryDraining ? .draining : .active, at: now)
                 case .drain: entry.enter(.draining, at: now)
                 case .maintenance:
                     entry.enter(remembered, at: now)
-                    actions.append(.setBalancerState(id, remembered.balancerState))
+                    actions.append(.setProxyState(id, remembered.proxyState))
                 }
             } else if instance.status == .running, let endpoint = instance.endpoint ?? entry.endpoint {
                 entry.endpoint = endpoint
                 entry.enter(remembered, at: now)
-                actions.append(.addToBalancer(id, endpoint, remembered.balancerState))
+                actions.append(.addToProxy(id, endpoint, remembered.proxyState))
             } else {
                 entry.enter(.starting, at: now)
                 if now - entry.stateSince > launchTimeout {
@@ -99,20 +99,20 @@ extension PoolState {
                     visible.append(entry)
                 }
             } else {
-                tracked[id] = nil  // gone: the balancer entry, if any, is removed below
+                tracked[id] = nil  // gone: the proxy entry, if any, is removed below
             }
         }
-        for server in observation.balancer.sorted(by: { $0.id < $1.id })
+        for server in observation.proxy.sorted(by: { $0.id < $1.id })
         where tracked[server.id] == nil && listed[server.id].map({ _ in retired.contains(server.id) }) ?? true {
-            actions.append(.removeFromBalancer(server.id))
+            actions.append(.removeFromProxy(server.id))
         }
         retired = retired.filter { listed[$0] != nil || stopping.contains($0) }
 
         visible.sort { $0.id < $1.id }
         var snapshot = Self.snapshot(of: visible, registry: registry, now: now, registryGrace: registryGrace)
         snapshot.queued = observation.queued
-        snapshot.balancerConnections = observation.balancer.map(\.currentConnections).saturatingSum()
-        let instances = Self.statuses(of: visible, listed: listed, balancer: balancer, registry: registry,
+        snapshot.proxyConnections = observation.proxy.map(\.currentConnections).saturatingSum()
+        let instances = Self.statuses(of: visible, listed: listed, proxy: proxy, registry: registry,
                                       now: now, connectionLimit: connectionLimit)
         return Reconciliation(actions: actions, snapshot: snapshot, instances: instances)
     }
@@ -129,19 +129,19 @@ extension PoolState {
         })
     }
 
-    /// What the API shows of each visible instance: the loop's view beside the balancer's.
+    /// What the API shows of each visible instance: the loop's view beside the proxy's.
     private static func statuses(of visible: [TrackedInstance], listed: [InstanceID: DriverInstance],
-                                 balancer: [InstanceID: BalancerServer], registry: [InstanceID: HostSessions],
+                                 proxy: [InstanceID: ProxyServer], registry: [InstanceID: HostSessions],
                                  now: Duration, connectionLimit: Int) -> [InstanceStatus] {
         visible.map { entry in
             let sessions = registry[entry.id]?.sessions ?? 0
-            let server = balancer[entry.id]
+            let server = proxy[entry.id]
             return InstanceStatus(
                 id: entry.id, state: entry.state,
                 endpoint: entry.endpoint ?? listed[entry.id]?.endpoint, sessions: sessions,
                 utilizationPercent: PoolStatus.utilizationPercent(sessions: sessions, hosts: 1, limit: connectionLimit),
-                balancerState: server?.state, balancerConnections: server?.currentConnections,
-                balancerDisagrees: server.map { $0.currentConnections != sessions } ?? false,
+                proxyState: server?.state, proxyConnections: server?.currentConnections,
+                proxyDisagrees: server.map { $0.currentConnections != sessions } ?? false,
                 ageSeconds: (now - entry.firstSeen).seconds, secondsInState: (now - entry.stateSince).seconds)
         }
     }

@@ -4,9 +4,9 @@ struct TrackedInstance: Sendable, Equatable {
     var id: InstanceID
     /// Its place in the rotation as the loop last saw or set it.
     var state: InstanceState
-    /// True while a launch of it is under way (not yet added to the load balancer).
+    /// True while a launch of it is under way (not yet added to the proxy).
     var launching: Bool
-    /// Where the load balancer reaches it, once known.
+    /// Where the proxy reaches it, once known.
     var endpoint: Endpoint?
     /// When it was launched, or first seen when this run of the loop did not launch it.
     var firstSeen: Duration
@@ -54,7 +54,7 @@ struct PoolState: Sendable {
                                       firstSeen: now, stateSince: now, changedAt: now)
     }
 
-    /// Records that `id` is in the load balancer and in rotation.
+    /// Records that `id` is in the proxy and in rotation.
     /// - Returns: false when the launch was given up meanwhile (timed out, crashed):
     ///   the caller then stops the instance.
     mutating func launchSucceeded(_ id: InstanceID, at endpoint: Endpoint, now: Duration) -> Bool {
@@ -94,8 +94,8 @@ struct PoolState: Sendable {
 }
 
 extension InstanceState {
-    /// The load balancer state that puts an instance in this rotation state.
-    var balancerState: BalancerServerState {
+    /// The proxy state that puts an instance in this rotation state.
+    var proxyState: ProxyServerState {
         switch self {
         case .starting: .maintenance
         case .active: .ready

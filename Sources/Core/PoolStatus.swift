@@ -1,21 +1,27 @@
 /// One instance of the pool as the balancer's API shows it.
+///
+/// JSON: the proxy's view is `proxyState`, `proxyConnections` and `proxyDisagrees`. Until
+/// 2026-12 they were `balancerState`, `balancerConnections` and `balancerDisagrees` (when
+/// "balancer" meant HAProxy as well as the `wsscale balancer` process); the old names are
+/// still written, with the same values, for tools that read them, and read when the new ones
+/// are missing. They are deprecated.
 public struct InstanceStatus: Sendable, Codable, Equatable {
     /// The instance's identity.
     public var id: InstanceID
     /// Its place in the rotation.
     public var state: InstanceState
-    /// Where the load balancer reaches it, once known.
+    /// Where the proxy reaches it, once known.
     public var endpoint: Endpoint?
     /// Live sessions according to the session registry.
     public var sessions: Int
     /// `sessions / CONNECTION_LIMIT_PER_HOST * 100`.
     public var utilizationPercent: Double
-    /// Its administrative state in the load balancer; `nil` when the balancer lacks it.
-    public var balancerState: BalancerServerState?
-    /// Connections the load balancer holds to it; `nil` when the balancer lacks it.
-    public var balancerConnections: Int?
-    /// True when the load balancer's connection count differs from the registry's sessions.
-    public var balancerDisagrees: Bool
+    /// Its administrative state in the proxy; `nil` when the proxy lacks it.
+    public var proxyState: ProxyServerState?
+    /// Connections the proxy holds to it; `nil` when the proxy lacks it.
+    public var proxyConnections: Int?
+    /// True when the proxy's connection count differs from the registry's sessions.
+    public var proxyDisagrees: Bool
     /// Seconds since it was launched (or first seen by this run of the loop).
     public var ageSeconds: Double
     /// Seconds since it entered `state`.
@@ -23,19 +29,68 @@ public struct InstanceStatus: Sendable, Codable, Equatable {
 
     /// Creates an instance status.
     public init(id: InstanceID, state: InstanceState, endpoint: Endpoint?, sessions: Int,
-                utilizationPercent: Double, balancerState: BalancerServerState?,
-                balancerConnections: Int?, balancerDisagrees: Bool,
+                utilizationPercent: Double, proxyState: ProxyServerState?,
+                proxyConnections: Int?, proxyDisagrees: Bool,
                 ageSeconds: Double, secondsInState: Double) {
         self.id = id
         self.state = state
         self.endpoint = endpoint
         self.sessions = sessions
         self.utilizationPercent = utilizationPercent
-        self.balancerState = balancerState
-        self.balancerConnections = balancerConnections
-        self.balancerDisagrees = balancerDisagrees
+        self.proxyState = proxyState
+        self.proxyConnections = proxyConnections
+        self.proxyDisagrees = proxyDisagrees
         self.ageSeconds = ageSeconds
         self.secondsInState = secondsInState
+    }
+
+    private enum CodingKeys: String, CodingKey {
+        case id, state, endpoint, sessions, utilizationPercent, proxyState, proxyConnections, proxyDisagrees
+        case ageSeconds, secondsInState
+        case deprecatedBalancerState = "balancerState"
+        case deprecatedBalancerConnections = "balancerConnections"
+        case deprecatedBalancerDisagrees = "balancerDisagrees"
+    }
+
+    /// Reads an instance status, the proxy's fields by their new names or, failing those, by
+    /// their deprecated ones.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        id = try container.decode(InstanceID.self, forKey: .id)
+        state = try container.decode(InstanceState.self, forKey: .state)
+        endpoint = try container.decodeIfPresent(Endpoint.self, forKey: .endpoint)
+        sessions = try container.decode(Int.self, forKey: .sessions)
+        utilizationPercent = try container.decode(Double.self, forKey: .utilizationPercent)
+        proxyState = try container.decodeIfPresent(ProxyServerState.self, forKey: .proxyState)
+            ?? container.decodeIfPresent(ProxyServerState.self, forKey: .deprecatedBalancerState)
+        proxyConnections = try container.decodeIfPresent(Int.self, forKey: .proxyConnections)
+            ?? container.decodeIfPresent(Int.self, forKey: .deprecatedBalancerConnections)
+        proxyDisagrees = try container.decodeIfPresent(Bool.self, forKey: .proxyDisagrees)
+            ?? container.decode(Bool.self, forKey: .deprecatedBalancerDisagrees)
+        ageSeconds = try container.decode(Double.self, forKey: .ageSeconds)
+        secondsInState = try container.decode(Double.self, forKey: .secondsInState)
+    }
+
+    /// Writes the instance status with the proxy's fields under their names and their
+    /// deprecated aliases.
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(id, forKey: .id)
+        try container.encode(state, forKey: .state)
+        try container.encodeIfPresent(endpoint, forKey: .endpoint)
+        try container.encode(sessions, forKey: .sessions)
+        try container.encode(utilizationPercent, forKey: .utilizationPercent)
+        for key in [CodingKeys.proxyState, .deprecatedBalancerState] {
+            try container.encodeIfPresent(proxyState, forKey: key)
+        }
+        for key in [CodingKeys.proxyConnections, .deprecatedBalancerConnections] {
+            try container.encodeIfPresent(proxyConnections, forKey: key)
+        }
+        for key in [CodingKeys.proxyDisagrees, .deprecatedBalancerDisagrees] {
+            try container.encode(proxyDisagrees, forKey: key)
+        }
+        try container.encode(ageSeconds, forKey: .ageSeconds)
+        try container.encode(secondsInState, forKey: .secondsInState)
     }
 }
 
@@ -53,13 +108,13 @@ public struct PoolStatus: Sendable, Codable, Equatable {
     /// Sessions held by all instances, draining ones included.
     public var totalSessions: Int
     /// Overall utilization, the figure the scaling rules decide on: all sessions and the
-    /// users waiting in the load balancer's queue over the capacity of the active and
+    /// users waiting in the proxy's queue over the capacity of the active and
     /// starting instances, `(S + Q) / ((active + starting) × L) × 100` (with none, they count
     /// as 1, so the figure stays a number).
     public var utilizationPercent: Double
-    /// Connections waiting in the load balancer's queue for a server with room.
+    /// Connections waiting in the proxy's queue for a server with room.
     public var queued: Int
-    /// The most connections the load balancer holds to one server (`ServerConnectionLimit`),
+    /// The most connections the proxy holds to one server (`ServerConnectionLimit`),
     /// once the loop has decided it.
     public var serverConnectionLimit: Int?
     /// The last decisions, oldest first.

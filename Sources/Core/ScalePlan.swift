@@ -26,7 +26,7 @@ public struct ShedOrder: Sendable, Equatable, Hashable, Codable {
 /// What the decision rules want done to the pool, with the reasons.
 ///
 /// The control loop carries it out in this order: activate, launch (and add to the
-/// load balancer once healthy), drain, shed, remove.
+/// proxy once healthy), drain, shed, remove.
 public struct ScalePlan: Sendable, Equatable {
     /// Draining instances to put back in rotation (fullest first).
     public var activate: [InstanceID]

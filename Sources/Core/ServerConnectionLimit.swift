@@ -1,5 +1,5 @@
-/// How many connections the load balancer may hold to one server at most (HAProxy's per-server
-/// `maxconn`). Past it, new users wait in the load balancer's queue instead of piling onto the
+/// How many connections the proxy may hold to one server at most (HAProxy's per-server
+/// `maxconn`). Past it, new users wait in the proxy's queue instead of piling onto the
 /// servers that exist, and the queue is counted as demand by the growth rule
 /// (`PoolLoad.demand`): a burst waits for the capacity being launched, then lands on it.
 ///

@@ -4,7 +4,7 @@
 /// process, the HAProxy server, and the host id in the session registry.
 public typealias InstanceID = String
 
-/// Where a server instance listens, as the load balancer should reach it.
+/// Where a server instance listens, as the proxy should reach it.
 public struct Endpoint: Hashable, Sendable, Codable, CustomStringConvertible {
     /// Host name or IP address.
     public var host: String
@@ -22,7 +22,7 @@ public struct Endpoint: Hashable, Sendable, Codable, CustomStringConvertible {
 
 /// Where an instance stands in the pool's rotation.
 public enum InstanceState: String, Sendable, Codable, CaseIterable {
-    /// Launched, not yet healthy or not yet in the load balancer's rotation.
+    /// Launched, not yet healthy or not yet in the proxy's rotation.
     case starting
     /// In rotation: takes new connections.
     case active
@@ -64,19 +64,19 @@ public struct InstanceSnapshot: Sendable, Equatable, Hashable {
 public struct TopologySnapshot: Sendable, Equatable {
     /// Every instance of the pool, whatever its state.
     public var instances: [InstanceSnapshot]
-    /// Connections waiting in the load balancer's queue for a server with room: users who
+    /// Connections waiting in the proxy's queue for a server with room: users who
     /// asked for a session and have none yet.
     public var queued: Int
-    /// Connections the load balancer holds to the pool's servers. It knows of a connection
+    /// Connections the proxy holds to the pool's servers. It knows of a connection
     /// before the registry does (the servers write theirs every 100 ms), so during a burst it
     /// is the fresher count.
-    public var balancerConnections: Int
+    public var proxyConnections: Int
 
     /// Creates a snapshot.
-    public init(instances: [InstanceSnapshot], queued: Int = 0, balancerConnections: Int = 0) {
+    public init(instances: [InstanceSnapshot], queued: Int = 0, proxyConnections: Int = 0) {
         self.instances = instances
         self.queued = queued
-        self.balancerConnections = balancerConnections
+        self.proxyConnections = proxyConnections
     }
 
     /// Instances in rotation.

@@ -173,13 +173,13 @@ function userRow(user) {
 function serverBox(server, usersKnown) {
   const state = server.state || "unknown";
   const pills = [el("span", { class: "pill " + state, text: server.state || "not in pool" })];
-  if (server.balancerState) pills.push(el("span", { class: "pill", text: "haproxy " + server.balancerState }));
+  if (server.proxyState) pills.push(el("span", { class: "pill", text: "haproxy " + server.proxyState }));
   const head = el("div", { class: "head" }, [el("span", { class: "id", text: server.id }), el("span", { class: "pills" }, pills)]);
   const limit = server.connectionLimit;
   const sessionsText = server.sessions + (limit ? " / " + limit + " sessions" : " sessions");
-  let haproxyText = server.balancerConnections == null ? "" : "haproxy " + server.balancerConnections + " conn";
+  let haproxyText = server.proxyConnections == null ? "" : "haproxy " + server.proxyConnections + " conn";
   const meta = el("div", { class: "meta" }, [el("span", { text: sessionsText }),
-    el("span", { class: server.balancerConnections != null && server.balancerConnections !== server.sessions ? "disagree" : "", text: haproxyText })]);
+    el("span", { class: server.proxyConnections != null && server.proxyConnections !== server.sessions ? "disagree" : "", text: haproxyText })]);
   const children = [head, bar(server.utilizationPercent == null ? 0 : server.utilizationPercent), meta];
   const count = server.users.length;
   if (expanded.has(server.id)) {

@@ -28,14 +28,14 @@ extension DashboardState {
         var servers: [ServerView] = []
         let limit = topology?.connectionLimitPerHost
         for instance in topology?.instances ?? [] {
-            servers.append(ServerView(id: instance.id, state: instance.state, balancerState: instance.balancerState,
-                                      balancerConnections: instance.balancerConnections, sessions: instance.sessions,
+            servers.append(ServerView(id: instance.id, state: instance.state, proxyState: instance.proxyState,
+                                      proxyConnections: instance.proxyConnections, sessions: instance.sessions,
                                       connectionLimit: limit, utilizationPercent: instance.utilizationPercent,
                                       users: sorted(usersByHost.removeValue(forKey: instance.id) ?? [])))
         }
         for (host, hostUsers) in usersByHost.sorted(by: { $0.key < $1.key }) {
             let utilization = limit.map { PoolStatus.utilizationPercent(sessions: hostUsers.count, hosts: 1, limit: $0) }
-            servers.append(ServerView(id: host, state: nil, balancerState: nil, balancerConnections: nil,
+            servers.append(ServerView(id: host, state: nil, proxyState: nil, proxyConnections: nil,
                                       sessions: hostUsers.count, connectionLimit: limit, utilizationPercent: utilization,
                                       users: sorted(hostUsers)))
         }

@@ -88,15 +88,19 @@ public struct DecisionView: Sendable, Codable, Equatable {
 }
 
 /// One server box: the balancer's view of it and the users on it.
+///
+/// JSON: HAProxy's view is `proxyState` and `proxyConnections`; the names they had until
+/// 2026-12, `balancerState` and `balancerConnections`, are still written beside them (and
+/// read when the new ones are missing). They are deprecated.
 public struct ServerView: Sendable, Codable, Equatable {
     /// The instance id (the host users report).
     public var id: String
     /// `starting`, `active` or `draining`; `nil` when only the users name this host.
     public var state: InstanceState?
     /// Its state in HAProxy (`ready`, `drain`, `maintenance`), when known.
-    public var balancerState: BalancerServerState?
+    public var proxyState: ProxyServerState?
     /// HAProxy's connection count to it, when known.
-    public var balancerConnections: Int?
+    public var proxyConnections: Int?
     /// Sessions according to the registry (the balancer's count), or the users on it when
     /// the balancer does not know the server.
     public var sessions: Int
@@ -108,16 +112,54 @@ public struct ServerView: Sendable, Codable, Equatable {
     public var users: [UserView]
 
     /// Creates a server view.
-    public init(id: String, state: InstanceState?, balancerState: BalancerServerState?, balancerConnections: Int?,
+    public init(id: String, state: InstanceState?, proxyState: ProxyServerState?, proxyConnections: Int?,
                 sessions: Int, connectionLimit: Int?, utilizationPercent: Double?, users: [UserView]) {
         self.id = id
         self.state = state
-        self.balancerState = balancerState
-        self.balancerConnections = balancerConnections
+        self.proxyState = proxyState
+        self.proxyConnections = proxyConnections
         self.sessions = sessions
         self.connectionLimit = connectionLimit
         self.utilizationPercent = utilizationPercent
         self.users = users
+    }
+
+    private enum CodingKeys: String, CodingKey {
+        case id, state, proxyState, proxyConnections, sessions, connectionLimit, utilizationPercent, users
+        case deprecatedBalancerState = "balancerState"
+        case deprecatedBalancerConnections = "balancerConnections"
+    }
+
+    /// Reads a server view, HAProxy's fields by their new names or their deprecated ones.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        id = try container.decode(String.self, forKey: .id)
+        state = try container.decodeIfPresent(InstanceState.self, forKey: .state)
+        proxyState = try container.decodeIfPresent(ProxyServerState.self, forKey: .proxyState)
+            ?? container.decodeIfPresent(ProxyServerState.self, forKey: .deprecatedBalancerState)
+        proxyConnections = try container.decodeIfPresent(Int.self, forKey: .proxyConnections)
+            ?? container.decodeIfPresent(Int.self, forKey: .deprecatedBalancerConnections)
+        sessions = try container.decode(Int.self, forKey: .sessions)
+        connectionLimit = try container.decodeIfPresent(Int.self, forKey: .connectionLimit)
+        utilizationPercent = try container.decodeIfPresent(Double.self, forKey: .utilizationPercent)
+        users = try container.decode([UserView].self, forKey: .users)
+    }
+
+    /// Writes the server view with HAProxy's fields under their names and deprecated aliases.
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(id, forKey: .id)
+        try container.encodeIfPresent(state, forKey: .state)
+        for key in [CodingKeys.proxyState, .deprecatedBalancerState] {
+            try container.encodeIfPresent(proxyState, forKey: key)
+        }
+        for key in [CodingKeys.proxyConnections, .deprecatedBalancerConnections] {
+            try container.encodeIfPresent(proxyConnections, forKey: key)
+        }
+        try container.encode(sessions, forKey: .sessions)
+        try container.encodeIfPresent(connectionLimit, forKey: .connectionLimit)
+        try container.encodeIfPresent(utilizationPercent, forKey: .utilizationPercent)
+        try container.encode(users, forKey: .users)
     }
 }
 

@@ -9,7 +9,7 @@ import WSScaleCore
 struct ClientCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "client",
-        abstract: "Run the client simulator: users that connect through the load balancer and reconnect with backoff.",
+        abstract: "Run the client simulator: users that connect through the proxy and reconnect with backoff.",
         discussion: """
         HTTP API: POST /route/kickstart/ws/batch/connect and .../disconnect with {"userIds": [...]}, \
         GET /route/status, GET /health. Environment: CLIENT_HOST, CLIENT_PORT, CLIENT_TARGET_URL, \
@@ -24,7 +24,7 @@ struct ClientCommand: AsyncParsableCommand {
     @Option(help: "Address the HTTP API listens on (overrides CLIENT_HOST).")
     var host: String?
 
-    @Option(help: "Load balancer users connect through, ws://HOST:PORT (overrides CLIENT_TARGET_URL).")
+    @Option(help: "Proxy users connect through, ws://HOST:PORT (overrides CLIENT_TARGET_URL).")
     var target: String?
 
     func run() async throws {

@@ -24,10 +24,10 @@ import WSScaleCore
 
     @Test func joinsStateAndStatPerServer() {
         let servers = HAProxyAnswers.servers(serversState: Self.serversState, stat: Self.stat, backend: "servers")
-        #expect(servers.map(\.balancerServer) == [
-            BalancerServer(id: "ws-1", endpoint: Endpoint(host: "127.0.0.1", port: 18101), state: .maintenance, healthy: false, currentConnections: 0),
-            BalancerServer(id: "ws-2", endpoint: Endpoint(host: "127.0.0.1", port: 18102), state: .ready, healthy: true, currentConnections: 7),
-            BalancerServer(id: "ws-3", endpoint: Endpoint(host: "127.0.0.1", port: 18103), state: .drain, healthy: true, currentConnections: 2),
+        #expect(servers.map(\.proxyServer) == [
+            ProxyServer(id: "ws-1", endpoint: Endpoint(host: "127.0.0.1", port: 18101), state: .maintenance, healthy: false, currentConnections: 0),
+            ProxyServer(id: "ws-2", endpoint: Endpoint(host: "127.0.0.1", port: 18102), state: .ready, healthy: true, currentConnections: 7),
+            ProxyServer(id: "ws-3", endpoint: Endpoint(host: "127.0.0.1", port: 18103), state: .drain, healthy: true, currentConnections: 2),
         ])
         #expect(servers.map(\.checkStatus) == ["", "L7OK", "L7OK"])
     }

@@ -9,11 +9,11 @@ import WSScaleCore
     static func sampleStatus() -> PoolStatus {
         let instances = [
             InstanceStatus(id: "ws-a", state: .active, endpoint: Endpoint(host: "127.0.0.1", port: 4001),
-                           sessions: 8, utilizationPercent: 80, balancerState: .ready,
-                           balancerConnections: 8, balancerDisagrees: false, ageSeconds: 10, secondsInState: 9),
+                           sessions: 8, utilizationPercent: 80, proxyState: .ready,
+                           proxyConnections: 8, proxyDisagrees: false, ageSeconds: 10, secondsInState: 9),
             InstanceStatus(id: "ws-b", state: .draining, endpoint: Endpoint(host: "127.0.0.1", port: 4002),
-                           sessions: 2, utilizationPercent: 20, balancerState: .drain,
-                           balancerConnections: 3, balancerDisagrees: true, ageSeconds: 20, secondsInState: 5),
+                           sessions: 2, utilizationPercent: 20, proxyState: .drain,
+                           proxyConnections: 3, proxyDisagrees: true, ageSeconds: 20, secondsInState: 5),
         ]
         let decision = Decision(sequence: 1, timestamp: 1_700_000_000_000, kind: .plan,
                                 reasons: ["utilization 85.0% > 80%: launching 1"],
@@ -47,6 +47,10 @@ import WSScaleCore
                 #expect(text.contains(#"wsscale_pool_instances{state="draining"} 1"#))
                 #expect(text.contains("wsscale_pool_sessions 10"))
                 #expect(text.contains(#"wsscale_instance_disagreement{instance="ws-b"} 1"#))
+                // HAProxy's count, under its name and its deprecated one.
+                for name in ["wsscale_instance_proxy_connections", "wsscale_instance_balancer_connections"] {
+                    #expect(text.contains(#"\#(name){instance="ws-b"} 3"#), "\(name)")
+                }
                 #expect(text.contains(#"wsscale_decisions_total{kind="plan"} 1"#))
             }
             // A second scrape does not count the same decision twice.

@@ -7,7 +7,7 @@ import Testing
 /// test here sleeps, polls or depends on how busy the machine is.
 @Suite("Autoscaler: the control loop over in-memory fakes", .timeLimit(.minutes(1)))
 struct AutoscalerTests {
-    @Test("a launch is added to the load balancer, then set ready, then announced; never launched twice")
+    @Test("a launch is added to the proxy, then set ready, then announced; never launched twice")
     func launchThenAddThenReady() async throws {
         let harness = LoopHarness()
         await harness.driver.holdHealth()
@@ -369,8 +369,8 @@ struct AutoscalerTests {
         #expect(harness.calls.matching("driver.launch").count == 3)
     }
 
-    @Test("after a load balancer restart every server is added back in the state the loop remembers")
-    func reconcileAfterBalancerRestart() async throws {
+    @Test("after a proxy restart every server is added back in the state the loop remembers")
+    func reconcileAfterProxyRestart() async throws {
         let harness = LoopHarness()
         await harness.driver.adopt("ws-a", port: 9001)
         await harness.driver.adopt("ws-b", port: 9002)
@@ -442,10 +442,10 @@ struct AutoscalerTests {
         #expect(status.instances.map(\.id) == ["ws-a", "ws-b"])
         let a = status.instances[0], b = status.instances[1]
         #expect(a.state == .active && a.endpoint == Endpoint(host: "127.0.0.1", port: 9001))
-        #expect(a.sessions == 7 && a.utilizationPercent == 70 && a.balancerConnections == 7 && !a.balancerDisagrees)
-        #expect(b.state == .draining && b.balancerState == .drain && b.balancerConnections == 3 && b.balancerDisagrees)
+        #expect(a.sessions == 7 && a.utilizationPercent == 70 && a.proxyConnections == 7 && !a.proxyDisagrees)
+        #expect(b.state == .draining && b.proxyState == .drain && b.proxyConnections == 3 && b.proxyDisagrees)
         #expect(status.totalSessions == 9)  // read before the shed
-        // The rules weigh the larger of the registry's count (9) and the load balancer's (10).
+        // The rules weigh the larger of the registry's count (9) and the proxy's (10).
         #expect(status.utilizationPercent == 100)
         #expect(status.queued == 0)
         let decision = try #require(status.decisions.first)

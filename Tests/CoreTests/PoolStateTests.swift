@@ -7,8 +7,8 @@ struct PoolStateTests {
         DriverInstance(id: id, status: .running, endpoint: Endpoint(host: "127.0.0.1", port: port))
     }
 
-    private func server(_ id: InstanceID, port: Int, _ state: BalancerServerState, connections: Int = 0) -> BalancerServer {
-        BalancerServer(id: id, endpoint: Endpoint(host: "127.0.0.1", port: port), state: state,
+    private func server(_ id: InstanceID, port: Int, _ state: ProxyServerState, connections: Int = 0) -> ProxyServer {
+        ProxyServer(id: id, endpoint: Endpoint(host: "127.0.0.1", port: port), state: state,
                        healthy: true, currentConnections: connections)
     }
 
@@ -17,7 +17,7 @@ struct PoolStateTests {
         var pool = PoolState()
         pool.launchStarted("ws-1", at: .seconds(10))
         let result = pool.reconcile(
-            with: PoolObservation(driver: [], balancer: [], registry: [], startedAt: .seconds(11)),
+            with: PoolObservation(driver: [], proxy: [], registry: [], startedAt: .seconds(11)),
             now: .seconds(12), launchTimeout: .seconds(30), connectionLimit: 10)
         #expect(result.actions == [])
         #expect(result.snapshot.starting.map(\.id) == ["ws-1"])
@@ -30,7 +30,7 @@ struct PoolStateTests {
         var pool = PoolState()
         pool.launchStarted("ws-1", at: .zero)
         let result = pool.reconcile(
-            with: PoolObservation(driver: [], balancer: [], registry: [], startedAt: .seconds(61)),
+            with: PoolObservation(driver: [], proxy: [], registry: [], startedAt: .seconds(61)),
             now: .seconds(61), launchTimeout: .seconds(30), connectionLimit: 10)
         #expect(result.actions.count == 1)
         guard case .retire("ws-1", _) = result.actions.first else {
@@ -41,15 +41,15 @@ struct PoolStateTests {
     }
 
     @Test("states follow the balancer (and the registry's draining flag); times in state are kept")
-    func statesFollowBalancer() {
+    func statesFollowTheProxy() {
         var pool = PoolState()
         let driver = [running("ws-a", port: 1), running("ws-b", port: 2), running("ws-c", port: 3)]
         let balancer = [server("ws-a", port: 1, .ready), server("ws-b", port: 2, .drain), server("ws-c", port: 3, .ready)]
         let registry = [HostSessions(host: "ws-a", sessions: 4), HostSessions(host: "ws-c", sessions: 1, draining: true)]
-        _ = pool.reconcile(with: PoolObservation(driver: driver, balancer: balancer, registry: registry, startedAt: .zero),
+        _ = pool.reconcile(with: PoolObservation(driver: driver, proxy: balancer, registry: registry, startedAt: .zero),
                            now: .seconds(1), launchTimeout: .seconds(30), connectionLimit: 10)
         let later = pool.reconcile(
-            with: PoolObservation(driver: driver, balancer: balancer, registry: registry, startedAt: .seconds(5)),
+            with: PoolObservation(driver: driver, proxy: balancer, registry: registry, startedAt: .seconds(5)),
             now: .seconds(5), launchTimeout: .seconds(30), connectionLimit: 10)
         #expect(later.actions == [])
         #expect(later.snapshot.instances.map(\.state) == [.active, .draining, .draining])
@@ -68,7 +68,7 @@ struct PoolStateTests {
                         HostSessions(host: "ws-b", sessions: 1, draining: true, reportsDraining: false),
                         HostSessions(host: "ws-c", sessions: 1)]
         func observe(at second: Int64) -> [ReconcileAction] {
-            pool.reconcile(with: PoolObservation(driver: driver, balancer: balancer, registry: registry,
+            pool.reconcile(with: PoolObservation(driver: driver, proxy: balancer, registry: registry,
                                                  startedAt: .seconds(second)),
                            now: .seconds(second), launchTimeout: .seconds(30), registryGrace: .seconds(10),
                            connectionLimit: 10).actions
@@ -84,17 +84,17 @@ struct PoolStateTests {
         var pool = PoolState()
         let driver = [running("ws-a", port: 1), running("ws-b", port: 2)]
         _ = pool.reconcile(
-            with: PoolObservation(driver: driver, balancer: [server("ws-a", port: 1, .ready), server("ws-b", port: 2, .drain)],
+            with: PoolObservation(driver: driver, proxy: [server("ws-a", port: 1, .ready), server("ws-b", port: 2, .drain)],
                                   registry: [], startedAt: .zero),
             now: .seconds(1), launchTimeout: .seconds(30), connectionLimit: 10)
         let result = pool.reconcile(
-            with: PoolObservation(driver: driver, balancer: [server("ws-old", port: 9, .ready)], registry: [],
+            with: PoolObservation(driver: driver, proxy: [server("ws-old", port: 9, .ready)], registry: [],
                                   startedAt: .seconds(2)),
             now: .seconds(2), launchTimeout: .seconds(30), connectionLimit: 10)
         #expect(result.actions == [
-            .addToBalancer("ws-a", Endpoint(host: "127.0.0.1", port: 1), .ready),
-            .addToBalancer("ws-b", Endpoint(host: "127.0.0.1", port: 2), .drain),
-            .removeFromBalancer("ws-old"),
+            .addToProxy("ws-a", Endpoint(host: "127.0.0.1", port: 1), .ready),
+            .addToProxy("ws-b", Endpoint(host: "127.0.0.1", port: 2), .drain),
+            .removeFromProxy("ws-old"),
         ])
         #expect(result.snapshot.instances.map(\.state) == [.active, .draining])
     }
@@ -103,30 +103,30 @@ struct PoolStateTests {
     func maintenanceIsCorrected() {
         var pool = PoolState()
         let driver = [running("ws-a", port: 1)]
-        _ = pool.reconcile(with: PoolObservation(driver: driver, balancer: [server("ws-a", port: 1, .drain)], registry: [],
+        _ = pool.reconcile(with: PoolObservation(driver: driver, proxy: [server("ws-a", port: 1, .drain)], registry: [],
                                                  startedAt: .zero),
                            now: .seconds(1), launchTimeout: .seconds(30), connectionLimit: 10)
         let result = pool.reconcile(
-            with: PoolObservation(driver: driver, balancer: [server("ws-a", port: 1, .maintenance)], registry: [],
+            with: PoolObservation(driver: driver, proxy: [server("ws-a", port: 1, .maintenance)], registry: [],
                                   startedAt: .seconds(2)),
             now: .seconds(2), launchTimeout: .seconds(30), connectionLimit: 10)
-        #expect(result.actions == [.setBalancerState("ws-a", .drain)])
+        #expect(result.actions == [.setProxyState("ws-a", .drain)])
     }
 
     @Test("an exited instance is retired; once retired it is stopped again while the driver lists it")
     func exitedIsRetired() {
         var pool = PoolState()
         let exited = DriverInstance(id: "ws-a", status: .exited(code: 1), endpoint: nil)
-        let first = pool.reconcile(with: PoolObservation(driver: [exited], balancer: [], registry: [], startedAt: .zero),
+        let first = pool.reconcile(with: PoolObservation(driver: [exited], proxy: [], registry: [], startedAt: .zero),
                                    now: .seconds(1), launchTimeout: .seconds(30), connectionLimit: 10)
         #expect(first.actions == [.retire("ws-a", reason: "exited with code 1")])
         pool.retire("ws-a")
         let second = pool.reconcile(
-            with: PoolObservation(driver: [exited], balancer: [server("ws-a", port: 1, .ready)], registry: [],
+            with: PoolObservation(driver: [exited], proxy: [server("ws-a", port: 1, .ready)], registry: [],
                                   startedAt: .seconds(2)),
             now: .seconds(2), launchTimeout: .seconds(30), connectionLimit: 10)
-        #expect(second.actions == [.stop("ws-a"), .removeFromBalancer("ws-a")])
-        let gone = pool.reconcile(with: PoolObservation(driver: [], balancer: [], registry: [], startedAt: .seconds(3)),
+        #expect(second.actions == [.stop("ws-a"), .removeFromProxy("ws-a")])
+        let gone = pool.reconcile(with: PoolObservation(driver: [], proxy: [], registry: [], startedAt: .seconds(3)),
                                   now: .seconds(3), launchTimeout: .seconds(30), connectionLimit: 10)
         #expect(gone.actions == [])
         #expect(pool.knownIDs.isEmpty)
@@ -139,12 +139,12 @@ struct PoolStateTests {
         let succeeded = pool.launchSucceeded("ws-1", at: Endpoint(host: "127.0.0.1", port: 5), now: .seconds(2))
         #expect(succeeded)
         // Reports read at 1 s do not show ws-1 yet.
-        let stale = pool.reconcile(with: PoolObservation(driver: [], balancer: [], registry: [], startedAt: .seconds(1)),
+        let stale = pool.reconcile(with: PoolObservation(driver: [], proxy: [], registry: [], startedAt: .seconds(1)),
                                    now: .seconds(3), launchTimeout: .seconds(30), connectionLimit: 10)
         #expect(stale.actions == [])
         #expect(stale.snapshot.active.map(\.id) == ["ws-1"])
         // Reports read later that still lack it mean it is gone.
-        let fresh = pool.reconcile(with: PoolObservation(driver: [], balancer: [], registry: [], startedAt: .seconds(4)),
+        let fresh = pool.reconcile(with: PoolObservation(driver: [], proxy: [], registry: [], startedAt: .seconds(4)),
                                    now: .seconds(4), launchTimeout: .seconds(30), connectionLimit: 10)
         #expect(fresh.snapshot.instances.isEmpty)
     }
@@ -153,11 +153,11 @@ struct PoolStateTests {
     func stuckAdoptedIsRetired() {
         var pool = PoolState()
         let starting = [DriverInstance(id: "ws-a", status: .starting, endpoint: nil)]
-        let early = pool.reconcile(with: PoolObservation(driver: starting, balancer: [], registry: [], startedAt: .zero),
+        let early = pool.reconcile(with: PoolObservation(driver: starting, proxy: [], registry: [], startedAt: .zero),
                                    now: .seconds(1), launchTimeout: .seconds(30), connectionLimit: 10)
         #expect(early.actions == [])
         #expect(early.snapshot.starting.map(\.id) == ["ws-a"])
-        let late = pool.reconcile(with: PoolObservation(driver: starting, balancer: [], registry: [], startedAt: .seconds(40)),
+        let late = pool.reconcile(with: PoolObservation(driver: starting, proxy: [], registry: [], startedAt: .seconds(40)),
                                   now: .seconds(40), launchTimeout: .seconds(30), connectionLimit: 10)
         #expect(late.actions.count == 1)
         #expect(late.snapshot.instances.isEmpty)
@@ -178,7 +178,7 @@ struct PoolStateTests {
         let driver = [running("ws-a", port: 1), running("ws-b", port: 2)]
         let balancer = [server("ws-a", port: 1, .ready), server("ws-b", port: 2, .drain)]
         func observe(_ registry: [HostSessions], at seconds: Int) -> [InstanceSnapshot] {
-            pool.reconcile(with: PoolObservation(driver: driver, balancer: balancer, registry: registry,
+            pool.reconcile(with: PoolObservation(driver: driver, proxy: balancer, registry: registry,
                                                  startedAt: .seconds(seconds)),
                            now: .seconds(seconds), launchTimeout: .seconds(30), registryGrace: .seconds(10),
                            connectionLimit: 10).snapshot.instances

@@ -94,7 +94,7 @@ struct ServerConnectionLimitTests {
         // Two servers at the threshold (400 each = 80 %, not above it) and one user waiting.
         let waiting = policy.plan(for: Self.pool(active: [400, 400], queued: 1), now: .seconds(1))
         #expect(waiting.launch == 1, "\(waiting.reasons)")
-        #expect(waiting.reasons.first?.contains("+ 1 waiting in the load balancer's queue") == true, "\(waiting.reasons)")
+        #expect(waiting.reasons.first?.contains("+ 1 waiting in the proxy's queue") == true, "\(waiting.reasons)")
         let none = policy.plan(for: Self.pool(active: [400, 400]), now: .seconds(2))
         #expect(none.launch == 0)
         // The burst: 6,000 asked for, 400 in, the rest queued → 18 servers at 70 %.
@@ -103,17 +103,17 @@ struct ServerConnectionLimitTests {
     }
 }
 
-/// Rebalancing waits for the registry to show what the load balancer already holds.
+/// Rebalancing waits for the registry to show what the proxy already holds.
 @Suite("Rebalancing during a burst (no I/O)")
 struct RebalanceDuringBurstTests {
-    @Test("no rebalance while users wait in the queue, or while the load balancer holds notably more than the registry counts")
+    @Test("no rebalance while users wait in the queue, or while the proxy holds notably more than the registry counts")
     func waitsForSettledCounts() {
         let uneven = TopologySnapshot.active(14, 0).instances
         var policy = ScalingPolicy(configuration: .seed)
         #expect(policy.plan(for: TopologySnapshot(instances: uneven, queued: 1), now: .seconds(1)).rebalanceSheds.isEmpty)
-        #expect(policy.plan(for: TopologySnapshot(instances: uneven, balancerConnections: 17), now: .seconds(2)).rebalanceSheds.isEmpty,
+        #expect(policy.plan(for: TopologySnapshot(instances: uneven, proxyConnections: 17), now: .seconds(2)).rebalanceSheds.isEmpty,
                 "3 connections the registry does not show yet")
-        #expect(policy.plan(for: TopologySnapshot(instances: uneven, balancerConnections: 16), now: .seconds(3)).rebalanceSheds == ["ws-1": 7],
+        #expect(policy.plan(for: TopologySnapshot(instances: uneven, proxyConnections: 16), now: .seconds(3)).rebalanceSheds == ["ws-1": 7],
                 "2 more: within the slack (sessions being closed, requests before an upgrade)")
     }
 }

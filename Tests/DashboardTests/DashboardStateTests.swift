@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 import WSScaleAPI
 import WSScaleClient
@@ -6,11 +7,11 @@ import WSScaleCore
 
 @Suite("Dashboard state combining")
 struct DashboardStateTests {
-    private func instance(_ id: String, _ state: InstanceState, sessions: Int, haproxy: BalancerServerState? = .ready,
+    private func instance(_ id: String, _ state: InstanceState, sessions: Int, haproxy: ProxyServerState? = .ready,
                           connections: Int? = nil) -> InstanceStatus {
         InstanceStatus(id: id, state: state, endpoint: Endpoint(host: "127.0.0.1", port: 9000), sessions: sessions,
-                       utilizationPercent: Double(sessions) * 10, balancerState: haproxy,
-                       balancerConnections: connections ?? sessions, balancerDisagrees: false,
+                       utilizationPercent: Double(sessions) * 10, proxyState: haproxy,
+                       proxyConnections: connections ?? sessions, proxyDisagrees: false,
                        ageSeconds: 5, secondsInState: 5)
     }
 
@@ -54,11 +55,11 @@ struct DashboardStateTests {
         let state = DashboardState.combine(topology: topology, users: users, errors: [])
         let draining = state.servers[1]
         #expect(draining.state == .draining)
-        #expect(draining.balancerState == .drain)
+        #expect(draining.proxyState == .drain)
         #expect(draining.sessions == 1)
         #expect(draining.connectionLimit == 10)
         #expect(draining.utilizationPercent == 10)
-        #expect(state.servers[2].balancerState == nil)
+        #expect(state.servers[2].proxyState == nil)
     }
 
     @Test func aHostTheBalancerDoesNotKnowGetsABoxWithoutState() {
@@ -156,5 +157,20 @@ struct DashboardSettingsTests {
         try reader.finish()
         #expect(settings.balancerAddress == .tcp(host: "127.0.0.1", port: 18488))
         #expect(settings.clientAddress == .tcp(host: "127.0.0.1", port: 18089))
+    }
+
+    @Test("a server box writes HAProxy's view as proxyState/proxyConnections and the deprecated balancer… names, and reads either")
+    func serverViewJSONKeepsTheOldNames() throws {
+        let view = ServerView(id: "ws-a", state: .active, proxyState: .ready, proxyConnections: 3, sessions: 3,
+                              connectionLimit: 10, utilizationPercent: 30, users: [])
+        let data = try JSONEncoder().encode(view)
+        let json = try #require(JSONSerialization.jsonObject(with: data) as? [String: Any])
+        #expect(json["proxyState"] as? String == "ready" && json["balancerState"] as? String == "ready")
+        #expect(json["proxyConnections"] as? Int == 3 && json["balancerConnections"] as? Int == 3)
+        #expect(try JSONDecoder().decode(ServerView.self, from: data) == view)
+        var old = json
+        old["proxyState"] = nil
+        old["proxyConnections"] = nil
+        #expect(try JSONDecoder().decode(ServerView.self, from: JSONSerialization.data(withJSONObject: old)) == view)
     }
 }

@@ -40,7 +40,7 @@ struct FailureRecoveryTests {
             let adopted = try await TestSupport.waitUntil("the restarted balancer shows the adopted servers in rotation", timeout: .seconds(10), {
                 let topology = try await stack.api.topology()
                 return Set(topology.active.map(\.id)) == idsBefore
-                    && topology.active.allSatisfy { $0.balancerState == "ready" }
+                    && topology.active.allSatisfy { $0.proxyState == "ready" }
             }, describe: { await scenario.describeState() })
             try await Task.sleep(for: .seconds(1)) // a duplicate launch would show up by now
 

@@ -102,7 +102,7 @@ struct RedisFaultStackTests {
         let clock = ContinuousClock()
         try await TestSupport.waitUntil("the pool at MIN_INSTANCES (1), in rotation", timeout: .seconds(20), {
             let topology = try await stack.api.topology()
-            return topology.instances.count == 1 && topology.active.allSatisfy { $0.balancerState == "ready" }
+            return topology.instances.count == 1 && topology.active.allSatisfy { $0.proxyState == "ready" }
         }, describe: { await stack.scenario.describeState() })
         let before = try await stack.api.topology()
         let server = try #require(before.active.first?.endpoint?.port)

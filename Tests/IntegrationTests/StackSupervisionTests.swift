@@ -107,7 +107,7 @@ struct StackSupervisionTests {
             try await TestSupport.waitUntil("every server back in HAProxy", timeout: .seconds(10), {
                 let topology = try await stack.api.topology()
                 return (topology.observedAt ?? 0) > restartSeenMs && Set(topology.instances.map(\.id)) == ids
-                    && topology.active.allSatisfy { $0.balancerState == "ready" }
+                    && topology.active.allSatisfy { $0.proxyState == "ready" }
             }, describe: { await stack.scenario.describeState() })
             let serversBack = clock.now - deletedAt
             try await stack.scenario.waitUntilConnected(users, timeout: .seconds(10))
@@ -132,8 +132,8 @@ struct StackSupervisionTests {
                 // While HAProxy is down the balancer shows its last reading: only a later one counts.
                 let topology = try await stack.api.topology()
                 return (topology.observedAt ?? 0) > restartSeenMs && Set(topology.instances.map(\.id)) == ids
-                    && topology.active.allSatisfy { $0.balancerState == "ready" }
-                    && topology.draining.allSatisfy { $0.balancerState == "drain" }
+                    && topology.active.allSatisfy { $0.proxyState == "ready" }
+                    && topology.draining.allSatisfy { $0.proxyState == "drain" }
             }, describe: { await stack.scenario.describeState() })
             let serversBack = clock.now - killedAt
             // The kill cut every user's connection: they reconnect through the new HAProxy.

@@ -193,7 +193,7 @@ struct SystemdStackTests {
         try await TestSupport.waitUntil("one idle server in rotation, nothing else", timeout: .seconds(60), {
             let topology = try await api.topology()
             return topology.instances.count == 1 && topology.active.count == 1 && topology.totalSessions == 0
-                && topology.instances[0].balancerState == "ready"
+                && topology.instances[0].proxyState == "ready"
         }, describe: { await scenario.describeState() })
     }
 

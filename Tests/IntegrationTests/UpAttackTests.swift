@@ -51,7 +51,7 @@ struct UpAttackTests {
             let lb = stack.ports.lb
             let bearer = ("Authorization", "Bearer \(stack.api.adminToken ?? "")")
             let attempts = [
-                try await Self.attempt("list every user through the load balancer", "GET", "/ws-session/all", port: lb),
+                try await Self.attempt("list every user through the proxy", "GET", "/ws-session/all", port: lb),
                 try await Self.attempt("… with the admin token", "GET", "/ws-session/all", port: lb, headers: [bearer]),
                 try await Self.attempt("list a server's sessions", "GET", "/ws-session/all/runtime", port: lb),
                 try await Self.attempt("shed a user on a server", "POST", "/ws-session/\(server.id)/drop", port: lb, headers: [bearer]),
@@ -63,7 +63,7 @@ struct UpAttackTests {
             for attempt in attempts { print("attack up: \(attempt)") }
             #expect(attempts.map(\.status) == [404, 404, 404, 405, 404, 400, 400, 404], "\(attempts)")
             #expect(attempts.allSatisfy { !$0.body.contains("alice") }, "no attempt listed a user")
-            let health = try await Self.attempt("health through the load balancer", "GET", "/health", port: lb)
+            let health = try await Self.attempt("health through the proxy", "GET", "/health", port: lb)
             #expect(health.status == 200, "\(health)")
             #expect(try await stack.api.clientStatus().allConnected(["alice"]), "alice was not shed")
         }

@@ -298,12 +298,12 @@ public struct BalancerTopology: Decodable, Sendable {
         /// `starting`, `active`, `draining` …
         public var state: String
         /// HAProxy's view (`ready`, `drain`, `maint`), when known.
-        public var balancerState: String?
+        public var proxyState: String?
         /// Its sessions in the registry.
         public var sessions: Int
 
         /// In rotation: active for the balancer and ready in HAProxy.
-        public var isInRotation: Bool { state == "active" && balancerState == "ready" }
+        public var isInRotation: Bool { state == "active" && proxyState == "ready" }
     }
 
     /// Every server of the pool.

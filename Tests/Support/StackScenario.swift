@@ -85,7 +85,7 @@ public struct StackScenario: Sendable {
         var lines: [String] = []
         if let topology = try? await api.topology() {
             lines.append("topology: " + topology.instances.map {
-                "\($0.id) \($0.state) \($0.sessions) sessions (haproxy \($0.balancerState ?? "-") \($0.balancerConnections.map(String.init) ?? "-"))"
+                "\($0.id) \($0.state) \($0.sessions) sessions (haproxy \($0.proxyState ?? "-") \($0.proxyConnections.map(String.init) ?? "-"))"
             }.joined(separator: ", ") + "; utilization \(topology.utilizationPercent)%")
             lines.append("last decisions: " + topology.decisions.suffix(4).map {
                 "\($0.kind) \($0.actions) because \($0.reasons)"

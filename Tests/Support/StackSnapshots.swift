@@ -22,9 +22,9 @@ public struct TopologySnapshot: Sendable, Decodable {
         /// Sessions per the registry.
         public var sessions: Int
         /// Its state in HAProxy (`ready`, `drain`, `maint`), `nil` when HAProxy lacks it.
-        public var balancerState: String?
+        public var proxyState: String?
         /// HAProxy's current connections to it.
-        public var balancerConnections: Int?
+        public var proxyConnections: Int?
     }
 
     /// One entry of the decision log.
@@ -45,7 +45,7 @@ public struct TopologySnapshot: Sendable, Decodable {
     public var totalSessions: Int
     /// Overall utilization in percent.
     public var utilizationPercent: Double
-    /// Connections waiting in the load balancer's queue (absent from older balancers: 0).
+    /// Connections waiting in the proxy's queue (absent from older balancers: 0).
     public var queued: Int?
     /// The last decisions.
     public var decisions: [DecisionEntry]

@@ -74,7 +74,7 @@ public struct ContainerResourceLimit: Sendable, Equatable {
 /// How a container backend (Docker, Podman) creates `wsscale server` containers, and which
 /// engine API it asks.
 public struct ContainerDriverConfiguration: Sendable, Equatable {
-    /// How the load balancer reaches a container.
+    /// How the proxy reaches a container.
     public enum Reachability: Sendable, Equatable {
         /// The container port is published on this host address with an ephemeral host
         /// port; the endpoint is that address and port (`0.0.0.0` is reached as 127.0.0.1).
@@ -82,7 +82,7 @@ public struct ContainerDriverConfiguration: Sendable, Equatable {
         /// name) while the balancer and HAProxy on the host use the published port.
         case publish(hostAddress: String, network: String? = nil)
         /// The container joins this network and publishes nothing; the endpoint is the
-        /// container's address in that network and its port, for a load balancer in the same
+        /// container's address in that network and its port, for a proxy in the same
         /// network (HAProxy 2.6 does not resolve the names of dynamic servers).
         case network(name: String)
     }

@@ -34,7 +34,7 @@ public struct HAProxyServerStatus: Sendable, Equatable {
     }
 
     /// The administrative state: any maintenance bit wins over drain, drain over ready.
-    public var state: BalancerServerState {
+    public var state: ProxyServerState {
         let maintenanceBits = 0x01 | 0x02 | 0x04 | 0x20 | 0x40
         let drainBits = 0x08 | 0x10
         if adminState & maintenanceBits != 0 { return .maintenance }
@@ -47,9 +47,9 @@ public struct HAProxyServerStatus: Sendable, Equatable {
         state != .maintenance && (1...3).contains(operationalState)
     }
 
-    /// The same server in the load balancer protocol's terms.
-    public var balancerServer: BalancerServer {
-        BalancerServer(id: name, endpoint: endpoint, state: state, healthy: healthy, currentConnections: currentSessions,
+    /// The same server in the proxy protocol's terms.
+    public var proxyServer: ProxyServer {
+        ProxyServer(id: name, endpoint: endpoint, state: state, healthy: healthy, currentConnections: currentSessions,
                        connectionLimit: connectionLimit)
     }
 }

@@ -12,7 +12,7 @@ extension ProcessDriver {
         public var stateDirectory: String
         /// The pool's name; a driver only sees the instances of its pool.
         public var pool: String
-        /// The address servers bind and the load balancer reaches (`SERVER_HOST`).
+        /// The address servers bind and the proxy reaches (`SERVER_HOST`).
         public var host: String
         /// Environment given to every instance on top of this process's own environment
         /// (the launch request's environment comes on top of it).

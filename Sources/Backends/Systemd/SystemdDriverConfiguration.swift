@@ -7,7 +7,7 @@ import WSScaleCore
 /// | `WSSCALE_SYSTEMD_UNIT` | `wsscale-server@` | the template's prefix; instances are `<prefix><pool>:<id>.service` |
 /// | `WSSCALE_SYSTEMD_ENV_DIR` | `/run/wsscale` | where the per-instance environment files go (the template reads `%i.env` there) |
 /// | `WSSCALE_SYSTEMD_BUS` | (empty: the system bus) | a D-Bus address such as `unix:path=/run/dbus/system_bus_socket` |
-/// | `WSSCALE_SYSTEMD_SERVER_HOST` | `127.0.0.1` | the address servers bind (`SERVER_HOST`) and the load balancer reaches |
+/// | `WSSCALE_SYSTEMD_SERVER_HOST` | `127.0.0.1` | the address servers bind (`SERVER_HOST`) and the proxy reaches |
 /// | `WSSCALE_POOL` | `wsscale` | the pool's name |
 public struct SystemdDriverConfiguration: Sendable, Equatable, EnvironmentSettings {
     /// The template's prefix, up to and including `@`.
@@ -18,7 +18,7 @@ public struct SystemdDriverConfiguration: Sendable, Equatable, EnvironmentSettin
     public var environmentDirectory: String
     /// The D-Bus address of systemd's bus; `nil` is the system bus.
     public var busAddress: String?
-    /// The address servers bind and the load balancer reaches.
+    /// The address servers bind and the proxy reaches.
     public var serverHost: String
     /// Environment every instance gets, beneath the launch request's own.
     public var environment: [String: String]

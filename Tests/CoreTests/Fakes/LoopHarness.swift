@@ -27,14 +27,14 @@ struct LoopHarness {
 
     let calls = CallLog()
     let driver: FakeDriver
-    let balancer: FakeBalancer
+    let balancer: FakeTrafficProxy
     let registry: FakeRegistry
     let ids = SequentialIDs()
     let clock = ManualClock()
 
     init() {
         driver = FakeDriver(calls: calls)
-        balancer = FakeBalancer(calls: calls)
+        balancer = FakeTrafficProxy(calls: calls)
         registry = FakeRegistry(calls: calls)
     }
 
@@ -44,7 +44,7 @@ struct LoopHarness {
         var configuration = ScalingConfiguration()
         configuration.dryRun = dryRun
         let ids = self.ids
-        return Autoscaler(configuration: configuration, driver: driver ?? self.driver, loadBalancer: balancer,
+        return Autoscaler(configuration: configuration, driver: driver ?? self.driver, trafficProxy: balancer,
                           registry: registry, planner: planner, environment: ["REDIS_URL": "redis://127.0.0.1:1"],
                           makeID: { ids.next() }, clock: clock, wallClock: .fixed(Self.wallTime), tunables: tunables,
                           logger: Logger(label: "autoscaler-test", factory: { _ in SwiftLogNoOpLogHandler() }))

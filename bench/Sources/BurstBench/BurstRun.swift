@@ -69,7 +69,7 @@ struct BurstRun {
                     (clock.now - start).seconds, topology.totalSessions, topology.queued ?? 0, counts).utf8))
             }
             for instance in topology.instances {
-                let count = max(instance.sessions, instance.balancerConnections ?? 0)
+                let count = max(instance.sessions, instance.proxyConnections ?? 0)
                 if count > highest { (highest, highestServer) = (count, instance.id) }
             }
             // The client simulator's status lists every user (heavy at 6,000): it is asked

@@ -37,7 +37,7 @@ struct ScaleOutRound {
         var newServer: String?
         while newServer == nil {
             let topology = try await api.topology()
-            newServer = topology.active.first { !before.contains($0.id) && $0.balancerState == "ready" }?.id
+            newServer = topology.active.first { !before.contains($0.id) && $0.proxyState == "ready" }?.id
             if newServer == nil {
                 guard clock.now - crossedAt < .seconds(15) else { throw StackAPIError("no new server in rotation within 15 s") }
                 try await Task.sleep(for: .milliseconds(5))

@@ -1,5 +1,5 @@
-/// The administrative state of a server in the load balancer.
-public enum BalancerServerState: String, Sendable, Codable, Equatable {
+/// The administrative state of a server in the proxy.
+public enum ProxyServerState: String, Sendable, Codable, Equatable {
     /// In rotation.
     case ready
     /// Out of rotation for new connections; existing ones stay.
@@ -8,24 +8,24 @@ public enum BalancerServerState: String, Sendable, Codable, Equatable {
     case maintenance
 }
 
-/// One server as the load balancer reports it.
-public struct BalancerServer: Sendable, Equatable {
-    /// The server's name in the balancer: the instance id.
+/// One server as the proxy reports it.
+public struct ProxyServer: Sendable, Equatable {
+    /// The server's name in the proxy: the instance id.
     public var id: InstanceID
-    /// Where the balancer sends its traffic.
+    /// Where the proxy sends its traffic.
     public var endpoint: Endpoint
     /// Its administrative state.
-    public var state: BalancerServerState
+    public var state: ProxyServerState
     /// Whether its health check passes (false while unchecked or failing).
     public var healthy: Bool
-    /// Connections the balancer currently holds to it.
+    /// Connections the proxy currently holds to it.
     public var currentConnections: Int
-    /// The most connections the balancer holds to it (`ServerConnectionLimit`); `nil` when
+    /// The most connections the proxy holds to it (`ServerConnectionLimit`); `nil` when
     /// it has no limit of its own.
     public var connectionLimit: Int?
 
     /// Creates a server description.
-    public init(id: InstanceID, endpoint: Endpoint, state: BalancerServerState,
+    public init(id: InstanceID, endpoint: Endpoint, state: ProxyServerState,
                 healthy: Bool, currentConnections: Int, connectionLimit: Int? = nil) {
         self.id = id
         self.endpoint = endpoint
@@ -36,21 +36,21 @@ public struct BalancerServer: Sendable, Equatable {
     }
 }
 
-/// What the load balancer holds for the pool, read at once.
-public struct BalancerReading: Sendable, Equatable {
+/// What the proxy holds for the pool, read at once.
+public struct ProxyReading: Sendable, Equatable {
     /// The pool's servers.
-    public var servers: [BalancerServer]
+    public var servers: [ProxyServer]
     /// Connections waiting in its queue for a server with room.
     public var queued: Int
 
     /// Creates a reading.
-    public init(servers: [BalancerServer], queued: Int = 0) {
+    public init(servers: [ProxyServer], queued: Int = 0) {
         self.servers = servers
         self.queued = queued
     }
 }
 
-/// The load balancer in front of the pool (HAProxy through its runtime API).
+/// The proxy in front of the pool (HAProxy through its runtime API).
 ///
 /// Contract:
 /// - `add` creates the server in `maintenance`; `setState(.ready)` puts it in rotation and
@@ -62,22 +62,22 @@ public struct BalancerReading: Sendable, Equatable {
 ///   in its queue because every server in rotation is at its connection limit.
 /// - `setConnectionLimit` caps the connections held to one server; past it new ones wait in
 ///   the queue (existing ones stay).
-public protocol LoadBalancer: Sendable {
+public protocol TrafficProxy: Sendable {
     /// The pool's servers with their state and current connections, and the queue.
-    func read() async throws -> BalancerReading
+    func read() async throws -> ProxyReading
     /// Sets the most connections held to one server.
     func setConnectionLimit(_ id: InstanceID, _ limit: Int) async throws
     /// Adds a server, in maintenance.
     func add(_ id: InstanceID, at endpoint: Endpoint) async throws
     /// Changes a server's administrative state.
-    func setState(_ id: InstanceID, _ state: BalancerServerState) async throws
+    func setState(_ id: InstanceID, _ state: ProxyServerState) async throws
     /// Removes a server.
     func remove(_ id: InstanceID) async throws
 }
 
-extension LoadBalancer {
+extension TrafficProxy {
     /// The pool's servers with their state and current connections.
-    public func servers() async throws -> [BalancerServer] {
+    public func servers() async throws -> [ProxyServer] {
         try await read().servers
     }
 }

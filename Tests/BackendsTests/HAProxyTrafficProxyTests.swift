@@ -8,14 +8,14 @@ import WSScaleTestSupport
 
 /// The HAProxy adapter against a real HAProxy 2.6 on free loopback ports, with stand-in
 /// servers launched by the process driver.
-@Suite(.serialized) struct HAProxyLoadBalancerTests {
+@Suite(.serialized) struct HAProxyTrafficProxyTests {
     @Test func addReadyDrainMaintenanceRemove() async throws {
         try await HAProxyBench.run(servers: 1) { bench, servers in
             let (id, endpoint) = servers[0]
             let balancer = bench.balancer
             try await balancer.add(id, at: endpoint)
             var listed = try await balancer.servers()
-            #expect(listed == [BalancerServer(id: id, endpoint: endpoint, state: .maintenance, healthy: false, currentConnections: 0)])
+            #expect(listed == [ProxyServer(id: id, endpoint: endpoint, state: .maintenance, healthy: false, currentConnections: 0)])
 
             try await balancer.add(id, at: endpoint)
             await #expect(throws: HAProxyError.self) {
@@ -24,7 +24,7 @@ import WSScaleTestSupport
 
             try await balancer.setState(id, .ready)
             try await TestSupport.waitUntil("the server is ready and healthy") {
-                try await balancer.servers().first == BalancerServer(id: id, endpoint: endpoint, state: .ready, healthy: true, currentConnections: 0)
+                try await balancer.servers().first == ProxyServer(id: id, endpoint: endpoint, state: .ready, healthy: true, currentConnections: 0)
             }
             #expect(try await RawHTTPClient.status(bench.traffic, path: "/health") == 200)
 
@@ -96,7 +96,7 @@ import WSScaleTestSupport
             #expect(held.isActive, "draining keeps existing connections")
             #expect(try await balancer.servers().first { $0.id == busy }?.currentConnections == 1)
 
-            let impatient = HAProxyLoadBalancer(api: bench.haproxy.api, backend: bench.configuration.backendName,
+            let impatient = HAProxyTrafficProxy(api: bench.haproxy.api, backend: bench.configuration.backendName,
                                                 removalTimeout: .milliseconds(400), logger: bench.logger)
             await #expect(throws: HAProxyError.self, "a server with a connection cannot be deleted") {
                 try await impatient.remove(busy)
@@ -115,7 +115,7 @@ import WSScaleTestSupport
     @Test func removalCanShutDownTheLastSessionsWhenAsked() async throws {
         try await HAProxyBench.run(servers: 1) { bench, servers in
             let (id, endpoint) = servers[0]
-            let balancer = HAProxyLoadBalancer(api: bench.haproxy.api, backend: bench.configuration.backendName,
+            let balancer = HAProxyTrafficProxy(api: bench.haproxy.api, backend: bench.configuration.backendName,
                                                removalTimeout: .milliseconds(300), logger: bench.logger)
             try await balancer.add(id, at: endpoint)
             try await balancer.setState(id, .ready)
@@ -187,7 +187,7 @@ struct HAProxyBench {
     let configuration: HAProxyConfiguration
     let directory: String
     let haproxy: HAProxyProcess
-    let balancer: HAProxyLoadBalancer
+    let balancer: HAProxyTrafficProxy
     let logger = Logger(label: "test.haproxy")
 
     var traffic: Endpoint {
@@ -218,7 +218,7 @@ struct HAProxyBench {
                 servers.append((id, try await driver.waitUntilRunning(id, timeout: .seconds(10))))
             }
             let bench = HAProxyBench(configuration: configuration, directory: directory, haproxy: haproxy!,
-                                     balancer: HAProxyLoadBalancer(configuration: configuration, logger: logger))
+                                     balancer: HAProxyTrafficProxy(configuration: configuration, logger: logger))
             try await body(bench, servers)
         } catch {
             await haproxy?.stop(grace: .seconds(1))

@@ -20,7 +20,7 @@ import WSScaleCore
 ///   joined with `show stat <backend> 6 -1` (current sessions, check status, `maxconn`; the
 ///   backend's row gives the queue).
 /// - `setConnectionLimit`: `set maxconn server <backend>/<id> N`.
-public struct HAProxyLoadBalancer: LoadBalancer {
+public struct HAProxyTrafficProxy: TrafficProxy {
     /// The runtime API it talks to.
     public let api: HAProxyRuntimeAPI
     /// The backend holding the pool's servers.
@@ -62,9 +62,9 @@ public struct HAProxyLoadBalancer: LoadBalancer {
 
     /// The pool's servers with their state, health, current connections and connection
     /// limit, and the backend's queue.
-    public func read() async throws -> BalancerReading {
+    public func read() async throws -> ProxyReading {
         let (servers, queued) = try await statusesAndQueue()
-        return BalancerReading(servers: servers.map(\.balancerServer), queued: queued)
+        return ProxyReading(servers: servers.map(\.proxyServer), queued: queued)
     }
 
     /// `show servers state` and `show stat` (backend row and servers) of the backend.
@@ -116,7 +116,7 @@ public struct HAProxyLoadBalancer: LoadBalancer {
 
     /// Sets a server's administrative state (ready also enables its health check).
     /// - Throws: `HAProxyError` when the server does not exist or HAProxy refuses.
-    public func setState(_ id: InstanceID, _ state: BalancerServerState) async throws {
+    public func setState(_ id: InstanceID, _ state: ProxyServerState) async throws {
         try validate(id)
         let server = "\(backend)/\(id)"
         switch state {

@@ -1,16 +1,16 @@
 import WSScaleCore
 
-/// An in-memory `LoadBalancer` that can be restarted (emptied) or made to suspend in `setState`.
-actor FakeBalancer: LoadBalancer {
+/// An in-memory `TrafficProxy` that can be restarted (emptied) or made to suspend in `setState`.
+actor FakeTrafficProxy: TrafficProxy {
     private let calls: CallLog
-    private(set) var table: [InstanceID: BalancerServer] = [:]
+    private(set) var table: [InstanceID: ProxyServer] = [:]
     private var setStateYields = 0
 
     init(calls: CallLog) { self.calls = calls }
 
     /// Holds a server already (as if configured before the loop started).
-    func preload(_ id: InstanceID, port: Int, state: BalancerServerState, connections: Int = 0) {
-        table[id] = BalancerServer(id: id, endpoint: Endpoint(host: "127.0.0.1", port: port), state: state,
+    func preload(_ id: InstanceID, port: Int, state: ProxyServerState, connections: Int = 0) {
+        table[id] = ProxyServer(id: id, endpoint: Endpoint(host: "127.0.0.1", port: port), state: state,
                                    healthy: state == .ready, currentConnections: connections)
     }
 
@@ -22,14 +22,14 @@ actor FakeBalancer: LoadBalancer {
     func setSetStateYields(_ count: Int) { setStateYields = count }
 
     /// The state of one server, `nil` when absent.
-    func state(of id: InstanceID) -> BalancerServerState? { table[id]?.state }
+    func state(of id: InstanceID) -> ProxyServerState? { table[id]?.state }
 
     /// Connections waiting in the queue, as the next `read()` reports them.
     private(set) var queued = 0
 
     func setQueued(_ count: Int) { queued = count }
 
-    func read() async throws -> BalancerReading { BalancerReading(servers: Array(table.values), queued: queued) }
+    func read() async throws -> ProxyReading { ProxyReading(servers: Array(table.values), queued: queued) }
 
     /// Not in the call log: it is set at every wake where it changed, beside the plan.
     func setConnectionLimit(_ id: InstanceID, _ limit: Int) async throws {
@@ -46,10 +46,10 @@ actor FakeBalancer: LoadBalancer {
             guard existing.endpoint == endpoint else { throw DriverError("exists elsewhere", instance: id) }
             return
         }
-        table[id] = BalancerServer(id: id, endpoint: endpoint, state: .maintenance, healthy: false, currentConnections: 0)
+        table[id] = ProxyServer(id: id, endpoint: endpoint, state: .maintenance, healthy: false, currentConnections: 0)
     }
 
-    func setState(_ id: InstanceID, _ state: BalancerServerState) async throws {
+    func setState(_ id: InstanceID, _ state: ProxyServerState) async throws {
         for _ in 0..<setStateYields { await Task.yield() }
         calls.append("lb.\(state.rawValue) \(id)")
         guard table[id] != nil else { throw DriverError("no such server", instance: id) }
