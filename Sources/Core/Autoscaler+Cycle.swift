@@ -42,7 +42,8 @@ extension Autoscaler {
         let actions = configuration.dryRun ? settlePretendLaunches(reconciliation.actions) : reconciliation.actions
         jobs += await correct(actions)
 
-        let plan = planner.plan(for: reconciliation.snapshot, now: now)
+        let plan = planner.plan(for: reconciliation.snapshot, now: now,
+                                rebalanceAllowance: rebalancePacer.allowance(for: reconciliation.snapshot, now: now))
         await limitConnections(ServerConnectionLimit.perServer(reconciliation.snapshot, launching: plan.launch,
                                                                previous: serverConnectionLimit, configuration: configuration),
                                servers: observation.proxy)
@@ -146,13 +147,13 @@ extension Autoscaler {
             let wouldDo = plan.steps.map { "would " + $0 }
             decisionLog.update(sequence) { $0.actions = wouldDo }
             // Decide next as a real run would: its launches would be under way (starting, so
-            // not launched again), and the planner's cooldowns start now.
+            // not launched again), and its rebalancing is paced from now.
             for _ in 0..<max(0, plan.launch) {
                 let id = newInstanceID()
                 pool.launchStarted(id, at: clock.now())
                 pretendLaunches.insert(id)
             }
-            planner.planExecuted(plan, now: clock.now())
+            rebalancePacer.carriedOut(plan, now: clock.now())
             return []
         }
         var jobs: [BackgroundJob] = []
@@ -198,7 +199,7 @@ extension Autoscaler {
             $0.errors = outcome.errors
         }
         if let error = outcome.errors.last { lastError = error }
-        planner.planExecuted(plan, now: clock.now())
+        rebalancePacer.carriedOut(plan, now: clock.now())
         return jobs
     }
 

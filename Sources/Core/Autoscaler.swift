@@ -13,7 +13,7 @@ import ServiceLifecycle
 /// Errors are logged and the next wake tries again; the loop itself never fails.
 /// In dry-run (`ScalingConfiguration.dryRun`) it logs and records its decisions and
 /// changes nothing; it decides as a real run would, its would-be launches counting as
-/// starting and the planner's cooldowns running.
+/// starting and its rebalancing paced (`RebalancePacer`) as if they had been carried out.
 public actor Autoscaler: Service {
     /// Timings and sizes of the loop itself (the scaling knobs are in `ScalingConfiguration`).
     public struct Tunables: Sendable, Equatable {
@@ -81,6 +81,8 @@ public actor Autoscaler: Service {
     let wallClock: WallClock
     let logger: Logger
     var planner: any ScalePlanner
+    /// The pace of rebalancing: the loop's, since only the loop knows what it carried out.
+    var rebalancePacer: RebalancePacer
 
     var pool = PoolState()
     var decisionLog: DecisionLog
@@ -139,6 +141,7 @@ public actor Autoscaler: Service {
         self.trafficProxy = trafficProxy
         self.registry = registry
         self.planner = planner
+        self.rebalancePacer = RebalancePacer(movesPerSecond: configuration.rebalanceMovesPerSecond)
         self.environment = environment
         self.makeID = makeID
         self.clock = LoopClock(clock)

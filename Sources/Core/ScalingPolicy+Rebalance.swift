@@ -1,51 +1,4 @@
-/// A rebalance carried out whose shed sessions may still be reconnecting.
-struct MovesInFlight: Sendable, Equatable {
-    /// When it was carried out.
-    var shedAt: Duration
-    /// Sessions on active hosts when it was planned: once the active hosts hold as many
-    /// again, the shed clients are back.
-    var activeSessionsBefore: Int
-}
-
 extension ScalingPolicy {
-    /// How long a rebalance waits at most for the sessions shed by the one before to show up
-    /// again (users who leave meanwhile would otherwise hold it back for good).
-    public static let rebalanceSettleLimit: Duration = .seconds(2)
-    /// How long a rebalance waits at least after the one before: the shed clients reconnect
-    /// within 0–100 ms and the registry shows them 100 ms later. An order that was not carried
-    /// out (dry-run, a server not listening) leaves the count as it was, which must not read as
-    /// "back" at the very next wake.
-    public static let rebalanceSettleMinimum: Duration = .milliseconds(300)
-
-    /// The rebalancing budget at `now`: what was left, refilled at
-    /// `REBALANCE_MAX_MOVES_PER_SECOND`, at most one second of it.
-    func moveBudget(at now: Duration) -> Double {
-        let rate = Double(configuration.rebalanceMovesPerSecond)
-        guard let left = moveBudget, let since = budgetTime else { return rate }
-        return min(rate, left + rate * max(0, (now - since).secondsValue))
-    }
-
-    /// A budget in whole moves (rounded down); a knob built in code near `Int.max` gives
-    /// `Int.max`, never a trap.
-    static func wholeMoves(_ budget: Double) -> Int {
-        guard budget.isFinite, budget > 0 else { return 0 }
-        return budget >= Double(Int.max) ? Int.max : Int(budget)
-    }
-
-    /// Whether the sessions of the last rebalance are back on the active hosts (or the wait
-    /// for them is over), so the pool can be judged again without counting them twice: shed
-    /// from a host, not yet on another, they would make the average look lower than it is.
-    mutating func movesHaveLanded(_ load: PoolLoad, now: Duration) -> Bool {
-        guard let inFlight = movesInFlight else { return true }
-        let waited = now - inFlight.shedAt
-        if (load.activeSessions >= inFlight.activeSessionsBefore && waited >= Self.rebalanceSettleMinimum)
-            || waited >= Self.rebalanceSettleLimit {
-            movesInFlight = nil
-            return true
-        }
-        return false
-    }
-
     /// Rule 4: the "Swiss cheese" rebalance, over **active** hosts only.
     ///
     /// With `A` active hosts holding `Sa` sessions, the average is `Sa / A` sessions, that is
@@ -53,7 +6,8 @@ extension ScalingPolicy {
     /// - Not while a host is starting: the shed clients would reconnect to the old hosts and be
     ///   shed again once the new one is in rotation, so the pool waits for it (at most the
     ///   launch timeout, after which the instance leaves the snapshot).
-    /// - Not while the sessions of the last rebalance are on their way (`movesHaveLanded`).
+    /// - Not while the sessions of the last rebalance are on their way: the loop's
+    ///   `RebalancePacer` then allows no move.
     /// - A host is over-utilized when `u_h > Ua + OVERUTILIZED_TOLERANCE_PERCENT`; a rebalance
     ///   needs one, and room on the hosts below the average. As in the proof of concept, every
     ///   host below the average can take shed sessions (`UNDERUTILIZED_TOLERANCE_PERCENT` only
@@ -66,9 +20,9 @@ extension ScalingPolicy {
     ///   than `MAX_CONNECTIONS_PER_HOST` (it would refuse them). Least-connections balancing
     ///   sends the shed clients there, so the spread between active hosts never grows, and a
     ///   pool like 8/6/6 ends at 7/7/6 instead of staying put.
-    /// - The total is paced by `budget`: `REBALANCE_MAX_MOVES_PER_SECOND` refilled since the
-    ///   last rebalance, at most one second of it (0: no rebalancing). Every over-utilized
-    ///   host sheds in the same round.
+    /// - The total is paced by `budget`, the moves the loop's `RebalancePacer` allows:
+    ///   `REBALANCE_MAX_MOVES_PER_SECOND` refilled since the last rebalance, at most one
+    ///   second of it (0: no rebalancing). Every over-utilized host sheds in the same round.
     /// - Within the total, the fullest hosts shed first (their counts are lowered together,
     ///   ties by id), which lowers the maximum most.
     /// - Not while a host's count is unknown (the registry lost its data and the servers are

@@ -1,6 +1,6 @@
 /// wsscale's decision rules: turns a topology snapshot into a plan. Pure, no I/O; the only
-/// state it keeps is when utilization went low (for the scale-in stabilization window) and
-/// the rebalancing budget with the moves still on their way (for its pace).
+/// state it keeps is when utilization went low (for the scale-in stabilization window). The
+/// pace of rebalancing is the loop's (`RebalancePacer`), passed in as an allowance.
 ///
 /// Notation: `L` = `CONNECTION_LIMIT_PER_HOST`; `S` = sessions on **all** instances, draining
 /// ones included (they are load: if the drain times out they come back to the pool);
@@ -22,10 +22,10 @@
 /// 3. **Draining instances** (`ScalingPolicy+DrainingInstances.swift`): remove those with no
 ///    session; after `DRAIN_TIMEOUT_SECONDS`, shed the remaining sessions (cause `.drainTimeout`).
 /// 4. **Rebalance** (`ScalingPolicy+Rebalance.swift`), only in plans that neither launch, drain
-///    nor re-activate, not while an instance is starting, and not while the sessions of the
-///    last rebalance are still reconnecting: shed from every over-utilized active host at once
-///    down to the average, as far as the hosts below the average have room, paced by
-///    `REBALANCE_MAX_MOVES_PER_SECOND`.
+///    nor re-activate, not while an instance is starting: shed from every over-utilized active
+///    host at once down to the average, as far as the hosts below the average have room,
+///    at most the moves the loop allows (`RebalancePacer`: `REBALANCE_MAX_MOVES_PER_SECOND`,
+///    none while the sessions of the last rebalance are still reconnecting).
 ///
 /// A plan never both launches and drains. Each decision adds one reason with its numbers; a
 /// plan that changes nothing carries no reason (so the control loop may skip it silently).
@@ -35,16 +35,6 @@ public struct ScalingPolicy: ScalePlanner {
 
     /// Since when `U < MIN_UTILIZATION_PERCENT` has held without interruption, if it holds now.
     var lowUtilizationSince: Duration?
-    /// The rebalancing budget (moves) left after the last rebalance carried out, at
-    /// `budgetTime`; it refills at `REBALANCE_MAX_MOVES_PER_SECOND`, up to one second of it.
-    /// `nil`: full.
-    var moveBudget: Double?
-    /// When `moveBudget` was last spent.
-    var budgetTime: Duration?
-    /// The last rebalance carried out, while its shed sessions have not all come back.
-    var movesInFlight: MovesInFlight?
-    /// Active sessions in the last snapshot planned (what a rebalance carried out starts from).
-    var lastActiveSessions = 0
 
     /// Creates the policy with its configuration.
     public init(configuration: ScalingConfiguration) {
@@ -55,8 +45,9 @@ public struct ScalingPolicy: ScalePlanner {
     /// - Parameters:
     ///   - snapshot: the pool as it is.
     ///   - now: monotonic time, increasing between calls.
+    ///   - rebalanceAllowance: the most rebalancing moves the plan may order.
     /// - Returns: the plan, with one reason per decision; empty when nothing is to be done.
-    public mutating func plan(for snapshot: TopologySnapshot, now: Duration) -> ScalePlan {
+    public mutating func plan(for snapshot: TopologySnapshot, now: Duration, rebalanceAllowance: Int) -> ScalePlan {
         let load = PoolLoad(snapshot, limit: configuration.connectionLimitPerHost)
         trackLowUtilization(load, now: now)
 
@@ -66,20 +57,10 @@ public struct ScalingPolicy: ScalePlanner {
             planScaleIn(load, now: now, into: &plan)
         }
         planDrainingInstances(load, into: &plan)
-        lastActiveSessions = load.activeSessions
-        if plan.launch == 0 && plan.activate.isEmpty && plan.drain.isEmpty, movesHaveLanded(load, now: now) {
-            planRebalance(load, budget: Self.wholeMoves(moveBudget(at: now)), into: &plan)
+        if plan.launch == 0 && plan.activate.isEmpty && plan.drain.isEmpty {
+            planRebalance(load, budget: rebalanceAllowance, into: &plan)
         }
         return plan
     }
 
-    /// Spends the rebalancing budget on the plan's rebalancing sheds, and notes them as on
-    /// their way until they are back.
-    public mutating func planExecuted(_ plan: ScalePlan, now: Duration) {
-        let moves = plan.shed.filter { $0.cause == .rebalance }.map(\.count).saturatingSum()
-        guard moves > 0 else { return }
-        moveBudget = max(0, moveBudget(at: now) - Double(moves))
-        budgetTime = now
-        movesInFlight = MovesInFlight(shedAt: now, activeSessionsBefore: lastActiveSessions)
-    }
 }

@@ -36,7 +36,7 @@ import Testing
     @Test(arguments: hugeConfigurations)
     func theRulesGiveAPlanForHugeKnobsAndCounts(configuration: ScalingConfiguration) {
         for snapshot in Self.hugeSnapshots {
-            var policy = ScalingPolicy(configuration: configuration)
+            var policy = PacedPolicy(configuration: configuration)
             let plan = policy.plan(for: snapshot, now: .seconds(100))
             #expect(plan.shed.allSatisfy { $0.count > 0 })
             #expect(plan.launch >= 0)
@@ -44,7 +44,7 @@ import Testing
     }
 
     @Test func aHugeCountIsClampedAndTheRebalanceStillLevels() {
-        var policy = ScalingPolicy(configuration: .seed {
+        var policy = PacedPolicy(configuration: .seed {
             $0.connectionLimitPerHost = .max; $0.maxConnectionsPerHost = .max; $0.rebalanceMovesPerSecond = .max
         })
         let plan = policy.plan(for: .active(Int.max, 0), now: .seconds(100))

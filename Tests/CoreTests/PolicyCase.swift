@@ -16,7 +16,7 @@ struct PolicyCase: Sendable, CustomTestStringConvertible {
 
     /// Runs the case: plans once with a fresh policy and checks actions and reasons.
     func check(sourceLocation: SourceLocation = #_sourceLocation) {
-        var policy = ScalingPolicy(configuration: configuration)
+        var policy = PacedPolicy(configuration: configuration)
         let plan = policy.plan(for: TopologySnapshot(instances: instances), now: now)
         #expect(plan.actions == expected, "\(name): \(plan.reasons)", sourceLocation: sourceLocation)
         if expected.isEmpty {

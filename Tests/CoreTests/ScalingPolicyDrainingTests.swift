@@ -42,10 +42,10 @@ import Testing
 
     /// The timeout shed is ordered again while sessions remain, then the instance is removed.
     @Test func timeoutShedUntilEmptyThenRemove() {
-        var policy = ScalingPolicy(configuration: .seed)
+        var policy = PacedPolicy(configuration: .seed)
         let first = policy.plan(for: TopologySnapshot(instances: [.active("a", 3), .draining("d", 4, for: .seconds(300))]),
                                 now: .seconds(0))
-        policy.planExecuted(first, now: .seconds(0))
+        policy.carriedOut(first, now: .seconds(0))
         let second = policy.plan(for: TopologySnapshot(instances: [.active("a", 6), .draining("d", 1, for: .seconds(301))]),
                                  now: .seconds(1))
         let third = policy.plan(for: TopologySnapshot(instances: [.active("a", 7), .draining("d", 0, for: .seconds(302))]),

@@ -96,7 +96,7 @@ import Testing
     }
 
     @Test func growthNeverDrainsNorRebalancesInTheSamePlan() {
-        var policy = ScalingPolicy(configuration: .seed)
+        var policy = PacedPolicy(configuration: .seed)
         let plan = policy.plan(for: .active(30, 0), now: .zero)
         #expect(plan.launch == 3)
         #expect(plan.shed.isEmpty && plan.drain.isEmpty)

@@ -40,13 +40,13 @@ import Testing
     /// Plans each snapshot in turn (carrying out every plan) and checks `check` on each.
     static func run(_ configuration: ScalingConfiguration, _ sequence: [(TopologySnapshot, Int)],
                     _ check: (TopologySnapshot, ScalePlan) -> Void) {
-        var policy = ScalingPolicy(configuration: configuration)
+        var policy = PacedPolicy(configuration: configuration)
         var now = Duration.seconds(1000)
         for (snapshot, gap) in sequence {
             now += .seconds(gap)
             let plan = policy.plan(for: snapshot, now: now)
             check(snapshot, plan)
-            policy.planExecuted(plan, now: now)
+            policy.carriedOut(plan, now: now)
         }
     }
 

@@ -103,22 +103,22 @@ import Testing
         unknownDraining.sessionsUnknown = true
         // Known, this pool would shed from ws-1 and ws-3 and remove ws-4.
         let known = TopologySnapshot(instances: [.active("ws-1", 9), .active("ws-2", 0), .active("ws-3", 9), .draining("ws-4", 0)])
-        var policy = ScalingPolicy(configuration: .seed)
+        var policy = PacedPolicy(configuration: .seed)
         let knownPlan = policy.plan(for: known, now: .seconds(100))
         #expect(!knownPlan.shed.isEmpty && knownPlan.remove == ["ws-4"])
 
-        var fresh = ScalingPolicy(configuration: .seed)
+        var fresh = PacedPolicy(configuration: .seed)
         let plan = fresh.plan(for: TopologySnapshot(instances: [.active("ws-1", 9), unknown, .active("ws-3", 9), unknownDraining]),
                               now: .seconds(100))
         #expect(plan.isEmpty, "\(plan.reasons)")
 
         // Low utilization while a count is unknown never starts the scale-in window.
-        var scaleIn = ScalingPolicy(configuration: .seed { $0.scaleInStabilization = .seconds(5) })
+        var scaleIn = PacedPolicy(configuration: .seed { $0.scaleInStabilization = .seconds(5) })
         let low = TopologySnapshot(instances: [.active("ws-1", 1), unknown, .active("ws-3", 1)])
         for second in 0...30 { #expect(scaleIn.plan(for: low, now: .seconds(second)).drain.isEmpty) }
 
         // Growth still acts on what is known: 30 sessions on 3 servers is over the threshold.
-        var growth = ScalingPolicy(configuration: .seed)
+        var growth = PacedPolicy(configuration: .seed)
         let overloaded = growth.plan(for: TopologySnapshot(instances: [.active("ws-1", 15), unknown, .active("ws-3", 15)]),
                                      now: .seconds(100))
         #expect(overloaded.launch == 2)
@@ -126,13 +126,13 @@ import Testing
 
     @Test("the next round waits for the shed sessions to come back, at most the settle limit; it never counts them twice")
     func nextRoundWaitsForTheMovesToLand() {
-        var policy = ScalingPolicy(configuration: .seed)
+        var policy = PacedPolicy(configuration: .seed)
         let uneven = TopologySnapshot.active(14, 0)
         let first = policy.plan(for: uneven, now: .seconds(10))
         #expect(first.rebalanceSheds == ["ws-1": 7])
         // Not carried out (dry run): planned again.
         #expect(policy.plan(for: uneven, now: .seconds(11)).rebalanceSheds == ["ws-1": 7])
-        policy.planExecuted(first, now: .seconds(11))
+        policy.carriedOut(first, now: .seconds(11))
         // Shed, not yet back: 7 / 0 would look like an average of 3.5 and shed 3 more.
         #expect(policy.plan(for: .active(7, 0), now: .milliseconds(11_100)).isEmpty)
         #expect(policy.plan(for: .active(7, 4), now: .milliseconds(11_200)).isEmpty)
@@ -142,33 +142,33 @@ import Testing
                 "nothing in flight any more: a new hole is rebalanced without a cooldown")
 
         // Users who left meanwhile: the wait ends at the settle limit.
-        var leaving = ScalingPolicy(configuration: .seed)
-        leaving.planExecuted(leaving.plan(for: uneven, now: .seconds(0)), now: .seconds(0))
+        var leaving = PacedPolicy(configuration: .seed)
+        leaving.carriedOut(leaving.plan(for: uneven, now: .seconds(0)), now: .seconds(0))
         #expect(leaving.plan(for: .active(9, 0), now: .milliseconds(1_999)).isEmpty)
         #expect(leaving.plan(for: .active(9, 0), now: .seconds(2)).rebalanceSheds == ["ws-1": 4])
     }
 
     @Test("the budget refills at REBALANCE_MAX_MOVES_PER_SECOND, up to one second of it, and every over-utilized host sheds in the same round")
     func budgetRefillsAtTheRate() {
-        var policy = ScalingPolicy(configuration: .seed { $0.rebalanceMovesPerSecond = 10; $0.connectionLimitPerHost = 100; $0.maxConnectionsPerHost = 300; $0.minUtilizationPercent = 0 })
+        var policy = PacedPolicy(configuration: .seed { $0.rebalanceMovesPerSecond = 10; $0.connectionLimitPerHost = 100; $0.maxConnectionsPerHost = 300; $0.minUtilizationPercent = 0 })
         // 60 + 60 on two hosts, two empty: 60 moves wanted, 10 available.
         let uneven = TopologySnapshot.active(60, 60, 0, 0)
         let first = policy.plan(for: uneven, now: .seconds(0))
         #expect(first.rebalanceSheds == ["ws-1": 5, "ws-2": 5], "both over-utilized hosts shed at once")
-        policy.planExecuted(first, now: .seconds(0))
+        policy.carriedOut(first, now: .seconds(0))
         let after = TopologySnapshot.active(55, 55, 5, 5)  // the 10 came back
         #expect(policy.plan(for: after, now: .milliseconds(300)).rebalanceSheds == ["ws-1": 2, "ws-2": 1],
                 "300 ms refilled 3 moves")
         // Long idle: never more than one second of moves at once.
-        var idle = ScalingPolicy(configuration: .seed { $0.rebalanceMovesPerSecond = 10; $0.connectionLimitPerHost = 100; $0.maxConnectionsPerHost = 300; $0.minUtilizationPercent = 0 })
-        idle.planExecuted(idle.plan(for: uneven, now: .seconds(0)), now: .seconds(0))
+        var idle = PacedPolicy(configuration: .seed { $0.rebalanceMovesPerSecond = 10; $0.connectionLimitPerHost = 100; $0.maxConnectionsPerHost = 300; $0.minUtilizationPercent = 0 })
+        idle.carriedOut(idle.plan(for: uneven, now: .seconds(0)), now: .seconds(0))
         #expect(idle.plan(for: after, now: .seconds(3600)).rebalanceSheds.values.reduce(0, +) == 10)
     }
 
     @Test func aPlanWithoutRebalanceSpendsNoBudget() {
-        var policy = ScalingPolicy(configuration: .seed)
+        var policy = PacedPolicy(configuration: .seed)
         let launch = policy.plan(for: .active(30), now: .seconds(0))
-        policy.planExecuted(launch, now: .seconds(0))
+        policy.carriedOut(launch, now: .seconds(0))
         #expect(policy.plan(for: .active(30, 0, 0, 0, 0), now: .seconds(1)).rebalanceSheds == ["ws-1": 24])
     }
 

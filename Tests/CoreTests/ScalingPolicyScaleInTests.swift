@@ -6,12 +6,12 @@ import Testing
     /// Plans the same snapshot at each time and returns the drained ids of each plan.
     static func drains(_ snapshot: TopologySnapshot, at times: [Int],
                        configuration: ScalingConfiguration = .seed) -> [[InstanceID]] {
-        var policy = ScalingPolicy(configuration: configuration)
+        var policy = PacedPolicy(configuration: configuration)
         return times.map { policy.plan(for: snapshot, now: .seconds($0)).drain }
     }
 
     @Test func drainsTheLeastLoadedAfterTheWindow() {
-        var policy = ScalingPolicy(configuration: .seed)
+        var policy = PacedPolicy(configuration: .seed)
         let snapshot = TopologySnapshot.active(4, 2, 3, 3)
         #expect(policy.plan(for: snapshot, now: .seconds(0)).isEmpty)
         #expect(policy.plan(for: snapshot, now: .seconds(9)).isEmpty)
@@ -23,7 +23,7 @@ import Testing
     }
 
     @Test func aBreakInLowUtilizationRestartsTheWindow() {
-        var policy = ScalingPolicy(configuration: .seed)
+        var policy = PacedPolicy(configuration: .seed)
         #expect(policy.plan(for: .active(1, 1), now: .seconds(0)).isEmpty)
         #expect(policy.plan(for: .active(5, 4), now: .seconds(5)).isEmpty)   // 45 %: not low
         #expect(policy.plan(for: .active(1, 1), now: .seconds(12)).isEmpty)
@@ -70,7 +70,7 @@ import Testing
     }
 
     @Test func scaleInLeavesAPoolThatIsNotOverloaded() {
-        var policy = ScalingPolicy(configuration: .seed { $0.scaleInStabilization = .zero })
+        var policy = PacedPolicy(configuration: .seed { $0.scaleInStabilization = .zero })
         let before = TopologySnapshot.active(3, 3, 3, 3, 3, 3, 3, 3)   // 24 sessions, 30 %
         let plan = policy.plan(for: before, now: .zero)
         #expect(plan.drain.count == 4)

@@ -18,14 +18,14 @@ import Testing
     }
 
     func replay(_ steps: [Step], sourceLocation: SourceLocation = #_sourceLocation) {
-        var policy = ScalingPolicy(configuration: .seed)
+        var policy = PacedPolicy(configuration: .seed)
         for step in steps {
             let plan = policy.plan(for: TopologySnapshot(instances: step.instances), now: .seconds(step.second))
             #expect(plan.actions == step.expected, "at \(step.second)s: \(plan.reasons)", sourceLocation: sourceLocation)
             if let reason = step.reason {
                 #expect(plan.reasons.contains(reason), "at \(step.second)s: \(plan.reasons)", sourceLocation: sourceLocation)
             }
-            if !plan.isEmpty { policy.planExecuted(plan, now: .seconds(step.second)) }
+            if !plan.isEmpty { policy.carriedOut(plan, now: .seconds(step.second)) }
         }
     }
 

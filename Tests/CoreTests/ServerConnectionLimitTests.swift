@@ -90,7 +90,7 @@ struct ServerConnectionLimitTests {
 
     @Test("the queue is demand: a full pool with users waiting scales out, and does not scale in")
     func queueIsDemand() {
-        var policy = ScalingPolicy(configuration: Self.configuration)
+        var policy = PacedPolicy(configuration: Self.configuration)
         // Two servers at the threshold (400 each = 80 %, not above it) and one user waiting.
         let waiting = policy.plan(for: Self.pool(active: [400, 400], queued: 1), now: .seconds(1))
         #expect(waiting.launch == 1, "\(waiting.reasons)")
@@ -109,7 +109,7 @@ struct RebalanceDuringBurstTests {
     @Test("no rebalance while users wait in the queue, or while the proxy holds notably more than the registry counts")
     func waitsForSettledCounts() {
         let uneven = TopologySnapshot.active(14, 0).instances
-        var policy = ScalingPolicy(configuration: .seed)
+        var policy = PacedPolicy(configuration: .seed)
         #expect(policy.plan(for: TopologySnapshot(instances: uneven, queued: 1), now: .seconds(1)).rebalanceSheds.isEmpty)
         #expect(policy.plan(for: TopologySnapshot(instances: uneven, proxyConnections: 17), now: .seconds(2)).rebalanceSheds.isEmpty,
                 "3 connections the registry does not show yet")

@@ -6,11 +6,10 @@ import WSScaleCore
 final class PlannerProbe: Sendable {
     private struct State {
         var snapshots: [TopologySnapshot] = []
-        var executed: [ScalePlan] = []
         var script: [ScalePlan] = []
     }
     private let state = Mutex(State())
-    /// Where `plan` and `planExecuted` calls are logged, next to the fakes' calls.
+    /// Where `plan` calls are logged (`planner.plan`), next to the fakes' calls.
     let calls: CallLog?
 
     init(script: [ScalePlan] = [], calls: CallLog? = nil) {
@@ -22,8 +21,6 @@ final class PlannerProbe: Sendable {
     var snapshots: [TopologySnapshot] { state.withLock { $0.snapshots } }
     /// How many times the loop asked for a plan.
     var planCalls: Int { state.withLock { $0.snapshots.count } }
-    /// Plans the loop said it carried out.
-    var executed: [ScalePlan] { state.withLock { $0.executed } }
 
     /// Records a snapshot and returns the next scripted plan (empty when the script is done).
     func next(for snapshot: TopologySnapshot) -> ScalePlan {
@@ -34,23 +31,14 @@ final class PlannerProbe: Sendable {
         }
     }
 
-    /// Records that the loop carried out a plan.
-    func didExecute(_ plan: ScalePlan) {
-        calls?.append("planner.executed")
-        state.withLock { $0.executed.append(plan) }
-    }
 }
 
 /// Returns the plans it was given, one per call, then empty plans.
 struct ScriptedPlanner: ScalePlanner {
     let probe: PlannerProbe
 
-    mutating func plan(for snapshot: TopologySnapshot, now: Duration) -> ScalePlan {
+    mutating func plan(for snapshot: TopologySnapshot, now: Duration, rebalanceAllowance: Int) -> ScalePlan {
         probe.next(for: snapshot)
-    }
-
-    mutating func planExecuted(_ plan: ScalePlan, now: Duration) {
-        probe.didExecute(plan)
     }
 }
 
@@ -59,15 +47,11 @@ struct TargetCountPlanner: ScalePlanner {
     let target: Int
     let probe: PlannerProbe
 
-    mutating func plan(for snapshot: TopologySnapshot, now: Duration) -> ScalePlan {
+    mutating func plan(for snapshot: TopologySnapshot, now: Duration, rebalanceAllowance: Int) -> ScalePlan {
         _ = probe.next(for: snapshot)
         let present = snapshot.active.count + snapshot.starting.count
         guard present < target else { return ScalePlan() }
         return ScalePlan(launch: target - present, reasons: ["\(present) of \(target) instances: launch \(target - present)"])
-    }
-
-    mutating func planExecuted(_ plan: ScalePlan, now: Duration) {
-        probe.didExecute(plan)
     }
 }
 
@@ -76,12 +60,8 @@ struct RepeatingPlanner: ScalePlanner {
     let plan: ScalePlan
     let probe: PlannerProbe
 
-    mutating func plan(for snapshot: TopologySnapshot, now: Duration) -> ScalePlan {
+    mutating func plan(for snapshot: TopologySnapshot, now: Duration, rebalanceAllowance: Int) -> ScalePlan {
         _ = probe.next(for: snapshot)
         return plan
-    }
-
-    mutating func planExecuted(_ plan: ScalePlan, now: Duration) {
-        probe.didExecute(plan)
     }
 }
