@@ -1,3 +1,5 @@
+#define _GNU_SOURCE
+#include <pthread.h>
 #include "CCurlShim.h"
 
 CURLcode wsscale_curl_setopt_long(CURL *handle, CURLoption option, long value) {
@@ -23,4 +25,7 @@ CURLcode wsscale_curl_setopt_read_function(CURL *handle, size_t (*fn)(char *, si
 }
 CURLcode wsscale_curl_getinfo_long(CURL *handle, CURLINFO info, long *value) {
     return curl_easy_getinfo(handle, info, value);
+}
+void wsscale_set_current_thread_name(const char *name) {
+    pthread_setname_np(pthread_self(), name);
 }

@@ -6,9 +6,9 @@ import NIOConcurrencyHelpers
 /// An HTTP/1.1 client for local APIs (the Docker Engine API, Podman's API) over a unix
 /// socket or TCP, on libcurl. Knows nothing of any particular API.
 ///
-/// Every exchange runs on a thread of its own (libcurl blocks), never on an event loop
-/// or Swift's cooperative pool, and is bridged to `async`; cancelling the calling task
-/// aborts the exchange within ~100 ms.
+/// Every exchange runs on the process's one libcurl thread (`CurlTransferLoop`, one multi
+/// handle for all transfers), never on an event loop or Swift's cooperative pool, and is
+/// bridged to `async`; cancelling the calling task aborts the exchange at once.
 public struct CurlHTTPClient: Sendable {
     /// Where the API listens.
     public let address: ServiceAddress
@@ -53,12 +53,11 @@ public struct CurlHTTPClient: Sendable {
         logger.trace("http request", metadata: ["method": "\(method)", "url": "\(request.url)"])
         let result: Result<HTTPAPIResponse, CurlFailure> = await withTaskCancellationHandler {
             await withCheckedContinuation { continuation in
-                Thread.detachNewThread {
-                    continuation.resume(returning: CurlTransfer(request, cancelled: cancelled).run())
-                }
+                CurlTransferLoop.shared.submit(CurlTransfer(request, cancelled: cancelled) { continuation.resume(returning: $0) })
             }
         } onCancel: {
             cancelled.withLockedValue { $0 = true }
+            CurlTransferLoop.shared.wake()
         }
         switch result {
         case let .success(response):
@@ -84,10 +83,14 @@ public struct CurlHTTPClient: Sendable {
         let address = self.address
         logger.trace("http stream", metadata: ["method": "\(method)", "url": "\(request.url)"])
         return AsyncThrowingStream { continuation in
-            continuation.onTermination = { _ in cancelled.withLockedValue { $0 = true } }
-            Thread.detachNewThread {
-                let transfer = CurlTransfer(request, cancelled: cancelled) { chunk in continuation.yield(chunk) }
-                switch transfer.run() {
+            continuation.onTermination = { _ in
+                cancelled.withLockedValue { $0 = true }
+                CurlTransferLoop.shared.wake()
+            }
+            let transfer = CurlTransfer(request, cancelled: cancelled) { chunk in
+                continuation.yield(chunk)
+            } onCompletion: { result in
+                switch result {
                 case let .success(response) where response.isSuccess:
                     continuation.finish()
                 case let .success(response):
@@ -98,6 +101,7 @@ public struct CurlHTTPClient: Sendable {
                                                                notSent: failure.notSent, cancelled: failure.cancelled))
                 }
             }
+            CurlTransferLoop.shared.submit(transfer)
         }
     }
 

@@ -35,49 +35,60 @@ struct CurlFailure: Error {
     var notSent: Bool { code == CURLE_COULDNT_CONNECT || code == CURLE_COULDNT_RESOLVE_HOST }
 }
 
-/// Runs one `CurlRequest` to completion on the calling thread, which must be a thread
-/// that may block (never an event loop). The transfer polls every 100 ms for
-/// cancellation, so a stream with no traffic still stops soon after it is cancelled.
+/// One `CurlRequest` driven by the process's `CurlTransferLoop`: `prepare` makes its easy
+/// handle, the loop runs it with every other transfer on one thread, `complete` hands the
+/// answer over and frees what `prepare` made. Everything but `init` and the cancellation
+/// flag is used on the loop's thread only.
 ///
 /// With `onChunk`, a 2xx body is handed over chunk by chunk as it arrives (streaming);
 /// otherwise, or when the status is not 2xx, the body is collected and returned.
-final class CurlTransfer {
-    private static let globalInit: Void = { _ = curl_global_init(Int(CURL_GLOBAL_ALL)) }()
+final class CurlTransfer: @unchecked Sendable {
+    static let globalInit: Void = { _ = curl_global_init(Int(CURL_GLOBAL_ALL)) }()
 
     private let request: CurlRequest
     private let cancelled: NIOLockedValueBox<Bool>
     private let onChunk: ((Data) -> Void)?
+    private let onCompletion: (Result<HTTPAPIResponse, CurlFailure>) -> Void
     private var headers: [String: String] = [:]
     private var body = Data()
     private var bodyStarted = false
     private var streamingBody = false
     private var handle: UnsafeMutableRawPointer?
+    private var headerList: UnsafeMutablePointer<curl_slist>?
+    private var errorBuffer: UnsafeMutablePointer<CChar>?
 
     /// Prepares a transfer.
     /// - Parameters:
     ///   - request: what to send.
-    ///   - cancelled: set to `true` (from any thread) to abort the transfer.
-    ///   - onChunk: receives the body of a 2xx answer as it arrives, on the transfer's thread.
-    init(_ request: CurlRequest, cancelled: NIOLockedValueBox<Bool>, onChunk: ((Data) -> Void)? = nil) {
+    ///   - cancelled: set to `true` (from any thread, then `CurlTransferLoop.wake()`) to abort it.
+    ///   - onChunk: receives the body of a 2xx answer as it arrives, on the loop's thread;
+    ///     it must not block.
+    ///   - onCompletion: receives the outcome, once, on the loop's thread; it must not block.
+    init(_ request: CurlRequest, cancelled: NIOLockedValueBox<Bool>, onChunk: ((Data) -> Void)? = nil,
+         onCompletion: @escaping (Result<HTTPAPIResponse, CurlFailure>) -> Void) {
         self.request = request
         self.cancelled = cancelled
         self.onChunk = onChunk
+        self.onCompletion = onCompletion
     }
 
-    /// Performs the exchange (blocking).
-    /// - Returns: the status, headers and, unless streamed, the body.
-    func run() -> Result<HTTPAPIResponse, CurlFailure> {
+    /// Whether the caller gave the transfer up.
+    var isCancelled: Bool { cancelled.withLockedValue { $0 } }
+
+    /// Makes the easy handle for the request.
+    /// - Returns: the handle to add to the multi handle, or why none could be made (then the
+    ///   transfer is complete already).
+    func prepare() -> UnsafeMutableRawPointer? {
         _ = Self.globalInit
         guard let easy = curl_easy_init() else {
-            return .failure(CurlFailure(code: CURLE_FAILED_INIT, message: "curl_easy_init failed", cancelled: false))
+            complete(CURLE_FAILED_INIT, message: "curl_easy_init failed")
+            return nil
         }
         handle = easy
-        defer { curl_easy_cleanup(easy); handle = nil }
         let errorBuffer = UnsafeMutablePointer<CChar>.allocate(capacity: Int(CURL_ERROR_SIZE) + 1)
         errorBuffer.initialize(repeating: 0, count: Int(CURL_ERROR_SIZE) + 1)
-        defer { errorBuffer.deallocate() }
+        self.errorBuffer = errorBuffer
 
-        var headerList: UnsafeMutablePointer<curl_slist>?
         headerList = curl_slist_append(headerList, "Expect:")
         headerList = curl_slist_append(headerList, "Accept: application/json")
         if request.body != nil {
@@ -86,7 +97,6 @@ final class CurlTransfer {
         if let token = request.bearerToken {
             headerList = curl_slist_append(headerList, "Authorization: Bearer \(token)")
         }
-        defer { curl_slist_free_all(headerList) }
 
         let context = Unmanaged.passUnretained(self).toOpaque()
         var setup = CURLE_OK
@@ -127,37 +137,35 @@ final class CurlTransfer {
             set(wsscale_curl_setopt_string(easy, CURLOPT_CUSTOMREQUEST, request.method))
         }
         guard setup == CURLE_OK else {
-            return .failure(CurlFailure(code: setup, message: "curl setup: \(String(cString: curl_easy_strerror(setup)))", cancelled: false))
+            complete(setup, message: "curl setup: \(String(cString: curl_easy_strerror(setup)))")
+            return nil
         }
-
-        let result = performCancellably(easy)
-        if result != CURLE_OK {
-            let wasCancelled = cancelled.withLockedValue { $0 }
-            let message = errorBuffer.pointee != 0 ? String(cString: errorBuffer) : String(cString: curl_easy_strerror(result))
-            return .failure(CurlFailure(code: result, message: wasCancelled ? "cancelled" : message, cancelled: wasCancelled))
-        }
-        return .success(HTTPAPIResponse(status: responseCode(easy), headers: headers, body: body))
+        return easy
     }
 
-    /// Drives the transfer through a private multi handle, so that it can be cancelled
-    /// while no byte moves.
-    private func performCancellably(_ easy: UnsafeMutableRawPointer) -> CURLcode {
-        guard let multi = curl_multi_init() else { return CURLE_FAILED_INIT }
-        defer { curl_multi_cleanup(multi) }
-        guard curl_multi_add_handle(multi, easy) == CURLM_OK else { return CURLE_FAILED_INIT }
-        defer { curl_multi_remove_handle(multi, easy) }
-        var running: Int32 = 1
-        while true {
-            guard curl_multi_perform(multi, &running) == CURLM_OK else { return CURLE_RECV_ERROR }
-            if running == 0 { break }
-            if cancelled.withLockedValue({ $0 }) { return CURLE_ABORTED_BY_CALLBACK }
-            _ = curl_multi_poll(multi, nil, 0, 100, nil)
+    /// Hands the outcome over and frees the handle; the loop has taken it off its multi
+    /// handle before.
+    /// - Parameters:
+    ///   - result: curl's result for the transfer.
+    ///   - message: the failure's text instead of curl's, if any.
+    func complete(_ result: CURLcode, message: String? = nil) {
+        let outcome: Result<HTTPAPIResponse, CurlFailure>
+        if result == CURLE_OK, let handle {
+            outcome = .success(HTTPAPIResponse(status: responseCode(handle), headers: headers, body: body))
+        } else {
+            let wasCancelled = isCancelled
+            let text = message
+                ?? errorBuffer.flatMap { $0.pointee != 0 ? String(cString: $0) : nil }
+                ?? String(cString: curl_easy_strerror(result))
+            outcome = .failure(CurlFailure(code: result, message: wasCancelled ? "cancelled" : text, cancelled: wasCancelled))
         }
-        var left: Int32 = 0
-        while let message = curl_multi_info_read(multi, &left) {
-            if message.pointee.msg == CURLMSG_DONE { return message.pointee.data.result }
-        }
-        return CURLE_RECV_ERROR
+        if let handle { curl_easy_cleanup(handle) }
+        handle = nil
+        curl_slist_free_all(headerList)
+        headerList = nil
+        errorBuffer?.deallocate()
+        errorBuffer = nil
+        onCompletion(outcome)
     }
 
     private func responseCode(_ easy: UnsafeMutableRawPointer) -> Int {

@@ -44,7 +44,10 @@ struct CurlHTTPClientTests {
     @Test func streamsEventsAndStopsWhenCancelled() async throws {
         let name = "wsscale-http-stream-\(UInt32.random(in: 0...UInt32.max))"
         let filters = #"{"type":["container"],"container":["\#(name)"]}"#
-        let stream = client.stream("GET", "/v1.41/events", query: ["filters": filters])
+        // From a second ago: the daemon replays what happened since, so the create below is seen
+        // however long the stream takes to open.
+        let since = String(Int(Date().timeIntervalSince1970) - 1)
+        let stream = client.stream("GET", "/v1.41/events", query: ["filters": filters, "since": since])
         let reader = Task { () -> String in
             var splitter = JSONLineSplitter()
             for try await chunk in stream {
@@ -55,8 +58,6 @@ struct CurlHTTPClientTests {
             }
             return ""
         }
-        // The stream is open once the daemon answers; give curl a moment, then make an event.
-        try await Task.sleep(for: .milliseconds(300))
         let create = try await client.request("POST", "/v1.41/containers/create", query: ["name": name],
                                               body: Data(#"{"Image":"\#(DockerTestEnvironment.testImage)","Cmd":["true"]}"#.utf8))
         defer { DockerTestEnvironment.docker("rm", "-f", name) }
@@ -68,7 +69,6 @@ struct CurlHTTPClientTests {
         let idle = Task {
             for try await _ in client.stream("GET", "/v1.41/events", query: ["filters": #"{"label":["wsscale.pool=nothing-ever"]}"#]) {}
         }
-        try await Task.sleep(for: .milliseconds(200))
         let clock = ContinuousClock()
         let start = clock.now
         idle.cancel()

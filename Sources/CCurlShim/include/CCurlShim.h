@@ -12,4 +12,7 @@ CURLcode wsscale_curl_setopt_write_function(CURL *handle, size_t (*fn)(char *, s
 CURLcode wsscale_curl_setopt_header_function(CURL *handle, size_t (*fn)(char *, size_t, size_t, void *));
 CURLcode wsscale_curl_setopt_read_function(CURL *handle, size_t (*fn)(char *, size_t, size_t, void *));
 CURLcode wsscale_curl_getinfo_long(CURL *handle, CURLINFO info, long *value);
+/// Names the calling thread (at most 15 bytes show in /proc/<pid>/task/<tid>/comm); the
+/// transfer loop's thread calls it, since Foundation's Thread.name does not reliably do so on Linux.
+void wsscale_set_current_thread_name(const char *name);
 #endif
