@@ -192,6 +192,7 @@ let package = Package(
         .executableTarget(
             name: "ConnectionBench",
             dependencies: [
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -202,13 +203,19 @@ let package = Package(
 
         .executableTarget(
             name: "ScalingBench",
-            dependencies: ["WSScaleTestSupport"],
+            dependencies: [
+                "WSScaleCore", "WSScaleTestSupport",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
             path: "bench/Sources/ScalingBench"
         ),
 
         .executableTarget(
             name: "BurstBench",
-            dependencies: ["WSScaleTestSupport"],
+            dependencies: [
+                "WSScaleCore", "WSScaleTestSupport",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
             path: "bench/Sources/BurstBench"
         ),
 

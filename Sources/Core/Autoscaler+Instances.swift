@@ -30,7 +30,7 @@ extension Autoscaler {
             }
             guard pool.launchSucceeded(id, at: endpoint, now: clock.now()) else { throw LaunchAbandoned() }
             logger.notice("launched \(id) at \(endpoint); in rotation", metadata: [
-                "seconds": "\((clock.now() - start).seconds)",
+                "seconds": "\((clock.now() - start).secondsValue)",
             ])
         } catch {
             if Task.isCancelled {

@@ -69,11 +69,3 @@ struct IndexedObservation: Sendable {
         Dictionary(items.map { (key($0), $0) }, uniquingKeysWith: { first, _ in first })
     }
 }
-
-extension Duration {
-    /// The duration in seconds, as a floating-point number.
-    var seconds: Double {
-        let parts = components
-        return Double(parts.seconds) + Double(parts.attoseconds) / 1e18
-    }
-}

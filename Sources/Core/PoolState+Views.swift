@@ -24,7 +24,7 @@ extension PoolState {
                 utilizationPercent: PoolStatus.utilizationPercent(sessions: sessions, hosts: 1, limit: connectionLimit),
                 proxyState: server?.state, proxyConnections: server?.currentConnections,
                 proxyDisagrees: server.map { $0.currentConnections != sessions } ?? false,
-                ageSeconds: (now - entry.firstSeen).seconds, secondsInState: (now - entry.stateSince).seconds)
+                ageSeconds: (now - entry.firstSeen).secondsValue, secondsInState: (now - entry.stateSince).secondsValue)
         }
     }
 }

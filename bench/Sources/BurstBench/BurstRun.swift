@@ -1,4 +1,5 @@
 import Foundation
+import WSScaleCore
 import WSScaleTestSupport
 
 /// One burst: N users asked to connect at once, watched until the pool is balanced.
@@ -21,7 +22,7 @@ struct BurstRun {
         var complete: Bool { allConnected != nil && balanced != nil && lost == 0 }
 
         var table: String {
-            func time(_ value: Duration?) -> String { value.map { String(format: "%.2f s", $0.seconds) } ?? "not within the time allowed" }
+            func time(_ value: Duration?) -> String { value.map { String(format: "%.2f s", $0.secondsValue) } ?? "not within the time allowed" }
             return """
 
             | \(users) users at once | measured | target |
@@ -52,7 +53,7 @@ struct BurstRun {
         let start = clock.now
         try await api.connect(ids)
         let accepted = clock.now - start
-        FileHandle.standardError.write(Data(String(format: "the client simulator took the batch in %.2f s\n", accepted.seconds).utf8))
+        FileHandle.standardError.write(Data(String(format: "the client simulator took the batch in %.2f s\n", accepted.secondsValue).utf8))
 
         var highest = 0, highestServer = "-"
         var allConnected: Duration?, balanced: Duration?
@@ -66,7 +67,7 @@ struct BurstRun {
                 lastTrace = clock.now
                 let counts = topology.instances.map { "\($0.state.prefix(1))\($0.sessions)" }.joined(separator: " ")
                 FileHandle.standardError.write(Data(String(format: "%6.2f s: %d registered, %d queued; %@\n",
-                    (clock.now - start).seconds, topology.totalSessions, topology.queued ?? 0, counts).utf8))
+                    (clock.now - start).secondsValue, topology.totalSessions, topology.queued ?? 0, counts).utf8))
             }
             for instance in topology.instances {
                 let count = max(instance.sessions, instance.proxyConnections ?? 0)
@@ -96,7 +97,7 @@ struct BurstRun {
     }
 
     /// Every active server at most the average plus the tolerance, nothing starting.
-    static func isBalanced(_ topology: TopologySnapshot, knobs: Knobs) -> Bool {
+    static func isBalanced(_ topology: WSScaleTestSupport.TopologySnapshot, knobs: Knobs) -> Bool {
         let active = topology.active
         guard !active.isEmpty, !topology.instances.contains(where: { $0.state == "starting" }) else { return false }
         let total = active.map(\.sessions).reduce(0, +)
@@ -113,7 +114,7 @@ struct BurstRun {
     }
 
     /// Sessions shed by the balancer's rebalances in its decision log ("shed N from …").
-    static func shedCount(_ topology: TopologySnapshot) -> Int {
+    static func shedCount(_ topology: WSScaleTestSupport.TopologySnapshot) -> Int {
         topology.decisions.flatMap(\.actions).compactMap { action -> Int? in
             let words = action.split(separator: " ")
             guard words.count >= 3, words[0] == "shed", words[2] == "from" else { return nil }

@@ -3,37 +3,27 @@
 // time until all are connected, time until the pool is balanced, the highest count any
 // server reached, the forced moves (sessions shed with 4001) against the fewest a placement
 // of the burst as it landed would need, and the users lost. See bench/README.md.
+import ArgumentParser
 import Foundation
+import WSScaleCore
 import WSScaleTestSupport
 
-/// Command-line options.
-struct Options {
-    var clientPort = 8089
-    var balancerPort = 8488
-    var users = 6000
-    var timeoutSeconds = 120
+/// Command-line options (`--help` lists them).
+struct Options: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "BurstBench")
 
-    static let usage = "usage: BurstBench [--client-port 8089] [--balancer-port 8488] [--users 6000] [--timeout 120]"
+    @Option(help: "The client simulator's API port.") var clientPort = 8089
+    @Option(help: "The balancer's API port.") var balancerPort = 8488
+    @Option(help: "Users connected at once.") var users = 6000
+    @Option(name: .customLong("timeout"), help: "Seconds the burst may take.") var timeoutSeconds = 120
 
-    static func parse(_ arguments: [String]) -> Options {
-        var options = Options()
-        var rest = arguments[...]
-        while let flag = rest.popFirst() {
-            guard let value = rest.popFirst().flatMap(Int.init), value > 0 else {
-                FileHandle.standardError.write(Data("\(flag) needs a positive number\n\(usage)\n".utf8))
-                exit(2)
-            }
-            switch flag {
-            case "--client-port": options.clientPort = value
-            case "--balancer-port": options.balancerPort = value
-            case "--users": options.users = value
-            case "--timeout": options.timeoutSeconds = value
-            default:
-                FileHandle.standardError.write(Data("unknown option \(flag)\n\(usage)\n".utf8))
-                exit(2)
-            }
+    func validate() throws {
+        for (flag, value) in [("--client-port", clientPort), ("--balancer-port", balancerPort)] where !(1...65535).contains(value) {
+            throw ValidationError("\(flag) must be a port (1-65535), not \(value)")
         }
-        return options
+        for (flag, value) in [("--users", users), ("--timeout", timeoutSeconds)] where value <= 0 {
+            throw ValidationError("\(flag) needs a positive number, not \(value)")
+        }
     }
 }
 
@@ -51,11 +41,7 @@ struct Knobs {
     }
 }
 
-extension Duration {
-    var seconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
-}
-
-let options = Options.parse(Array(CommandLine.arguments.dropFirst()))
+let options = Options.parseOrExit()
 let knobs = Knobs.fromEnvironment()
 let api = StackAPI(clientPort: options.clientPort, balancerPort: options.balancerPort,
                    adminToken: ProcessInfo.processInfo.environment["WSSCALE_ADMIN_TOKEN"])

@@ -1,6 +1,7 @@
 // ConnectionBench: opens N idle WebSocket connections to one `wsscale server` on loopback and
 // prints the opening rate, the server's RSS per idle connection and the time until the
 // registry lists them all. See bench/README.md.
+import ArgumentParser
 import Foundation
 import NIOConcurrencyHelpers
 import NIOCore
@@ -8,65 +9,34 @@ import NIOHTTP1
 import NIOPosix
 import NIOWebSocket
 
-/// Command-line options.
-struct Options {
-    var host = "127.0.0.1"
-    var port = 8088
-    var serverPid: Int32?
-    var count = 10_000
-    var concurrency = 256
-    var registryPath = "/ws-session/all"
-    /// When set, the registry is read in Redis (`HLEN registryKey`) instead of over HTTP.
-    var registryRedisPort: Int?
-    var registryKey = "wsscale:host:ws-bench:sessions"
+/// Command-line options (`--help` lists them).
+struct Options: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "ConnectionBench")
+
+    @Option(help: "The server's address (loopback only: 127.x.x.x).") var host = "127.0.0.1"
+    @Option(help: "The server's port.") var port = 8088
+    @Option(help: "The server's pid, for its RSS.") var serverPid: Int32?
+    @Option(help: "Connections to open.") var count = 10_000
+    @Option(help: "Connections opening at once.") var concurrency = 256
+    @Option(help: "Where the server lists its sessions over HTTP.") var registryPath = "/ws-session/all"
+    @Option(name: .customLong("registry-timeout"), help: "Seconds allowed for the registry to list them all.")
     var registryTimeout: Double = 60
+    @Option(help: "Read the registry in Redis on 127.0.0.1:PORT (HLEN of --registry-key) instead of GET --registry-path.")
+    var registryRedisPort: Int?
+    @Option(help: "The host's session hash in Redis.") var registryKey = "wsscale:host:ws-bench:sessions"
+    @Option(name: .customLong("hold"), help: "Seconds to keep the connections open after measuring (and count how the server closes them).")
     var holdSeconds = 0
 
-    static let usage = """
-    usage: ConnectionBench --port P --server-pid PID [--count N] [--concurrency C]
-                           [--registry-path /ws-session/all] [--registry-timeout SECONDS]
-                           [--registry-redis-port P --registry-key PREFIX:host:ID:sessions]
-                                              read the registry in Redis on 127.0.0.1:P (HLEN of the
-                                              host's session hash) instead of GET registry-path
-                           [--hold SECONDS]   keep the connections open that long after measuring
-                                              (and count how the server closes them)
-    """
-
-    static func parse(_ arguments: [String]) -> Options {
-        var options = Options()
-        var iterator = arguments.makeIterator()
-        func value(_ name: String) -> String {
-            guard let text = iterator.next() else { fail("\(name) needs a value\n\(usage)") }
-            return text
+    func validate() throws {
+        guard host.hasPrefix("127.") else { throw ValidationError("--host must be a loopback address (127.x.x.x), not \(host)") }
+        for (flag, value) in [("--port", port), ("--registry-redis-port", registryRedisPort ?? 1)] where !(1...65535).contains(value) {
+            throw ValidationError("\(flag) must be a port (1-65535), not \(value)")
         }
-        func number(_ name: String) -> Int {
-            guard let number = Int(value(name)), number > 0 else { fail("\(name) needs a positive whole number") }
-            return number
+        for (flag, value) in [("--count", count), ("--concurrency", concurrency), ("--server-pid", Int(serverPid ?? 1))] where value <= 0 {
+            throw ValidationError("\(flag) needs a positive number, not \(value)")
         }
-        while let argument = iterator.next() {
-            switch argument {
-            case "--host": options.host = value(argument)
-            case "--port": options.port = number(argument)
-            case "--server-pid": options.serverPid = Int32(number(argument))
-            case "--count": options.count = number(argument)
-            case "--concurrency": options.concurrency = number(argument)
-            case "--registry-path": options.registryPath = value(argument)
-            case "--registry-timeout": options.registryTimeout = Double(number(argument))
-            case "--registry-redis-port": options.registryRedisPort = number(argument)
-            case "--registry-key": options.registryKey = value(argument)
-            case "--hold": options.holdSeconds = number(argument)
-            case "-h", "--help": print(usage); exit(0)
-            default: fail("unknown argument \(argument)\n\(usage)")
-            }
-        }
-        guard options.host.hasPrefix("127.") else { fail("--host must be a loopback address (127.x.x.x)") }
-        return options
+        guard registryTimeout > 0, holdSeconds >= 0 else { throw ValidationError("--registry-timeout must be positive and --hold not negative") }
     }
-}
-
-func fail(_ message: String) -> Never {
-    FileHandle.standardError.write(Data(("ConnectionBench: " + message + "\n").utf8))
-    exit(2)
 }
 
 /// Resident set size of a process in bytes (VmRSS of /proc/PID/status).
@@ -273,7 +243,7 @@ func format(_ value: Double, _ digits: Int = 1) -> String {
 
 // MARK: - Run
 
-let options = Options.parse(Array(CommandLine.arguments.dropFirst()))
+let options = Options.parseOrExit()
 let group = MultiThreadedEventLoopGroup(numberOfThreads: System.coreCount)
 let counters = BenchCounters()
 let channels = NIOLockedValueBox<[Channel]>([])

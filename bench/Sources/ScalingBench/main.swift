@@ -2,35 +2,24 @@
 // reaction (threshold crossing → new server in HAProxy rotation and taking connections) and
 // the Swiss-cheese settle time, each ROUNDS times, and prints median / min / max.
 // bench/run-scaling.sh starts the stack and runs it; see bench/README.md.
+import ArgumentParser
 import Foundation
+import WSScaleCore
 import WSScaleTestSupport
 
-/// Command-line options.
-struct Options {
-    var clientPort = 8089
-    var balancerPort = 8488
-    var rounds = 5
+/// Command-line options (`--help` lists them).
+struct Options: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "ScalingBench")
 
-    static let usage = "usage: ScalingBench [--client-port 8089] [--balancer-port 8488] [--rounds 5]"
+    @Option(help: "The client simulator's API port.") var clientPort = 8089
+    @Option(help: "The balancer's API port.") var balancerPort = 8488
+    @Option(help: "Rounds of each measurement.") var rounds = 5
 
-    static func parse(_ arguments: [String]) -> Options {
-        var options = Options()
-        var rest = arguments[...]
-        while let flag = rest.popFirst() {
-            guard let value = rest.popFirst().flatMap(Int.init), value > 0 else {
-                FileHandle.standardError.write(Data("\(flag) needs a positive number\n\(usage)\n".utf8))
-                exit(2)
-            }
-            switch flag {
-            case "--client-port": options.clientPort = value
-            case "--balancer-port": options.balancerPort = value
-            case "--rounds": options.rounds = value
-            default:
-                FileHandle.standardError.write(Data("unknown option \(flag)\n\(usage)\n".utf8))
-                exit(2)
-            }
+    func validate() throws {
+        for (flag, value) in [("--client-port", clientPort), ("--balancer-port", balancerPort)] where !(1...65535).contains(value) {
+            throw ValidationError("\(flag) must be a port (1-65535), not \(value)")
         }
-        return options
+        if rounds <= 0 { throw ValidationError("--rounds needs a positive number, not \(rounds)") }
     }
 }
 
@@ -39,21 +28,15 @@ struct Summary {
     var samples: [Duration]
 
     var median: Double {
-        let sorted = samples.map(\.seconds).sorted()
+        let sorted = samples.map(\.secondsValue).sorted()
         let middle = sorted.count / 2
         return sorted.count % 2 == 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2
     }
-    var min: Double { samples.map(\.seconds).min() ?? .nan }
-    var max: Double { samples.map(\.seconds).max() ?? .nan }
+    var min: Double { samples.map(\.secondsValue).min() ?? .nan }
+    var max: Double { samples.map(\.secondsValue).max() ?? .nan }
 }
 
-extension Duration {
-    var seconds: Double {
-        Double(components.seconds) + Double(components.attoseconds) / 1e18
-    }
-}
-
-let options = Options.parse(Array(CommandLine.arguments.dropFirst()))
+let options = Options.parseOrExit()
 // The client simulator's API needs the admin token run-scaling.sh gave `wsscale up`.
 let api = StackAPI(clientPort: options.clientPort, balancerPort: options.balancerPort,
                    adminToken: ProcessInfo.processInfo.environment["WSSCALE_ADMIN_TOKEN"])
@@ -68,7 +51,7 @@ do {
         inRotation.append(result.inRotation)
         taking.append(result.takingConnections)
         print(String(format: "scale-out round %d: in rotation %.3f s, taking connections %.3f s",
-                     round, result.inRotation.seconds, result.takingConnections.seconds))
+                     round, result.inRotation.secondsValue, result.takingConnections.secondsValue))
     }
     for round in 1...options.rounds {
         try await PoolReset(scenario: scenario).run()
@@ -76,7 +59,7 @@ do {
         let report = try await scenario.swissCheese(total: 40, quiet: .seconds(4), timeout: .seconds(30), prefix: "cheese\(round)")
         settle.append(report.settleTime)
         print(String(format: "swiss cheese round %d: %d users left %@, settled in %.3f s",
-                     round, report.left, report.holedServer, report.settleTime.seconds))
+                     round, report.left, report.holedServer, report.settleTime.secondsValue))
     }
     try await PoolReset(scenario: scenario).run()
 } catch {
