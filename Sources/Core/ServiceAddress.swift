@@ -7,7 +7,7 @@ import Foundation
 public enum ServiceAddress: Sendable, Hashable, CustomStringConvertible {
     /// A unix stream socket at this path.
     case unixSocket(path: String)
-    /// A TCP address (plain HTTP).
+    /// A TCP address: a host name or IP literal and a port (an HTTP API, or HAProxy's runtime API).
     case tcp(host: String, port: Int)
 
     /// Reads `unix:///path`, `tcp://host:port`, `http://host:port` or a bare absolute path.
