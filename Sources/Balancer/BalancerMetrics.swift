@@ -11,6 +11,8 @@ import WSScaleCore
 /// `wsscale_instance_proxy_connections{instance}`, `wsscale_instance_disagreement{instance}`;
 /// `wsscale_instance_balancer_connections{instance}` is the deprecated name of the proxy's count
 /// (from when "balancer" also meant HAProxy), still exported with the same value.
+/// `wsscale_leader` (1 while this balancer leads the pool, 0 on a standby) and
+/// `wsscale_leader_token` (the fencing token of the leader as last seen, 0 when none).
 /// Counters: `wsscale_decisions_total{kind}`, `wsscale_decision_errors_total`, and under
 /// `wsscale up` `wsscale_stack_restarts_total{process}` (restarts of redis-server, HAProxy).
 public final class BalancerMetrics: Sendable {
@@ -63,6 +65,8 @@ public final class BalancerMetrics: Sendable {
             registry.makeGauge(descriptor: Self.poolUtilization).set(to: status.utilizationPercent)
             registry.makeGauge(descriptor: Self.sinceObservation).set(to: status.secondsSinceObservation)
             registry.makeGauge(descriptor: Self.stalled).set(to: status.stalled ? 1 : 0)
+            registry.makeGauge(descriptor: Self.leader).set(to: status.leadership?.leading == true ? 1 : 0)
+            registry.makeGauge(descriptor: Self.leaderToken).set(to: Double(status.leadership?.leader?.token ?? 0))
 
             var seen = Set<InstanceID>()
             for instance in status.instances {
@@ -118,6 +122,9 @@ public final class BalancerMetrics: Sendable {
         "Deprecated name of wsscale_instance_proxy_connections") }
     private static var instanceDisagreement: MetricNameDescriptor { metric("wsscale_instance_disagreement",
         "1 when HAProxy and the registry disagree on the instance's load") }
+    private static var leader: MetricNameDescriptor { metric("wsscale_leader", "1 while this balancer leads the pool (acts on it), 0 on a standby") }
+    private static var leaderToken: MetricNameDescriptor { metric("wsscale_leader_token",
+        "The fencing token of the pool's leader as last seen (0 when nobody leads)") }
     private static var decisions: MetricNameDescriptor { metric("wsscale_decisions", unit: "total", "Decisions carried out, by kind") }
     private static var stackRestarts: MetricNameDescriptor { metric("wsscale_stack_restarts", unit: "total",
         "Restarts of redis-server and HAProxy by wsscale up, by process") }

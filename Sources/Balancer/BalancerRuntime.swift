@@ -24,6 +24,10 @@ public struct BalancerRuntime: Sendable {
     public let trafficProxy: HAProxyTrafficProxy
     /// The control loop.
     public let autoscaler: Autoscaler
+    /// Whether this balancer leads the pool.
+    public let leadership: Leadership
+    /// The election that keeps `leadership` (claims the lease in Redis).
+    public let election: LeaderElection
     /// The HTTP API.
     public let api: BalancerAPI
     private let settings: BalancerSettings
@@ -45,16 +49,24 @@ public struct BalancerRuntime: Sendable {
         let driver = Self.withServerUsers(try driver ?? Self.makeDriver(settings: settings, driverSettings: driverSettings, logger: logger),
                                           settings: settings, eventLoopGroup: group, logger: logger)
         self.driver = driver
+        let lease = RedisLeaderLease(url: settings.redisURL, keyPrefix: settings.keyPrefix, eventLoopGroup: group, logger: logger)
+        let leadership = Leadership(holder: LeaderIdentity.holder(balancerID: settings.balancerID),
+                                    validity: LeaderElection.validity(of: settings.leaderLease), clock: ContinuousClock())
+        self.leadership = leadership
+        election = LeaderElection(lease: lease, leadership: leadership, duration: settings.leaderLease, logger: logger)
+        let fence = LeadershipFence(leadership: leadership, lease: lease)
         registry = RedisSessionRegistry(url: settings.redisURL, keyPrefix: settings.keyPrefix,
-                                        eventLoopGroup: group, logger: logger)
+                                        eventLoopGroup: group, logger: logger, mayWrite: { leadership.mayAct() != nil })
         trafficProxy = HAProxyTrafficProxy(api: HAProxyRuntimeAPI(address: settings.haproxyRuntime),
                                            backend: settings.haproxyBackend, logger: logger)
         autoscaler = Autoscaler(
-            configuration: scaling, driver: driver, trafficProxy: trafficProxy, registry: registry,
+            configuration: scaling, driver: FencedInstanceDriver(driver, fence: fence),
+            trafficProxy: FencedTrafficProxy(trafficProxy, fence: fence),
+            registry: FencedSessionRegistry(registry, fence: fence),
             planner: ScalingPolicy(configuration: scaling),
             environment: settings.serverEnvironment(scaling: scaling),
             tunables: .init(launchTimeout: settings.launchTimeout, stopGrace: settings.stopGrace, stallLimit: settings.stallLimit),
-            logger: logger)
+            leadership: leadership, logger: logger)
         let autoscaler = self.autoscaler
         api = BalancerAPI(status: { await autoscaler.status() })
     }
@@ -107,8 +119,8 @@ public struct BalancerRuntime: Sendable {
         }
     }
 
-    /// The services to run, in start order: registry, control loop, HTTP API.
+    /// The services to run, in start order: registry, leader election, control loop, HTTP API.
     public var services: [any Service] {
-        [registry, autoscaler, api.makeApplication(host: settings.apiHost, port: settings.apiPort, limits: settings.httpLimits, logger: logger)]
+        [registry, election, autoscaler, api.makeApplication(host: settings.apiHost, port: settings.apiPort, limits: settings.httpLimits, logger: logger)]
     }
 }

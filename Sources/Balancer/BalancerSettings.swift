@@ -1,3 +1,4 @@
+import Foundation
 import WSScaleBackends
 import WSScaleCore
 import WSScaleCurlHTTP
@@ -32,6 +33,8 @@ public enum BackendKind: String, Sendable, CaseIterable {
 /// | `WSSCALE_POOL` | `wsscale` | the pool's name (labels, pid-file folder; 1–64 of `[A-Za-z0-9._-]`) |
 /// | `LAUNCH_TIMEOUT_SECONDS` | `30` | how long a new server may take to answer `/health` |
 /// | `STOP_GRACE_SECONDS` | `10` | time between SIGTERM and SIGKILL when a server is removed |
+/// | `BALANCER_ID` | the host name | this balancer's name among the balancers of the pool (leadership, logs, `/api/topology`; 1–64 of `[A-Za-z0-9._@-]`) |
+/// | `LEADER_LEASE_SECONDS` | `6` | the leadership lease: a standby takes over within this long of the leader's last renewal (1–300) |
 /// | `BALANCER_STALL_SECONDS` | `15` | how long the loop may go without reading the pool whole (Redis, HAProxy, the backend) before `/health` answers 503; a reading slower than this is not decided on |
 /// | `WSSCALE_ADMIN_TOKEN` (or `WSSCALE_ADMIN_TOKEN_FILE`) | none | the admin credential, handed to every server it launches (their drop and session lists ask for it) |
 /// | `HTTP_REQUEST_TIMEOUT_SECONDS`, `MAX_HTTP_CONNECTIONS` | `10`, `1024` | the API listener's bounds (`HTTPListenerLimits`), handed to every server it launches |
@@ -62,6 +65,10 @@ public struct BalancerSettings: Sendable, EnvironmentSettings {
     public var launchTimeout: Duration = .seconds(30)
     /// Grace between SIGTERM and SIGKILL.
     public var stopGrace: Duration = .seconds(10)
+    /// This balancer's name among the balancers of the pool.
+    public var balancerID = BalancerSettings.defaultBalancerID
+    /// The leadership lease.
+    public var leaderLease: Duration = .seconds(6)
     /// How long the loop may go without reading the pool whole.
     public var stallLimit: Duration = .seconds(15)
     /// The admin credential the servers get.
@@ -71,6 +78,14 @@ public struct BalancerSettings: Sendable, EnvironmentSettings {
 
     /// The defaults.
     public init() {}
+
+    /// The host name, cut to what `BALANCER_ID` allows (`balancer` when nothing is left).
+    public static var defaultBalancerID: String {
+        let name = String(ProcessInfo.processInfo.hostName.unicodeScalars
+            .filter { $0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0) || "._@-".unicodeScalars.contains($0)) }
+            .prefix(64).map(Character.init))
+        return SettingRule.balancerIDProblem(name) == nil ? name : "balancer"
+    }
 
     /// Reads the settings; problems are reported on `reader`, each naming its variable.
     public static func read(from reader: inout EnvironmentReader) -> BalancerSettings {
@@ -103,6 +118,8 @@ public struct BalancerSettings: Sendable, EnvironmentSettings {
         settings.launchTimeout = reader.seconds("LAUNCH_TIMEOUT_SECONDS", default: settings.launchTimeout, in: 0.5...3600)
         settings.stopGrace = reader.seconds("STOP_GRACE_SECONDS", default: settings.stopGrace, in: 0...3600)
         settings.stallLimit = reader.seconds("BALANCER_STALL_SECONDS", default: settings.stallLimit, in: 2...3600)
+        settings.balancerID = reader.string("BALANCER_ID", default: settings.balancerID, rule: SettingRule.balancerIDProblem)
+        settings.leaderLease = reader.seconds("LEADER_LEASE_SECONDS", default: settings.leaderLease, in: 1...300)
         settings.adminToken = AdminToken.read(from: &reader)
         settings.httpLimits = HTTPListenerLimits.read(from: &reader)
         return settings

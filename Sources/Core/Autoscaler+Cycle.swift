@@ -5,8 +5,11 @@ extension Autoscaler {
     /// - Returns: launches and stops to run beside the loop.
     func cycle(_ reasons: [WakeReason]) async -> [BackgroundJob] {
         var jobs: [BackgroundJob] = []
-        for case let .exit(exit) in reasons {
-            jobs += await handleExit(exit)
+        let leading = leadership.mayAct() != nil
+        if leading {
+            for case let .exit(exit) in reasons {
+                jobs += await handleExit(exit)
+            }
         }
         let startedAt = clock.now()
         let observation: PoolObservation
@@ -39,6 +42,11 @@ extension Autoscaler {
         lastInstances = reconciliation.instances
         lastQueued = reconciliation.snapshot.queued
         lastProxyConnections = reconciliation.snapshot.proxyConnections
+        guard leading else {
+            // A standby keeps its view (status, the bookkeeping it will lead from) and acts on nothing.
+            logger.trace("standing by", metadata: ["leader": "\(leadership.lastSeen?.holder ?? "none")"])
+            return jobs
+        }
         let actions = configuration.dryRun ? settlePretendLaunches(reconciliation.actions) : reconciliation.actions
         jobs += await correct(actions)
 

@@ -14,6 +14,11 @@ import ServiceLifecycle
 /// In dry-run (`ScalingConfiguration.dryRun`) it logs and records its decisions and
 /// changes nothing; it decides as a real run would, its would-be launches counting as
 /// starting and its rebalancing paced (`RebalancePacer`) as if they had been carried out.
+///
+/// With several balancers on one pool (`Leadership`, `LeaderElection`), only the one that
+/// leads acts: a standby reads the pool at each wake and keeps its view and `status()` up to
+/// date, but handles no exit, corrects nothing and plans nothing. It wakes the moment it
+/// starts leading, and adopts the pool as it finds it (reconciliation).
 public actor Autoscaler: Service {
     /// Timings and sizes of the loop itself (the scaling knobs are in `ScalingConfiguration`).
     public struct Tunables: Sendable, Equatable {
@@ -65,6 +70,7 @@ public actor Autoscaler: Service {
         case registry(RegistryEvent)
         case exit(InstanceExit)
         case launchFinished(InstanceID)
+        case leadershipChanged
     }
 
     /// Work that runs beside the loop (launches, stops) so it never stalls a later wake.
@@ -81,6 +87,8 @@ public actor Autoscaler: Service {
     let wallClock: WallClock
     let logger: Logger
     var planner: any ScalePlanner
+    /// Whether this balancer may act (always, when it runs alone).
+    let leadership: Leadership
     /// The pace of rebalancing: the loop's, since only the loop knows what it carried out.
     var rebalancePacer: RebalancePacer
 
@@ -122,6 +130,9 @@ public actor Autoscaler: Service {
     ///   - clock: the clock for ticks, timeouts and the planner's `now`.
     ///   - wallClock: the time stamped on decisions and observations.
     ///   - tunables: the loop's own timings.
+    ///   - leadership: whether this balancer leads the pool; `nil`: it runs alone and always
+    ///     leads. The driver, proxy and registry given should then be fenced with it
+    ///     (`FencedInstanceDriver` …), so that a change already under way stops too.
     ///   - logger: where decisions and errors go.
     public init<C: Clock>(
         configuration: ScalingConfiguration,
@@ -134,6 +145,7 @@ public actor Autoscaler: Service {
         clock: C = ContinuousClock(),
         wallClock: WallClock = .system,
         tunables: Tunables = Tunables(),
+        leadership: Leadership? = nil,
         logger: Logger
     ) where C.Duration == Duration {
         self.configuration = configuration
@@ -141,6 +153,7 @@ public actor Autoscaler: Service {
         self.trafficProxy = trafficProxy
         self.registry = registry
         self.planner = planner
+        self.leadership = leadership ?? .alone(clock: clock)
         self.rebalancePacer = RebalancePacer(movesPerSecond: configuration.rebalanceMovesPerSecond)
         self.environment = environment
         self.makeID = makeID
@@ -166,6 +179,7 @@ public actor Autoscaler: Service {
             group.addTask { await self.forwardRegistryEvents() }
             group.addTask { await self.forwardExits() }
             group.addTask { await self.tick() }
+            group.addTask { await self.forwardLeadershipChanges() }
             for await _ in doorbell.cancelOnGracefulShutdown() {
                 // A ring can outlive the wakes it announced (they were taken by an earlier cycle).
                 guard !pendingWakes.isEmpty else { continue }
@@ -197,7 +211,9 @@ public actor Autoscaler: Service {
                 limit: configuration.connectionLimitPerHost),
             queued: lastQueued, serverConnectionLimit: serverConnectionLimit,
             decisions: decisionLog.decisions, observedAt: observedAt, lastError: lastError,
-            secondsSinceObservation: sinceObservation.secondsValue, stalled: sinceObservation > tunables.stallLimit)
+            secondsSinceObservation: sinceObservation.secondsValue, stalled: sinceObservation > tunables.stallLimit,
+            leadership: LeadershipStatus(holder: leadership.holder, leading: leadership.mayAct() != nil,
+                                         leader: leadership.lastSeen))
     }
 
     /// Asks for a wake: the loop reads the pool and plans.
@@ -215,6 +231,12 @@ public actor Autoscaler: Service {
     private func forwardExits() async {
         for await exit in driver.exits() {
             enqueue(.exit(exit))
+        }
+    }
+
+    private func forwardLeadershipChanges() async {
+        for await _ in leadership.changed {
+            enqueue(.leadershipChanged)
         }
     }
 

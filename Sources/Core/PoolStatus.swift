@@ -128,12 +128,14 @@ public struct PoolStatus: Sendable, Codable, Equatable {
     /// Whether that is longer than the stall limit: the loop is stuck (a stalled Redis, a
     /// backend or HAProxy that does not answer) and decides nothing; `/health` answers 503.
     public var stalled: Bool
+    /// Which balancer leads the pool, and whether it is this one.
+    public var leadership: LeadershipStatus?
 
     /// Creates a pool status.
     public init(driver: String, dryRun: Bool, connectionLimitPerHost: Int, instances: [InstanceStatus],
                 totalSessions: Int, utilizationPercent: Double, queued: Int = 0, serverConnectionLimit: Int? = nil,
                 decisions: [Decision], observedAt: Int64?, lastError: String?, secondsSinceObservation: Double = 0,
-                stalled: Bool = false) {
+                stalled: Bool = false, leadership: LeadershipStatus? = nil) {
         self.driver = driver
         self.dryRun = dryRun
         self.connectionLimitPerHost = connectionLimitPerHost
@@ -147,11 +149,30 @@ public struct PoolStatus: Sendable, Codable, Equatable {
         self.lastError = lastError
         self.secondsSinceObservation = secondsSinceObservation
         self.stalled = stalled
+        self.leadership = leadership
     }
 
     /// Utilization in percent of `sessions` over `hosts` servers of `limit` sessions each
     /// (`hosts` counts as at least 1, `limit` as at least 1).
     public static func utilizationPercent(sessions: Int, hosts: Int, limit: Int) -> Double {
         Double(sessions) / (Double(max(1, hosts)) * Double(max(1, limit))) * 100
+    }
+}
+
+/// Who leads the pool, as `/api/topology` shows it (any balancer, leading or standing by).
+public struct LeadershipStatus: Sendable, Codable, Equatable {
+    /// The balancer that answers: its run's name in the lease (`BALANCER_ID/<suffix>`).
+    public var holder: String
+    /// Whether it leads (acts on the pool) now.
+    public var leading: Bool
+    /// The lease as last seen: who leads, with which fencing token, since when (ms since
+    /// 1970); `nil` when nobody holds it.
+    public var leader: LeaderRecord?
+
+    /// Creates a leadership status.
+    public init(holder: String, leading: Bool, leader: LeaderRecord?) {
+        self.holder = holder
+        self.leading = leading
+        self.leader = leader
     }
 }

@@ -48,6 +48,12 @@ public enum SettingRule {
         return allowListProblem(pool, maxLength: poolMaxLength, extra: "._-", rule: "letters, digits, '.', '_' or '-'")
     }
 
+    /// `BALANCER_ID`: 1–64 characters of `[A-Za-z0-9._@-]`: it names the balancer in the
+    /// leadership lease, the logs and `/api/topology`.
+    public static func balancerIDProblem(_ id: String) -> String? {
+        allowListProblem(id, maxLength: 64, extra: "._@-", rule: "letters, digits, '.', '_', '@' or '-'")
+    }
+
     /// A host to listen on or reach (`LB_HOST`): an IPv4 or IPv6 address, or a DNS name
     /// (labels of letters, digits and '-', not starting or ending with '-', at most 63
     /// characters each, 253 in all).

@@ -20,7 +20,9 @@ import WSScaleCore
                                 plan: ScalePlan(launch: 1), dryRun: false)
         return PoolStatus(driver: "process", dryRun: false, connectionLimitPerHost: 10, instances: instances,
                           totalSessions: 10, utilizationPercent: 100, decisions: [decision],
-                          observedAt: 1_700_000_000_000, lastError: nil)
+                          observedAt: 1_700_000_000_000, lastError: nil,
+                          leadership: LeadershipStatus(holder: "b2/9f", leading: false,
+                                                       leader: LeaderRecord(holder: "b1/3c", token: 4, since: 1_700_000_000_000)))
     }
 
     @Test func topologyIsTheStatusAsJSON() async throws {
@@ -32,6 +34,13 @@ import WSScaleCore
                 #expect(response.headers[.contentType] == "application/json")
                 let decoded = try JSONDecoder().decode(PoolStatus.self, from: Data(buffer: response.body))
                 #expect(decoded == Self.sampleStatus())
+                // Who leads, since when, with which token, as external tools read it.
+                let json = try JSONSerialization.jsonObject(with: Data(buffer: response.body)) as? [String: Any]
+                let leadership = json?["leadership"] as? [String: Any]
+                let leader = leadership?["leader"] as? [String: Any]
+                #expect(leadership?["leading"] as? Bool == false && leadership?["holder"] as? String == "b2/9f")
+                #expect(leader?["holder"] as? String == "b1/3c" && leader?["token"] as? Int == 4
+                        && leader?["since"] as? Int == 1_700_000_000_000)
             }
         }
     }
@@ -47,6 +56,9 @@ import WSScaleCore
                 #expect(text.contains(#"wsscale_pool_instances{state="draining"} 1"#))
                 #expect(text.contains("wsscale_pool_sessions 10"))
                 #expect(text.contains(#"wsscale_instance_disagreement{instance="ws-b"} 1"#))
+                // A standby, and the token of the leader it sees.
+                #expect(text.contains("wsscale_leader 0"))
+                #expect(text.contains("wsscale_leader_token 4"))
                 // HAProxy's count, under its name and its deprecated one.
                 for name in ["wsscale_instance_proxy_connections", "wsscale_instance_balancer_connections"] {
                     #expect(text.contains(#"\#(name){instance="ws-b"} 3"#), "\(name)")

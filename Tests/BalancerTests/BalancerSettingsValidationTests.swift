@@ -19,6 +19,11 @@ import WSScaleLocalStack
         ("WSSCALE_STATE_DIR", "/tmp/\"x"),
         ("WSSCALE_POOL", "a/../b"),
         ("WSSCALE_POOL", ".."),
+        ("BALANCER_ID", "b1\tx"),                 // a tab would cut the lease's record
+        ("BALANCER_ID", "b1/x"),                   // '/' separates the id from the run's suffix
+        ("BALANCER_ID", String(repeating: "b", count: 65)),
+        ("LEADER_LEASE_SECONDS", "0.5"),
+        ("LEADER_LEASE_SECONDS", "301"),
     ]
 
     @Test(arguments: refused)
@@ -38,7 +43,8 @@ import WSScaleLocalStack
     @Test func ordinaryValuesAreAccepted() {
         var reader = EnvironmentReader(environment: [
             "REDIS_KEY_PREFIX": "pool-a:1", "HAPROXY_BACKEND": "be.1", "WSSCALE_STATE_DIR": "/tmp/wsscale-state/x",
-            "WSSCALE_POOL": "blue_1", "LB_HOST": "127.0.0.1",
+            "WSSCALE_POOL": "blue_1", "LB_HOST": "127.0.0.1", "BALANCER_ID": "eu-1.balancer-b@rack2",
+            "LEADER_LEASE_SECONDS": "3",
         ])
         let settings = BalancerSettings.read(from: &reader)
         let stack = LocalStackSettings.read(from: &reader)
@@ -46,5 +52,7 @@ import WSScaleLocalStack
         #expect(settings.keyPrefix == "pool-a:1")
         #expect(settings.haproxyBackend == "be.1")
         #expect(stack.lbHost == "127.0.0.1")
+        #expect(settings.balancerID == "eu-1.balancer-b@rack2" && settings.leaderLease == .seconds(3))
+        #expect(SettingRule.balancerIDProblem(BalancerSettings.defaultBalancerID) == nil, "the host name's default is valid")
     }
 }

@@ -76,6 +76,8 @@ struct BadConfigurationTableTests {
             Row(command: .balancer, variable: "LAUNCH_TIMEOUT_SECONDS", value: "0.1"),
             Row(command: .balancer, variable: "STOP_GRACE_SECONDS", value: "3601"),
             Row(command: .balancer, variable: "BALANCER_STALL_SECONDS", value: "1"),
+            Row(command: .balancer, variable: "BALANCER_ID", value: "b/1"),
+            Row(command: .balancer, variable: "LEADER_LEASE_SECONDS", value: "0"),
             Row(command: .balancer, variable: "HTTP_REQUEST_TIMEOUT_SECONDS", value: "x"),
             Row(command: .balancer, variable: "MAX_HTTP_CONNECTIONS", value: "1000001"),
             Row(command: .up, variable: "HTTP_REQUEST_TIMEOUT_SECONDS", value: "-1"),

@@ -77,6 +77,8 @@ public final class ContainerBackendStack: @unchecked Sendable {
     /// The environment of the balancer and the client.
     public let environment: [String: String]
     private let processes = NIOLockedValueBox<[String: LocalProcess]>([:])
+    /// Every process role started, for the logs (also after `stop()`).
+    private let roles = NIOLockedValueBox<Set<String>>([])
     private let haproxy = NIOLockedValueBox<HAProxyProcess?>(nil)
 
     /// The servers' pool label.
@@ -183,10 +185,39 @@ public final class ContainerBackendStack: @unchecked Sendable {
         guard ready else { throw TestEnvironmentError("no server in rotation within 60 s") }
     }
 
-    private func spawn(_ role: String, _ arguments: [String]) throws {
+    private func spawn(_ role: String, _ arguments: [String], environment extra: [String: String] = [:]) throws {
         let process = try LocalProcess.spawn(executable: Self.hostBinary, arguments: arguments,
-                                             environment: environment, outputPath: "\(directory)/\(role).log")
+                                             environment: environment.merging(extra) { _, new in new },
+                                             outputPath: "\(directory)/\(role).log")
         processes.withLockedValue { $0[role] = process }
+        roles.withLockedValue { _ = $0.insert(role) }
+    }
+
+    /// Starts one more balancer on the same pool (the same Redis, HAProxy and engine) as
+    /// `role`, named `id` (`BALANCER_ID`), its API on a port of its own.
+    /// - Returns: its API port.
+    public func startBalancer(_ role: String, id: String) throws -> Int {
+        let port = try TestSupport.freeLoopbackPort()
+        try spawn(role, ["balancer", "--backend", engine.backend], environment: ["BALANCER_PORT": "\(port)", "BALANCER_ID": id])
+        return port
+    }
+
+    /// Sends `signal` to a process the stack started (`balancer`, `client`, or one `startBalancer` named).
+    public func signal(_ role: String, _ signal: Int32) {
+        processes.withLockedValue { $0[role] }?.send(signal)
+    }
+
+    /// Waits until a process the stack started has ended (after a SIGKILL).
+    public func waitForEnd(of role: String, timeout: Duration) async -> Bool {
+        guard let process = processes.withLockedValue({ $0[role] }) else { return true }
+        return await TestSupport.eventually(timeout: timeout) { process.exitStatusIfEnded() != nil }
+    }
+
+    /// The pool as the balancer on `port` shows it, all of it (`PoolStatus`).
+    public func status(port: Int) async throws -> PoolStatus {
+        let response = try await RawHTTPClient.request("GET", "/api/topology", port: port)
+        guard response.status == 200 else { throw TestEnvironmentError("GET /api/topology on \(port): \(response.status) \(response.body)") }
+        return try JSONDecoder().decode(PoolStatus.self, from: Data(response.body.utf8))
     }
 
     /// The pool as the balancer's `GET /api/topology` shows it.
@@ -218,7 +249,7 @@ public final class ContainerBackendStack: @unchecked Sendable {
 
     /// The last lines of the balancer's, the client's and HAProxy's logs.
     public func logs() -> String {
-        ["balancer", "client", "haproxy"].map { role in
+        (roles.withLockedValue { $0 }.sorted() + ["haproxy"]).map { role in
             let text = (try? String(contentsOfFile: "\(directory)/\(role).log", encoding: .utf8)) ?? ""
             return "--- \(role)\n" + text.split(separator: "\n").suffix(25).joined(separator: "\n")
         }.joined(separator: "\n")
@@ -234,8 +265,11 @@ public final class ContainerBackendStack: @unchecked Sendable {
             defer { current.removeAll() }
             return current
         }
-        for role in ["client", "balancer"] {
-            if let process = running[role] { _ = await process.terminate(grace: .seconds(5)) }
+        // The client first (its users must not reconnect meanwhile), then every balancer.
+        let order = running.keys.sorted { ($0 == "client" ? 0 : 1, $0) < ($1 == "client" ? 0 : 1, $1) }
+        for process in order.compactMap({ running[$0] }) {
+            process.send(SIGCONT)  // a balancer a test stopped (SIGSTOP) must see the SIGTERM
+            _ = await process.terminate(grace: .seconds(5))
         }
         engine.cli.removeContainers(ofPool: pool)
         if let started = haproxy.withLockedValue({ current -> HAProxyProcess? in

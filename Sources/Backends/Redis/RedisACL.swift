@@ -7,8 +7,9 @@ import WSScaleCore
 /// server as a user of its own that the balancer makes when it launches it
 /// (`RedisServerUser`), allowed only the commands, keys and channels that server uses.
 ///
-/// - `wsscale-balancer`: the topology reads, its two Lua scripts (`EVAL`: expiring a dead host,
-///   setting the draining flag), the servers' mailboxes (`HSET`, `PEXPIRE`), `PUBLISH`/`SUBSCRIBE` on `P:*`, `INFO` (the readiness check),
+/// - `wsscale-balancer`: the topology reads, its Lua scripts (`EVAL`: expiring a dead host,
+///   setting the draining flag, claiming and releasing the leadership lease, which use `GET`,
+///   `SET`, `INCR`), the servers' mailboxes (`HSET`, `PEXPIRE`), `PUBLISH`/`SUBSCRIBE` on `P:*`, `INFO` (the readiness check),
 ///   and `ACL SETUSER`/`DELUSER`/`GETUSER`/`USERS` to manage the servers' users. That last right
 ///   makes it Redis's administrator in effect: it is the control plane (it also starts and
 ///   stops the servers), and no other process holds its password.
@@ -24,7 +25,8 @@ public struct RedisACL: Sendable, Equatable {
 
     /// Commands the balancer's user may run (besides connection set-up).
     public static let balancerCommands = ["zrangebyscore", "zscore", "zrem", "hlen", "hget", "hscan", "hset",
-                                          "pexpire", "exists", "del", "eval", "publish", "subscribe", "psubscribe",
+                                          "pexpire", "exists", "del", "eval", "get", "set", "incr",
+                                          "publish", "subscribe", "psubscribe",
                                           "unsubscribe", "punsubscribe", "info",
                                           "acl|setuser", "acl|deluser", "acl|getuser", "acl|users"]
     /// Commands every user needs to open a connection.

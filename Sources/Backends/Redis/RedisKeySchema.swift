@@ -14,6 +14,8 @@ import WSScaleCore
 /// | `P:events`                | channel     | message = host id whose session count changed (coalesced)     |
 /// | `P:cmd:{id}`              | channel     | the doorbell of `P:host:{id}:orders`: the order's text (`shed N`, `drain`, `activate`), for logs; the host acts on what it takes from the hash |
 /// | `P:drop:{id}`             | channel     | another host's requests for one host: `drop ID`, `shed 1` (REST drop) |
+/// | `P:leader`                | string      | the balancers' leadership lease: `holder TAB token TAB since`, `PEXPIRE` = one lease (`RedisLeaderLease`) |
+/// | `P:leader:token`          | string      | the last fencing token given (`INCR`)                          |
 ///
 /// Reads: the topology is `ZRANGEBYSCORE P:hosts now +inf` plus one pipelined `HLEN` and
 /// `HGET draining` per host (O(hosts)); the full session list is `HSCAN` per live host.
@@ -53,6 +55,10 @@ public struct RedisKeySchema: Sendable, Equatable {
     public static let orderLifetime: Duration = .seconds(10)
     /// The doorbell channel of one host's orders.
     public func commands(for host: InstanceID) -> String { "\(prefix):cmd:\(host)" }
+    /// The balancers' leadership lease.
+    public var leader: String { "\(prefix):leader" }
+    /// The counter of fencing tokens.
+    public var leaderToken: String { "\(prefix):leader:token" }
     /// The channel on which other hosts ask one host to drop a session (a server's Redis
     /// user may publish here for any host, but not on `commands(for:)`).
     public func drops(for host: InstanceID) -> String { "\(prefix):drop:\(host)" }

@@ -8,7 +8,8 @@ import WSScaleCore
 /// `run()` keeps a subscription to `P:events` and, every second, removes hosts whose
 /// lease expired (atomically, with their keys) and reports them as `.hostExpired`.
 /// Change notifications are debounced per host (50 ms). When Redis comes back after an
-/// outage, `.resynchronized` tells listeners to read everything again.
+/// outage, `.resynchronized` tells listeners to read everything again. Only a balancer that
+/// leads (`mayWrite`) removes expired hosts; a standby changes nothing.
 public final class RedisSessionRegistry: SessionRegistry, Service {
     private let url: RedisURL
     private let schema: RedisKeySchema
@@ -18,6 +19,7 @@ public final class RedisSessionRegistry: SessionRegistry, Service {
     private let slot: RedisConnectionSlot
     private let eventStreams = StreamBroadcast<RegistryEvent>()
     private let debouncer: HostChangeDebouncer
+    private let mayWrite: @Sendable () -> Bool
     /// How often expired leases are looked for.
     private let expiryCheckInterval: Duration = .seconds(1)
 
@@ -48,7 +50,11 @@ public final class RedisSessionRegistry: SessionRegistry, Service {
     ///   - keyPrefix: the pool's key prefix (the servers' prefix).
     ///   - eventLoopGroup: runs the Redis connections.
     ///   - logger: for connection problems and expired hosts.
-    public init(url: RedisURL, keyPrefix: String, eventLoopGroup: EventLoopGroup, logger: Logger) {
+    ///   - mayWrite: whether this balancer may change the registry now (it leads); expired
+    ///     hosts are removed only then.
+    public init(url: RedisURL, keyPrefix: String, eventLoopGroup: EventLoopGroup, logger: Logger,
+                mayWrite: @escaping @Sendable () -> Bool = { true }) {
+        self.mayWrite = mayWrite
         self.url = url
         self.schema = RedisKeySchema(prefix: keyPrefix)
         self.eventLoopGroup = eventLoopGroup
@@ -128,7 +134,7 @@ public final class RedisSessionRegistry: SessionRegistry, Service {
 
     private func expireLeasesContinuously() async throws {
         while true {
-            try await expireLeases()
+            if mayWrite() { try await expireLeases() }
             try await Task.sleep(for: expiryCheckInterval)
         }
     }

@@ -40,14 +40,14 @@ struct LoopHarness {
 
     /// A loop over the fakes (or `driver` in their place) on the manual clock.
     func makeLoop(planner: any ScalePlanner, dryRun: Bool = false, tunables: Autoscaler.Tunables = .test,
-                  driver: (any InstanceDriver)? = nil) -> Autoscaler {
+                  driver: (any InstanceDriver)? = nil, leadership: Leadership? = nil) -> Autoscaler {
         var configuration = ScalingConfiguration()
         configuration.dryRun = dryRun
         let ids = self.ids
         return Autoscaler(configuration: configuration, driver: driver ?? self.driver, trafficProxy: balancer,
                           registry: registry, planner: planner, environment: ["REDIS_URL": "redis://127.0.0.1:1"],
                           makeID: { ids.next() }, clock: clock, wallClock: .fixed(Self.wallTime), tunables: tunables,
-                          logger: Logger(label: "autoscaler-test", factory: { _ in SwiftLogNoOpLogHandler() }))
+                          leadership: leadership, logger: Logger(label: "autoscaler-test", factory: { _ in SwiftLogNoOpLogHandler() }))
     }
 
     /// One wake of `loop` for `reasons`; returns the launches and stops it started, not run yet.
