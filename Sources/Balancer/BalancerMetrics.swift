@@ -12,7 +12,9 @@ import WSScaleCore
 /// `wsscale_instance_balancer_connections{instance}` is the deprecated name of the proxy's count
 /// (from when "balancer" also meant HAProxy), still exported with the same value.
 /// `wsscale_leader` (1 while this balancer leads the pool, 0 on a standby) and
-/// `wsscale_leader_token` (the fencing token of the leader as last seen, 0 when none).
+/// `wsscale_leader_token` (the fencing token of the leader as last seen, 0 when none),
+/// `wsscale_proxy_reachable{proxy}` (1 when that HAProxy instance answered the last reading)
+/// and `wsscale_proxy_servers{proxy}` (the pool's servers it holds).
 /// Counters: `wsscale_decisions_total{kind}`, `wsscale_decision_errors_total`, and under
 /// `wsscale up` `wsscale_stack_restarts_total{process}` (restarts of redis-server, HAProxy).
 public final class BalancerMetrics: Sendable {
@@ -67,6 +69,10 @@ public final class BalancerMetrics: Sendable {
             registry.makeGauge(descriptor: Self.stalled).set(to: status.stalled ? 1 : 0)
             registry.makeGauge(descriptor: Self.leader).set(to: status.leadership?.leading == true ? 1 : 0)
             registry.makeGauge(descriptor: Self.leaderToken).set(to: Double(status.leadership?.leader?.token ?? 0))
+            for proxy in status.proxies ?? [] {
+                registry.makeGauge(descriptor: Self.proxyReachable, labels: [("proxy", proxy.name)]).set(to: proxy.reachable ? 1 : 0)
+                registry.makeGauge(descriptor: Self.proxyServers, labels: [("proxy", proxy.name)]).set(to: Double(proxy.servers))
+            }
 
             var seen = Set<InstanceID>()
             for instance in status.instances {
@@ -125,6 +131,8 @@ public final class BalancerMetrics: Sendable {
     private static var leader: MetricNameDescriptor { metric("wsscale_leader", "1 while this balancer leads the pool (acts on it), 0 on a standby") }
     private static var leaderToken: MetricNameDescriptor { metric("wsscale_leader_token",
         "The fencing token of the pool's leader as last seen (0 when nobody leads)") }
+    private static var proxyReachable: MetricNameDescriptor { metric("wsscale_proxy_reachable", "1 when this HAProxy instance answered the last reading") }
+    private static var proxyServers: MetricNameDescriptor { metric("wsscale_proxy_servers", "The pool's servers this HAProxy instance holds") }
     private static var decisions: MetricNameDescriptor { metric("wsscale_decisions", unit: "total", "Decisions carried out, by kind") }
     private static var stackRestarts: MetricNameDescriptor { metric("wsscale_stack_restarts", unit: "total",
         "Restarts of redis-server and HAProxy by wsscale up, by process") }

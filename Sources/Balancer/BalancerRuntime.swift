@@ -20,8 +20,8 @@ public struct BalancerRuntime: Sendable {
     }
     /// The session registry.
     public let registry: RedisSessionRegistry
-    /// HAProxy, through its runtime API.
-    public let trafficProxy: HAProxyTrafficProxy
+    /// The HAProxy instances, through their runtime APIs, kept identical.
+    public let trafficProxy: ProxyFleet
     /// The control loop.
     public let autoscaler: Autoscaler
     /// Whether this balancer leads the pool.
@@ -57,8 +57,11 @@ public struct BalancerRuntime: Sendable {
         let fence = LeadershipFence(leadership: leadership, lease: lease)
         registry = RedisSessionRegistry(url: settings.redisURL, keyPrefix: settings.keyPrefix,
                                         eventLoopGroup: group, logger: logger, mayWrite: { leadership.mayAct() != nil })
-        trafficProxy = HAProxyTrafficProxy(api: HAProxyRuntimeAPI(address: settings.haproxyRuntime),
-                                           backend: settings.haproxyBackend, logger: logger)
+        trafficProxy = ProxyFleet(settings.haproxyRuntimes.map { address in
+            ProxyFleet.Member(name: address.description,
+                              proxy: HAProxyTrafficProxy(api: HAProxyRuntimeAPI(address: address),
+                                                         backend: settings.haproxyBackend, logger: logger))
+        })
         autoscaler = Autoscaler(
             configuration: scaling, driver: FencedInstanceDriver(driver, fence: fence),
             trafficProxy: FencedTrafficProxy(trafficProxy, fence: fence),

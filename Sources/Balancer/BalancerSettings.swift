@@ -27,14 +27,14 @@ public enum BackendKind: String, Sendable, CaseIterable {
 /// | `REDIS_URL_FILE`, `SERVER_REDIS_URL_FILE` | none | read those URLs (they may hold passwords) from files instead |
 /// | `REDIS_KEY_PREFIX` | `wsscale` | key prefix, so two pools can share one Redis (1–64 of `[A-Za-z0-9._:-]`) |
 /// | `LEASE_SECONDS` | `5` | how long a server's records outlive it when it dies |
-/// | `HAPROXY_RUNTIME_API` | `unix:///run/wsscale/haproxy.sock` | HAProxy's runtime API (`unix://path` or `tcp://host:port`) |
+/// | `HAPROXY_RUNTIME_API` | `unix:///run/wsscale/haproxy.sock` | HAProxy's runtime API (`unix://path` or `tcp://host:port`); several HAProxy instances in front of one pool: their APIs separated by commas, kept identical (`ProxyFleet`) |
 /// | `HAPROXY_BACKEND` | `wsscale_servers` | the `leastconn` backend holding the dynamic servers (1–64 of `[A-Za-z0-9._:-]`) |
 /// | `WSSCALE_STATE_DIR` | `.wsscale` | pid files and logs of the process backend (no whitespace, control characters or `; # " ' \ $`) |
 /// | `WSSCALE_POOL` | `wsscale` | the pool's name (labels, pid-file folder; 1–64 of `[A-Za-z0-9._-]`) |
 /// | `LAUNCH_TIMEOUT_SECONDS` | `30` | how long a new server may take to answer `/health` |
 /// | `STOP_GRACE_SECONDS` | `10` | time between SIGTERM and SIGKILL when a server is removed |
 /// | `BALANCER_ID` | the host name | this balancer's name among the balancers of the pool (leadership, logs, `/api/topology`; 1–64 of `[A-Za-z0-9._@-]`) |
-/// | `LEADER_LEASE_SECONDS` | `6` | the leadership lease: a standby takes over within this long of the leader's last renewal (1–300) |
+/// | `LEADER_LEASE_SECONDS` | `6` | the leadership lease: a standby takes over within this long of the leader's death (1–300) |
 /// | `BALANCER_STALL_SECONDS` | `15` | how long the loop may go without reading the pool whole (Redis, HAProxy, the backend) before `/health` answers 503; a reading slower than this is not decided on |
 /// | `WSSCALE_ADMIN_TOKEN` (or `WSSCALE_ADMIN_TOKEN_FILE`) | none | the admin credential, handed to every server it launches (their drop and session lists ask for it) |
 /// | `HTTP_REQUEST_TIMEOUT_SECONDS`, `MAX_HTTP_CONNECTIONS` | `10`, `1024` | the API listener's bounds (`HTTPListenerLimits`), handed to every server it launches |
@@ -53,8 +53,8 @@ public struct BalancerSettings: Sendable, EnvironmentSettings {
     public var keyPrefix = "wsscale"
     /// A server's lease in the registry.
     public var lease: Duration = .seconds(5)
-    /// HAProxy's runtime API.
-    public var haproxyRuntime: ServiceAddress = .unixSocket(path: "/run/wsscale/haproxy.sock")
+    /// The runtime APIs of the HAProxy instances in front of the pool (one or more).
+    public var haproxyRuntimes: [ServiceAddress] = [.unixSocket(path: "/run/wsscale/haproxy.sock")]
     /// The HAProxy backend of the pool.
     public var haproxyBackend = "wsscale_servers"
     /// The process backend's state directory.
@@ -106,11 +106,18 @@ public struct BalancerSettings: Sendable, EnvironmentSettings {
         settings.keyPrefix = reader.string("REDIS_KEY_PREFIX", default: settings.keyPrefix, rule: SettingRule.redisKeyPrefixProblem)
         settings.lease = reader.seconds("LEASE_SECONDS", default: settings.lease, in: 0.2...3600)
         if let text = reader.raw("HAPROXY_RUNTIME_API") {
-            do {
-                settings.haproxyRuntime = try ServiceAddress(parsing: text, variable: "HAPROXY_RUNTIME_API")
-            } catch let error as ServiceAddressError {
-                reader.report("HAPROXY_RUNTIME_API", "\(error.value): \(error.reason)")
-            } catch { reader.report("HAPROXY_RUNTIME_API", "\(error)") }
+            var addresses: [ServiceAddress] = []
+            for item in text.split(separator: ",", omittingEmptySubsequences: false).map({ $0.trimmingCharacters(in: .whitespaces) }) {
+                do {
+                    addresses.append(try ServiceAddress(parsing: item, variable: "HAPROXY_RUNTIME_API"))
+                } catch let error as ServiceAddressError {
+                    reader.report("HAPROXY_RUNTIME_API", "\(error.value): \(error.reason)")
+                } catch { reader.report("HAPROXY_RUNTIME_API", "\(error)") }
+            }
+            if Set(addresses).count != addresses.count {
+                reader.report("HAPROXY_RUNTIME_API", "names one HAProxy twice (\(text))")
+            }
+            if !addresses.isEmpty { settings.haproxyRuntimes = addresses }
         }
         settings.haproxyBackend = reader.string("HAPROXY_BACKEND", default: settings.haproxyBackend, rule: SettingRule.haproxyNameProblem)
         settings.stateDirectory = reader.string("WSSCALE_STATE_DIR", default: settings.stateDirectory, rule: SettingRule.stateDirectoryProblem)

@@ -18,6 +18,7 @@ extension Autoscaler {
             async let reading = trafficProxy.read()
             async let hosts = registry.topology()
             let proxy = try await reading
+            lastProxyMembers = proxy.members
             observation = PoolObservation(driver: try await instances, proxy: proxy.servers, queued: proxy.queued,
                                           registry: try await hosts, startedAt: startedAt)
         } catch {

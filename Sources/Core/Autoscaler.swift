@@ -107,6 +107,8 @@ public actor Autoscaler: Service {
     /// The proxy's queue and its connections to the pool at the last wake.
     var lastQueued = 0
     var lastProxyConnections = 0
+    /// The proxy instances as the last reading found them (several HAProxy instances).
+    var lastProxyMembers: [ProxyMemberStatus] = []
     /// Whether, at the last wake, users waited in the proxy's queue or every server
     /// in rotation was at its connection limit (the next arrival would wait unseen).
     var poolIsFull = false
@@ -213,7 +215,8 @@ public actor Autoscaler: Service {
             decisions: decisionLog.decisions, observedAt: observedAt, lastError: lastError,
             secondsSinceObservation: sinceObservation.secondsValue, stalled: sinceObservation > tunables.stallLimit,
             leadership: LeadershipStatus(holder: leadership.holder, leading: leadership.mayAct() != nil,
-                                         leader: leadership.lastSeen))
+                                         leader: leadership.lastSeen),
+            proxies: lastProxyMembers)
     }
 
     /// Asks for a wake: the loop reads the pool and plans.

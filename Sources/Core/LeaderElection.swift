@@ -5,11 +5,12 @@ import ServiceLifecycle
 /// against one pool, one of them leads (acts), the others stand by (read and serve the
 /// read APIs), and a standby takes over within one lease when the leader stops claiming.
 ///
-/// - The leader extends the lease every `duration / 3`; it may act until `validity` after
-///   its last successful claim was sent (`Leadership`), `validity` being `duration` less a
-///   tenth, so it stops acting before any standby can take the lease over.
-/// - A standby claims every `duration / 10`: the lease is taken within a tenth of a lease
-///   after it lapsed, that is within `1.1 × duration` of the leader's last claim.
+/// - The lease in the store lasts `0.9 × duration` from each claim; the leader extends it
+///   every `duration / 3` and may act until `0.8 × duration` after its last successful claim
+///   was sent (`Leadership`), so it stops acting before any standby can take the lease over.
+/// - A standby claims every `duration / 10`: the lease lapses at most `0.9 × duration` after
+///   the leader's last claim, and is taken within a tenth of `duration` after that: a
+///   standby leads within `duration` of the leader's death.
 /// - A claim that fails (the store does not answer) changes nothing: the leader acts until
 ///   its validity runs out, then stops.
 /// - On shutdown the leader releases the lease, so a standby takes over at its next claim.
@@ -38,7 +39,9 @@ public actor LeaderElection: Service {
     }
 
     /// How long a claim lets the balancer act, for a lease of `duration`.
-    public static func validity(of duration: Duration) -> Duration { duration * 9 / 10 }
+    public static func validity(of duration: Duration) -> Duration { duration * 8 / 10 }
+    /// How long the lease lasts in the store from a claim, for a lease of `duration`.
+    public static func storedLease(of duration: Duration) -> Duration { duration * 9 / 10 }
 
     /// Claims until the task is cancelled or a graceful shutdown is triggered, then releases
     /// the lease if this balancer holds it.
@@ -78,7 +81,7 @@ public actor LeaderElection: Service {
     func claimOnce() async {
         let sentAt = leadership.clock.now()
         do {
-            let record = try await lease.claim(holder: leadership.holder, duration: duration,
+            let record = try await lease.claim(holder: leadership.holder, duration: Self.storedLease(of: duration),
                                                nowMilliseconds: wallClock.milliseconds())
             leadership.claimReturned(record, sentAt: sentAt)
         } catch {

@@ -130,12 +130,16 @@ public struct PoolStatus: Sendable, Codable, Equatable {
     public var stalled: Bool
     /// Which balancer leads the pool, and whether it is this one.
     public var leadership: LeadershipStatus?
+    /// Each HAProxy instance in front of the pool, whether it answered the last reading and
+    /// how many of the pool's servers it holds (an unreachable one is brought up to date once
+    /// it answers again).
+    public var proxies: [ProxyMemberStatus]?
 
     /// Creates a pool status.
     public init(driver: String, dryRun: Bool, connectionLimitPerHost: Int, instances: [InstanceStatus],
                 totalSessions: Int, utilizationPercent: Double, queued: Int = 0, serverConnectionLimit: Int? = nil,
                 decisions: [Decision], observedAt: Int64?, lastError: String?, secondsSinceObservation: Double = 0,
-                stalled: Bool = false, leadership: LeadershipStatus? = nil) {
+                stalled: Bool = false, leadership: LeadershipStatus? = nil, proxies: [ProxyMemberStatus]? = nil) {
         self.driver = driver
         self.dryRun = dryRun
         self.connectionLimitPerHost = connectionLimitPerHost
@@ -150,6 +154,7 @@ public struct PoolStatus: Sendable, Codable, Equatable {
         self.secondsSinceObservation = secondsSinceObservation
         self.stalled = stalled
         self.leadership = leadership
+        self.proxies = proxies
     }
 
     /// Utilization in percent of `sessions` over `hosts` servers of `limit` sessions each

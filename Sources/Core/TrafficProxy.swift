@@ -42,11 +42,35 @@ public struct ProxyReading: Sendable, Equatable {
     public var servers: [ProxyServer]
     /// Connections waiting in its queue for a server with room.
     public var queued: Int
+    /// The instances behind this reading, when it combines several (`ProxyFleet`): each
+    /// with whether it answered; empty for a single proxy.
+    public var members: [ProxyMemberStatus]
 
     /// Creates a reading.
-    public init(servers: [ProxyServer], queued: Int = 0) {
+    public init(servers: [ProxyServer], queued: Int = 0, members: [ProxyMemberStatus] = []) {
         self.servers = servers
         self.queued = queued
+        self.members = members
+    }
+}
+
+/// One proxy instance of several, as the last reading found it.
+public struct ProxyMemberStatus: Sendable, Equatable, Codable {
+    /// Its name: the address of its runtime API.
+    public var name: String
+    /// Whether it answered.
+    public var reachable: Bool
+    /// Why not, when it did not.
+    public var error: String?
+    /// The pool's servers it holds (0 when unreachable).
+    public var servers: Int
+
+    /// Creates a member status.
+    public init(name: String, reachable: Bool, error: String? = nil, servers: Int = 0) {
+        self.name = name
+        self.reachable = reachable
+        self.error = error
+        self.servers = servers
     }
 }
 

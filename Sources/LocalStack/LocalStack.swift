@@ -123,7 +123,7 @@ public final class LocalStack: Sendable {
                                                             check: { _ in Self.unixSocketProblem(at: socket) }) {
                     try await HAProxyProcess.start(configuration, in: stateDirectory + "/haproxy", logger: logger)
                 }
-                settings.haproxyRuntime = .unixSocket(path: configuration.runtimeSocketPath)
+                settings.haproxyRuntimes = [.unixSocket(path: configuration.runtimeSocketPath)]
             }
             settings.backend = .process
             let runtime = try BalancerRuntime(settings: settings, scaling: scaling, logger: logger)

@@ -55,7 +55,7 @@ struct BalancerCommand: AsyncParsableCommand {
         let runtime = try BalancerRuntime(settings: settings, scaling: scaling, driverSettings: driverSettings, logger: logger)
         logger.info("balancer starting", metadata: [
             "backend": "\(settings.backend.rawValue)", "api": "\(settings.apiHost):\(settings.apiPort)",
-            "redis": "\(settings.redisURL)", "haproxy": "\(settings.haproxyRuntime)"])
+            "redis": "\(settings.redisURL)", "haproxy": "\(settings.haproxyRuntimes.map(\.description).joined(separator: ","))"])
         let group = ServiceGroup(configuration: .init(
             services: runtime.services.map { .init(service: $0) },
             gracefulShutdownSignals: [.sigterm, .sigint],

@@ -24,6 +24,9 @@ import WSScaleLocalStack
         ("BALANCER_ID", String(repeating: "b", count: 65)),
         ("LEADER_LEASE_SECONDS", "0.5"),
         ("LEADER_LEASE_SECONDS", "301"),
+        ("HAPROXY_RUNTIME_API", "unix:///run/a.sock,unix:///run/a.sock"),   // one HAProxy twice
+        ("HAPROXY_RUNTIME_API", "unix:///run/a.sock,tcp://10.0.0.2"),       // the second has no port
+        ("HAPROXY_RUNTIME_API", "unix:///run/a.sock,"),
     ]
 
     @Test(arguments: refused)
@@ -44,7 +47,7 @@ import WSScaleLocalStack
         var reader = EnvironmentReader(environment: [
             "REDIS_KEY_PREFIX": "pool-a:1", "HAPROXY_BACKEND": "be.1", "WSSCALE_STATE_DIR": "/tmp/wsscale-state/x",
             "WSSCALE_POOL": "blue_1", "LB_HOST": "127.0.0.1", "BALANCER_ID": "eu-1.balancer-b@rack2",
-            "LEADER_LEASE_SECONDS": "3",
+            "LEADER_LEASE_SECONDS": "3", "HAPROXY_RUNTIME_API": "unix:///run/a.sock, tcp://127.0.0.1:9999",
         ])
         let settings = BalancerSettings.read(from: &reader)
         let stack = LocalStackSettings.read(from: &reader)
@@ -53,6 +56,7 @@ import WSScaleLocalStack
         #expect(settings.haproxyBackend == "be.1")
         #expect(stack.lbHost == "127.0.0.1")
         #expect(settings.balancerID == "eu-1.balancer-b@rack2" && settings.leaderLease == .seconds(3))
+        #expect(settings.haproxyRuntimes == [.unixSocket(path: "/run/a.sock"), .tcp(host: "127.0.0.1", port: 9999)])
         #expect(SettingRule.balancerIDProblem(BalancerSettings.defaultBalancerID) == nil, "the host name's default is valid")
     }
 }

@@ -79,7 +79,10 @@ public final class ContainerBackendStack: @unchecked Sendable {
     private let processes = NIOLockedValueBox<[String: LocalProcess]>([:])
     /// Every process role started, for the logs (also after `stop()`).
     private let roles = NIOLockedValueBox<Set<String>>([])
-    private let haproxy = NIOLockedValueBox<HAProxyProcess?>(nil)
+    /// The HAProxy instances, by index (the first is the one `trafficPort` reaches).
+    private let haproxies = NIOLockedValueBox<[Int: HAProxyProcess]>([:])
+    /// Traffic ports of the HAProxy instances, the first being `trafficPort`.
+    public let trafficPorts: [Int]
 
     /// The servers' pool label.
     public var pool: String { name }
@@ -97,21 +100,24 @@ public final class ContainerBackendStack: @unchecked Sendable {
         return root.appendingPathComponent(".build/debug/wsscale").path
     }
 
-    private init(engine: StackEngine, settings: [String: String]) throws {
+    private init(engine: StackEngine, settings: [String: String], haproxyCount: Int) throws {
         self.engine = engine
         name = "wsscale-exp-\(String(UInt32.random(in: 0...UInt32.max), radix: 36))"
-        trafficPort = try TestSupport.freeLoopbackPort()
+        trafficPorts = try (0..<max(1, haproxyCount)).map { _ in try TestSupport.freeLoopbackPort() }
+        trafficPort = trafficPorts[0]
         statsPort = try TestSupport.freeLoopbackPort()
         redisPort = try TestSupport.freeLoopbackPort()
         balancerPort = try TestSupport.freeLoopbackPort()
         clientPort = try TestSupport.freeLoopbackPort()
         directory = "/tmp/\(name)"
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let folder = directory
+        let sockets = (0..<max(1, haproxyCount)).map { "unix://" + Self.runtimeSocket(of: $0, in: folder) }.joined(separator: ",")
         var environment = ProcessInfo.processInfo.environment.merging(Self.seedEnvironment) { _, new in new }
         environment.merge([
             "REDIS_URL": "redis://127.0.0.1:\(redisPort)/0",
             "SERVER_REDIS_URL": "redis://\(name)-redis:6379/0",
-            "HAPROXY_RUNTIME_API": "unix://\(directory)/haproxy.sock",
+            "HAPROXY_RUNTIME_API": sockets,
             "HAPROXY_BACKEND": "wsscale_servers",
             "BALANCER_HOST": "127.0.0.1", "BALANCER_PORT": "\(balancerPort)",
             "WSSCALE_POOL": name,
@@ -128,8 +134,9 @@ public final class ContainerBackendStack: @unchecked Sendable {
     ///   - engine: Docker or Podman.
     ///   - settings: knobs replacing `seedEnvironment`'s.
     /// - Returns: the running stack; call `stop()` at the end, also on failure.
-    public static func start(engine: StackEngine = .docker, settings: [String: String] = [:]) async throws -> ContainerBackendStack {
-        let stack = try ContainerBackendStack(engine: engine, settings: settings)
+    public static func start(engine: StackEngine = .docker, settings: [String: String] = [:],
+                             haproxyCount: Int = 1) async throws -> ContainerBackendStack {
+        let stack = try ContainerBackendStack(engine: engine, settings: settings, haproxyCount: haproxyCount)
         do {
             try await stack.startParts()
         } catch {
@@ -147,9 +154,9 @@ public final class ContainerBackendStack: @unchecked Sendable {
     ///   - settings: knobs replacing `seedEnvironment`'s.
     ///   - body: the test.
     /// - Returns: what `body` returned, and what stopping left behind (empty when clean).
-    public static func run<Result>(engine: StackEngine, settings: [String: String] = [:],
+    public static func run<Result>(engine: StackEngine, settings: [String: String] = [:], haproxyCount: Int = 1,
                                    _ body: (ContainerBackendStack) async throws -> Result) async throws -> (result: Result, left: [String]) {
-        let stack = try await start(engine: engine, settings: settings)
+        let stack = try await start(engine: engine, settings: settings, haproxyCount: haproxyCount)
         let result: Result
         do {
             result = try await body(stack)
@@ -172,10 +179,7 @@ public final class ContainerBackendStack: @unchecked Sendable {
                                     "-p", "127.0.0.1:\(redisPort):6379", redisImage])
         guard redis.status == 0 else { throw TestEnvironmentError("\(engine.cli.program) run redis: \(redis.output)") }
 
-        let configuration = HAProxyConfiguration(runtimeSocketPath: "\(directory)/haproxy.sock",
-                                                 trafficBind: "127.0.0.1:\(trafficPort)", statsBind: "127.0.0.1:\(statsPort)")
-        let started = try await HAProxyProcess.start(configuration, in: directory, logger: Logger(label: "test.haproxy"))
-        haproxy.withLockedValue { $0 = started }
+        for index in trafficPorts.indices { try await startHAProxy(index) }
 
         try spawn("balancer", ["balancer", "--backend", engine.backend])
         try spawn("client", ["client"])
@@ -191,6 +195,43 @@ public final class ContainerBackendStack: @unchecked Sendable {
                                              outputPath: "\(directory)/\(role).log")
         processes.withLockedValue { $0[role] = process }
         roles.withLockedValue { _ = $0.insert(role) }
+    }
+
+    /// The runtime socket of HAProxy number `index` (from 0) under `directory`.
+    static func runtimeSocket(of index: Int, in directory: String) -> String {
+        index == 0 ? "\(directory)/haproxy.sock" : "\(directory)/haproxy-\(index + 1)/admin.sock"
+    }
+
+    /// Starts HAProxy number `index` (from 0), again after `killHAProxy` (empty, as after a crash).
+    public func startHAProxy(_ index: Int) async throws {
+        let folder = index == 0 ? directory : "\(directory)/haproxy-\(index + 1)"
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        let configuration = HAProxyConfiguration(runtimeSocketPath: Self.runtimeSocket(of: index, in: directory),
+                                                 trafficBind: "127.0.0.1:\(trafficPorts[index])",
+                                                 statsBind: index == 0 ? "127.0.0.1:\(statsPort)" : nil)
+        let started = try await HAProxyProcess.start(configuration, in: folder, logger: Logger(label: "test.haproxy"))
+        haproxies.withLockedValue { $0[index] = started }
+    }
+
+    /// Kills HAProxy number `index` (SIGKILL, as a crash) and waits until it is gone.
+    public func killHAProxy(_ index: Int) async {
+        guard let started = haproxies.withLockedValue({ $0.removeValue(forKey: index) }) else { return }
+        started.process.send(SIGKILL)
+        _ = await TestSupport.eventually(timeout: .seconds(10)) { started.process.exitStatusIfEnded() != nil }
+    }
+
+    /// What HAProxy number `index` holds for the pool, read through its runtime API.
+    public func proxyReading(_ index: Int) async throws -> ProxyReading {
+        try await HAProxyTrafficProxy(api: HAProxyRuntimeAPI(address: .unixSocket(path: Self.runtimeSocket(of: index, in: directory))),
+                                      backend: "wsscale_servers", logger: Logger(label: "test.haproxy")).read()
+    }
+
+    /// Starts one more client simulator, its users connecting through HAProxy number `index`.
+    /// - Returns: its API.
+    public func startClient(_ role: String, through index: Int) throws -> DockerStackClient {
+        let port = try TestSupport.freeLoopbackPort()
+        try spawn(role, ["client"], environment: ["CLIENT_PORT": "\(port)", "CLIENT_TARGET_URL": "ws://127.0.0.1:\(trafficPorts[index])"])
+        return DockerStackClient(port: port, token: TestSupport.adminToken)
     }
 
     /// Starts one more balancer on the same pool (the same Redis, HAProxy and engine) as
@@ -241,9 +282,9 @@ public final class ContainerBackendStack: @unchecked Sendable {
         let topology = (try? await RawHTTPClient.request("GET", "/api/topology", port: balancerPort).body) ?? "no topology"
         let status = (try? await RawHTTPClient.request("GET", "/route/status", port: clientPort,
                                                       headers: [("Authorization", "Bearer \(TestSupport.adminToken)")]).body) ?? "no client status"
-        let haproxyState = haproxy.withLockedValue { $0 }.map { started in
-            started.process.exitStatusIfEnded().map { "haproxy ENDED: \($0)" } ?? "haproxy running"
-        } ?? "haproxy not started"
+        let haproxyState = haproxies.withLockedValue { $0 }.sorted { $0.key < $1.key }.map { index, started in
+            started.process.exitStatusIfEnded().map { "haproxy \(index + 1) ENDED: \($0)" } ?? "haproxy \(index + 1) running"
+        }.joined(separator: ", ")
         return "\(haproxyState)\ntopology: \(topology.prefix(3000))\nclient: \(status.prefix(3000))\n\(logs())"
     }
 
@@ -272,9 +313,9 @@ public final class ContainerBackendStack: @unchecked Sendable {
             _ = await process.terminate(grace: .seconds(5))
         }
         engine.cli.removeContainers(ofPool: pool)
-        if let started = haproxy.withLockedValue({ current -> HAProxyProcess? in
-            defer { current = nil }
-            return current
+        for started in haproxies.withLockedValue({ current -> [HAProxyProcess] in
+            defer { current = [:] }
+            return Array(current.values)
         }) {
             _ = await started.stop()
         }

@@ -5,6 +5,7 @@ actor FakeTrafficProxy: TrafficProxy {
     private let calls: CallLog
     private(set) var table: [InstanceID: ProxyServer] = [:]
     private var setStateYields = 0
+    private var unreachable = false
 
     init(calls: CallLog) { self.calls = calls }
 
@@ -16,6 +17,13 @@ actor FakeTrafficProxy: TrafficProxy {
 
     /// Forgets every server, as HAProxy does when it restarts.
     func restart() { table = [:] }
+
+    /// Makes every call fail (true), as an HAProxy nobody reaches, or answer again (false).
+    func setUnreachable(_ value: Bool) { unreachable = value }
+
+    private func reach() throws {
+        if unreachable { throw DriverError("connection refused") }
+    }
 
     /// Makes every `setState` give its thread up this many times before it acts, so other
     /// work (events reaching the loop) interleaves with a plan under way.
@@ -29,10 +37,14 @@ actor FakeTrafficProxy: TrafficProxy {
 
     func setQueued(_ count: Int) { queued = count }
 
-    func read() async throws -> ProxyReading { ProxyReading(servers: Array(table.values), queued: queued) }
+    func read() async throws -> ProxyReading {
+        try reach()
+        return ProxyReading(servers: Array(table.values), queued: queued)
+    }
 
     /// Not in the call log: it is set at every wake where it changed, beside the plan.
     func setConnectionLimit(_ id: InstanceID, _ limit: Int) async throws {
+        try reach()
         guard table[id] != nil else { throw DriverError("no such server", instance: id) }
         table[id]?.connectionLimit = limit
     }
@@ -41,6 +53,7 @@ actor FakeTrafficProxy: TrafficProxy {
     func connectionLimit(of id: InstanceID) -> Int? { table[id]?.connectionLimit }
 
     func add(_ id: InstanceID, at endpoint: Endpoint) async throws {
+        try reach()
         calls.append("lb.add \(id)")
         if let existing = table[id] {
             guard existing.endpoint == endpoint else { throw DriverError("exists elsewhere", instance: id) }
@@ -51,6 +64,7 @@ actor FakeTrafficProxy: TrafficProxy {
 
     func setState(_ id: InstanceID, _ state: ProxyServerState) async throws {
         for _ in 0..<setStateYields { await Task.yield() }
+        try reach()
         calls.append("lb.\(state.rawValue) \(id)")
         guard table[id] != nil else { throw DriverError("no such server", instance: id) }
         table[id]?.state = state
@@ -58,6 +72,7 @@ actor FakeTrafficProxy: TrafficProxy {
     }
 
     func remove(_ id: InstanceID) async throws {
+        try reach()
         calls.append("lb.remove \(id)")
         table[id] = nil
     }

@@ -40,11 +40,12 @@ struct LoopHarness {
 
     /// A loop over the fakes (or `driver` in their place) on the manual clock.
     func makeLoop(planner: any ScalePlanner, dryRun: Bool = false, tunables: Autoscaler.Tunables = .test,
-                  driver: (any InstanceDriver)? = nil, leadership: Leadership? = nil) -> Autoscaler {
+                  driver: (any InstanceDriver)? = nil, leadership: Leadership? = nil,
+                  trafficProxy: (any TrafficProxy)? = nil) -> Autoscaler {
         var configuration = ScalingConfiguration()
         configuration.dryRun = dryRun
         let ids = self.ids
-        return Autoscaler(configuration: configuration, driver: driver ?? self.driver, trafficProxy: balancer,
+        return Autoscaler(configuration: configuration, driver: driver ?? self.driver, trafficProxy: trafficProxy ?? balancer,
                           registry: registry, planner: planner, environment: ["REDIS_URL": "redis://127.0.0.1:1"],
                           makeID: { ids.next() }, clock: clock, wallClock: .fixed(Self.wallTime), tunables: tunables,
                           leadership: leadership, logger: Logger(label: "autoscaler-test", factory: { _ in SwiftLogNoOpLogHandler() }))
