@@ -22,7 +22,7 @@ public enum BackendKind: String, Sendable, CaseIterable {
 /// | `WSSCALE_BACKEND` | `process` | `process`, `docker`, `podman` or `systemd` (the `--backend` flag wins) |
 /// | `BALANCER_HOST` | `127.0.0.1` | address of the HTTP API |
 /// | `BALANCER_PORT` | `8488` | port of the HTTP API |
-/// | `REDIS_URL` | `redis://127.0.0.1:6379/0` | the session registry, as the balancer reaches it |
+/// | `REDIS_URL` | `redis://127.0.0.1:6379/0` | the session registry, as the balancer reaches it; `redis+sentinel://[[user]:password@]host[:port],…/master[/db]` follows the master a group of Redis Sentinels names (`RedisURL`) |
 /// | `SERVER_REDIS_URL` | `REDIS_URL` | the registry as the servers reach it (differs inside containers); when `REDIS_URL` names a user, its user and password are replaced by each server's own (`RedisServerUser`) |
 /// | `REDIS_URL_FILE`, `SERVER_REDIS_URL_FILE` | none | read those URLs (they may hold passwords) from files instead |
 /// | `REDIS_KEY_PREFIX` | `wsscale` | key prefix, so two pools can share one Redis (1–64 of `[A-Za-z0-9._:-]`) |

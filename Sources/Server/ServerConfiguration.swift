@@ -11,7 +11,7 @@ import WSScaleCore
 /// | `SERVER_PORT` | `8088` | listen port (0: any free port) |
 /// | `MAX_CONNECTIONS_PER_HOST` | `30` | hard limit; the session over it is closed at once with 1013 |
 /// | `SHUTDOWN_GRACE_SECONDS` | `10` | time from SIGTERM to exit |
-/// | `REDIS_URL` | `redis://127.0.0.1:6379/0` | the session registry (`memory://`: a registry local to this process) |
+/// | `REDIS_URL` | `redis://127.0.0.1:6379/0` | the session registry (`redis+sentinel://sentinel,…/master`: the master a group of Redis Sentinels names, followed through failovers; `memory://`: a registry local to this process) |
 /// | `REDIS_KEY_PREFIX` | `wsscale` | prefix of the registry's keys |
 /// | `LEASE_SECONDS` | `5` | this host's lease in the registry |
 /// | `WSSCALE_ADMIN_TOKEN` (or `WSSCALE_ADMIN_TOKEN_FILE`) | none | the admin credential `GET /ws-session/all[/runtime]` and `POST /ws-session/{hostId}/drop` ask for; unset, they answer 403 |
@@ -124,11 +124,10 @@ public struct ServerConfiguration: Sendable, Equatable, EnvironmentSettings {
     static func registryURLProblem(_ url: String) -> String? {
         if url == inMemoryRegistryURL { return nil }
         if url.lowercased().hasPrefix("rediss://") { return RedisSchemeRule.tlsProblem }
-        let scheme = "redis://"
-        if url.lowercased().hasPrefix(scheme) {
+        for scheme in ["redis://", "redis+sentinel://"] where url.lowercased().hasPrefix(scheme) {
             return url.count > scheme.count ? nil : "must name a host after \(scheme), got \"\(url)\""
         }
-        return "must start with redis:// or be \(inMemoryRegistryURL), got \"\(RedisSchemeRule.shownWithoutCredentials(url))\""
+        return "must start with redis:// or redis+sentinel:// or be \(inMemoryRegistryURL), got \"\(RedisSchemeRule.shownWithoutCredentials(url))\""
     }
 }
 

@@ -20,7 +20,9 @@ struct ServerCommand: AsyncParsableCommand {
           MAX_CONNECTIONS_PER_HOST  hard limit; one more is closed with 1013 (default 30)
           SHUTDOWN_GRACE_SECONDS    time from SIGTERM to exit (default 10)
           REDIS_URL                 session registry (default redis://127.0.0.1:6379/0;
-                                    memory:// keeps it inside this process: one server, no Redis)
+                                    redis+sentinel://host:port,.../master follows the master
+                                    Redis Sentinels name; memory:// keeps it inside this
+                                    process: one server, no Redis)
           REDIS_KEY_PREFIX          registry key prefix (default wsscale)
           LEASE_SECONDS             this host's lease in the registry (default 5)
         Exit status 2 on a configuration error.

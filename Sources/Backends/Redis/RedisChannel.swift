@@ -16,7 +16,9 @@ struct RedisChannel: Sendable {
     static let defaultReplyTimeout = TimeAmount.seconds(5)
 
     /// Opens a TCP connection, then sends `AUTH` (when the URL has a password) and `SELECT`
-    /// (when the database is not 0) before anything else.
+    /// (when the database is not 0) before anything else. A `redis+sentinel://` URL connects
+    /// to the master its sentinels name now (`RedisSentinelLookup`), and the connection is
+    /// closed when they name another (`RedisSentinelWatch`).
     ///
     /// Host names are resolved on NIO's thread pool, never on an event loop.
     static func connect(
@@ -25,7 +27,11 @@ struct RedisChannel: Sendable {
         replyTimeout: TimeAmount = RedisChannel.defaultReplyTimeout,
         onMessage: (@Sendable (RedisPubSubMessage) -> Void)? = nil
     ) async throws -> RedisChannel {
-        let address = try await resolve(url)
+        var target = RedisEndpoint(host: url.host, port: url.port)
+        if let sentinel = url.sentinel {
+            target = try await RedisSentinelLookup.master(of: sentinel, eventLoopGroup: eventLoopGroup, logger: logger)
+        }
+        let address = try await resolve(target)
         let channel = try await ClientBootstrap(group: eventLoopGroup)
             .connectTimeout(connectTimeout)
             .channelOption(ChannelOptions.tcpOption(.tcp_nodelay), value: 1)
@@ -42,6 +48,9 @@ struct RedisChannel: Sendable {
         } catch {
             try? await channel.close()
             throw error
+        }
+        if let sentinel = url.sentinel {
+            RedisSentinelWatch.watch(channel, connectedTo: target, group: sentinel, eventLoopGroup: eventLoopGroup, logger: logger)
         }
         return connected
     }
@@ -66,7 +75,19 @@ struct RedisChannel: Sendable {
         }
         promise.futureResult.whenComplete { _ in deadline.cancel() }
         channel.writeAndFlush(request, promise: written)
-        return try await promise.futureResult.get()
+        let replies = try await promise.futureResult.get()
+        if replies.contains(where: Self.isReadOnlyRefusal) {
+            // A replica answered: the master moved (a failover) and this connection stayed with
+            // the old one. Closing it makes the next request connect again, to the new master.
+            channel.close(promise: nil)
+        }
+        return replies
+    }
+
+    /// Whether `reply` is a replica's refusal of a write (`READONLY You can't write against a read only replica.`).
+    static func isReadOnlyRefusal(_ reply: RedisValue) -> Bool {
+        if case .error(let message) = reply { return message.hasPrefix("READONLY") }
+        return false
     }
 
     /// Closes the connection; waiting requests fail with `RedisError.connectionClosed`.
@@ -90,12 +111,12 @@ struct RedisChannel: Sendable {
         }
     }
 
-    private static func resolve(_ url: RedisURL) async throws -> SocketAddress {
-        if let literal = try? SocketAddress(ipAddress: url.host, port: url.port) {
+    private static func resolve(_ endpoint: RedisEndpoint) async throws -> SocketAddress {
+        if let literal = try? SocketAddress(ipAddress: endpoint.host, port: endpoint.port) {
             return literal
         }
         return try await NIOThreadPool.singleton.runIfActive {
-            try SocketAddress.makeAddressResolvingHost(url.host, port: url.port)
+            try SocketAddress.makeAddressResolvingHost(endpoint.host, port: endpoint.port)
         }
     }
 }

@@ -40,13 +40,16 @@ public final class RedisServerProcess: Sendable {
     ///   - startTimeout: how long to wait for PING.
     ///   - acl: its users, written to `<directory>/users.acl` (0600, never on the command
     ///     line); `nil` runs it without users (the `default` user open, loopback only).
+    ///   - extraArguments: further options, after wsscale's (`--replicaof 127.0.0.1 6379` for a
+    ///     replica); never a secret (they show in `ps`).
     ///   - logger: where it logs.
     /// - Throws: a `RedisError` saying how to install Redis when it is missing, or with its output
     ///   when it exits or does not answer in time (for example when the port is taken).
     public static func start(host: String = "127.0.0.1", port: Int, in directory: String,
                              executable: String = "redis-server", startTimeout: Duration = .seconds(10),
                              eventLoopGroup: EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
-                             acl: RedisACL? = nil, logger: Logger) async throws -> RedisServerProcess {
+                             acl: RedisACL? = nil, extraArguments: [String] = [],
+                             logger: Logger) async throws -> RedisServerProcess {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true,
                                                 attributes: [.posixPermissions: 0o700])
         let logPath = (directory as NSString).appendingPathComponent("redis.log")
@@ -57,6 +60,7 @@ public final class RedisServerProcess: Sendable {
             try PrivateFile.write(acl.fileText(), to: aclPath)
             arguments += ["--aclfile", aclPath]
         }
+        arguments += extraArguments
         let process: LocalProcess
         do {
             process = try LocalProcess.spawn(executable: executable, arguments: arguments,
