@@ -110,6 +110,17 @@ public struct BalancerRuntime: Sendable {
             case .docker: return DockerDriver(configuration: configuration, logger: logger)
             case .podman: return PodmanDriver(configuration: configuration, logger: logger)
             }
+        case .swarm:
+            var configuration: ContainerDriverConfiguration
+            var stack: String?
+            if case .swarm(let given, let givenStack)? = driverSettings {
+                (configuration, stack) = (given, givenStack)
+            } else {
+                configuration = ContainerDriverConfiguration.read(from: &defaults, engine: .docker)
+            }
+            configuration.pool = settings.pool
+            configuration.stopGrace = settings.stopGrace
+            return SwarmDriver(configuration: configuration, stack: stack, logger: logger)
         case .systemd:
             var configuration: SystemdDriverConfiguration
             if case .systemd(let given)? = driverSettings {

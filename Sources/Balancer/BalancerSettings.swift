@@ -13,13 +13,16 @@ public enum BackendKind: String, Sendable, CaseIterable {
     case podman
     /// Instances of a template unit through systemd's D-Bus Manager API.
     case systemd
+    /// Services of a Docker Swarm (one service with one task per server), through a
+    /// manager's Engine API.
+    case swarm
 }
 
 /// Where the balancer finds its parts, read from the environment.
 ///
 /// | variable | default | meaning |
 /// |---|---|---|
-/// | `WSSCALE_BACKEND` | `process` | `process`, `docker`, `podman` or `systemd` (the `--backend` flag wins) |
+/// | `WSSCALE_BACKEND` | `process` | `process`, `docker`, `podman`, `systemd` or `swarm` (the `--backend` flag wins) |
 /// | `BALANCER_HOST` | `127.0.0.1` | address of the HTTP API |
 /// | `BALANCER_PORT` | `8488` | port of the HTTP API |
 /// | `REDIS_URL` | `redis://127.0.0.1:6379/0` | the session registry, as the balancer reaches it; `redis+sentinel://[[user]:password@]host[:port],…/master[/db]` follows the master a group of Redis Sentinels names (`RedisURL`) |

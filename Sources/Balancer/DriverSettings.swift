@@ -1,3 +1,4 @@
+import Foundation
 import WSScaleBackends
 import WSScaleCore
 
@@ -12,6 +13,9 @@ public enum DriverSettings: Sendable, Equatable {
     case container(ContainerDriverConfiguration)
     /// systemd.
     case systemd(SystemdDriverConfiguration)
+    /// Docker Swarm: Docker's settings (the Engine API is the same), and the stack the
+    /// servers join (`WSSCALE_SWARM_STACK`), if any.
+    case swarm(ContainerDriverConfiguration, stack: String?)
 
     /// Reads the settings of `backend`; problems are reported on `reader`, each naming its variable.
     public static func read(for backend: BackendKind, from reader: inout EnvironmentReader) -> DriverSettings {
@@ -20,6 +24,10 @@ public enum DriverSettings: Sendable, Equatable {
         case .docker: return .container(ContainerDriverConfiguration.read(from: &reader, engine: .docker))
         case .podman: return .container(ContainerDriverConfiguration.read(from: &reader, engine: .podman))
         case .systemd: return .systemd(SystemdDriverConfiguration.read(from: &reader))
+        case .swarm:
+            let configuration = ContainerDriverConfiguration.read(from: &reader, engine: .docker)
+            let stack = reader.string("WSSCALE_SWARM_STACK", default: "", rule: SwarmDriver.stackProblem)
+            return .swarm(configuration, stack: stack.isEmpty ? nil : stack)
         }
     }
 
@@ -28,6 +36,8 @@ public enum DriverSettings: Sendable, Equatable {
         switch self {
         case .process:
             return []
+        case .swarm(let configuration, let stack):
+            return DriverSettings.container(configuration).describe() + [("WSSCALE_SWARM_STACK", stack ?? "")]
         case .container(let configuration):
             let engine = configuration.engine
             let prefix = engine.variablePrefix

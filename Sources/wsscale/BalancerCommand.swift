@@ -29,7 +29,7 @@ struct BalancerCommand: AsyncParsableCommand {
           help: "Print the effective configuration (NAME=value per line) and exit 0, or the errors and exit 2.")
     var checkConfig = false
 
-    @Option(name: .long, help: "The backend servers run on: process, docker, podman or systemd (default: WSSCALE_BACKEND or process).")
+    @Option(name: .long, help: "The backend servers run on: process, docker, podman, systemd or swarm (default: WSSCALE_BACKEND or process).")
     var backend: String?
 
     func run() async throws {

@@ -56,7 +56,7 @@ extension ContainerDriver {
         let attributes = actor.Attributes ?? [:]
         guard attributes[ContainerLabel.pool] == configuration.pool,
               let id = attributes[ContainerLabel.instance],
-              attributes["name"] == configuration.containerName(id) else { return nil }
+              let name = attributes["name"], engine.isContainer(named: name, of: configuration.containerName(id)) else { return nil }
         guard !alreadyReported.contains(containerID) else { return nil }
         alreadyReported.insert(containerID)
         if stopping.withLockedValue({ $0.contains(id) }) { return nil }

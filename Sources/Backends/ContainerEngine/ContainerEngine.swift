@@ -33,6 +33,14 @@ protocol ContainerEngine: Sendable {
     func inspect(_ id: String) async throws -> ContainerInspection?
     /// The event stream, newline-delimited JSON, from `since` (Unix seconds with nanoseconds).
     func events(filters: [String: [String]], since: String) -> AsyncThrowingStream<Data, Error>
+    /// Whether a container named `actual` in the event stream is the one the driver calls
+    /// `name` (the same name, unless the engine names containers after what runs them).
+    func isContainer(named actual: String, of name: String) -> Bool
+}
+
+extension ContainerEngine {
+    /// Docker and Podman name the container as the driver asked.
+    func isContainer(named actual: String, of name: String) -> Bool { actual == name }
 }
 
 /// One line of an engine's event stream (Docker's shape, which Podman's API keeps).

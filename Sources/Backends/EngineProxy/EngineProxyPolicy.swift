@@ -69,6 +69,11 @@ public struct EngineProxyPolicy: Sendable, Equatable {
     public var publishAddress: String?
     /// The compose project whose labels creates must carry, exactly (`nil`: none allowed).
     public var composeProject: String?
+    /// Swarm mode: the pool's servers are swarm services (`EngineProxyPolicy+Swarm`), and no
+    /// container call is allowed.
+    public var swarm = false
+    /// In swarm mode, the stack whose namespace label services carry, exactly (`nil`: none).
+    public var swarmStack: String?
     /// The largest body read (a create's is under 2 KB).
     public static let maximumBodyBytes = 64 * 1024
 
@@ -107,6 +112,7 @@ public struct EngineProxyPolicy: Sendable, Equatable {
         case let .failure(refusal): return .refuse(status: 403, reason: refusal.reason)
         }
         if request.isEncoded { return .refuse(status: 403, reason: "an encoded body is not read") }
+        if swarm { return decideSwarm(request, target, segments: segments) }
         switch (request.method, segments.count) {
         case ("GET", _) where dialect.informationalCalls.contains(segments),
              ("HEAD", 1) where segments == ["_ping"]:
@@ -157,27 +163,27 @@ public struct EngineProxyPolicy: Sendable, Equatable {
         poolNameProblem(name).map { .refuse(status: 403, reason: $0) }
     }
 
-    private func noBody(_ request: EngineProxyRequest) -> EngineProxyDecision? {
+    func noBody(_ request: EngineProxyRequest) -> EngineProxyDecision? {
         request.body.isEmpty ? nil : .refuse(status: 403, reason: "\(request.method) \(request.uri) takes no body")
     }
 
-    private func noQuery(_ target: EngineProxyTarget, _ request: EngineProxyRequest) -> EngineProxyDecision? {
+    func noQuery(_ target: EngineProxyTarget, _ request: EngineProxyRequest) -> EngineProxyDecision? {
         target.query.isEmpty ? nil : .refuse(status: 403, reason: "\(target.path) takes no query parameters")
     }
 
     /// The decoded query when its names are allowed, unique, and `check` finds no problem.
-    private func query(_ target: EngineProxyTarget, allowed: Set<String>, check: ([String: String]) -> String? = { _ in nil }) -> [String: String]? {
+    func query(_ target: EngineProxyTarget, allowed: Set<String>, check: ([String: String]) -> String? = { _ in nil }) -> [String: String]? {
         guard let query = target.decodedQuery(), Set(query.keys).isSubset(of: allowed), check(query) == nil else { return nil }
         return query
     }
 
-    private func refusedQuery(_ target: EngineProxyTarget, allowed: Set<String>) -> EngineProxyDecision {
+    func refusedQuery(_ target: EngineProxyTarget, allowed: Set<String>) -> EngineProxyDecision {
         .refuse(status: 403, reason: "\(target.path) takes only the query parameters \(allowed.sorted().joined(separator: ", ")), each once, with the values wsscale sends")
     }
 
     /// Listings and events: only through filters that name the pool's label (alone, when the
     /// dialect says so) and, when `filterNames` is given, no other filter names.
-    private func filtered(_ request: EngineProxyRequest, _ target: EngineProxyTarget, allowed: Set<String>,
+    func filtered(_ request: EngineProxyRequest, _ target: EngineProxyTarget, allowed: Set<String>,
                           filterNames: Set<String>?) -> EngineProxyDecision {
         if let refusal = noBody(request) { return refusal }
         let poolLabel = "\(ContainerLabel.pool)=\(pool)"
@@ -219,7 +225,7 @@ public struct EngineProxyPolicy: Sendable, Equatable {
         }
     }
 
-    private func forward(_ request: EngineProxyRequest, _ target: EngineProxyTarget, query: [String: String], body: Data? = nil) -> EngineProxyDecision {
+    func forward(_ request: EngineProxyRequest, _ target: EngineProxyTarget, query: [String: String], body: Data? = nil) -> EngineProxyDecision {
         let encoded = HTTPQuery.encode(query)
         return .forward(method: request.method, uri: target.path + (encoded.isEmpty ? "" : "?" + encoded), body: body)
     }

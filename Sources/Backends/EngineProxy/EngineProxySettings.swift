@@ -10,6 +10,8 @@ import WSScaleCore
 /// | `WSSCALE_ENGINE_PROXY_PORT` | `2375` |
 /// | `WSSCALE_ENGINE_PROXY_MAX_CONNECTIONS` | `64` (1–4096) |
 /// | `WSSCALE_ENGINE_PROXY_ENGINE` | `docker`, or `podman` |
+/// | `WSSCALE_ENGINE_PROXY_SWARM` | `false`; `true`: the pool's servers are swarm services (Docker only, `EngineProxyPolicy.decideSwarm`) |
+/// | `WSSCALE_SWARM_STACK` | empty: the stack whose namespace label the services carry, in swarm mode |
 /// | the engine's driver variables | as `ContainerDriverConfiguration.read(from:engine:)` |
 public struct EngineProxySettings: Sendable, Equatable, EnvironmentSettings {
     /// The variable naming the engine.
@@ -24,9 +26,18 @@ public struct EngineProxySettings: Sendable, Equatable, EnvironmentSettings {
     /// The engine's driver configuration: the pool's rules (`engine` picks Docker's or
     /// libpod's) and, as `daemon`, where allowed calls go.
     public var driver: ContainerDriverConfiguration
+    /// Swarm mode: services instead of containers.
+    public var swarm = false
+    /// In swarm mode, the stack the services join.
+    public var swarmStack: String?
 
     /// The rules these settings describe.
-    public var policy: EngineProxyPolicy { EngineProxyPolicy(configuration: driver) }
+    public var policy: EngineProxyPolicy {
+        var policy = EngineProxyPolicy(configuration: driver)
+        policy.swarm = swarm
+        policy.swarmStack = swarmStack
+        return policy
+    }
 
     /// Reads the settings; problems are reported on `reader`, each naming its variable.
     public static func read(from reader: inout EnvironmentReader) -> EngineProxySettings {
@@ -35,6 +46,12 @@ public struct EngineProxySettings: Sendable, Equatable, EnvironmentSettings {
         let connections = reader.int("WSSCALE_ENGINE_PROXY_MAX_CONNECTIONS", default: 64, in: 1...4096)
         let engine = reader.choice(engineVariable, default: ContainerEngineKind.docker)
         let driver = ContainerDriverConfiguration.read(from: &reader, engine: engine)
-        return EngineProxySettings(host: host, port: port, maximumConnections: connections, driver: driver)
+        let swarm = reader.bool("WSSCALE_ENGINE_PROXY_SWARM", default: false)
+        if swarm && engine != .docker {
+            reader.report("WSSCALE_ENGINE_PROXY_SWARM", "swarm mode fronts Docker's Engine API: set \(engineVariable)=docker, or leave swarm mode off")
+        }
+        let stack = reader.string("WSSCALE_SWARM_STACK", default: "", rule: SwarmDriver.stackProblem)
+        return EngineProxySettings(host: host, port: port, maximumConnections: connections, driver: driver,
+                                   swarm: swarm, swarmStack: stack.isEmpty ? nil : stack)
     }
 }

@@ -1,0 +1,132 @@
+import Foundation
+import WSScaleCore
+
+/// `GET /services` items and `GET /services/{id}` (the fields the driver reads).
+struct SwarmService: Decodable {
+    struct ContainerInfo: Decodable {
+        var Image: String?
+    }
+    struct TaskTemplateInfo: Decodable {
+        var ContainerSpec: ContainerInfo?
+    }
+    struct SpecInfo: Decodable {
+        var Name: String?
+        var Labels: [String: String]?
+        var TaskTemplate: TaskTemplateInfo?
+    }
+    var ID: String
+    var Spec: SpecInfo?
+}
+
+/// `GET /tasks` items (the fields the driver reads).
+struct SwarmTask: Decodable {
+    struct VersionInfo: Decodable {
+        var Index: Int?
+    }
+    struct ContainerStatusInfo: Decodable {
+        var ExitCode: Int?
+    }
+    struct PortInfo: Decodable {
+        var `Protocol`: String?
+        var TargetPort: Int?
+        var PublishedPort: Int?
+    }
+    struct PortStatusInfo: Decodable {
+        var Ports: [PortInfo]?
+    }
+    struct StatusInfo: Decodable {
+        var State: String?
+        var Err: String?
+        var ContainerStatus: ContainerStatusInfo?
+        var PortStatus: PortStatusInfo?
+    }
+    struct NetworkSpecInfo: Decodable {
+        var Name: String?
+    }
+    struct NetworkInfo: Decodable {
+        var Spec: NetworkSpecInfo?
+    }
+    struct AttachmentInfo: Decodable {
+        var Network: NetworkInfo?
+        var Addresses: [String]?
+    }
+    var ID: String
+    var ServiceID: String?
+    var Version: VersionInfo?
+    var Status: StatusInfo?
+    var NetworksAttachments: [AttachmentInfo]?
+}
+
+/// How swarm's services and tasks become the container views `ContainerDriver` reads: one
+/// service is one server, and its task (one replica, never restarted) says how it runs. Pure.
+enum SwarmTaskMapping {
+    /// A task's state (`pending`, `running`, `failed` …) as the driver reports it; no task yet
+    /// is `starting`.
+    static func status(_ task: SwarmTask?) -> DriverInstanceStatus {
+        guard let task else { return .starting }
+        switch task.Status?.State ?? "" {
+        case "new", "allocated", "pending", "assigned", "accepted", "preparing", "ready", "starting": return .starting
+        case "running": return .running
+        default: return .exited(code: task.Status?.ContainerStatus?.ExitCode.map(Int32.init))
+        }
+    }
+
+    /// The service's current task: of those listed for it, the one changed last.
+    static func currentTask(of serviceID: String, in tasks: [SwarmTask]) -> SwarmTask? {
+        tasks.filter { $0.ServiceID == serviceID }.max { ($0.Version?.Index ?? 0) < ($1.Version?.Index ?? 0) }
+    }
+
+    /// Published TCP ports of a task: target port → port on its node.
+    static func publishedPorts(_ task: SwarmTask?) -> [Int: Int] {
+        var ports: [Int: Int] = [:]
+        for port in task?.Status?.PortStatus?.Ports ?? [] where (port.Protocol ?? "tcp") == "tcp" {
+            if let target = port.TargetPort, let published = port.PublishedPort, published > 0 { ports[target] = published }
+        }
+        return ports
+    }
+
+    /// A task's address in each network it is attached to (`10.0.1.5/24` → `10.0.1.5`).
+    static func networkAddresses(_ task: SwarmTask?) -> [String: String] {
+        var addresses: [String: String] = [:]
+        for attachment in task?.NetworksAttachments ?? [] {
+            guard let name = attachment.Network?.Spec?.Name,
+                  let address = attachment.Addresses?.first?.split(separator: "/").first, !address.isEmpty else { continue }
+            addresses[name] = String(address)
+        }
+        return addresses
+    }
+
+    /// The image of a service as the driver compares it: without the digest swarm may pin (`@sha256:…`).
+    static func image(_ service: SwarmService) -> String? {
+        service.Spec?.TaskTemplate?.ContainerSpec?.Image.map { image in
+            image.split(separator: "@", maxSplits: 1).first.map(String.init) ?? image
+        }
+    }
+
+    /// A service and its current task as a listed container.
+    static func listing(_ service: SwarmService, task: SwarmTask?) -> ContainerListing {
+        ContainerListing(id: service.ID, name: service.Spec?.Name, image: image(service), labels: service.Spec?.Labels ?? [:],
+                         status: status(task), publishedPorts: publishedPorts(task), networkAddresses: networkAddresses(task))
+    }
+
+    /// A service and its current task as an inspected container.
+    static func inspection(_ service: SwarmService, task: SwarmTask?) -> ContainerInspection {
+        let state: String
+        var exitCode: Int?
+        switch status(task) {
+        case .starting: state = "created"
+        case .running: state = "running"
+        case .exited(let code): state = "exited"; exitCode = code.map(Int.init)
+        }
+        let ports = publishedPorts(task).reduce(into: [String: [ContainerInspection.PortBindingInfo]?]()) { ports, port in
+            ports["\(port.key)/tcp"] = [ContainerInspection.PortBindingInfo(HostIp: "0.0.0.0", HostPort: String(port.value))]
+        }
+        let networks = networkAddresses(task).mapValues { ContainerNetworkAttachments.Attachment(IPAddress: $0) }
+        return ContainerInspection(
+            Id: service.ID, Name: service.Spec?.Name,
+            State: ContainerInspection.StateInfo(Status: state, Running: state == "running", ExitCode: exitCode, OOMKilled: false,
+                                                 Error: task?.Status?.Err),
+            NetworkSettings: ContainerInspection.NetworkInfo(Ports: ports, Networks: networks),
+            Config: ContainerInspection.ConfigInfo(Labels: service.Spec?.Labels))
+    }
+}
