@@ -5,6 +5,7 @@
 # - The Docker tests need dockerd and the image wsscale:local: this script makes both ready
 #   before the tests (scripts/setup-docker.sh, docker/build-image.sh); when it cannot, the
 #   Docker tests print why they are skipped or run a stand-in, and everything else still runs.
+# - The swarm tests need that dockerd to be a swarm manager: a single-node swarm is made here.
 # - The Podman tests likewise need podman's REST API and localhost/wsscale:local
 #   (scripts/setup-podman.sh, CONTAINER_ENGINE=podman docker/build-image.sh); when podman
 #   cannot work, they print `SKIPPING the Podman tests:` and why.
@@ -38,6 +39,13 @@ ready_image() {
   fi
 }
 [ -n "${WSSCALE_DOCKER_TEST_IMAGE:-}" ] || ready_image Docker scripts/setup-docker.sh docker WSSCALE_DOCKER_TEST_IMAGE wsscale:local
+# The swarm backend's tests run on a single-node swarm of that dockerd, made here before any
+# test runs (not in the middle of the Docker tests), advertised on 127.0.0.1 only; when it
+# cannot be made, the swarm tests say why.
+if docker info >/dev/null 2>&1 && [ "$(docker info --format '{{.Swarm.LocalNodeState}}' 2>/dev/null)" != active ]; then
+  echo "==> swarm tests: docker swarm init --advertise-addr 127.0.0.1"
+  docker swarm init --advertise-addr 127.0.0.1 >/dev/null 2>&1 || echo "==> docker swarm init failed; the swarm tests will say why" >&2
+fi
 [ -n "${WSSCALE_PODMAN_TEST_IMAGE:-}" ] || ready_image Podman scripts/setup-podman.sh podman WSSCALE_PODMAN_TEST_IMAGE localhost/wsscale:local
 # The systemd backend's tests boot systemd in a podman container of systemd/image.sh's image
 # (named to them in WSSCALE_SYSTEMD_TEST_IMAGE); when it cannot be made, they print

@@ -15,10 +15,22 @@ public struct StackEngine: Sendable {
     public var apiAddress: String
     /// The image of the servers.
     public var productImage: String
+    /// Whether the servers are swarm services (the swarm backend, on Docker's API and variables).
+    public var isSwarm = false
+
+    /// The stem of the engine's variables (`DOCKER` in `DOCKER_HOST`, `WSSCALE_DOCKER_IMAGE`).
+    var variableStem: String { isSwarm ? "DOCKER" : backend.uppercased() }
 
     /// Docker: dockerd's socket, `wsscale:local`.
     public static var docker: StackEngine {
         StackEngine(cli: .docker, backend: "docker", apiAddress: "unix:///var/run/docker.sock", productImage: DockerTestEnvironment.productImage)
+    }
+
+    /// Swarm: services on the single-node swarm of the Docker tests (`SwarmTestEnvironment`),
+    /// through dockerd's socket, `wsscale:local`; their network is an attachable overlay.
+    public static var swarm: StackEngine {
+        StackEngine(cli: .docker, backend: "swarm", apiAddress: "unix:///var/run/docker.sock",
+                    productImage: DockerTestEnvironment.productImage, isSwarm: true)
     }
 
     /// Podman: the service's socket, `localhost/wsscale:local` (or the Podman tests' image).
@@ -28,8 +40,8 @@ public struct StackEngine: Sendable {
 
     /// The balancer's variables for this engine: API address, image, network, publish address.
     func balancerEnvironment(network: String) -> [String: String] {
-        let prefix = "WSSCALE_\(backend.uppercased())_"
-        return ["\(backend.uppercased())_HOST": apiAddress, prefix + "IMAGE": productImage,
+        let prefix = "WSSCALE_\(variableStem)_"
+        return ["\(variableStem)_HOST": apiAddress, prefix + "IMAGE": productImage,
                 prefix + "NETWORK": network, prefix + "PUBLISH_ADDRESS": "127.0.0.1"]
     }
 }
@@ -173,7 +185,8 @@ public final class ContainerBackendStack: @unchecked Sendable {
         let build = await TestCommand.runDetached(engine.cli.program, ["build", "-q", "-t", redisImage,
                                                                       ComposeStack.directory.appendingPathComponent("redis").path])
         guard build.status == 0 else { throw TestEnvironmentError("\(engine.cli.program) build \(redisImage): \(build.output)") }
-        let network = engine.cli.run(["network", "create", name])
+        // Swarm services join only swarm networks: an overlay that Redis's container may attach to.
+        let network = engine.cli.run(["network", "create"] + (engine.isSwarm ? ["-d", "overlay", "--attachable"] : []) + [name])
         guard network.status == 0 else { throw TestEnvironmentError("\(engine.cli.program) network create: \(network.output)") }
         let redis = engine.cli.run(["run", "-d", "--name", redisContainer, "--network", name,
                                     "-p", "127.0.0.1:\(redisPort):6379", redisImage])
@@ -273,7 +286,14 @@ public final class ContainerBackendStack: @unchecked Sendable {
 
     /// Kills one server's container from outside (`docker kill`, `podman kill`), the way a crash would.
     public func killServer(_ id: String) throws {
-        let killed = engine.cli.run(["kill", "\(pool)-\(id)"])
+        var container = "\(pool)-\(id)"
+        if engine.isSwarm {
+            guard let task = SwarmTestEnvironment.taskContainer(ofService: container) else {
+                throw TestEnvironmentError("no running task container of the service \(container)")
+            }
+            container = task
+        }
+        let killed = engine.cli.run(["kill", container])
         guard killed.status == 0 else { throw TestEnvironmentError("\(engine.cli.program) kill \(id): \(killed.output)") }
     }
 
@@ -312,6 +332,11 @@ public final class ContainerBackendStack: @unchecked Sendable {
             process.send(SIGCONT)  // a balancer a test stopped (SIGSTOP) must see the SIGTERM
             _ = await process.terminate(grace: .seconds(5))
         }
+        if engine.isSwarm {
+            // Removing the services stops their tasks; the network goes once they are gone.
+            SwarmTestEnvironment.removeServices(ofPool: pool)
+            _ = await TestSupport.eventually(timeout: .seconds(30)) { self.engine.cli.containers(ofPool: self.pool).isEmpty }
+        }
         engine.cli.removeContainers(ofPool: pool)
         for started in haproxies.withLockedValue({ current -> [HAProxyProcess] in
             defer { current = [:] }
@@ -320,8 +345,22 @@ public final class ContainerBackendStack: @unchecked Sendable {
             _ = await started.stop()
         }
         engine.cli.run(["rm", "-f", redisContainer])
-        engine.cli.run(["network", "rm", network])
+        if engine.isSwarm {
+            // The manager frees a removed task's address in the overlay a moment after the task
+            // is gone (until then the network has "active endpoints"), and the node keeps its
+            // copy of a removed overlay for a few seconds more.
+            _ = await TestSupport.eventually(timeout: .seconds(30)) {
+                self.engine.cli.run(["network", "rm", self.network])
+                return self.engine.cli.run(["network", "inspect", self.network]).status != 0
+            }
+        } else {
+            engine.cli.run(["network", "rm", network])
+        }
         var left = engine.cli.containers(ofPool: pool).map { "container \($0)" }
+        if engine.isSwarm {
+            left += engine.cli.run(["service", "ls", "-q", "--filter", "label=wsscale.pool=\(pool)"]).output
+                .split(whereSeparator: \.isNewline).map { "service \($0)" }
+        }
         if engine.cli.run(["container", "inspect", redisContainer]).status == 0 { left.append("container \(redisContainer)") }
         if engine.cli.run(["network", "inspect", network]).status == 0 { left.append("network \(network)") }
         if ProcessInfo.processInfo.environment["WSSCALE_IT_KEEP_STATE"] == nil {
