@@ -57,11 +57,10 @@ public struct BalancerRuntime: Sendable {
         let fence = LeadershipFence(leadership: leadership, lease: lease)
         registry = RedisSessionRegistry(url: settings.redisURL, keyPrefix: settings.keyPrefix,
                                         eventLoopGroup: group, logger: logger, mayWrite: { leadership.mayAct() != nil })
-        trafficProxy = ProxyFleet(settings.haproxyRuntimes.map { address in
-            ProxyFleet.Member(name: address.description,
-                              proxy: HAProxyTrafficProxy(api: HAProxyRuntimeAPI(address: address),
-                                                         backend: settings.haproxyBackend, logger: logger))
-        })
+        let backend = settings.haproxyBackend
+        trafficProxy = ProxyFleet(source: HAProxyRuntimeMembers(addresses: settings.haproxyRuntimes, makeProxy: { address in
+            HAProxyTrafficProxy(api: HAProxyRuntimeAPI(address: address), backend: backend, logger: logger)
+        }, logger: logger))
         autoscaler = Autoscaler(
             configuration: scaling, driver: FencedInstanceDriver(driver, fence: fence),
             trafficProxy: FencedTrafficProxy(trafficProxy, fence: fence),

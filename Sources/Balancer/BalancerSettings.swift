@@ -30,7 +30,7 @@ public enum BackendKind: String, Sendable, CaseIterable {
 /// | `REDIS_URL_FILE`, `SERVER_REDIS_URL_FILE` | none | read those URLs (they may hold passwords) from files instead |
 /// | `REDIS_KEY_PREFIX` | `wsscale` | key prefix, so two pools can share one Redis (1–64 of `[A-Za-z0-9._:-]`) |
 /// | `LEASE_SECONDS` | `5` | how long a server's records outlive it when it dies |
-/// | `HAPROXY_RUNTIME_API` | `unix:///run/wsscale/haproxy.sock` | HAProxy's runtime API (`unix://path` or `tcp://host:port`); several HAProxy instances in front of one pool: their APIs separated by commas, kept identical (`ProxyFleet`) |
+/// | `HAPROXY_RUNTIME_API` | `unix:///run/wsscale/haproxy.sock` | HAProxy's runtime API (`unix://path` or `tcp://host:port`); several HAProxy instances in front of one pool: their APIs separated by commas, kept identical (`ProxyFleet`); a host name stands for every address it resolves to at each wake (`HAProxyRuntimeMembers`) |
 /// | `HAPROXY_BACKEND` | `wsscale_servers` | the `leastconn` backend holding the dynamic servers (1–64 of `[A-Za-z0-9._:-]`) |
 /// | `WSSCALE_STATE_DIR` | `.wsscale` | pid files and logs of the process backend (no whitespace, control characters or `; # " ' \ $`) |
 /// | `WSSCALE_POOL` | `wsscale` | the pool's name (labels, pid-file folder; 1–64 of `[A-Za-z0-9._-]`) |

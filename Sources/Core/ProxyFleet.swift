@@ -16,6 +16,9 @@ import Synchronization
 ///   date when they answer again), and fails only when none did.
 /// - An instance that does not answer is left out of the reading and listed in
 ///   `ProxyReading.members`; the reading fails only when none answers.
+/// - The instances are a fixed list, or found again at every call (`ProxyMemberSource`: the
+///   addresses a DNS name has now, for HAProxy as a swarm service on every node). One that
+///   joins is brought up to date at the next wake, as one that restarted empty.
 public final class ProxyFleet: TrafficProxy {
     /// One instance: its name (the runtime API's address) and its adapter.
     public struct Member: Sendable {
@@ -31,19 +34,25 @@ public final class ProxyFleet: TrafficProxy {
         }
     }
 
-    /// The instances, in the order given.
-    public let members: [Member]
+    /// Where the instances come from.
+    private let source: any ProxyMemberSource
     /// Where each server is, as last read or added, to add it where it is missing.
     private let endpoints = Mutex<[InstanceID: Endpoint]>([:])
 
     /// A fleet of `members` (at least one).
     public init(_ members: [Member]) {
         precondition(!members.isEmpty, "a proxy fleet needs at least one proxy")
-        self.members = members
+        self.source = FixedProxyMembers(members: members)
+    }
+
+    /// A fleet whose instances `source` names at every call.
+    public init(source: any ProxyMemberSource) {
+        self.source = source
     }
 
     public func read() async throws -> ProxyReading {
-        let results = await each { try await $0.read() }
+        let members = try await currentMembers("read")
+        let results = await each(members) { try await $0.read() }
         var readings: [ProxyReading] = []
         var statuses: [ProxyMemberStatus] = []
         for (member, result) in zip(members, results) {
@@ -55,7 +64,7 @@ public final class ProxyFleet: TrafficProxy {
                 statuses.append(ProxyMemberStatus(name: member.name, reachable: false, error: "\(error)"))
             }
         }
-        guard !readings.isEmpty else { throw ProxyFleetError(action: "read", failures: failures(results)) }
+        guard !readings.isEmpty else { throw ProxyFleetError(action: "read", failures: failures(members, results)) }
         var copies: [InstanceID: [ProxyServer]] = [:]
         for reading in readings {
             for server in reading.servers { copies[server.id, default: []].append(server) }
@@ -77,38 +86,50 @@ public final class ProxyFleet: TrafficProxy {
     }
 
     public func setConnectionLimit(_ id: InstanceID, _ limit: Int) async throws {
-        try await onAll("set \(id)'s connection limit") { try await $0.setConnectionLimit(id, limit) }
+        try await onAll("set \(id)'s connection limit") { proxy, _ in try await proxy.setConnectionLimit(id, limit) }
     }
 
     public func add(_ id: InstanceID, at endpoint: Endpoint) async throws {
         endpoints.withLock { $0[id] = endpoint }
-        try await onAll("add \(id)") { try await $0.add(id, at: endpoint) }
+        try await onAll("add \(id)") { proxy, _ in try await proxy.add(id, at: endpoint) }
     }
 
     /// Sets the state on every instance, adding the server first where it may be missing.
     public func setState(_ id: InstanceID, _ state: ProxyServerState) async throws {
         let endpoint = endpoints.withLock { $0[id] }
-        try await onAll("set \(id) \(state.rawValue)") { proxy in
-            if let endpoint, self.members.count > 1 { try await proxy.add(id, at: endpoint) }
+        try await onAll("set \(id) \(state.rawValue)") { proxy, count in
+            if let endpoint, count > 1 { try await proxy.add(id, at: endpoint) }
             try await proxy.setState(id, state)
         }
     }
 
     public func remove(_ id: InstanceID) async throws {
-        try await onAll("remove \(id)") { try await $0.remove(id) }
+        try await onAll("remove \(id)") { proxy, _ in try await proxy.remove(id) }
         endpoints.withLock { $0[id] = nil }
     }
 
-    /// Runs `change` on every instance at once; throws only when it failed on all of them.
-    private func onAll(_ action: String, _ change: @escaping @Sendable (any TrafficProxy) async throws -> Void) async throws {
-        let results = await each(change)
+    /// The instances now; throws when there is none (a name that resolves to nothing).
+    private func currentMembers(_ action: String) async throws -> [Member] {
+        let members = await source.members()
+        guard !members.isEmpty else {
+            throw ProxyFleetError(action: action, failures: ["no proxy instance: \(source)"])
+        }
+        return members
+    }
+
+    /// Runs `change` on every instance at once (with how many there are); throws only when it
+    /// failed on all of them.
+    private func onAll(_ action: String, _ change: @escaping @Sendable (any TrafficProxy, Int) async throws -> Void) async throws {
+        let members = try await currentMembers(action)
+        let results = await each(members) { try await change($0, members.count) }
         if results.allSatisfy({ if case .failure = $0 { true } else { false } }) {
-            throw ProxyFleetError(action: action, failures: failures(results))
+            throw ProxyFleetError(action: action, failures: failures(members, results))
         }
     }
 
     /// `operation` on every instance at once, the outcomes in the members' order.
-    private func each<T: Sendable>(_ operation: @escaping @Sendable (any TrafficProxy) async throws -> T) async -> [Result<T, any Error>] {
+    private func each<T: Sendable>(_ members: [Member],
+                                   _ operation: @escaping @Sendable (any TrafficProxy) async throws -> T) async -> [Result<T, any Error>] {
         await withTaskGroup(of: (Int, Result<T, any Error>).self) { group in
             for (index, member) in members.enumerated() {
                 group.addTask {
@@ -121,7 +142,7 @@ public final class ProxyFleet: TrafficProxy {
         }
     }
 
-    private func failures<T>(_ results: [Result<T, any Error>]) -> [String] {
+    private func failures<T>(_ members: [Member], _ results: [Result<T, any Error>]) -> [String] {
         zip(members, results).compactMap { member, result in
             if case let .failure(error) = result { "\(member.name): \(error)" } else { nil }
         }
@@ -138,4 +159,23 @@ public struct ProxyFleetError: Error, CustomStringConvertible {
     public var description: String {
         "\(action) failed on every proxy: " + failures.joined(separator: "; ")
     }
+}
+
+/// Where a `ProxyFleet`'s instances come from, asked at every reading and change.
+public protocol ProxyMemberSource: Sendable, CustomStringConvertible {
+    /// The instances now (none when, for example, a name resolves to no address yet).
+    func members() async -> [ProxyFleet.Member]
+}
+
+/// A fixed list of instances.
+struct FixedProxyMembers: ProxyMemberSource {
+    let list: [ProxyFleet.Member]
+
+    init(members: [ProxyFleet.Member]) {
+        list = members
+    }
+
+    func members() async -> [ProxyFleet.Member] { list }
+
+    var description: String { list.map(\.name).joined(separator: ", ") }
 }

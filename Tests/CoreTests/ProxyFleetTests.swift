@@ -1,3 +1,4 @@
+import Synchronization
 import Testing
 @testable import WSScaleCore
 
@@ -75,5 +76,39 @@ struct ProxyFleetTests {
         #expect(limit != nil && secondLimit == limit, "the limit is given again too")
         let reading = try await fleet.read()
         #expect(reading.servers.map(\.state) == [.ready, .drain], "identical again")
+    }
+
+    /// Instances a test adds and takes away, as a DNS name's addresses come and go.
+    final class ChangingMembers: ProxyMemberSource, @unchecked Sendable {
+        let current: Mutex<[ProxyFleet.Member]>
+        init(_ members: [ProxyFleet.Member]) { current = Mutex(members) }
+        func members() async -> [ProxyFleet.Member] { current.withLock { $0 } }
+        var description: String { "changing members" }
+    }
+
+    @Test("an instance that joins the fleet's source (a new swarm node's HAProxy) is brought up to date at the next wake; with none, reading fails saying so")
+    func joiningInstanceIsResynced() async throws {
+        let harness = LoopHarness()
+        let joining = FakeTrafficProxy(calls: harness.calls)
+        let source = ChangingMembers([ProxyFleet.Member(name: "a", proxy: harness.balancer)])
+        let fleet = ProxyFleet(source: source)
+        for (id, port, state) in [("ws-a", 9001, ProxyServerState.ready), ("ws-b", 9002, .drain)] {
+            await harness.driver.adopt(id, port: port)
+            await harness.balancer.preload(id, port: port, state: state)
+            await harness.registry.setHost(id, sessions: 2, draining: state == .drain)
+        }
+        let loop = harness.makeLoop(planner: ScriptedPlanner(probe: PlannerProbe()), trafficProxy: fleet)
+        await harness.finish(await harness.step(loop, .startup))
+        source.current.withLock { $0.append(ProxyFleet.Member(name: "b", proxy: joining)) }
+        await harness.finish(await harness.step(loop))
+        #expect(await joining.state(of: "ws-a") == .ready)
+        #expect(await joining.state(of: "ws-b") == .drain)
+        let reading = try await fleet.read()
+        #expect(reading.members.map(\.name) == ["a", "b"])
+        #expect(reading.servers.map(\.state) == [.ready, .drain], "identical")
+
+        source.current.withLock { $0 = [] }
+        let error = await #expect(throws: ProxyFleetError.self) { try await fleet.read() }
+        #expect(error?.description.contains("no proxy instance: changing members") == true, "\(error.map { "\($0)" } ?? "")")
     }
 }
