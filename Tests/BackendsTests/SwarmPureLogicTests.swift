@@ -93,6 +93,32 @@ import WSScaleCore
         #expect(SwarmTaskMapping.inspection(service, task: old).State?.Status == "exited")
     }
 
+    @Test("servers on several nodes (a wildcard publish address): a published port is dialled at its task's node")
+    func portsAreDialledAtTheirNode() throws {
+        let task = try Self.task("running", ports: #"{"Protocol": "tcp", "TargetPort": 8088, "PublishedPort": 30001}"#)
+        var withNode = try JSONDecoder().decode(SwarmTask.self, from: JSONEncoder().encode(JSONValue.object([
+            "ID": .string(task.ID), "ServiceID": .string("s1"), "NodeID": .string("n2"),
+            "Status": .object(["State": .string("running"), "PortStatus": .object(["Ports": .array([.object([
+                "Protocol": .string("tcp"), "TargetPort": .integer(8088), "PublishedPort": .integer(30001)])])])])])))
+        let nodes = try JSONDecoder().decode([SwarmNode].self, from: Data("""
+            [{"ID": "n1", "Status": {"Addr": "192.0.2.1"}}, {"ID": "n2", "Status": {"Addr": "192.0.2.2"}}]
+            """.utf8))
+        #expect(SwarmTaskMapping.nodeAddress(of: withNode, in: nodes) == "192.0.2.2")
+        withNode.NodeID = "gone"
+        #expect(SwarmTaskMapping.nodeAddress(of: withNode, in: nodes) == nil)
+        withNode.NodeID = "n2"
+        let service = try JSONDecoder().decode(SwarmService.self, from: Data("""
+            {"ID": "s1", "Spec": {"Name": "p1-ws-1", "Labels": {"wsscale.pool": "p1", "wsscale.instance": "ws-1", "wsscale.port": "8088"}}}
+            """.utf8))
+        let listing = SwarmTaskMapping.listing(service, task: withNode, nodeAddress: "192.0.2.2")
+        let everywhere = ContainerDriverConfiguration(image: "wsscale:local", pool: "p1", reachability: .publish(hostAddress: "0.0.0.0"))
+        #expect(ContainerInstanceMapping.instance(listing, configuration: everywhere).endpoint == Endpoint(host: "192.0.2.2", port: 30001))
+        #expect(ContainerInstanceMapping.instance(listing, configuration: Self.published).endpoint == Endpoint(host: "127.0.0.1", port: 30001),
+                "an explicit address is dialled as it is (one node: loopback)")
+        let inspection = SwarmTaskMapping.inspection(service, task: withNode, nodeAddress: "192.0.2.2")
+        #expect(ContainerInstanceMapping.endpoint(inspection, configuration: everywhere) == Endpoint(host: "192.0.2.2", port: 30001))
+    }
+
     @Test("a daemon that is not a swarm manager is named as such")
     func managerCheck() throws {
         func problem(_ text: String) throws -> String? {
@@ -134,7 +160,8 @@ import WSScaleCore
         let filters = ContainerEngineHTTP.filters(["label": ["wsscale.pool=p1"]]).addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? ""
         for (method, uri) in [("GET", "/v1.41/_ping"), ("GET", "/v1.41/info"), ("GET", "/v1.41/services?filters=\(filters)"),
                               ("GET", "/v1.41/tasks?filters=\(filters)"), ("GET", "/v1.41/services/p1-ws-1"),
-                              ("DELETE", "/v1.41/services/p1-ws-1"), ("GET", "/v1.41/events?filters=\(filters)&since=1.0")] {
+                              ("DELETE", "/v1.41/services/p1-ws-1"), ("GET", "/v1.41/events?filters=\(filters)&since=1.0"),
+                              ("GET", "/v1.41/nodes")] {
             let decision = policy.decide(EngineProxyRequest(method: method, uri: uri))
             guard case .forward = decision else { Issue.record("\(method) \(uri) refused: \(decision)"); continue }
         }
@@ -144,7 +171,8 @@ import WSScaleCore
     func theProxyRefusesTheRest() {
         let policy = Self.policy(Self.published)
         for (method, uri, expected) in [
-            ("GET", "/v1.41/swarm", "not a call"), ("GET", "/v1.41/nodes", "not a call"), ("GET", "/v1.41/secrets", "not a call"),
+            ("GET", "/v1.41/swarm", "not a call"), ("GET", "/v1.41/nodes/abc/ps", "not a call"), ("GET", "/v1.41/secrets", "not a call"),
+            ("POST", "/v1.41/nodes/abc/update", "not a call"), ("GET", "/v1.41/nodes?filters=%7B%7D", "takes no query"),
             ("POST", "/v1.41/containers/create?name=p1-ws-1", "not a call"), ("GET", "/v1.41/services", "needs filters"),
             ("GET", "/v1.41/tasks", "needs filters"), ("DELETE", "/v1.41/services/other-ws-1", "is not one of the pool's"),
             ("GET", "/v1.41/services/p1-ws-1?insertDefaults=true", "takes no query"),

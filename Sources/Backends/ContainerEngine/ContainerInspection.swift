@@ -27,6 +27,8 @@ struct ContainerInspection: Decodable {
     var State: StateInfo?
     var NetworkSettings: NetworkInfo?
     var Config: ConfigInfo?
+    /// The address of the swarm node a task runs on (not the engine's: `SwarmTaskMapping` sets it).
+    var NodeAddress: String? = nil
 }
 
 /// The networks a container is attached to, with its address in each (`NetworkSettings.Networks`).
@@ -63,5 +65,7 @@ struct ContainerListing: Equatable {
     var publishedPorts: [Int: Int]
     /// Its address in each network it is attached to, when the listing says.
     var networkAddresses: [String: String]
+    /// The address of the swarm node it runs on, for a swarm task; `nil` otherwise.
+    var nodeAddress: String? = nil
 }
 

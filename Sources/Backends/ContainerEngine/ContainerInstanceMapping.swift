@@ -12,7 +12,7 @@ enum ContainerInstanceMapping {
         if container.status == .running {
             switch configuration.reachability {
             case let .publish(address, _):
-                endpoint = container.publishedPorts[port].map { Endpoint(host: reachableHost(address), port: $0) }
+                endpoint = container.publishedPorts[port].map { Endpoint(host: reachableHost(address, node: container.nodeAddress), port: $0) }
             case let .network(name):
                 endpoint = container.networkAddresses[name].map { Endpoint(host: $0, port: port) }
             }
@@ -61,7 +61,9 @@ enum ContainerInstanceMapping {
         let port = inspection.Config?.Labels?[ContainerLabel.port].flatMap(Int.init) ?? configuration.containerPort
         switch configuration.reachability {
         case let .publish(address, _):
-            return publishedEndpoint(inspection, port: port, hostAddress: address)
+            return publishedEndpoint(inspection, port: port, hostAddress: address).map { endpoint in
+                Endpoint(host: reachableHost(address, node: inspection.NodeAddress), port: endpoint.port)
+            }
         case let .network(name):
             return networkEndpoint(inspection, port: port, network: name)
         }
@@ -79,6 +81,14 @@ enum ContainerInstanceMapping {
     static func networkEndpoint(_ inspection: ContainerInspection, port: Int, network: String) -> Endpoint? {
         ContainerNetworkAttachments(Networks: inspection.NetworkSettings?.Networks).address(in: network)
             .map { Endpoint(host: $0, port: port) }
+    }
+
+    /// The address the balancer dials for a port published on `address` by a container on the
+    /// node at `node` (a swarm task's node; `nil` for the engine's own machine): a wildcard is
+    /// reached at the node's address, or through loopback on the engine's own machine.
+    static func reachableHost(_ address: String, node: String?) -> String {
+        if let node, !node.isEmpty, ["", "0.0.0.0", "::"].contains(address) { return node }
+        return reachableHost(address)
     }
 
     /// The address the balancer dials for a port published on `address` (a wildcard is

@@ -7,7 +7,7 @@ extension EngineProxyPolicy {
     ///
     /// | call | allowed when |
     /// |---|---|
-    /// | `GET/HEAD /_ping`, `GET /version`, `GET /info` | no query |
+    /// | `GET/HEAD /_ping`, `GET /version`, `GET /info`, `GET /nodes` | no query (the nodes: where a task's published port is reached) |
     /// | `GET /services`, `GET /tasks` | `filters` naming the label `wsscale.pool=<pool>` |
     /// | `GET /events` | `filters`, `since`, `until`; the filters name the pool's label |
     /// | `GET /services/{name}` | `name` starts with `<pool>-`, no query |
@@ -15,7 +15,7 @@ extension EngineProxyPolicy {
     /// | `POST /services/create` | no query, a body `SwarmCreateBodyRule` passes |
     func decideSwarm(_ request: EngineProxyRequest, _ target: EngineProxyTarget, segments: [String]) -> EngineProxyDecision {
         switch (request.method, segments.count) {
-        case ("GET", 1) where ["_ping", "version", "info"].contains(segments[0]),
+        case ("GET", 1) where ["_ping", "version", "info", "nodes"].contains(segments[0]),
              ("HEAD", 1) where segments == ["_ping"]:
             return noQuery(target, request) ?? forward(request, target, query: [:])
         case ("GET", 1) where segments == ["services"] || segments == ["tasks"]:

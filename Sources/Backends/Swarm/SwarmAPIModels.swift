@@ -52,9 +52,19 @@ struct SwarmTask: Decodable {
     }
     var ID: String
     var ServiceID: String?
+    var NodeID: String?
     var Version: VersionInfo?
     var Status: StatusInfo?
     var NetworksAttachments: [AttachmentInfo]?
+}
+
+/// `GET /nodes` items (the fields the driver reads): where a task's published port is reached.
+struct SwarmNode: Decodable {
+    struct StatusInfo: Decodable {
+        var Addr: String?
+    }
+    var ID: String
+    var Status: StatusInfo?
 }
 
 /// How swarm's services and tasks become the container views `ContainerDriver` reads: one
@@ -103,14 +113,21 @@ enum SwarmTaskMapping {
         }
     }
 
-    /// A service and its current task as a listed container.
-    static func listing(_ service: SwarmService, task: SwarmTask?) -> ContainerListing {
-        ContainerListing(id: service.ID, name: service.Spec?.Name, image: image(service), labels: service.Spec?.Labels ?? [:],
-                         status: status(task), publishedPorts: publishedPorts(task), networkAddresses: networkAddresses(task))
+    /// The address of the node `task` runs on, among `nodes`.
+    static func nodeAddress(of task: SwarmTask?, in nodes: [SwarmNode]) -> String? {
+        guard let id = task?.NodeID else { return nil }
+        return nodes.first { $0.ID == id }?.Status?.Addr
     }
 
-    /// A service and its current task as an inspected container.
-    static func inspection(_ service: SwarmService, task: SwarmTask?) -> ContainerInspection {
+    /// A service and its current task (on the node at `nodeAddress`) as a listed container.
+    static func listing(_ service: SwarmService, task: SwarmTask?, nodeAddress: String? = nil) -> ContainerListing {
+        ContainerListing(id: service.ID, name: service.Spec?.Name, image: image(service), labels: service.Spec?.Labels ?? [:],
+                         status: status(task), publishedPorts: publishedPorts(task), networkAddresses: networkAddresses(task),
+                         nodeAddress: nodeAddress)
+    }
+
+    /// A service and its current task (on the node at `nodeAddress`) as an inspected container.
+    static func inspection(_ service: SwarmService, task: SwarmTask?, nodeAddress: String? = nil) -> ContainerInspection {
         let state: String
         var exitCode: Int?
         switch status(task) {
@@ -127,6 +144,6 @@ enum SwarmTaskMapping {
             State: ContainerInspection.StateInfo(Status: state, Running: state == "running", ExitCode: exitCode, OOMKilled: false,
                                                  Error: task?.Status?.Err),
             NetworkSettings: ContainerInspection.NetworkInfo(Ports: ports, Networks: networks),
-            Config: ContainerInspection.ConfigInfo(Labels: service.Spec?.Labels))
+            Config: ContainerInspection.ConfigInfo(Labels: service.Spec?.Labels), NodeAddress: nodeAddress)
     }
 }

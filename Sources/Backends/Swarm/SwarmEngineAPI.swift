@@ -13,6 +13,9 @@ struct SwarmEngineAPI: ContainerEngine {
     let poolLabel: String
     /// The stack the services join (`com.docker.stack.namespace`), if any.
     let stack: String?
+    /// Whether published ports are dialled at their node's address (a wildcard publish
+    /// address: servers on several nodes), which needs the nodes' list.
+    let dialsNodes: Bool
     let name = "swarm"
     let deathAction = "die"
     let exitCodeAttribute = "exitCode"
@@ -24,6 +27,11 @@ struct SwarmEngineAPI: ContainerEngine {
                                    configuration: configuration, logger: logger)
         poolLabel = "\(ContainerLabel.pool)=\(configuration.pool)"
         self.stack = stack
+        if case let .publish(address, _) = configuration.reachability {
+            dialsNodes = ["", "0.0.0.0", "::"].contains(address)
+        } else {
+            dialsNodes = false
+        }
     }
 
     /// `GET /_ping`, then `GET /info`: the daemon must be an active swarm manager.
@@ -69,13 +77,18 @@ struct SwarmEngineAPI: ContainerEngine {
         let services = try await http.get("/services", query: query, answer: [SwarmService].self) ?? []
         guard !services.isEmpty else { return [] }
         let tasks = try await tasks()
-        return services.map { SwarmTaskMapping.listing($0, task: SwarmTaskMapping.currentTask(of: $0.ID, in: tasks)) }
+        let nodes = try await nodes()
+        return services.map { service in
+            let task = SwarmTaskMapping.currentTask(of: service.ID, in: tasks)
+            return SwarmTaskMapping.listing(service, task: task, nodeAddress: SwarmTaskMapping.nodeAddress(of: task, in: nodes))
+        }
     }
 
     /// One service with its current task; `nil` when there is no such service.
     func inspect(_ id: String) async throws -> ContainerInspection? {
         guard let service = try await http.get("/services/\(id)", instance: id, missingIsNil: true, answer: SwarmService.self) else { return nil }
-        return SwarmTaskMapping.inspection(service, task: SwarmTaskMapping.currentTask(of: service.ID, in: try await tasks()))
+        let task = SwarmTaskMapping.currentTask(of: service.ID, in: try await tasks())
+        return SwarmTaskMapping.inspection(service, task: task, nodeAddress: SwarmTaskMapping.nodeAddress(of: task, in: try await nodes()))
     }
 
     /// `GET /events?filters=…&since=…`, streamed: the task containers' events on this node.
@@ -91,6 +104,12 @@ struct SwarmEngineAPI: ContainerEngine {
     /// `GET /tasks?filters={"label":["wsscale.pool=…"]}`: the pool's tasks on every node.
     private func tasks() async throws -> [SwarmTask] {
         try await http.get("/tasks", query: ["filters": ContainerEngineHTTP.filters(["label": [poolLabel]])], answer: [SwarmTask].self) ?? []
+    }
+
+    /// `GET /nodes`, when published ports are dialled at their node (else none is needed).
+    private func nodes() async throws -> [SwarmNode] {
+        guard dialsNodes else { return [] }
+        return try await http.get("/nodes", answer: [SwarmNode].self) ?? []
     }
 
     /// Whether a task has reached a state it never leaves.
