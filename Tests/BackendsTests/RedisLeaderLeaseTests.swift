@@ -36,10 +36,12 @@ struct RedisLeaderLeaseTests {
     func claimRenewLapse() async throws {
         try await Self.withLease { lease, redis in
             #expect(try await lease.current() == nil)
-            let first = try await lease.claim(holder: "b1/aa", duration: .milliseconds(600), nowMilliseconds: 111)
+            // Leases far longer than the test: a lapse is only ever the test's PEXPIRE below, never
+            // a busy machine's delay between two calls (CI once took over 600 ms between them).
+            let first = try await lease.claim(holder: "b1/aa", duration: .seconds(30), nowMilliseconds: 111)
             #expect(first == LeaderRecord(holder: "b1/aa", token: 1, since: 111))
-            #expect(try await lease.claim(holder: "b2/bb", duration: .seconds(5), nowMilliseconds: 222) == first)
-            #expect(try await lease.claim(holder: "b1/aa", duration: .seconds(5), nowMilliseconds: 333) == first,
+            #expect(try await lease.claim(holder: "b2/bb", duration: .seconds(60), nowMilliseconds: 222) == first)
+            #expect(try await lease.claim(holder: "b1/aa", duration: .seconds(60), nowMilliseconds: 333) == first,
                     "a renewal keeps the token and the start")
 
             try await redis.send(["PEXPIRE", "pool:leader", "1"])  // as if the holder died a lease ago
