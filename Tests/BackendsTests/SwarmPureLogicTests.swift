@@ -12,7 +12,7 @@ import WSScaleCore
 
     static func spec(_ configuration: ContainerDriverConfiguration, stack: String? = nil) -> SwarmServiceSpec {
         SwarmServiceSpec(ContainerSpecification.make(for: LaunchRequest(id: "ws-1", environment: ["A": "1"]), configuration: configuration),
-                         stack: stack)
+                         stack: stack, publishedPort: 31000)
     }
 
     static func json(_ value: some Encodable) throws -> JSONValue {
@@ -36,7 +36,8 @@ import WSScaleCore
         #expect(container["StopGracePeriod"] == .integer(3_000_000_000))
         #expect(container["Env"]?.strings?.contains("A=1") == true && container["Env"]?.strings?.contains("SERVER_ID=ws-1") == true)
         #expect(fields["EndpointSpec"] == .object(["Ports": .array([.object([
-            "Protocol": .string("tcp"), "TargetPort": .integer(8088), "PublishMode": .string("host")])])]))
+            "Protocol": .string("tcp"), "TargetPort": .integer(8088), "PublishedPort": .integer(31000),
+            "PublishMode": .string("host")])])]))
         #expect(task["Networks"] == nil)
 
         let networked = try #require(try Self.json(Self.spec(Self.networked)).object)
@@ -119,6 +120,15 @@ import WSScaleCore
         #expect(ContainerInstanceMapping.endpoint(inspection, configuration: everywhere) == Endpoint(host: "192.0.2.2", port: 30001))
     }
 
+    @Test("a task whose IPv4 and IPv6 ports differ names both and is given no port until one is chosen")
+    func twoFamiliesTwoPorts() throws {
+        let task = try Self.task("running", ports: #"{"Protocol": "tcp", "TargetPort": 8088, "PublishedPort": 32911}, {"Protocol": "tcp", "TargetPort": 8088, "PublishedPort": 32910}"#)
+        #expect(SwarmTaskMapping.publishedPortCandidates(task) == [8088: [32910, 32911]])
+        #expect(SwarmTaskMapping.publishedPorts(task) == [:])
+        let same = try Self.task("running", ports: #"{"Protocol": "tcp", "TargetPort": 8088, "PublishedPort": 32910}, {"Protocol": "tcp", "TargetPort": 8088, "PublishedPort": 32910}"#)
+        #expect(SwarmTaskMapping.publishedPorts(same) == [8088: 32910])
+    }
+
     @Test("a daemon that is not a swarm manager is named as such")
     func managerCheck() throws {
         func problem(_ text: String) throws -> String? {
@@ -191,7 +201,9 @@ import WSScaleCore
         (#""TaskTemplate":{"ContainerSpec":{"Image":"wsscale:local"},"Placement":{}}"#, "\"Placement\""),
         (#""TaskTemplate":{"ContainerSpec":{"Image":"wsscale:local"},"RestartPolicy":{"Condition":"any"}}"#, "RestartPolicy"),
         (#""TaskTemplate":{"ContainerSpec":{"Image":"wsscale:local"},"Networks":[{"Target":"host"}]}"#, "Networks must be absent"),
-        (#""EndpointSpec":{"Ports":[{"Protocol":"tcp","TargetPort":8088,"PublishedPort":22,"PublishMode":"ingress"}]}"#, "EndpointSpec.Ports must be"),
+        (#""EndpointSpec":{"Ports":[{"Protocol":"tcp","TargetPort":8088,"PublishedPort":31000,"PublishMode":"ingress"}]}"#, "EndpointSpec.Ports must be"),
+        (#""EndpointSpec":{"Ports":[{"Protocol":"tcp","TargetPort":8088,"PublishedPort":22,"PublishMode":"host"}]}"#, "EndpointSpec.Ports must be"),
+        (#""EndpointSpec":{"Ports":[{"Protocol":"tcp","TargetPort":8088,"PublishMode":"host"}]}"#, "EndpointSpec.Ports must be"),
         (#""EndpointSpec":{"Mode":"dnsrr"}"#, "\"Mode\""),
         (#""Secrets":[]"#, "\"Secrets\""),
     ])

@@ -19,7 +19,7 @@ import WSScaleCore
 /// | `TaskTemplate.RestartPolicy` | `{"Condition": "none"}` |
 /// | `TaskTemplate.Networks` | `[{"Target": <network>}]` when a network is configured, else absent |
 /// | `Mode` | `{"Replicated": {"Replicas": 1}}` |
-/// | `EndpointSpec.Ports` | `[{"Protocol": "tcp", "TargetPort": <port>, "PublishMode": "host"}]` when publishing is allowed, else absent |
+/// | `EndpointSpec.Ports` | `[{"Protocol": "tcp", "TargetPort": <port>, "PublishedPort": 30000…32767, "PublishMode": "host"}]` when publishing is allowed, else absent |
 struct SwarmCreateBodyRule: CreateBodyRule {
     let policy: EngineProxyPolicy
 
@@ -66,10 +66,12 @@ struct SwarmCreateBodyRule: CreateBodyRule {
             try onlyFields(members, ["Ports"], in: "EndpointSpec")
             if let ports = members["Ports"], ports != .null {
                 guard policy.publishAddress != nil else { throw EngineProxyRefusal("EndpointSpec.Ports: this pool publishes no port") }
+                let range = SwarmServiceSpec.publishedPorts
+                let published = ports.array?.first?.object?["PublishedPort"]?.integer.map(Int.init) ?? 0
                 let allowed = JSONValue.array([.object(["Protocol": .string("tcp"), "TargetPort": .integer(Int64(port)),
-                                                        "PublishMode": .string("host")])])
-                guard ports == allowed else {
-                    throw EngineProxyRefusal("EndpointSpec.Ports must be [{\"Protocol\": \"tcp\", \"TargetPort\": \(port), \"PublishMode\": \"host\"}]")
+                                                        "PublishedPort": .integer(Int64(published)), "PublishMode": .string("host")])])
+                guard range.contains(published), ports == allowed else {
+                    throw EngineProxyRefusal("EndpointSpec.Ports must be [{\"Protocol\": \"tcp\", \"TargetPort\": \(port), \"PublishedPort\": \(range.lowerBound)…\(range.upperBound), \"PublishMode\": \"host\"}]")
                 }
             }
         }

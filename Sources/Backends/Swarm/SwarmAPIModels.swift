@@ -86,13 +86,22 @@ enum SwarmTaskMapping {
         tasks.filter { $0.ServiceID == serviceID }.max { ($0.Version?.Index ?? 0) < ($1.Version?.Index ?? 0) }
     }
 
-    /// Published TCP ports of a task: target port → port on its node.
-    static func publishedPorts(_ task: SwarmTask?) -> [Int: Int] {
-        var ports: [Int: Int] = [:]
+    /// Published TCP ports of a task: target port → the ports on its node. Docker publishes a
+    /// host-mode port on IPv4 and on IPv6, and the two may differ (each family's free port);
+    /// the task's status lists both without saying which is which.
+    static func publishedPortCandidates(_ task: SwarmTask?) -> [Int: [Int]] {
+        var ports: [Int: Set<Int>] = [:]
         for port in task?.Status?.PortStatus?.Ports ?? [] where (port.Protocol ?? "tcp") == "tcp" {
-            if let target = port.TargetPort, let published = port.PublishedPort, published > 0 { ports[target] = published }
+            if let target = port.TargetPort, let published = port.PublishedPort, published > 0 { ports[target, default: []].insert(published) }
         }
-        return ports
+        return ports.mapValues { $0.sorted() }
+    }
+
+    /// Published TCP ports of a task: target port → port on its node, where there is one port
+    /// (the driver gives it, so IPv4 and IPv6 share it); a target with several is left out
+    /// rather than guessed.
+    static func publishedPorts(_ task: SwarmTask?) -> [Int: Int] {
+        publishedPortCandidates(task).compactMapValues { $0.count == 1 ? $0[0] : nil }
     }
 
     /// A task's address in each network it is attached to (`10.0.1.5/24` → `10.0.1.5`).
@@ -120,14 +129,16 @@ enum SwarmTaskMapping {
     }
 
     /// A service and its current task (on the node at `nodeAddress`) as a listed container.
-    static func listing(_ service: SwarmService, task: SwarmTask?, nodeAddress: String? = nil) -> ContainerListing {
+    static func listing(_ service: SwarmService, task: SwarmTask?, nodeAddress: String? = nil,
+                        ports: [Int: Int]? = nil) -> ContainerListing {
         ContainerListing(id: service.ID, name: service.Spec?.Name, image: image(service), labels: service.Spec?.Labels ?? [:],
-                         status: status(task), publishedPorts: publishedPorts(task), networkAddresses: networkAddresses(task),
+                         status: status(task), publishedPorts: ports ?? publishedPorts(task), networkAddresses: networkAddresses(task),
                          nodeAddress: nodeAddress)
     }
 
     /// A service and its current task (on the node at `nodeAddress`) as an inspected container.
-    static func inspection(_ service: SwarmService, task: SwarmTask?, nodeAddress: String? = nil) -> ContainerInspection {
+    static func inspection(_ service: SwarmService, task: SwarmTask?, nodeAddress: String? = nil,
+                           ports: [Int: Int]? = nil) -> ContainerInspection {
         let state: String
         var exitCode: Int?
         switch status(task) {
@@ -135,7 +146,7 @@ enum SwarmTaskMapping {
         case .running: state = "running"
         case .exited(let code): state = "exited"; exitCode = code.map(Int.init)
         }
-        let ports = publishedPorts(task).reduce(into: [String: [ContainerInspection.PortBindingInfo]?]()) { ports, port in
+        let ports = (ports ?? publishedPorts(task)).reduce(into: [String: [ContainerInspection.PortBindingInfo]?]()) { ports, port in
             ports["\(port.key)/tcp"] = [ContainerInspection.PortBindingInfo(HostIp: "0.0.0.0", HostPort: String(port.value))]
         }
         let networks = networkAddresses(task).mapValues { ContainerNetworkAttachments.Attachment(IPAddress: $0) }

@@ -41,9 +41,12 @@ struct SwarmEngineAPI: ContainerEngine {
         if let problem = info.managerProblem { throw DriverError(problem) }
     }
 
-    /// `POST /services/create`.
+    /// `POST /services/create`, with a published port picked at random in
+    /// `SwarmServiceSpec.publishedPorts` (a port taken on the node fails the task, and the
+    /// balancer launches another server).
     func create(_ container: ContainerSpecification) async throws -> String {
-        try await http.post("/services/create", json: SwarmServiceSpec(container, stack: stack),
+        try await http.post("/services/create", json: SwarmServiceSpec(container, stack: stack,
+                                                                         publishedPort: Int.random(in: SwarmServiceSpec.publishedPorts)),
                             expecting: [201], instance: container.name, answer: CreatedService.self).ID
     }
 
@@ -78,17 +81,21 @@ struct SwarmEngineAPI: ContainerEngine {
         guard !services.isEmpty else { return [] }
         let tasks = try await tasks()
         let nodes = try await nodes()
-        return services.map { service in
+        var listings: [ContainerListing] = []
+        for service in services {
             let task = SwarmTaskMapping.currentTask(of: service.ID, in: tasks)
-            return SwarmTaskMapping.listing(service, task: task, nodeAddress: SwarmTaskMapping.nodeAddress(of: task, in: nodes))
+            let node = SwarmTaskMapping.nodeAddress(of: task, in: nodes)
+            listings.append(SwarmTaskMapping.listing(service, task: task, nodeAddress: node))
         }
+        return listings
     }
 
     /// One service with its current task; `nil` when there is no such service.
     func inspect(_ id: String) async throws -> ContainerInspection? {
         guard let service = try await http.get("/services/\(id)", instance: id, missingIsNil: true, answer: SwarmService.self) else { return nil }
         let task = SwarmTaskMapping.currentTask(of: service.ID, in: try await tasks())
-        return SwarmTaskMapping.inspection(service, task: task, nodeAddress: SwarmTaskMapping.nodeAddress(of: task, in: try await nodes()))
+        let node = SwarmTaskMapping.nodeAddress(of: task, in: try await nodes())
+        return SwarmTaskMapping.inspection(service, task: task, nodeAddress: node)
     }
 
     /// `GET /events?filters=…&since=…`, streamed: the task containers' events on this node.

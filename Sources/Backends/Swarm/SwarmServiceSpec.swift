@@ -38,10 +38,18 @@ struct SwarmServiceSpec: Encodable, Equatable {
     struct PortConfig: Encodable, Equatable {
         var `Protocol` = "tcp"
         var TargetPort: Int
+        /// The port on the node, one of `publishedPorts`: given, because a port the node picks
+        /// is picked for IPv4 and IPv6 apart, and the task's status lists both without saying
+        /// which is which (the balancer dialled another server's port through it).
+        var PublishedPort: Int
         /// `host`: the task's own port on the node it runs on (no routing mesh: HAProxy must
-        /// reach exactly this server). No `PublishedPort`: the node picks a free one.
+        /// reach exactly this server).
         var PublishMode = "host"
     }
+
+    /// The ports servers are published on: below Linux's ephemeral range (32768 and up), where
+    /// outgoing connections take theirs.
+    static let publishedPorts = 30000...32767
     struct EndpointSpecification: Encodable, Equatable {
         var Ports: [PortConfig]?
     }
@@ -57,14 +65,14 @@ extension SwarmServiceSpec {
     /// The service for a server container as wsscale wants it (`ContainerSpecification`),
     /// in the swarm stack `stack` when one is given (`com.docker.stack.namespace`, so
     /// `docker stack rm` removes the servers with the stack).
-    init(_ container: WSScaleBackends.ContainerSpecification, stack: String?) {
+    init(_ container: WSScaleBackends.ContainerSpecification, stack: String?, publishedPort: Int) {
         var labels = container.labels
         if let stack { labels[SwarmLabel.stackNamespace] = stack }
         var networks: [NetworkAttachment]?
         var ports: [PortConfig]?
         switch container.reachability {
         case let .publish(_, network):
-            ports = [PortConfig(TargetPort: container.port)]
+            ports = [PortConfig(TargetPort: container.port, PublishedPort: publishedPort)]
             networks = network.map { [NetworkAttachment(Target: $0)] }
         case let .network(name):
             networks = [NetworkAttachment(Target: name)]
