@@ -87,8 +87,13 @@ enum ContainerInstanceMapping {
     /// node at `node` (a swarm task's node; `nil` for the engine's own machine): a wildcard is
     /// reached at the node's address, or through loopback on the engine's own machine.
     static func reachableHost(_ address: String, node: String?) -> String {
-        if let node, !node.isEmpty, ["", "0.0.0.0", "::"].contains(address) { return node }
+        if let node, !node.isEmpty, isWildcard(address) { return node }
         return reachableHost(address)
+    }
+
+    /// Whether a publish address means every address of the machine (`0.0.0.0`, `::`, or none).
+    static func isWildcard(_ address: String) -> Bool {
+        ["", "0.0.0.0", "::"].contains(address)
     }
 
     /// The address the balancer dials for a port published on `address` (a wildcard is

@@ -28,7 +28,7 @@ struct SwarmEngineAPI: ContainerEngine {
         poolLabel = "\(ContainerLabel.pool)=\(configuration.pool)"
         self.stack = stack
         if case let .publish(address, _) = configuration.reachability {
-            dialsNodes = ["", "0.0.0.0", "::"].contains(address)
+            dialsNodes = ContainerInstanceMapping.isWildcard(address)
         } else {
             dialsNodes = false
         }
