@@ -17,20 +17,44 @@ import WSScaleTestSupport
         runtimeSocketPath: "/run/haproxy-admin/haproxy.sock", runtimeSocketOwner: 65534, trafficBind: "*:8000", statsBind: "*:8404",
         backendName: "wsscale_servers", sourceLimits: HAProxySourceLimits(fromEnvironment: true))
 
-    static let committedPath = DockerTestEnvironment.repositoryRoot.appendingPathComponent("docker/haproxy/haproxy.cfg").path
+    /// The swarm stack's HAProxy (`docker/stack.yml`, a global service): the compose one, plus
+    /// the runtime API relayed on 9999 for the balancer on another node, taken only from the
+    /// control network (`HAPROXY_RUNTIME_API_SOURCES`, the stack's control subnet); the
+    /// servers share the traffic network with HAProxy and are refused.
+    static let stackConfiguration: HAProxyConfiguration = {
+        var configuration = composeConfiguration
+        configuration.runtimeRelay = HAProxyRuntimeRelay(bind: "*:9999", allowedSources: "${HAPROXY_RUNTIME_API_SOURCES}")
+        return configuration
+    }()
 
-    @Test func committedFileIsWhatHAProxyConfigurationRenders() throws {
-        try Self.composeConfiguration.validate()
-        let rendered = Self.composeConfiguration.render()
-        if ProcessInfo.processInfo.environment["WSSCALE_WRITE_COMPOSE_HAPROXY_CFG"] == "1" {
-            try rendered.write(toFile: Self.committedPath, atomically: true, encoding: .utf8)
+    /// Each committed file and the configuration it must be.
+    static let committed: [(path: String, configuration: HAProxyConfiguration)] = [
+        (DockerTestEnvironment.repositoryRoot.appendingPathComponent("docker/haproxy/haproxy.cfg").path, composeConfiguration),
+        (DockerTestEnvironment.repositoryRoot.appendingPathComponent("docker/haproxy/haproxy-stack.cfg").path, stackConfiguration),
+    ]
+
+    @Test func committedFilesAreWhatHAProxyConfigurationRenders() throws {
+        for (path, configuration) in Self.committed {
+            try configuration.validate()
+            let rendered = configuration.render()
+            if ProcessInfo.processInfo.environment["WSSCALE_WRITE_COMPOSE_HAPROXY_CFG"] == "1" {
+                try rendered.write(toFile: path, atomically: true, encoding: .utf8)
+            }
+            let committed = try String(contentsOfFile: path, encoding: .utf8)
+            #expect(committed == rendered, "\(path) differs from HAProxyConfiguration.render(); rewrite it (see this suite's comment)")
         }
-        let committed = try String(contentsOfFile: Self.committedPath, encoding: .utf8)
-        #expect(committed == rendered, "docker/haproxy/haproxy.cfg differs from HAProxyConfiguration.render(); rewrite it (see this suite's comment)")
     }
 
-    @Test func haproxyAcceptsTheCommittedFile() throws {
-        let check = DockerTestEnvironment.run("haproxy", ["-c", "-f", Self.committedPath])
-        #expect(check.status == 0, "haproxy -c: \(check.output)")
+    @Test func haproxyAcceptsTheCommittedFiles() throws {
+        for (path, _) in Self.committed {
+            let check = TestCommand.run("/usr/bin/env", ["HAPROXY_RUNTIME_API_SOURCES=10.231.0.0/24", "haproxy", "-c", "-f", path])
+            #expect(check.status == 0, "haproxy -c \(path): \(check.output)")
+        }
+    }
+
+    @Test func theRelayNeedsItsSources() throws {
+        let path = Self.committed[1].path
+        let check = TestCommand.run("/usr/bin/env", ["-u", "HAPROXY_RUNTIME_API_SOURCES", "haproxy", "-c", "-f", path])
+        #expect(check.status != 0, "haproxy -c without HAPROXY_RUNTIME_API_SOURCES must refuse the relay: \(check.output)")
     }
 }

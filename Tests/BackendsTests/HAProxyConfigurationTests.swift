@@ -1,6 +1,8 @@
 import Foundation
+import Logging
 import Testing
-import WSScaleBackends
+@testable import WSScaleBackends
+import WSScaleTestSupport
 
 /// The configuration file wsscale starts HAProxy with.
 @Suite struct HAProxyConfigurationTests {
@@ -60,5 +62,40 @@ import WSScaleBackends
         let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         #expect(check.terminationStatus == 0, "haproxy -c said: \(text)")
         #expect(!text.contains("WARNING"), "haproxy -c warned: \(text)")
+    }
+
+    @Test func relaySourcesMustBeAnAddressANetworkOrAVariable() {
+        for good in ["10.231.0.0/24", "10.0.0.5", "fd00::/64", "${HAPROXY_RUNTIME_API_SOURCES}"] {
+            #expect(HAProxyRuntimeRelay.sourcesProblem(good) == nil, "\(good)")
+        }
+        for bad in ["", "any", "10.0.0.0/33", "10.0.0.0/", "${A B}", "${}", "10.0.0.1 10.0.0.2", "10.0.0.0/8 or 1"] {
+            #expect(HAProxyRuntimeRelay.sourcesProblem(bad) != nil, "\(bad)")
+        }
+        #expect(throws: HAProxyError("runtimeRelay.allowedSources \"any\" must be an IP address, a network (address/prefix) or ${VARIABLE}")) {
+            try HAProxyConfiguration(runtimeSocketPath: "/tmp/h.sock", runtimeRelay: HAProxyRuntimeRelay(bind: "*:9999", allowedSources: "any"))
+                .validate()
+        }
+    }
+
+    /// The real HAProxy's relay answers the runtime API to its allowed sources only: from
+    /// 127.0.0.1, allowed as 127.0.0.1/32 it answers `show info`; allowed as 127.0.0.2 only, the
+    /// same connection is closed unanswered.
+    @Test(arguments: [("127.0.0.1/32", true), ("127.0.0.2", false)])
+    func realHAProxyRelaysTheRuntimeAPIOnlyToItsSources(_ sources: String, _ answers: Bool) async throws {
+        let directory = ProcessDriverFixture.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let (traffic, relay) = (try #require(LoopbackPort.free()), try #require(LoopbackPort.free()))
+        let configuration = HAProxyConfiguration(runtimeSocketPath: directory + "/admin.sock", trafficBind: "127.0.0.1:\(traffic)",
+                                                 statsBind: nil, runtimeRelay: HAProxyRuntimeRelay(bind: "127.0.0.1:\(relay)", allowedSources: sources))
+        let haproxy = try await HAProxyProcess.start(configuration, in: directory, logger: Logger(label: "test.haproxy"))
+        let api = HAProxyRuntimeAPI(address: .tcp(host: "127.0.0.1", port: relay))
+        let answer: String?
+        do { answer = try await api.execute("show info") } catch { answer = nil }
+        await haproxy.stop(grace: .seconds(1))
+        if answers {
+            #expect(answer?.contains("Pid:") == true, "from an allowed source the relay answers: \(answer ?? "nothing")")
+        } else {
+            #expect(answer == nil || answer?.contains("Pid:") == false, "from another source the relay must not answer: \(answer ?? "")")
+        }
     }
 }

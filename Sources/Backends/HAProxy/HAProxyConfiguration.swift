@@ -19,6 +19,9 @@ public struct HAProxyConfiguration: Sendable, Equatable {
     public var runtimeSocketOwner: Int?
     /// Optional TCP listener for the runtime API, e.g. `127.0.0.1:9999` (admin level: keep it on loopback).
     public var runtimeTCPBind: String?
+    /// The runtime API relayed over TCP to other hosts (a swarm stack's balancer), only for
+    /// some source addresses; `nil` for none.
+    public var runtimeRelay: HAProxyRuntimeRelay?
     /// The frontend's name.
     public var frontendName: String
     /// The backend's name, where the dynamic servers live.
@@ -53,6 +56,7 @@ public struct HAProxyConfiguration: Sendable, Equatable {
                 trafficBind: String = "*:8000",
                 statsBind: String? = "*:8404",
                 runtimeTCPBind: String? = nil,
+                runtimeRelay: HAProxyRuntimeRelay? = nil,
                 frontendName: String = "wsscale_traffic",
                 backendName: String = "wsscale_servers",
                 healthCheck: HAProxyHealthCheck = HAProxyHealthCheck(),
@@ -69,6 +73,7 @@ public struct HAProxyConfiguration: Sendable, Equatable {
         self.trafficBind = trafficBind
         self.statsBind = statsBind
         self.runtimeTCPBind = runtimeTCPBind
+        self.runtimeRelay = runtimeRelay
         self.frontendName = frontendName
         self.backendName = backendName
         self.healthCheck = healthCheck
@@ -88,11 +93,15 @@ public struct HAProxyConfiguration: Sendable, Equatable {
                 throw HAProxyError("\(name) \"\(value)\" \(SettingRule.haproxyNameProblem(value) ?? "")")
             }
         }
-        for (name, value) in [("trafficBind", trafficBind), ("statsBind", statsBind ?? "x:1"), ("runtimeTCPBind", runtimeTCPBind ?? "x:1")] {
+        for (name, value) in [("trafficBind", trafficBind), ("statsBind", statsBind ?? "x:1"), ("runtimeTCPBind", runtimeTCPBind ?? "x:1"),
+                              ("runtimeRelay.bind", runtimeRelay?.bind ?? "x:1")] {
             guard let colon = value.lastIndex(of: ":"), let port = Int(value[value.index(after: colon)...]),
                   (1...65535).contains(port), Self.isBindAddress(value[..<colon]) else {
                 throw HAProxyError("\(name) \"\(value)\" must look like [address]:port")
             }
+        }
+        if let runtimeRelay, let problem = HAProxyRuntimeRelay.sourcesProblem(runtimeRelay.allowedSources) {
+            throw HAProxyError("runtimeRelay.allowedSources \"\(runtimeRelay.allowedSources)\" \(problem)")
         }
         if let problem = SettingRule.stateDirectoryProblem(runtimeSocketPath) {
             throw HAProxyError("runtimeSocketPath \"\(runtimeSocketPath)\" \(problem)")
@@ -181,6 +190,10 @@ public struct HAProxyConfiguration: Sendable, Equatable {
             lines.append("    stats uri /")
             lines.append("    stats refresh 2s")
         }
+        if let runtimeRelay {
+            lines.append("")
+            lines.append(contentsOf: runtimeRelay.lines(socketPath: runtimeSocketPath))
+        }
         lines.append("")
         lines.append("backend \(backendName)")
         lines.append("    balance leastconn")
@@ -195,6 +208,54 @@ public struct HAProxyConfiguration: Sendable, Equatable {
     public func write(to path: String) throws {
         try validate()
         try render().write(toFile: path, atomically: true, encoding: .utf8)
+    }
+}
+
+/// The runtime API over TCP, for a balancer on another host: a TCP relay to the unix socket
+/// that takes connections only from `allowedSources`. HAProxy's own TCP `stats socket` takes
+/// every connection that reaches it, and in a swarm stack HAProxy shares its traffic network
+/// with the servers; the relay admits only the control network, where the balancer is.
+public struct HAProxyRuntimeRelay: Sendable, Equatable {
+    /// Where the relay listens (`bind` syntax: `[address]:port`).
+    public var bind: String
+    /// The one address or network (`10.231.0.0/24`) allowed in, or `"${VARIABLE}"`: read from
+    /// HAProxy's environment when it starts (an unset one stops HAProxy).
+    public var allowedSources: String
+
+    /// Creates a relay listening on `bind` for `allowedSources`.
+    public init(bind: String, allowedSources: String) {
+        self.bind = bind
+        self.allowedSources = allowedSources
+    }
+
+    /// Why `sources` is not an address, a network or `${VARIABLE}`; `nil` when it is.
+    static func sourcesProblem(_ sources: String) -> String? {
+        if sources.hasPrefix("${"), sources.hasSuffix("}"), sources.count > 3,
+           sources.dropFirst(2).dropLast().allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_") }) {
+            return nil
+        }
+        let parts = sources.split(separator: "/", omittingEmptySubsequences: false)
+        guard (1...2).contains(parts.count), SettingRule.isIPAddress(String(parts[0])) else {
+            return "must be an IP address, a network (address/prefix) or ${VARIABLE}"
+        }
+        if parts.count == 2 {
+            let limit = parts[0].contains(":") ? 128 : 32
+            guard let prefix = Int(parts[1]), (0...limit).contains(prefix) else { return "has a bad prefix length" }
+        }
+        return nil
+    }
+
+    /// The `listen` section.
+    func lines(socketPath: String) -> [String] {
+        let sources = allowedSources.hasPrefix("${") ? "\"\(allowedSources)\"" : allowedSources
+        return [
+            "listen wsscale_runtime_api",
+            "    # The runtime API for the balancer on another host: only from \(allowedSources).",
+            "    mode tcp",
+            "    bind \(bind)",
+            "    tcp-request connection reject unless { src \(sources) }",
+            "    server runtime_api unix@\(socketPath)",
+        ]
     }
 }
 
