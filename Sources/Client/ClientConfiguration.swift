@@ -15,6 +15,8 @@ import WSScaleCore
 /// | `CLIENT_CONNECT_CONCURRENCY` | `64` | connection attempts in flight at once |
 /// | `CLIENT_MAX_USERS` | `100000` | users held at most (connected, trying, or disconnected with their status); disconnected users are forgotten to make room, and a batch that still does not fit is refused with 409 |
 /// | `CLIENT_CONNECT_TIMEOUT_MS` | `5000` | time allowed for TCP connect plus upgrade |
+/// | `CLIENT_PING_INTERVAL_SECONDS` | `30` | a user's connection silent this long pings the server; 0: never (and never gives up) |
+/// | `CLIENT_SILENCE_TIMEOUT_SECONDS` | `75` | a user's connection silent this long (not even a pong) is given up and the user reconnects: a path through a host that vanished never closes by itself; more than `CLIENT_PING_INTERVAL_SECONDS` |
 /// | `WSSCALE_ADMIN_TOKEN` (or `WSSCALE_ADMIN_TOKEN_FILE`) | none | the admin credential the batches and the status ask for; unset, they answer 403 |
 /// | `HTTP_REQUEST_TIMEOUT_SECONDS`, `MAX_HTTP_CONNECTIONS` | `10`, `1024` | the HTTP API listener's bounds (`HTTPListenerLimits`) |
 /// | `LOG_LEVEL` | `info` | `trace`, `debug`, `info`, `notice`, `warning`, `error` or `critical` (`LogLevelSetting`) |
@@ -33,6 +35,8 @@ public struct ClientConfiguration: Sendable, Equatable, EnvironmentSettings {
     public var maxUsers = 100_000
     /// Time allowed for the TCP connect plus the WebSocket upgrade.
     public var connectTimeout: Duration
+    /// When a user's connection pings a silent server and gives it up; `nil` for never.
+    public var liveness: ConnectionLiveness? = ConnectionLiveness(pingInterval: .seconds(30), silenceTimeout: .seconds(75))
     /// The admin credential of the API's batches and status; `nil` turns them off.
     public var adminToken: AdminToken?
     /// The bounds of the HTTP API's listener (`HTTP_REQUEST_TIMEOUT_SECONDS`, `MAX_HTTP_CONNECTIONS`).
@@ -85,6 +89,15 @@ public struct ClientConfiguration: Sendable, Equatable, EnvironmentSettings {
         configuration.maxUsers = reader.int("CLIENT_MAX_USERS", default: defaults.maxUsers, in: 1...10_000_000)
         let timeoutMilliseconds = reader.int("CLIENT_CONNECT_TIMEOUT_MS", default: 5000, in: 1...600_000)
         configuration.connectTimeout = .milliseconds(timeoutMilliseconds)
+        let pingInterval = reader.seconds("CLIENT_PING_INTERVAL_SECONDS", default: .seconds(30), in: 0...3600)
+        let silenceTimeout = reader.seconds("CLIENT_SILENCE_TIMEOUT_SECONDS", default: .seconds(75), in: 0.2...86400)
+        if pingInterval == .zero {
+            configuration.liveness = nil
+        } else if silenceTimeout <= pingInterval {
+            reader.report("CLIENT_SILENCE_TIMEOUT_SECONDS", "must be more than CLIENT_PING_INTERVAL_SECONDS (\(pingInterval)), got \(silenceTimeout)")
+        } else {
+            configuration.liveness = ConnectionLiveness(pingInterval: pingInterval, silenceTimeout: silenceTimeout)
+        }
         configuration.adminToken = AdminToken.read(from: &reader)
         configuration.httpLimits = HTTPListenerLimits.read(from: &reader)
         configuration.logLevel = LogLevelSetting.read(from: &reader)

@@ -47,6 +47,7 @@ public final class ClientSimulator: Service, Sendable {
         self.group = group
         self.logger = logger
         let connector = WebSocketConnector(target: configuration.target, timeout: configuration.connectTimeout,
+                                           liveness: configuration.liveness,
                                            group: group, logger: logger)
         self.sessions = UserSessions(connector: connector, backoff: configuration.backoff,
                                      connectConcurrency: configuration.connectConcurrency,

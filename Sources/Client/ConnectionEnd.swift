@@ -4,6 +4,10 @@ public enum ConnectionEnd: Sendable, Equatable {
     case closedByServer(code: UInt16, reason: String)
     /// The TCP connection ended without a close frame (close code 1006).
     case abnormal
+    /// Nothing came from the server for this long, not even a pong to the client's ping: the
+    /// client gave the connection up (close code 1006). A server, or a proxy, on a host that
+    /// vanished sends no reset, and the connection would otherwise look open for good.
+    case silent(Duration)
     /// The TCP connection or the HTTP upgrade could not be made (refused, timed out, reset).
     case connectFailed(String)
     /// The server answered the upgrade request with this HTTP status instead of 101.
@@ -15,7 +19,7 @@ public enum ConnectionEnd: Sendable, Equatable {
     public var closeCode: UInt16? {
         switch self {
         case .closedByServer(let code, _): return code
-        case .abnormal: return WebSocketCloseCode.abnormal
+        case .abnormal, .silent: return WebSocketCloseCode.abnormal
         case .closedByClient: return WebSocketCloseCode.normal
         case .connectFailed, .upgradeRefused: return nil
         }
@@ -26,6 +30,7 @@ public enum ConnectionEnd: Sendable, Equatable {
         switch self {
         case .closedByServer(_, let reason): return reason
         case .abnormal: return "connection lost without a close frame"
+        case .silent(let duration): return "nothing heard from the server for \(duration), not even a pong: given up"
         case .connectFailed(let message): return message
         case .upgradeRefused(let status): return "upgrade refused with HTTP \(status)"
         case .closedByClient: return "closed by the client"

@@ -174,7 +174,7 @@ public struct UserSessionStateMachine: Sendable {
             // The user's newer session took this one's place: coming back would replace it in turn.
             if code == WebSocketCloseCode.replaced { return .permanent }
             return wasConnected ? .healthySessionEnded : .failedAttempt
-        case .abnormal, .closedByClient:
+        case .abnormal, .silent, .closedByClient:
             return wasConnected ? .healthySessionEnded : .failedAttempt
         case .connectFailed:
             return .failedAttempt

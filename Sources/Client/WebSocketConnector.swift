@@ -16,6 +16,8 @@ public struct WebSocketConnector: Sendable {
     public let target: WebSocketTarget
     /// Time allowed for the TCP connect plus the upgrade.
     public let timeout: Duration
+    /// When a connection pings a silent server and gives it up.
+    public let liveness: ConnectionLiveness?
     private let group: any EventLoopGroup
     private let logger: Logger
     /// The target's address when its host is an IP literal. NIO resolves a host name with
@@ -29,12 +31,14 @@ public struct WebSocketConnector: Sendable {
     /// - Parameters:
     ///   - target: the proxy (or server) users connect to.
     ///   - timeout: time allowed for the TCP connect plus the upgrade.
+    ///   - liveness: when a connection pings a silent server and gives it up; `nil` for never.
     ///   - group: the event loops connections run on.
     ///   - logger: where connection problems are logged (at debug level).
-    public init(target: WebSocketTarget, timeout: Duration = .seconds(5),
+    public init(target: WebSocketTarget, timeout: Duration = .seconds(5), liveness: ConnectionLiveness? = nil,
                 group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton, logger: Logger) {
         self.target = target
         self.timeout = timeout
+        self.liveness = liveness
         self.group = group
         self.logger = logger
         self.literalAddress = try? SocketAddress(ipAddress: target.host, port: target.port)
@@ -66,7 +70,7 @@ public struct WebSocketConnector: Sendable {
                 .channelOption(.tcpOption(.tcp_nodelay), value: 1)
             let initializer: @Sendable (any Channel) -> EventLoopFuture<EventLoopFuture<UpgradeResult>> = { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    try Self.configure(channel: channel, requestHead: requestHead, timeout: timeAmount)
+                    try Self.configure(channel: channel, requestHead: requestHead, timeout: timeAmount, liveness: liveness)
                 }
             }
             if let literalAddress {
@@ -101,11 +105,11 @@ public struct WebSocketConnector: Sendable {
 
     /// Sets up the upgradable HTTP client pipeline; runs on the channel's event loop.
     private static func configure(channel: any Channel, requestHead: HTTPRequestHead,
-                                  timeout: TimeAmount) throws -> EventLoopFuture<UpgradeResult> {
+                                  timeout: TimeAmount, liveness: ConnectionLiveness?) throws -> EventLoopFuture<UpgradeResult> {
         let upgrader = NIOTypedWebSocketClientUpgrader<UpgradeResult>(maxFrameSize: 1 << 14) { channel, response in
             channel.eventLoop.makeCompletedFuture {
                 let endPromise = channel.eventLoop.makePromise(of: ConnectionEnd.self)
-                let handler = WebSocketUserHandler(endPromise: endPromise)
+                let handler = WebSocketUserHandler(endPromise: endPromise, liveness: liveness)
                 try channel.pipeline.syncOperations.addHandler(handler)
                 if !channel.isActive { endPromise.succeed(.abnormal) }
                 let host = response.headers.first(name: hostHeader)

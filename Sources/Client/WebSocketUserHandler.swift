@@ -5,6 +5,11 @@ import NIOWebSocket
 /// text messages, answers the server's close frame, closes intentionally with 1000 on
 /// request, and reports how the connection ended when the channel goes inactive.
 ///
+/// Liveness (`ConnectionLiveness`), as real clients keep it: after `pingInterval` without a
+/// frame from the server it pings, and after `silenceTimeout` without one it closes the
+/// connection (ended `.silent`, so the user reconnects). Without it, a connection through a
+/// proxy or to a server on a host that vanished would look open for good.
+///
 /// Frames the client sends are masked, as RFC 6455 requires of clients.
 final class WebSocketUserHandler: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = WebSocketFrame
@@ -20,19 +25,54 @@ final class WebSocketUserHandler: ChannelInboundHandler, RemovableChannelHandler
     private var closeTimeout: Scheduled<Void>?
     private var reported = false
     private(set) var textMessagesReceived = 0
+    private let liveness: ConnectionLiveness?
+    private var lastHeard = NIODeadline.now()
+    private var livenessCheck: Scheduled<Void>?
+    private var lastPinged: NIODeadline?
+    private var silentFor: Duration?
 
-    /// - Parameter endPromise: completed with how the connection ended, once the channel closes.
-    init(endPromise: EventLoopPromise<ConnectionEnd>) {
+    /// - Parameters:
+    ///   - endPromise: completed with how the connection ended, once the channel closes.
+    ///   - liveness: when to ping a silent server and when to give the connection up; `nil` for never.
+    init(endPromise: EventLoopPromise<ConnectionEnd>, liveness: ConnectionLiveness? = nil) {
         self.endPromise = endPromise
+        self.liveness = liveness
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
+        lastHeard = .now()
+        scheduleLivenessCheck()
+    }
+
+    /// Looks at the silence again in `checkInterval` (each check schedules the next).
+    private func scheduleLivenessCheck() {
+        guard let liveness, let context, !reported else { return }
+        livenessCheck = context.eventLoop.assumeIsolated().scheduleTask(in: TimeAmount(liveness.checkInterval)) { [weak self] in
+            self?.checkLiveness(liveness)
+        }
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
         self.context = nil
         report()
+    }
+
+    /// Pings a server silent for `pingInterval`; closes a connection silent for `silenceTimeout`.
+    private func checkLiveness(_ liveness: ConnectionLiveness) {
+        guard let context, !reported else { return }
+        let silence = NIODeadline.now() - lastHeard
+        if silence >= TimeAmount(liveness.silenceTimeout) {
+            silentFor = liveness.silenceTimeout
+            context.close(promise: nil)
+            return
+        }
+        defer { scheduleLivenessCheck() }
+        if silence >= TimeAmount(liveness.pingInterval),
+           lastPinged.map({ NIODeadline.now() - $0 >= TimeAmount(liveness.pingInterval) }) ?? true {
+            lastPinged = .now()
+            send(.ping, data: context.channel.allocator.buffer(capacity: 0), context: context)
+        }
     }
 
     func channelInactive(context: ChannelHandlerContext) {
@@ -45,8 +85,11 @@ final class WebSocketUserHandler: ChannelInboundHandler, RemovableChannelHandler
         guard !reported else { return }
         reported = true
         closeTimeout?.cancel()
+        livenessCheck?.cancel()
         let end: ConnectionEnd
-        if clientInitiatedClose {
+        if let silentFor {
+            end = .silent(silentFor)
+        } else if clientInitiatedClose {
             end = .closedByClient
         } else if let serverClose {
             end = .closedByServer(code: serverClose.code, reason: serverClose.reason)
@@ -58,6 +101,7 @@ final class WebSocketUserHandler: ChannelInboundHandler, RemovableChannelHandler
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let frame = unwrapInboundIn(data)
+        lastHeard = .now()
         switch frame.opcode {
         case .ping:
             guard frame.fin else { return context.close(promise: nil) }
@@ -120,4 +164,23 @@ final class WebSocketUserHandler: ChannelInboundHandler, RemovableChannelHandler
         let frame = WebSocketFrame(fin: true, opcode: opcode, maskKey: .random(), data: data)
         context.writeAndFlush(wrapOutboundOut(frame), promise: nil)
     }
+}
+
+/// When a simulated user's connection pings a silent server, and when it gives up on one
+/// (`CLIENT_PING_INTERVAL_SECONDS`, `CLIENT_SILENCE_TIMEOUT_SECONDS`).
+public struct ConnectionLiveness: Sendable, Equatable {
+    /// Silence after which the client pings.
+    public var pingInterval: Duration
+    /// Silence after which the client closes the connection; longer than `pingInterval`.
+    public var silenceTimeout: Duration
+
+    /// Creates the rule; `silenceTimeout` must be longer than `pingInterval`.
+    public init(pingInterval: Duration, silenceTimeout: Duration) {
+        self.pingInterval = pingInterval
+        self.silenceTimeout = silenceTimeout
+    }
+
+    /// How often a connection looks at its silence: a quarter of the ping interval, so a
+    /// give-up comes at most that late.
+    var checkInterval: Duration { pingInterval / 4 }
 }

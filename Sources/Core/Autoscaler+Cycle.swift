@@ -119,11 +119,11 @@ extension Autoscaler {
                 case let .setProxyState(id, state):
                     try await trafficProxy.setState(id, state)
                 case let .removeFromProxy(id):
-                    try await trafficProxy.remove(id)
+                    try await trafficProxy.remove(id, cuttingSessions: true)
                 case let .retire(id, _):
                     pool.retire(id)
                     jobs.append(stopJob(id))
-                    try await trafficProxy.remove(id)
+                    try await trafficProxy.remove(id, cuttingSessions: true)
                 case let .stop(id):
                     jobs.append(stopJob(id))
                 case let .tellDrainState(id, draining):

@@ -86,7 +86,7 @@ extension Autoscaler {
         pool.retire(id)
         var errors: [String] = []
         do {
-            try await trafficProxy.remove(id)
+            try await trafficProxy.remove(id, cuttingSessions: true)
         } catch {
             logger.error("removing \(id) from the proxy failed", metadata: ["error": "\(error)"])
             errors.append("remove \(id) from the proxy: \(error)")

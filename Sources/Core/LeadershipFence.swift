@@ -101,9 +101,9 @@ public struct FencedTrafficProxy: TrafficProxy {
         try await fence.check("set \(id) \(state.rawValue) in the proxy")
         try await base.setState(id, state)
     }
-    public func remove(_ id: InstanceID) async throws {
+    public func remove(_ id: InstanceID, cuttingSessions: Bool) async throws {
         try await fence.check("remove \(id) from the proxy")
-        try await base.remove(id)
+        try await base.remove(id, cuttingSessions: cuttingSessions)
     }
 }
 

@@ -103,8 +103,8 @@ public final class ProxyFleet: TrafficProxy {
         }
     }
 
-    public func remove(_ id: InstanceID) async throws {
-        try await onAll("remove \(id)") { proxy, _ in try await proxy.remove(id) }
+    public func remove(_ id: InstanceID, cuttingSessions: Bool) async throws {
+        try await onAll("remove \(id)") { proxy, _ in try await proxy.remove(id, cuttingSessions: cuttingSessions) }
         endpoints.withLock { $0[id] = nil }
     }
 

@@ -81,7 +81,9 @@ public struct ProxyMemberStatus: Sendable, Equatable, Codable {
 ///   enables its health check. Adding an id that exists with the same endpoint succeeds.
 /// - `setState(.drain)` stops new connections and keeps the existing ones.
 /// - `remove` puts the server in maintenance first and deletes it; removing an unknown id
-///   succeeds.
+///   succeeds. A server that no longer runs is removed `cuttingSessions`: its connections
+///   are closed first, because they lead nowhere and may never close on their own (a server
+///   on a host that vanished sends no reset, and the proxy would hold its clients for good).
 /// - `read()` lists only the servers of this pool's backend, and the connections waiting
 ///   in its queue because every server in rotation is at its connection limit.
 /// - `setConnectionLimit` caps the connections held to one server; past it new ones wait in
@@ -95,11 +97,17 @@ public protocol TrafficProxy: Sendable {
     func add(_ id: InstanceID, at endpoint: Endpoint) async throws
     /// Changes a server's administrative state.
     func setState(_ id: InstanceID, _ state: ProxyServerState) async throws
-    /// Removes a server.
-    func remove(_ id: InstanceID) async throws
+    /// Removes a server; with `cuttingSessions`, its connections are closed at once first.
+    func remove(_ id: InstanceID, cuttingSessions: Bool) async throws
 }
 
 extension TrafficProxy {
+    /// Removes a server that still runs (drained and empty, or never in rotation): it keeps
+    /// its connections until they end.
+    public func remove(_ id: InstanceID) async throws {
+        try await remove(id, cuttingSessions: false)
+    }
+
     /// The pool's servers with their state and current connections.
     public func servers() async throws -> [ProxyServer] {
         try await read().servers

@@ -15,7 +15,7 @@ import WSScaleTestSupport
             "bind *:8000", "bind *:8404", "stats uri /",
             "balance leastconn", "option httpchk GET /health", "http-check expect status 200",
             "default-server check inter 500ms fall 2 rise 1",
-            "timeout tunnel 1h", "timeout client 30s", "timeout server 30s",
+            "timeout tunnel 1h", "timeout client 30s", "timeout server 30s", "timeout server-fin 5s",
         ] {
             #expect(lines.contains(expected), "missing line: \(expected)")
         }

@@ -16,7 +16,7 @@ import WSScaleCore
         func setConnectionLimit(_ id: InstanceID, _ limit: Int) async throws {}
         func add(_ id: InstanceID, at endpoint: Endpoint) async throws {}
         func setState(_ id: InstanceID, _ state: ProxyServerState) async throws {}
-        func remove(_ id: InstanceID) async throws {}
+        func remove(_ id: InstanceID, cuttingSessions: Bool) async throws {}
     }
 
     @Test("a name is every address it resolves to now; sockets and addresses are one each; an adapter is kept while its address is listed")

@@ -112,20 +112,53 @@ import WSScaleTestSupport
         }
     }
 
-    @Test func removalCanShutDownTheLastSessionsWhenAsked() async throws {
+    /// A server that no longer runs: its connections are cut at once, without waiting.
+    @Test func removalCutsTheSessionsOfAServerThatNoLongerRuns() async throws {
         try await HAProxyBench.run(servers: 1) { bench, servers in
             let (id, endpoint) = servers[0]
             let balancer = HAProxyTrafficProxy(api: bench.haproxy.api, backend: bench.configuration.backendName,
-                                               removalTimeout: .milliseconds(300), logger: bench.logger)
+                                               removalTimeout: .seconds(30), logger: bench.logger)
             try await balancer.add(id, at: endpoint)
             try await balancer.setState(id, .ready)
             try await TestSupport.waitUntil("the server is healthy") { try await balancer.servers().first?.healthy == true }
             let held = try await RawHTTPClient.openUpgradedConnection(bench.traffic, path: "/api/v1/websocket/held")
             defer { held.close(promise: nil) }
             try await TestSupport.waitUntil("the connection is counted") { try await balancer.servers().first?.currentConnections == 1 }
-            try await balancer.remove(id, shuttingDownSessions: true)
+            let clock = ContinuousClock()
+            let start = clock.now
+            try await balancer.remove(id, cuttingSessions: true)
             #expect(try await balancer.servers().isEmpty)
+            #expect(clock.now - start < .seconds(30), "removed without waiting out removalTimeout")
             try await TestSupport.waitUntil("the held connection was cut") { !held.isActive }
+        }
+    }
+
+    /// A server whose host vanished (here: its process stopped with SIGSTOP, so nothing ever
+    /// answers, not even a FIN) and whose client has left: HAProxy half-closes towards it, and
+    /// `shutdown sessions` passes over a half-closed connection. `timeout server-fin` ends it,
+    /// and the server can be deleted within seconds instead of after `timeout tunnel` (1 h).
+    @Test func aVanishedServerIsDeletedOnceItsClientLeft() async throws {
+        try await HAProxyBench.run(servers: 1) { bench, servers in
+            let (id, endpoint) = servers[0]
+            try await bench.balancer.add(id, at: endpoint)
+            try await bench.balancer.setState(id, .ready)
+            try await TestSupport.waitUntil("the server is healthy") { try await bench.balancer.servers().first?.healthy == true }
+            let held = try await RawHTTPClient.openUpgradedConnection(bench.traffic, path: "/api/v1/websocket/vanishing")
+            try await TestSupport.waitUntil("the connection is counted") { try await bench.balancer.servers().first?.currentConnections == 1 }
+            let pidFile = try #require(FileManager.default.enumerator(atPath: bench.directory)?.compactMap { $0 as? String }
+                .first { $0.hasSuffix("/\(id).pid") || $0 == "\(id).pid" })
+            let record = try #require(ProcessPidFile.parse(try String(contentsOfFile: bench.directory + "/" + pidFile, encoding: .utf8), id: id))
+            #expect(kill(record.pid, SIGSTOP) == 0)
+            defer { kill(record.pid, SIGCONT) }
+            try await held.close()
+            // Removal of a server that no longer runs: tried at each wake until it succeeds.
+            let clock = ContinuousClock()
+            let start = clock.now
+            try await TestSupport.waitUntil("the vanished server is deleted", timeout: .seconds(20)) {
+                (try? await bench.balancer.remove(id, cuttingSessions: true)) != nil
+            }
+            print("a vanished server deleted \(clock.now - start) after its client left (timeout server-fin \(bench.configuration.serverFinTimeout))")
+            #expect(try await bench.balancer.servers().isEmpty)
         }
     }
 

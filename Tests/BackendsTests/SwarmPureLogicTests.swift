@@ -120,6 +120,36 @@ import WSScaleCore
         #expect(ContainerInstanceMapping.endpoint(inspection, configuration: everywhere) == Endpoint(host: "192.0.2.2", port: 30001))
     }
 
+    @Test("a task on a node the manager has lost (down, disconnected, or gone from the swarm) has ended, though it still reads running")
+    func tasksOnALostNodeHaveEnded() throws {
+        var task = try Self.task("running")
+        task.NodeID = "n2"
+        func nodes(_ state: String) throws -> [SwarmNode] {
+            try JSONDecoder().decode([SwarmNode].self, from: Data("""
+                [{"ID": "n1", "Status": {"State": "ready", "Addr": "192.0.2.1"}}, {"ID": "n2", "Status": {"State": "\(state)", "Addr": "192.0.2.2"}}]
+                """.utf8))
+        }
+        #expect(SwarmTaskMapping.status(task, nodes: try nodes("ready")) == .running)
+        #expect(SwarmTaskMapping.status(task, nodes: try nodes("unknown")) == .running, "a manager that just started has not heard from it yet")
+        #expect(SwarmTaskMapping.status(task, nodes: []) == .running, "nodes not read: the task's own state")
+        for lost in ["down", "disconnected"] {
+            #expect(SwarmTaskMapping.status(task, nodes: try nodes(lost)) == .exited(code: nil), "\(lost)")
+            #expect(SwarmEngineAPI.hasEnded(task, nodes: try nodes(lost)), "a stop does not wait for a task on a \(lost) node")
+        }
+        task.NodeID = "removed"
+        #expect(SwarmTaskMapping.status(task, nodes: try nodes("ready")) == .exited(code: nil), "a node no longer in the swarm")
+        task.NodeID = nil
+        #expect(SwarmTaskMapping.status(task, nodes: try nodes("down")) == .running, "a task on no node yet is not on a lost one")
+        task.NodeID = "n2"
+        let service = try JSONDecoder().decode(SwarmService.self, from: Data("""
+            {"ID": "s1", "Spec": {"Name": "p1-ws-1", "Labels": {"wsscale.pool": "p1", "wsscale.instance": "ws-1", "wsscale.port": "8088"}}}
+            """.utf8))
+        let inspection = SwarmTaskMapping.inspection(service, task: task, nodes: try nodes("down"))
+        #expect(inspection.State?.Status == "exited")
+        #expect(inspection.State?.Error == "its node n2 is down")
+        #expect(SwarmTaskMapping.listing(service, task: task, nodes: try nodes("down")).status == .exited(code: nil))
+    }
+
     @Test("a task whose IPv4 and IPv6 ports differ names both and is given no port until one is chosen")
     func twoFamiliesTwoPorts() throws {
         let task = try Self.task("running", ports: #"{"Protocol": "tcp", "TargetPort": 8088, "PublishedPort": 32911}, {"Protocol": "tcp", "TargetPort": 8088, "PublishedPort": 32910}"#)

@@ -13,6 +13,14 @@ struct ClientConfigurationTests {
         #expect(configuration.target == WebSocketTarget(host: "127.0.0.1", port: 8000))
         #expect(configuration.backoff == BackoffPolicy(base: .milliseconds(100), cap: .seconds(5), maxAttempts: nil))
         #expect(configuration.connectConcurrency == 64)
+        #expect(configuration.liveness == ConnectionLiveness(pingInterval: .seconds(30), silenceTimeout: .seconds(75)))
+    }
+
+    @Test("liveness: CLIENT_PING_INTERVAL_SECONDS and CLIENT_SILENCE_TIMEOUT_SECONDS; a ping interval of 0 turns it off")
+    func liveness() throws {
+        let configured = try ClientConfiguration.read(environment: ["CLIENT_PING_INTERVAL_SECONDS": "2", "CLIENT_SILENCE_TIMEOUT_SECONDS": "5.5"])
+        #expect(configured.liveness == ConnectionLiveness(pingInterval: .seconds(2), silenceTimeout: .milliseconds(5500)))
+        #expect(try ClientConfiguration.read(environment: ["CLIENT_PING_INTERVAL_SECONDS": "0"]).liveness == nil)
     }
 
     @Test("every variable is read; the environment wins over .env")
@@ -35,6 +43,8 @@ struct ClientConfigurationTests {
         ("CLIENT_TARGET_URL", "ws://127.0.0.1:99999"),
         ("CLIENT_BACKOFF_BASE_MS", "0"), ("CLIENT_BACKOFF_BASE_MS", "fast"), ("CLIENT_BACKOFF_CAP_MS", "50"),
         ("CLIENT_BACKOFF_MAX_ATTEMPTS", "-3"), ("CLIENT_CONNECT_CONCURRENCY", "0"),
+        ("CLIENT_PING_INTERVAL_SECONDS", "-1"), ("CLIENT_PING_INTERVAL_SECONDS", "often"),
+        ("CLIENT_SILENCE_TIMEOUT_SECONDS", "30"), ("CLIENT_SILENCE_TIMEOUT_SECONDS", "0"),
     ])
     func badValues(variable: String, value: String) {
         #expect {

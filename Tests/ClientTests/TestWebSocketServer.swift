@@ -16,6 +16,10 @@ final class TestWebSocketServer: Sendable {
         var upgrades = 0
         var closeCodesReceived: [UInt16] = []
         var pongs = 0
+        /// Pings received from clients.
+        var pings = 0
+        /// Whether pings are answered (off by default: a server that never speaks unasked).
+        var answersPings = false
     }
 
     let state: NIOLockedValueBox<State>
@@ -153,6 +157,14 @@ private final class TestServerHandler: ChannelInboundHandler {
                                   promise: nil)
         case .pong:
             state.withLockedValue { $0.pongs += 1 }
+        case .ping:
+            let answers = state.withLockedValue { state in
+                state.pings += 1
+                return state.answersPings
+            }
+            if answers {
+                context.writeAndFlush(wrapOutboundOut(WebSocketFrame(fin: true, opcode: .pong, data: frame.unmaskedData)), promise: nil)
+            }
         case .connectionClose:
             var data = frame.unmaskedData
             let code = data.readInteger(as: UInt16.self) ?? 1005

@@ -102,6 +102,32 @@ struct WebSocketClientTests {
         await server.stop()
     }
 
+    @Test("liveness: a silent server is pinged, and given up after the silence timeout (.silent, 1006); one that answers is kept")
+    func silentServerIsGivenUp() async throws {
+        let server = try await TestWebSocketServer.start(hostID: "h")
+        defer { Task { await server.stop() } }
+        let liveness = ConnectionLiveness(pingInterval: .milliseconds(100), silenceTimeout: .milliseconds(400))
+        let connector = WebSocketConnector(target: try WebSocketTarget(url: server.target), timeout: Self.noTimeout,
+                                           liveness: liveness, logger: logger)
+
+        // Never a pong: as a server or proxy on a host that vanished (nothing comes back).
+        let silent = try await connector.connect(userID: "u1")
+        let end = try await silent.ended.get()
+        #expect(end == .silent(.milliseconds(400)))
+        #expect(end.closeCode == 1006)
+        #expect(server.state.withLockedValue { $0.pings } >= 1, "the client pinged before giving up")
+
+        // Answered pings: the connection stays, however long it is quiet.
+        server.state.withLockedValue { $0.answersPings = true; $0.pings = 0 }
+        let talking = try await connector.connect(userID: "u2")
+        try await TestSupport.waitUntil("the client pinged for longer than the silence timeout", timeout: nil) {
+            server.state.withLockedValue { $0.pings } >= 6
+        }
+        #expect(server.openConnections == 1, "a server that answers pings is kept")
+        #expect(await talking.close() == .closedByClient)
+        await server.stop()
+    }
+
     @Test("nothing listening: the connect fails with connectFailed")
     func connectRefused() async throws {
         let server = try await TestWebSocketServer.start(hostID: "h")

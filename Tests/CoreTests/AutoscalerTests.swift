@@ -337,6 +337,23 @@ struct AutoscalerTests {
         #expect(harness.calls.all == [])
     }
 
+    @Test("a drained server the plan removes still runs: it leaves the proxy with its connections left to end")
+    func plannedRemovalCutsNothing() async throws {
+        let harness = LoopHarness()
+        await harness.driver.adopt("ws-a", port: 9001)
+        await harness.driver.adopt("ws-b", port: 9002)
+        await harness.balancer.preload("ws-a", port: 9001, state: .ready)
+        await harness.balancer.preload("ws-b", port: 9002, state: .drain)
+        await harness.registry.setHost("ws-a", sessions: 3)
+        await harness.registry.setHost("ws-b", sessions: 0, draining: true)
+        let probe = PlannerProbe(script: [ScalePlan(remove: ["ws-b"], reasons: ["ws-b drained and empty"])])
+        let loop = harness.makeLoop(planner: ScriptedPlanner(probe: probe))
+        await harness.finish(await harness.step(loop, .startup))
+        #expect(await harness.balancer.state(of: "ws-b") == nil)
+        #expect(harness.calls.index(of: "lb.remove ws-b") != nil)
+        #expect(await harness.balancer.cutRemovals == [], "a planned removal waits for the connections instead of cutting them")
+    }
+
     @Test("a crash removes the balancer entry and a planner wanting N instances gets a replacement")
     func crashIsReplaced() async throws {
         let harness = LoopHarness()
@@ -354,6 +371,7 @@ struct AutoscalerTests {
         let removed = try #require(harness.calls.index(of: "lb.remove ws-1"))
         let relaunched = try #require(harness.calls.index(of: "driver.launch ws-3"))
         #expect(removed < relaunched)
+        #expect(await harness.balancer.cutRemovals == ["ws-1"], "a server that no longer runs leaves the proxy with its connections cut")
         let crash = try #require(await loop.status().decisions.first { $0.kind == .crash })
         #expect(crash.reasons.first?.contains("ws-1 exited on its own with code 137") == true)
         #expect(harness.calls.matching("driver.launch").count == 3)
@@ -377,6 +395,7 @@ struct AutoscalerTests {
         await harness.finish(await harness.step(loop, .startup))
         #expect(await harness.balancer.state(of: "ws-c") == .drain)
         #expect(await harness.balancer.state(of: "ws-orphan") == nil)
+        #expect(await harness.balancer.cutRemovals == ["ws-orphan"], "a server in the proxy that no longer runs: its connections are cut")
 
         await harness.balancer.restart()
         await harness.finish(await harness.step(loop))

@@ -5,8 +5,9 @@ import NIOPosix
 /// The HTTP APIs of a running wsscale stack, as a user drives it: the client simulator
 /// (`/route/...`), the balancer (`/api/topology`) and each server (`/metrics`).
 ///
-/// Backend-neutral: it knows only ports on 127.0.0.1, so the same calls drive a stack of
-/// child processes (`wsscale up`) or of containers with published ports.
+/// Backend-neutral: it knows only ports on one address (127.0.0.1 unless told: a test swarm
+/// node's own address), so the same calls drive a stack of child processes (`wsscale up`)
+/// or of containers with published ports.
 public struct StackAPI: Sendable {
     /// The client simulator's port.
     public var clientPort: Int
@@ -16,10 +17,13 @@ public struct StackAPI: Sendable {
     public var requestTimeout: Duration
     /// The admin token sent on every request (`Authorization: Bearer`), if any.
     public var adminToken: String?
+    /// The address the ports are on.
+    public var host = "127.0.0.1"
 
-    /// Names a stack by its ports on 127.0.0.1.
+    /// Names a stack by its ports on 127.0.0.1, or on `host`.
     public init(clientPort: Int, balancerPort: Int, requestTimeout: Duration = .seconds(5),
-                adminToken: String? = TestSupport.adminToken) {
+                adminToken: String? = TestSupport.adminToken, host: String = "127.0.0.1") {
+        self.host = host
         self.adminToken = adminToken
         self.clientPort = clientPort
         self.balancerPort = balancerPort
@@ -89,7 +93,7 @@ public struct StackAPI: Sendable {
         let timeout = requestTimeout
         let headers = headers + (adminToken.map { [("Authorization", "Bearer \($0)")] } ?? [])
         return try await withThrowingTaskGroup(of: RawHTTPClient.Response?.self) { group in
-            group.addTask { try await RawHTTPClient.request(method, path, port: port, headers: headers, body: body) }
+            group.addTask { [host] in try await RawHTTPClient.request(method, path, host: host, port: port, headers: headers, body: body) }
             group.addTask {
                 try await Task.sleep(for: timeout)
                 return nil

@@ -34,6 +34,11 @@ public struct HAProxyConfiguration: Sendable, Equatable {
     public var clientServerTimeout: Duration
     /// `timeout tunnel`: idle time allowed on an upgraded (WebSocket) connection.
     public var tunnelTimeout: Duration
+    /// `timeout server-fin`: how long a server may take to close its side once the client has
+    /// closed (a healthy server answers a FIN at once). A server whose host vanished never
+    /// does: without it such a connection would hold on for `timeout tunnel`, and HAProxy
+    /// would refuse to delete the server (`shutdown sessions` passes over a half-closed one).
+    public var serverFinTimeout: Duration = .seconds(5)
     /// `timeout http-request`: time to receive a whole request head.
     public var httpRequestTimeout: Duration
     /// `timeout queue`: how long a connection waits for a server with room (every server at
@@ -170,6 +175,7 @@ public struct HAProxyConfiguration: Sendable, Equatable {
         lines.append("    timeout server \(HAProxyDuration.render(clientServerTimeout))")
         lines.append("    timeout tunnel \(HAProxyDuration.render(tunnelTimeout))")
         lines.append("    timeout client-fin \(HAProxyDuration.render(clientServerTimeout))")
+        lines.append("    timeout server-fin \(HAProxyDuration.render(serverFinTimeout))")
         lines.append("    timeout http-request \(HAProxyDuration.render(httpRequestTimeout))")
         // A burst waits here for the servers being launched (each server's maxconn is the
         // balancer's `ServerConnectionLimit`); a client that leaves meanwhile is dropped from

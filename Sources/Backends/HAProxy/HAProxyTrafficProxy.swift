@@ -14,8 +14,8 @@ import WSScaleCore
 ///   `set server … state drain` (still checked, no new connections); `.maintenance`:
 ///   `set server … state maint`.
 /// - `remove`: maintenance, then `del server` retried until HAProxy holds no connection to
-///   the server or `removalTimeout` passes (then it throws, unless told to shut the
-///   sessions down).
+///   the server or `removalTimeout` passes (then it throws); a server that no longer runs is
+///   removed cutting its sessions (`shutdown sessions server`) right after maintenance.
 /// - `read()`: `show servers state <backend>` (admin and operational state, address)
 ///   joined with `show stat <backend> 6 -1` (current sessions, check status, `maxconn`; the
 ///   backend's row gives the queue).
@@ -29,6 +29,9 @@ public struct HAProxyTrafficProxy: TrafficProxy {
     public let healthCheck: HAProxyHealthCheck
     /// How long `remove` waits for the server's last connections to close.
     public let removalTimeout: Duration
+    /// How long a removal that cut the sessions waits for them to be gone before it throws
+    /// (and is tried again at the next wake).
+    static let cutRemovalWait: Duration = .seconds(1)
     private let logger: Logger
 
     /// Creates the adapter.
@@ -134,26 +137,29 @@ public struct HAProxyTrafficProxy: TrafficProxy {
 
     /// Removes a server: maintenance, then `del server` once HAProxy holds no connection to
     /// it. Removing an unknown id succeeds.
-    /// - Throws: `HAProxyError` when connections remain after `removalTimeout`.
-    public func remove(_ id: InstanceID) async throws {
-        try await remove(id, shuttingDownSessions: false)
-    }
-
-    /// Removes a server.
     /// - Parameters:
     ///   - id: the server.
-    ///   - shuttingDownSessions: when connections remain after `removalTimeout`, cut them
-    ///     (`shutdown sessions server`) and delete anyway, instead of throwing.
-    public func remove(_ id: InstanceID, shuttingDownSessions: Bool) async throws {
+    ///   - cuttingSessions: cut its connections (`shutdown sessions server`) right after
+    ///     maintenance, for a server that no longer runs: a server on a node that vanished
+    ///     never resets them, and HAProxy would hold them (and their clients) until
+    ///     `timeout tunnel`.
+    /// - Throws: `HAProxyError` when connections remain after `removalTimeout`.
+    public func remove(_ id: InstanceID, cuttingSessions: Bool) async throws {
         try validate(id)
         let server = "\(backend)/\(id)"
         let maint = try await api.execute("set server \(server) state maint").trimmingCharacters(in: .whitespacesAndNewlines)
         if maint.hasPrefix("No such server") { return }
         guard maint.isEmpty else { throw HAProxyError(maint, command: "set server \(server) state maint") }
 
+        // A server that no longer runs: its connections are cut, and what is left of them (a
+        // half-closed one waits out `timeout server-fin`) is not waited for here; the next
+        // wake removes it again, so one dead server does not hold the loop for `removalTimeout`.
+        if cuttingSessions {
+            logger.info("cutting the connections to a server that no longer runs", metadata: ["instance": "\(id)"])
+            try await expectEmptyAnswer("shutdown sessions server \(server)")
+        }
         let clock = ContinuousClock()
-        let deadline = clock.now.advanced(by: removalTimeout)
-        var cutSessions = false
+        let deadline = clock.now.advanced(by: cuttingSessions ? min(removalTimeout, Self.cutRemovalWait) : removalTimeout)
         while true {
             let answer = try await api.execute("del server \(server)").trimmingCharacters(in: .whitespacesAndNewlines)
             if answer.hasPrefix("Server deleted") || answer.hasPrefix("No such server") {
@@ -161,12 +167,7 @@ public struct HAProxyTrafficProxy: TrafficProxy {
                 return
             }
             if clock.now >= deadline {
-                guard shuttingDownSessions, !cutSessions else {
-                    throw HAProxyError("\(answer) (waited \(removalTimeout))", command: "del server \(server)")
-                }
-                logger.warning("cutting the sessions left on a server being removed", metadata: ["instance": "\(id)"])
-                try await expectEmptyAnswer("shutdown sessions server \(server)")
-                cutSessions = true
+                throw HAProxyError("\(answer) (waited \(removalTimeout))", command: "del server \(server)")
             }
             try await Task.sleep(for: .milliseconds(100))
         }

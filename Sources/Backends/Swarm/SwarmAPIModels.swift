@@ -58,22 +58,32 @@ struct SwarmTask: Decodable {
     var NetworksAttachments: [AttachmentInfo]?
 }
 
-/// `GET /nodes` items (the fields the driver reads): where a task's published port is reached.
+/// `GET /nodes` items (the fields the driver reads): where a task's published port is reached,
+/// and whether the node is still there.
 struct SwarmNode: Decodable {
     struct StatusInfo: Decodable {
+        var State: String?
         var Addr: String?
     }
     var ID: String
     var Status: StatusInfo?
+
+    /// Whether the manager has lost this node (`down`: it missed its heartbeats, or left;
+    /// `disconnected`): its tasks are gone with it, though their last reported state stays
+    /// `running`, because nobody is left to report another. `unknown` (a manager that has just
+    /// started, before the node's first heartbeat) is not lost.
+    var isLost: Bool { ["down", "disconnected"].contains(Status?.State ?? "") }
 }
 
 /// How swarm's services and tasks become the container views `ContainerDriver` reads: one
 /// service is one server, and its task (one replica, never restarted) says how it runs. Pure.
 enum SwarmTaskMapping {
     /// A task's state (`pending`, `running`, `failed` …) as the driver reports it; no task yet
-    /// is `starting`.
-    static func status(_ task: SwarmTask?) -> DriverInstanceStatus {
+    /// is `starting`. A task on a node the manager has lost (`nodes`) has ended, whatever it
+    /// last reported, and so has one on a node no longer in the swarm.
+    static func status(_ task: SwarmTask?, nodes: [SwarmNode] = []) -> DriverInstanceStatus {
         guard let task else { return .starting }
+        if lostNode(of: task, in: nodes) != nil { return .exited(code: nil) }
         switch task.Status?.State ?? "" {
         case "new", "allocated", "pending", "assigned", "accepted", "preparing", "ready", "starting": return .starting
         case "running": return .running
@@ -122,26 +132,34 @@ enum SwarmTaskMapping {
         }
     }
 
+    /// The node `task` was placed on, when the manager has lost it (or it left the swarm); `nil`
+    /// when it is there, when the task is on no node yet, or when `nodes` is empty (not read).
+    static func lostNode(of task: SwarmTask?, in nodes: [SwarmNode]) -> String? {
+        guard !nodes.isEmpty, let id = task?.NodeID, !id.isEmpty else { return nil }
+        guard let node = nodes.first(where: { $0.ID == id }) else { return id }
+        return node.isLost ? id : nil
+    }
+
     /// The address of the node `task` runs on, among `nodes`.
     static func nodeAddress(of task: SwarmTask?, in nodes: [SwarmNode]) -> String? {
         guard let id = task?.NodeID else { return nil }
         return nodes.first { $0.ID == id }?.Status?.Addr
     }
 
-    /// A service and its current task (on the node at `nodeAddress`) as a listed container.
-    static func listing(_ service: SwarmService, task: SwarmTask?, nodeAddress: String? = nil,
+    /// A service and its current task (on the node at `nodeAddress`, among `nodes`) as a listed container.
+    static func listing(_ service: SwarmService, task: SwarmTask?, nodes: [SwarmNode] = [], nodeAddress: String? = nil,
                         ports: [Int: Int]? = nil) -> ContainerListing {
         ContainerListing(id: service.ID, name: service.Spec?.Name, image: image(service), labels: service.Spec?.Labels ?? [:],
-                         status: status(task), publishedPorts: ports ?? publishedPorts(task), networkAddresses: networkAddresses(task),
+                         status: status(task, nodes: nodes), publishedPorts: ports ?? publishedPorts(task), networkAddresses: networkAddresses(task),
                          nodeAddress: nodeAddress)
     }
 
-    /// A service and its current task (on the node at `nodeAddress`) as an inspected container.
-    static func inspection(_ service: SwarmService, task: SwarmTask?, nodeAddress: String? = nil,
+    /// A service and its current task (on the node at `nodeAddress`, among `nodes`) as an inspected container.
+    static func inspection(_ service: SwarmService, task: SwarmTask?, nodes: [SwarmNode] = [], nodeAddress: String? = nil,
                            ports: [Int: Int]? = nil) -> ContainerInspection {
         let state: String
         var exitCode: Int?
-        switch status(task) {
+        switch status(task, nodes: nodes) {
         case .starting: state = "created"
         case .running: state = "running"
         case .exited(let code): state = "exited"; exitCode = code.map(Int.init)
@@ -153,7 +171,7 @@ enum SwarmTaskMapping {
         return ContainerInspection(
             Id: service.ID, Name: service.Spec?.Name,
             State: ContainerInspection.StateInfo(Status: state, Running: state == "running", ExitCode: exitCode, OOMKilled: false,
-                                                 Error: task?.Status?.Err),
+                                                 Error: lostNode(of: task, in: nodes).map { "its node \($0) is down" } ?? task?.Status?.Err),
             NetworkSettings: ContainerInspection.NetworkInfo(Ports: ports, Networks: networks),
             Config: ContainerInspection.ConfigInfo(Labels: service.Spec?.Labels), NodeAddress: nodeAddress)
     }

@@ -13,9 +13,6 @@ struct SwarmEngineAPI: ContainerEngine {
     let poolLabel: String
     /// The stack the services join (`com.docker.stack.namespace`), if any.
     let stack: String?
-    /// Whether published ports are dialled at their node's address (a wildcard publish
-    /// address: servers on several nodes), which needs the nodes' list.
-    let dialsNodes: Bool
     let name = "swarm"
     let deathAction = "die"
     let exitCodeAttribute = "exitCode"
@@ -27,11 +24,6 @@ struct SwarmEngineAPI: ContainerEngine {
                                    configuration: configuration, logger: logger)
         poolLabel = "\(ContainerLabel.pool)=\(configuration.pool)"
         self.stack = stack
-        if case let .publish(address, _) = configuration.reachability {
-            dialsNodes = ContainerInstanceMapping.isWildcard(address)
-        } else {
-            dialsNodes = false
-        }
     }
 
     /// `GET /_ping`, then `GET /info`: the daemon must be an active swarm manager.
@@ -61,8 +53,8 @@ struct SwarmEngineAPI: ContainerEngine {
         let clock = ContinuousClock()
         let deadline = clock.now + .seconds(graceSeconds + 30)
         while clock.now < deadline {
-            let tasks = try await tasks()
-            let live = tasks.filter { $0.ServiceID == service.ID && !Self.hasEnded($0) }
+            let (tasks, nodes) = (try await tasks(), try await nodes())
+            let live = tasks.filter { $0.ServiceID == service.ID && !Self.hasEnded($0, nodes: nodes) }
             if live.isEmpty { return }
             try await Task.sleep(for: Self.stopPollInterval)
         }
@@ -85,7 +77,7 @@ struct SwarmEngineAPI: ContainerEngine {
         for service in services {
             let task = SwarmTaskMapping.currentTask(of: service.ID, in: tasks)
             let node = SwarmTaskMapping.nodeAddress(of: task, in: nodes)
-            listings.append(SwarmTaskMapping.listing(service, task: task, nodeAddress: node))
+            listings.append(SwarmTaskMapping.listing(service, task: task, nodes: nodes, nodeAddress: node))
         }
         return listings
     }
@@ -94,8 +86,8 @@ struct SwarmEngineAPI: ContainerEngine {
     func inspect(_ id: String) async throws -> ContainerInspection? {
         guard let service = try await http.get("/services/\(id)", instance: id, missingIsNil: true, answer: SwarmService.self) else { return nil }
         let task = SwarmTaskMapping.currentTask(of: service.ID, in: try await tasks())
-        let node = SwarmTaskMapping.nodeAddress(of: task, in: try await nodes())
-        return SwarmTaskMapping.inspection(service, task: task, nodeAddress: node)
+        let nodes = try await nodes()
+        return SwarmTaskMapping.inspection(service, task: task, nodes: nodes, nodeAddress: SwarmTaskMapping.nodeAddress(of: task, in: nodes))
     }
 
     /// `GET /events?filters=…&since=…`, streamed: the task containers' events on this node.
@@ -113,15 +105,15 @@ struct SwarmEngineAPI: ContainerEngine {
         try await http.get("/tasks", query: ["filters": ContainerEngineHTTP.filters(["label": [poolLabel]])], answer: [SwarmTask].self) ?? []
     }
 
-    /// `GET /nodes`, when published ports are dialled at their node (else none is needed).
+    /// `GET /nodes`: where published ports are dialled (a wildcard publish address), and which
+    /// nodes the manager has lost (their tasks have ended, though they still read `running`).
     private func nodes() async throws -> [SwarmNode] {
-        guard dialsNodes else { return [] }
-        return try await http.get("/nodes", answer: [SwarmNode].self) ?? []
+        try await http.get("/nodes", answer: [SwarmNode].self) ?? []
     }
 
-    /// Whether a task has reached a state it never leaves.
-    static func hasEnded(_ task: SwarmTask) -> Bool {
-        if case .exited = SwarmTaskMapping.status(task) { return true }
+    /// Whether a task has reached a state it never leaves (its node lost, among `nodes`, included).
+    static func hasEnded(_ task: SwarmTask, nodes: [SwarmNode] = []) -> Bool {
+        if case .exited = SwarmTaskMapping.status(task, nodes: nodes) { return true }
         return false
     }
 }

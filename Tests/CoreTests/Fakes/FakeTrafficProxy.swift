@@ -6,6 +6,8 @@ actor FakeTrafficProxy: TrafficProxy {
     private(set) var table: [InstanceID: ProxyServer] = [:]
     private var setStateYields = 0
     private var unreachable = false
+    /// The servers removed with their connections cut (ones that no longer ran), in order.
+    private(set) var cutRemovals: [InstanceID] = []
 
     init(calls: CallLog) { self.calls = calls }
 
@@ -71,9 +73,10 @@ actor FakeTrafficProxy: TrafficProxy {
         table[id]?.healthy = state == .ready
     }
 
-    func remove(_ id: InstanceID) async throws {
+    func remove(_ id: InstanceID, cuttingSessions: Bool) async throws {
         try reach()
         calls.append("lb.remove \(id)")
+        if cuttingSessions { cutRemovals.append(id) }
         table[id] = nil
     }
 }
