@@ -27,8 +27,12 @@
 #      WSSCALE_LAB_NET (the bridge's /24 as three octets, default 192.168.251: the host is .1,
 #      node I is .(10+I)); WSSCALE_LAB_HEARTBEAT (the manager's dispatcher heartbeat, default
 #      1s: a node that stops is marked down after a few of them).
-# Needs root, iproute2, nsenter, iptables and docker (scripts/setup-docker.sh installs it).
+# Needs root; installs iproute2, iptables and util-linux (nsenter) when missing, and makes
+# this machine's dockerd answer (scripts/setup-docker.sh): the images come from it.
 set -euo pipefail
+
+fail() { echo "swarm-lab: $*" >&2; exit 1; }
+source "$(dirname "$0")/daemon-setup.sh"
 
 LAB="${WSSCALE_LAB:-wsslab}"
 NET="${WSSCALE_LAB_NET:-192.168.251}"
@@ -63,10 +67,9 @@ start_node() {
   ip -n "$LAB-n$node" link set eth0 up
   ip -n "$LAB-n$node" link set lo up
   # nsenter, not `ip netns exec`: that remounts /sys, and dockerd then finds no devices cgroup.
-  nsenter --net="/var/run/netns/$LAB-n$node" dockerd \
+  start_detached "$RUN/n$node/dockerd.log" nsenter --net="/var/run/netns/$LAB-n$node" dockerd \
     --data-root "$DATA/n$node" --exec-root "$RUN/n$node/exec" --pidfile "$RUN/n$node/docker.pid" \
-    -H "unix://$(node_socket "$node")" --cgroup-parent "/$LAB-n$node" \
-    >"$RUN/n$node/dockerd.log" 2>&1 &
+    -H "unix://$(node_socket "$node")" --cgroup-parent "/$LAB-n$node"
   for _ in $(seq 1 120); do
     node_docker "$node" info >/dev/null 2>&1 && return 0
     sleep 0.5
@@ -81,9 +84,12 @@ up() {
   shift || true
   local images=("$@")
   [ ${#images[@]} -gt 0 ] || images=(wsscale:local wsscale-redis:local wsscale-haproxy:local)
-  [ -z "$(nodes)" ] || { echo "swarm-lab: already up ($RUN); run down first" >&2; exit 1; }
+  [ -z "$(nodes)" ] || fail "already up ($RUN); run down first"
+  [ "$(id -u)" = 0 ] || fail "needs root (network namespaces, a bridge, dockerd)"
+  install_missing_packages iproute2 iptables util-linux
+  "$(dirname "$0")/setup-docker.sh" >&2
   for image in "${images[@]}"; do
-    docker image inspect "$image" >/dev/null 2>&1 || { echo "swarm-lab: no image $image in this machine's dockerd" >&2; exit 1; }
+    docker image inspect "$image" >/dev/null 2>&1 || fail "no image $image in this machine's dockerd (docker/stack-up.sh builds the three)"
   done
   ip link add "$BRIDGE" type bridge
   ip addr add "$NET.1/24" dev "$BRIDGE"

@@ -10,7 +10,7 @@ extension RealStackTests {
 /// worker that stops at once (its link down, its processes killed) has its servers replaced
 /// and its users reconnected elsewhere. Every request goes to the nodes' own addresses.
 @Suite("docker/stack.yml on a three-node swarm",
-       .enabled(if: SwarmLab.unavailableReason == nil, "needs root, iproute2, nsenter, iptables and dockerd"))
+       .enabled(if: SwarmLab.unavailableReason == nil, "needs root and dockerd"))
 struct SwarmThreeNodeTests {
     static let users = 40
 

@@ -13,10 +13,8 @@ public final class SwarmLab: @unchecked Sendable {
     /// Why the lab cannot be made here, or `nil` when it can.
     public static let unavailableReason: String? = {
         if let reason = DockerTestEnvironment.unavailableReason { return reason }
+        // The script installs iproute2, iptables and nsenter itself when they are missing.
         guard geteuid() == 0 else { return "the swarm lab needs root (network namespaces, a bridge, dockerd)" }
-        for tool in ["/usr/sbin/ip", "/usr/bin/nsenter", "/usr/sbin/iptables"] where !FileManager.default.isExecutableFile(atPath: tool) {
-            return "the swarm lab needs \(tool)"
-        }
         return nil
     }()
 
