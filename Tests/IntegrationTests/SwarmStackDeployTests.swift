@@ -19,7 +19,8 @@ struct SwarmStackDeployTests {
 
     @Test("experiment 1 through the stack: 40 users at once, none refused, no server above 30; the servers are the stack's services; no server reaches HAProxy's runtime API; stack rm leaves nothing")
     func burstThenRemove() async throws {
-        try await Self.withDeployment { deployment in
+        // Deployed with docker/stack-up.sh, the command a user runs the first time.
+        try await Self.withDeployment(withUpScript: true) { deployment in
             let scenario = deployment.scenario
             try await TestSupport.waitUntil("one server in rotation", timeout: .seconds(60), {
                 try await scenario.api.topology().active.count == 1
@@ -88,8 +89,10 @@ struct SwarmStackDeployTests {
 
     /// Deploys a stack with the seed's knobs, runs `body`, then `docker stack rm` and checks
     /// that nothing is left: no service (the servers included), container, network or secret.
-    static func withDeployment(settings: [String: String] = [:], _ body: (SwarmStackDeployment) async throws -> Void) async throws {
-        let deployment = try await SwarmStackDeployment.deploy(settings: seedSettings.merging(settings) { _, new in new })
+    static func withDeployment(settings: [String: String] = [:], withUpScript: Bool = false,
+                               _ body: (SwarmStackDeployment) async throws -> Void) async throws {
+        let deployment = try await SwarmStackDeployment.deploy(settings: seedSettings.merging(settings) { _, new in new },
+                                                               withUpScript: withUpScript)
         do {
             try await body(deployment)
         } catch {

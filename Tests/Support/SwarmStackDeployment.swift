@@ -62,12 +62,30 @@ public final class SwarmStackDeployment: @unchecked Sendable {
         ].merging(settings) { _, new in new }
     }
 
+    /// The one command a user runs (`docker/stack-up.sh`): the swarm, the images, the secrets, the deploy.
+    public static let upScript = DockerTestEnvironment.repositoryRoot.appendingPathComponent("docker/stack-up.sh")
+
     /// Deploys a fresh stack and waits until its balancer answers.
-    /// - Parameter settings: knobs for the stack file (`MIN_INSTANCES`, …).
+    /// - Parameters:
+    ///   - settings: knobs for the stack file (`MIN_INSTANCES`, …).
+    ///   - withUpScript: deploy with `docker/stack-up.sh`, as a user does the first time
+    ///     (it builds the images and makes the secrets itself); else `wsscale secrets`, then
+    ///     `docker stack deploy` (as a user does once the images and secrets exist).
     /// - Returns: the deployed stack; call `remove()` at the end, also on failure.
-    public static func deploy(settings: [String: String] = [:]) async throws -> SwarmStackDeployment {
+    public static func deploy(settings: [String: String] = [:], withUpScript: Bool = false) async throws -> SwarmStackDeployment {
         if let problem = supportImages { throw TestEnvironmentError(problem) }
         let deployment = try SwarmStackDeployment(settings: settings)
+        if withUpScript {
+            let up = await DockerTestEnvironment.runDetached(upScript.path, [], environment: deployment.environment
+                .merging(["WSSCALE_STACK": deployment.stack]) { _, new in new })
+            guard up.status == 0,
+                  let token = try? String(contentsOfFile: deployment.stateDirectory + "/admin/admin-token", encoding: .utf8) else {
+                await deployment.remove()
+                throw TestEnvironmentError("docker/stack-up.sh: \(up.output.suffix(3000))")
+            }
+            deployment.adminToken = token.trimmingCharacters(in: .whitespacesAndNewlines)
+            return try await deployment.waitUntilAnswering()
+        }
         let secrets = await DockerTestEnvironment.runDetached(
             "docker", ["run", "--rm", "--network", "none", "--user", "0:0", "-v", "\(deployment.stateDirectory):/state",
                        DockerTestEnvironment.productImage, "secrets", "--state-dir", "/state", "--redis-host", "redis",
@@ -84,16 +102,22 @@ public final class SwarmStackDeployment: @unchecked Sendable {
             await deployment.remove()
             throw TestEnvironmentError("docker stack deploy: \(deployed.output.suffix(3000))")
         }
+        return try await deployment.waitUntilAnswering()
+    }
+
+    /// Waits until the balancer answers (90 s); removes the stack and throws when it does not.
+    private func waitUntilAnswering() async throws -> SwarmStackDeployment {
+        let port = balancerPort
         let answered = await TestSupport.eventually(timeout: .seconds(90)) {
-            try await RawHTTPClient.request("GET", "/health", port: deployment.balancerPort).status == 200
+            try await RawHTTPClient.request("GET", "/health", port: port).status == 200
         }
         guard answered else {
-            let logs = deployment.logs()
-            await deployment.remove()
-            throw TestEnvironmentError("the balancer did not answer on 127.0.0.1:\(deployment.balancerPort) within 90 s:\n\(logs)")
+            let logs = logs()
+            await remove()
+            throw TestEnvironmentError("the balancer did not answer on 127.0.0.1:\(port) within 90 s:\n\(logs)")
         }
-        print("swarm stack \(deployment.stack) deployed (traffic 127.0.0.1:\(deployment.trafficPort), balancer 127.0.0.1:\(deployment.balancerPort), client 127.0.0.1:\(deployment.clientPort), control \(deployment.controlSubnet))")
-        return deployment
+        print("swarm stack \(stack) deployed (traffic 127.0.0.1:\(trafficPort), balancer 127.0.0.1:\(balancerPort), client 127.0.0.1:\(clientPort), control \(controlSubnet))")
+        return self
     }
 
     /// `docker stack rm`, as a user types it, then waits until nothing of the stack is left
