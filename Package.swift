@@ -283,6 +283,7 @@ let package = Package(
             dependencies: [
                 "WSScaleTestSupport", "WSScaleCore", "WSScaleAPI", "WSScaleClient", "WSScaleListeners",
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOWebSocket", package: "swift-nio"),

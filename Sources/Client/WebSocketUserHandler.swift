@@ -26,7 +26,7 @@ final class WebSocketUserHandler: ChannelInboundHandler, RemovableChannelHandler
     private var reported = false
     private(set) var textMessagesReceived = 0
     private let liveness: ConnectionLiveness?
-    private var lastHeard = NIODeadline.now()
+    private var lastHeard = NIODeadline.uptimeNanoseconds(0)
     private var livenessCheck: Scheduled<Void>?
     private var lastPinged: NIODeadline?
     private var silentFor: Duration?
@@ -41,7 +41,7 @@ final class WebSocketUserHandler: ChannelInboundHandler, RemovableChannelHandler
 
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
-        lastHeard = .now()
+        lastHeard = context.eventLoop.now
         scheduleLivenessCheck()
     }
 
@@ -61,7 +61,8 @@ final class WebSocketUserHandler: ChannelInboundHandler, RemovableChannelHandler
     /// Pings a server silent for `pingInterval`; closes a connection silent for `silenceTimeout`.
     private func checkLiveness(_ liveness: ConnectionLiveness) {
         guard let context, !reported else { return }
-        let silence = NIODeadline.now() - lastHeard
+        let now = context.eventLoop.now
+        let silence = now - lastHeard
         if silence >= TimeAmount(liveness.silenceTimeout) {
             silentFor = liveness.silenceTimeout
             context.close(promise: nil)
@@ -69,8 +70,8 @@ final class WebSocketUserHandler: ChannelInboundHandler, RemovableChannelHandler
         }
         defer { scheduleLivenessCheck() }
         if silence >= TimeAmount(liveness.pingInterval),
-           lastPinged.map({ NIODeadline.now() - $0 >= TimeAmount(liveness.pingInterval) }) ?? true {
-            lastPinged = .now()
+           lastPinged.map({ now - $0 >= TimeAmount(liveness.pingInterval) }) ?? true {
+            lastPinged = now
             send(.ping, data: context.channel.allocator.buffer(capacity: 0), context: context)
         }
     }
@@ -101,7 +102,7 @@ final class WebSocketUserHandler: ChannelInboundHandler, RemovableChannelHandler
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let frame = unwrapInboundIn(data)
-        lastHeard = .now()
+        lastHeard = context.eventLoop.now
         switch frame.opcode {
         case .ping:
             guard frame.fin else { return context.close(promise: nil) }
