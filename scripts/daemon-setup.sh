@@ -21,9 +21,12 @@ install_missing_packages() {
 # Every descriptor above 2 is closed first: a daemon that keeps one its starter inherited
 # (Foundation's Process watches a socket for the child's end, a CI runner a pipe) makes
 # whoever ran the setup script wait forever for the script to finish.
+# It runs in /, not in the starter's folder: a podman service started from a checkout that was
+# later deleted failed every container start ("write child: broken pipe", its conmon in a
+# folder that no longer exists).
 start_detached() {
   local log="$1"; shift
   mkdir -p "$(dirname "$log")"
-  setsid bash -c 'for fd in /proc/$$/fd/*; do n=${fd##*/}; [ "$n" -gt 2 ] && eval "exec $n>&-"; done; exec "$@"' start_detached "$@" \
+  setsid bash -c 'cd / && for fd in /proc/$$/fd/*; do n=${fd##*/}; [ "$n" -gt 2 ] && eval "exec $n>&-"; done; exec "$@"' start_detached "$@" \
     >>"$log" 2>&1 < /dev/null &
 }
