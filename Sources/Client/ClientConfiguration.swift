@@ -36,7 +36,7 @@ public struct ClientConfiguration: Sendable, Equatable, EnvironmentSettings {
     /// Time allowed for the TCP connect plus the WebSocket upgrade.
     public var connectTimeout: Duration
     /// When a user's connection pings a silent server and gives it up; `nil` for never.
-    public var liveness: ConnectionLiveness? = ConnectionLiveness(pingInterval: .seconds(30), silenceTimeout: .seconds(75))
+    public var liveness: ConnectionLiveness? = .standard
     /// The admin credential of the API's batches and status; `nil` turns them off.
     public var adminToken: AdminToken?
     /// The bounds of the HTTP API's listener (`HTTP_REQUEST_TIMEOUT_SECONDS`, `MAX_HTTP_CONNECTIONS`).
@@ -89,8 +89,9 @@ public struct ClientConfiguration: Sendable, Equatable, EnvironmentSettings {
         configuration.maxUsers = reader.int("CLIENT_MAX_USERS", default: defaults.maxUsers, in: 1...10_000_000)
         let timeoutMilliseconds = reader.int("CLIENT_CONNECT_TIMEOUT_MS", default: 5000, in: 1...600_000)
         configuration.connectTimeout = .milliseconds(timeoutMilliseconds)
-        let pingInterval = reader.seconds("CLIENT_PING_INTERVAL_SECONDS", default: .seconds(30), in: 0...3600)
-        let silenceTimeout = reader.seconds("CLIENT_SILENCE_TIMEOUT_SECONDS", default: .seconds(75), in: 0.2...86400)
+        let pingInterval = reader.seconds("CLIENT_PING_INTERVAL_SECONDS", default: ConnectionLiveness.standard.pingInterval, in: 0...3600)
+        let silenceTimeout = reader.seconds("CLIENT_SILENCE_TIMEOUT_SECONDS", default: ConnectionLiveness.standard.silenceTimeout,
+                                            in: 0.2...86400)
         if pingInterval == .zero {
             configuration.liveness = nil
         } else if silenceTimeout <= pingInterval {

@@ -175,6 +175,10 @@ public struct ConnectionLiveness: Sendable, Equatable {
     /// Silence after which the client closes the connection; longer than `pingInterval`.
     public var silenceTimeout: Duration
 
+    /// The default: a ping after 30 s of silence, given up after 75 s (the server's own
+    /// `PING_INTERVAL_SECONDS` and `IDLE_TIMEOUT_SECONDS`).
+    public static let standard = ConnectionLiveness(pingInterval: .seconds(30), silenceTimeout: .seconds(75))
+
     /// Creates the rule; `silenceTimeout` must be longer than `pingInterval`.
     public init(pingInterval: Duration, silenceTimeout: Duration) {
         self.pingInterval = pingInterval

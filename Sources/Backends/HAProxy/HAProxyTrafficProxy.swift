@@ -143,7 +143,8 @@ public struct HAProxyTrafficProxy: TrafficProxy {
     ///     maintenance, for a server that no longer runs: a server on a node that vanished
     ///     never resets them, and HAProxy would hold them (and their clients) until
     ///     `timeout tunnel`.
-    /// - Throws: `HAProxyError` when connections remain after `removalTimeout`.
+    /// - Throws: `HAProxyError` when connections remain after `removalTimeout` (after
+    ///   `cutRemovalWait` when cutting: the next wake tries again).
     public func remove(_ id: InstanceID, cuttingSessions: Bool) async throws {
         try validate(id)
         let server = "\(backend)/\(id)"

@@ -147,16 +147,14 @@ enum SwarmTaskMapping {
     }
 
     /// A service and its current task (on the node at `nodeAddress`, among `nodes`) as a listed container.
-    static func listing(_ service: SwarmService, task: SwarmTask?, nodes: [SwarmNode] = [], nodeAddress: String? = nil,
-                        ports: [Int: Int]? = nil) -> ContainerListing {
+    static func listing(_ service: SwarmService, task: SwarmTask?, nodes: [SwarmNode] = [], nodeAddress: String? = nil) -> ContainerListing {
         ContainerListing(id: service.ID, name: service.Spec?.Name, image: image(service), labels: service.Spec?.Labels ?? [:],
-                         status: status(task, nodes: nodes), publishedPorts: ports ?? publishedPorts(task), networkAddresses: networkAddresses(task),
+                         status: status(task, nodes: nodes), publishedPorts: publishedPorts(task), networkAddresses: networkAddresses(task),
                          nodeAddress: nodeAddress)
     }
 
     /// A service and its current task (on the node at `nodeAddress`, among `nodes`) as an inspected container.
-    static func inspection(_ service: SwarmService, task: SwarmTask?, nodes: [SwarmNode] = [], nodeAddress: String? = nil,
-                           ports: [Int: Int]? = nil) -> ContainerInspection {
+    static func inspection(_ service: SwarmService, task: SwarmTask?, nodes: [SwarmNode] = [], nodeAddress: String? = nil) -> ContainerInspection {
         let state: String
         var exitCode: Int?
         switch status(task, nodes: nodes) {
@@ -164,7 +162,7 @@ enum SwarmTaskMapping {
         case .running: state = "running"
         case .exited(let code): state = "exited"; exitCode = code.map(Int.init)
         }
-        let ports = (ports ?? publishedPorts(task)).reduce(into: [String: [ContainerInspection.PortBindingInfo]?]()) { ports, port in
+        let ports = publishedPorts(task).reduce(into: [String: [ContainerInspection.PortBindingInfo]?]()) { ports, port in
             ports["\(port.key)/tcp"] = [ContainerInspection.PortBindingInfo(HostIp: "0.0.0.0", HostPort: String(port.value))]
         }
         let networks = networkAddresses(task).mapValues { ContainerNetworkAttachments.Attachment(IPAddress: $0) }

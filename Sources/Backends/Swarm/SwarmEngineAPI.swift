@@ -73,13 +73,10 @@ struct SwarmEngineAPI: ContainerEngine {
         guard !services.isEmpty else { return [] }
         let tasks = try await tasks()
         let nodes = try await nodes()
-        var listings: [ContainerListing] = []
-        for service in services {
+        return services.map { service in
             let task = SwarmTaskMapping.currentTask(of: service.ID, in: tasks)
-            let node = SwarmTaskMapping.nodeAddress(of: task, in: nodes)
-            listings.append(SwarmTaskMapping.listing(service, task: task, nodes: nodes, nodeAddress: node))
+            return SwarmTaskMapping.listing(service, task: task, nodes: nodes, nodeAddress: SwarmTaskMapping.nodeAddress(of: task, in: nodes))
         }
-        return listings
     }
 
     /// One service with its current task; `nil` when there is no such service.
