@@ -14,13 +14,19 @@ final class HTTPEndpointHandler: ChannelInboundHandler, RemovableChannelHandler 
     static let maxBodySize = 64 * 1024
 
     private let endpoints: RESTEndpoints
+    private let appHandshake: AppHandshake?
     private let logger: Logger
     private var head: HTTPRequestHead?
     private var body: ByteBuffer?
     private var bodyTooLarge = false
 
-    init(endpoints: RESTEndpoints, logger: Logger) {
+    /// - Parameters:
+    ///   - endpoints: the answers.
+    ///   - appHandshake: in front of an app, where an app's refusal of this connection's upgrade waits.
+    ///   - logger: where to log.
+    init(endpoints: RESTEndpoints, appHandshake: AppHandshake? = nil, logger: Logger) {
         self.endpoints = endpoints
+        self.appHandshake = appHandshake
         self.logger = logger
     }
 
@@ -60,6 +66,13 @@ final class HTTPEndpointHandler: ChannelInboundHandler, RemovableChannelHandler 
         let keepAlive = requestHead.isKeepAlive && !requestHead.headers.contains(name: "upgrade")
         if bodyTooLarge {
             write(context: context, .text(.payloadTooLarge, "body larger than \(Self.maxBodySize) bytes"),
+                  version: requestHead.version, keepAlive: false)
+            return
+        }
+        if let refusal = appHandshake?.takeRefusal() {
+            // The app refused this upgrade: the client gets the app's answer.
+            write(context: context, HTTPReply(status: refusal.status, contentType: refusal.contentType ?? "text/plain",
+                                              body: refusal.body),
                   version: requestHead.version, keepAlive: false)
             return
         }

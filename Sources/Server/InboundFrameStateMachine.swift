@@ -23,6 +23,10 @@ import NIOWebSocket
 /// message is in flight, its bytes so far and 3 bytes of UTF-8 state. Pure: no I/O; the
 /// frames' buffers are only read and copied.
 ///
+/// Relaying (the front door, `APP_UPSTREAM_URL`): the same rules hold, but each data frame and
+/// each ping is handed on as it came (`.forward`), fragments included, and nothing of a
+/// message is kept but its length so far and its UTF-8 state.
+///
 /// A copy of a machine with a message in flight shares that message: keep one per connection.
 struct InboundFrameStateMachine {
     /// What the connection must do after a frame.
@@ -39,35 +43,47 @@ struct InboundFrameStateMachine {
         /// Fail the connection (RFC 6455 7.1.7): send a close frame with this code and reason,
         /// then close the TCP connection without waiting for the client.
         case fail(code: UInt16, reason: String)
+        /// Relaying: hand this frame on as it came (its payload unmasked; FIN and opcode kept).
+        case forward(WebSocketFrame)
     }
 
     /// The fragments of a message so far; exists only while a fragmented message is in flight.
     private final class PartialMessage {
         let opcode: WebSocketOpcode
+        /// The bytes so far (echoing); empty when relaying, which keeps none.
         var data: ByteBuffer
+        /// The message's length so far.
+        var length: Int
         /// For text messages: where the UTF-8 validation stands at the end of `data`.
         var utf8: UTF8Validator?
 
-        init(opcode: WebSocketOpcode, data: ByteBuffer, utf8: UTF8Validator?) {
+        init(opcode: WebSocketOpcode, data: ByteBuffer, length: Int, utf8: UTF8Validator?) {
             self.opcode = opcode
             self.data = data
+            self.length = length
             self.utf8 = utf8
         }
     }
 
     /// Largest message accepted, in bytes, all its fragments together.
     let maxMessageBytes: Int
+    /// Whether frames are handed on as they come (`.forward`) instead of echoed whole.
+    let relaying: Bool
     private var partial: PartialMessage?
 
     /// A machine between messages.
-    init(maxMessageBytes: Int) {
+    /// - Parameters:
+    ///   - maxMessageBytes: largest message accepted, all its fragments together.
+    ///   - relaying: hand data frames and pings on (`.forward`) instead of echoing and answering.
+    init(maxMessageBytes: Int, relaying: Bool = false) {
         self.maxMessageBytes = maxMessageBytes
+        self.relaying = relaying
     }
 
-    /// Whether a fragmented message is in flight (bytes are held for it).
+    /// Whether a fragmented message is in flight.
     var hasMessageInFlight: Bool { partial != nil }
 
-    /// Bytes held for the message in flight.
+    /// Bytes held for the message in flight (none when relaying).
     var bytesInFlight: Int { partial?.data.readableBytes ?? 0 }
 
     /// Takes the client's next frame.
@@ -79,8 +95,8 @@ struct InboundFrameStateMachine {
             guard frame.fin else { return fail(.protocolError, "fragmented control frame") }
             guard frame.length <= 125 else { return fail(.protocolError, "control frame over 125 bytes") }
             switch frame.opcode {
-            case .ping: return .pong(frame.unmaskedData)
-            case .pong: return .none
+            case .ping: return relaying ? forward(frame) : .pong(frame.unmaskedData)
+            case .pong: return relaying ? forward(frame) : .none
             default: return receivedClose(frame.unmaskedData)
             }
         case .text, .binary:
@@ -95,12 +111,18 @@ struct InboundFrameStateMachine {
                 }
                 utf8 = validator
             }
+            if relaying {
+                if !frame.fin {
+                    partial = PartialMessage(opcode: frame.opcode, data: ByteBuffer(), length: frame.length, utf8: utf8)
+                }
+                return .forward(WebSocketFrame(fin: frame.fin, opcode: frame.opcode, data: data))
+            }
             if frame.fin { return .echo(opcode: frame.opcode, data: data) }
-            partial = PartialMessage(opcode: frame.opcode, data: data, utf8: utf8)
+            partial = PartialMessage(opcode: frame.opcode, data: data, length: frame.length, utf8: utf8)
             return .none
         case .continuation:
             guard let partial else { return fail(.protocolError, "continuation with nothing to continue") }
-            guard frame.length <= maxMessageBytes - partial.data.readableBytes else {
+            guard frame.length <= maxMessageBytes - partial.length else {
                 return fail(.messageTooLarge, "message too big")
             }
             var data = frame.unmaskedData
@@ -110,9 +132,11 @@ struct InboundFrameStateMachine {
                 }
                 partial.utf8 = validator
             }
+            partial.length += frame.length
+            if frame.fin { self.partial = nil }
+            if relaying { return .forward(WebSocketFrame(fin: frame.fin, opcode: .continuation, data: data)) }
             partial.data.writeBuffer(&data)
             guard frame.fin else { return .none }
-            self.partial = nil
             return .echo(opcode: partial.opcode, data: partial.data)
         default:
             return fail(.protocolError, "reserved opcode")
@@ -142,6 +166,10 @@ struct InboundFrameStateMachine {
         }
         partial = nil
         return .answerClose(code: code)
+    }
+
+    private func forward(_ frame: WebSocketFrame) -> Action {
+        .forward(WebSocketFrame(fin: frame.fin, opcode: frame.opcode, data: frame.unmaskedData))
     }
 
     private mutating func fail(_ code: WebSocketErrorCode, _ reason: String) -> Action {

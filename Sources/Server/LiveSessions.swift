@@ -120,6 +120,15 @@ final class LiveSessions: @unchecked Sendable {
         return outcome
     }
 
+    /// Whether `admit` would take a session of `userId` now (not shutting down, and room under
+    /// the hard limit or an older session of the same user to replace). In front of an app, a
+    /// session that would be refused is not opened at the app.
+    func hasRoom(forUser userId: String) -> Bool {
+        state.withLockedValue { state in
+            !state.shuttingDown && (state.table.count < maxSessions || state.table.entry(userId: userId) != nil)
+        }
+    }
+
     /// Records a message from the client.
     func touch(_ entry: Entry) {
         let now = self.now()

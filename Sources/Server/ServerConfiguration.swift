@@ -20,6 +20,7 @@ import WSScaleCore
 /// | `IDLE_TIMEOUT_SECONDS` | `75` | a session not heard from at all (not even a pong) for this long is closed (1001) and leaves the registry; more than `PING_INTERVAL_SECONDS` |
 /// | `HTTP_REQUEST_TIMEOUT_SECONDS` | `10` | a connection that has not sent a whole HTTP request (an upgrade, or a REST call) within this time, from its connect or its last answer, is closed |
 /// | `MAX_HTTP_CONNECTIONS` | `1024` | connections held at once before their upgrade (and REST calls); a new one over the bound closes the oldest. Sessions are bounded by `MAX_CONNECTIONS_PER_HOST` |
+/// | `APP_UPSTREAM_URL`, `APP_FORWARD_HEADERS`, `APP_CONNECT_TIMEOUT_SECONDS` | none | the front door: each session is relayed to the team's own app (`AppUpstream`) instead of echoed |
 /// | `LOG_LEVEL` | `info` | `trace`, `debug`, `info`, `notice`, `warning`, `error` or `critical` (`LogLevelSetting`) |
 public struct ServerConfiguration: Sendable, Equatable, EnvironmentSettings {
     /// This server's identity (`hostId` in the registry, `X-WSScale-Host` on each upgrade).
@@ -53,6 +54,9 @@ public struct ServerConfiguration: Sendable, Equatable, EnvironmentSettings {
     public var httpLimits: HTTPListenerLimits
     /// How much the server logs (`LOG_LEVEL`).
     public var logLevel: Logger.Level = .info
+    /// The app each session is relayed to (`APP_UPSTREAM_URL`); `nil` echoes. Its port is
+    /// known before the server runs (`{port}` resolved by whoever starts the app).
+    public var appUpstream: AppUpstream?
 
     /// `MAX_MESSAGE_BYTES` when it is not set: 64 KiB.
     public static let defaultMaxMessageBytes = 1 << 16
@@ -106,11 +110,13 @@ public struct ServerConfiguration: Sendable, Equatable, EnvironmentSettings {
         }
         let httpLimits = HTTPListenerLimits.read(from: &reader)
         let logLevel = LogLevelSetting.read(from: &reader)
+        let appUpstream = AppUpstream.read(from: &reader)
         var configuration = ServerConfiguration(serverId: serverId, host: host, port: port, maxConnectionsPerHost: maxConnections,
                                    shutdownGrace: grace, redisURL: redisURL, redisKeyPrefix: prefix, lease: lease,
                                    maxMessageBytes: maxMessageBytes, adminToken: adminToken,
                                    pingInterval: pingInterval, idleTimeout: idleTimeout, httpLimits: httpLimits)
         configuration.logLevel = logLevel
+        configuration.appUpstream = appUpstream
         return configuration
     }
 

@@ -18,6 +18,9 @@ public enum SessionCloseReason: String, Sendable, CaseIterable {
     case shutdown
     /// The connection broke or spoke badly (no close handshake).
     case error
+    /// The app behind the front door closed it (its close code reached the client), or its
+    /// connection ended (1014).
+    case app
 }
 
 /// The server's Prometheus metrics.

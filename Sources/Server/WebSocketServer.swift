@@ -167,7 +167,7 @@ public final class WebSocketServer: Service, Sendable {
     }
 
     private func makeBootstrap() -> ServerBootstrap {
-        let upgrader = makeUpgrader()
+        let sharedUpgrader = configuration.appUpstream == nil ? makeUpgrader(handshake: nil) : nil
         let endpoints = RESTEndpoints(sessions: sessions, store: store, gate: AdminGate(token: configuration.adminToken))
         let logger = self.logger
         let limits = configuration.httpLimits
@@ -178,8 +178,12 @@ public final class WebSocketServer: Service, Sendable {
             .childChannelOption(.tcpOption(.tcp_nodelay), value: 1)
             .childChannelOption(.recvAllocator,
                                 value: FixedSizeRecvByteBufferAllocator(capacity: configuration.receiveBufferSize))
-            .childChannelInitializer { channel in
-                let httpHandler = HTTPEndpointHandler(endpoints: endpoints, logger: logger)
+            .childChannelInitializer { [self] channel in
+                // In front of an app, each connection's upgrader keeps what the app answered
+                // until the upgrade ends (then it is gone with the HTTP handlers).
+                let handshake = sharedUpgrader == nil ? AppHandshake() : nil
+                let upgrader = sharedUpgrader ?? makeUpgrader(handshake: handshake)
+                let httpHandler = HTTPEndpointHandler(endpoints: endpoints, appHandshake: handshake, logger: logger)
                 // Until the upgrade: a whole request within the timeout, and a place on the books.
                 let deadline = HTTPRequestDeadlineHandler(timeout: limits.requestTimeout)
                 let booking = ConnectionBoundHandler(bound: bound)
@@ -205,20 +209,40 @@ public final class WebSocketServer: Service, Sendable {
 
     /// Accepts upgrades on `/api/v1/websocket/{valid userId}` (others fall through to the REST
     /// handler, which answers 400 or 404 with a reason) and installs the session handler.
-    private func makeUpgrader() -> NIOWebSocketServerUpgrader {
+    ///
+    /// In front of an app (`handshake` given), the app's WebSocket is opened first: the client's
+    /// 101 carries the subprotocol the app chose, and an app that refuses leaves its answer in
+    /// `handshake` for the REST handler to pass on. A session the hard limit will refuse (1013)
+    /// does not reach the app.
+    private func makeUpgrader(handshake: AppHandshake?) -> NIOWebSocketServerUpgrader {
         let hostId = configuration.serverId
         let sessions = self.sessions
         let maxMessageBytes = configuration.maxMessageBytes
+        let dialer = configuration.appUpstream.map {
+            AppUpstreamDialer(upstream: $0, serverId: hostId, maxFrameSize: max(maxMessageBytes, 125),
+                              receiveBufferSize: configuration.receiveBufferSize)
+        }
         return NIOWebSocketServerUpgrader(
             // A message may come as one frame: the decoder must take frames up to the message
             // limit (and control frames of 125 bytes). It holds nothing while a connection is idle.
             maxFrameSize: max(configuration.maxMessageBytes, 125),
             automaticErrorHandling: false,  // WebSocketSessionHandler answers protocol errors itself
             shouldUpgrade: { channel, head in
-                guard case .webSocket = HTTPRoute(method: head.method, uri: head.uri) else {
+                guard case .webSocket(let userId) = HTTPRoute(method: head.method, uri: head.uri) else {
                     return channel.eventLoop.makeSucceededFuture(nil)
                 }
-                return channel.eventLoop.makeSucceededFuture(HTTPHeaders([("X-WSScale-Host", hostId)]))
+                let headers = HTTPHeaders([("X-WSScale-Host", hostId)])
+                guard let dialer, let handshake, sessions.hasRoom(forUser: userId) else {
+                    return channel.eventLoop.makeSucceededFuture(headers)
+                }
+                return dialer.dial(on: channel.eventLoop, userId: userId, request: head,
+                                   clientAddress: channel.remoteAddress).map { outcome in
+                    handshake.keep(outcome, until: channel)
+                    guard case .connected(_, let subprotocol) = outcome, channel.isActive else { return nil }
+                    var answer = headers
+                    if let subprotocol { answer.add(name: "Sec-WebSocket-Protocol", value: subprotocol) }
+                    return answer
+                }
             },
             upgradePipelineHandler: { channel, head in
                 guard case .webSocket(let userId) = HTTPRoute(method: head.method, uri: head.uri) else {
@@ -230,8 +254,10 @@ public final class WebSocketServer: Service, Sendable {
                 case .refused(let code, let reason): role = .refused(code: code, reason: reason)
                 }
                 do {
+                    let app = handshake?.takeRelay()
                     try channel.pipeline.syncOperations.addHandler(WebSocketSessionHandler(sessions: sessions, role: role,
-                                                                                 maxMessageBytes: maxMessageBytes))
+                                                                                 maxMessageBytes: maxMessageBytes,
+                                                                                 app: app))
                     return channel.eventLoop.makeSucceededVoidFuture()
                 } catch {
                     if case .session(let entry) = role { sessions.closed(entry, cause: .error) }

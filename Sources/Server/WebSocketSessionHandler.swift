@@ -13,6 +13,15 @@ import NIOWebSocket
 /// Small on purpose (an idle connection costs a few hundred bytes here): the bytes of a
 /// fragmented message exist only while it is in flight, and there are no timers except while
 /// closing.
+///
+/// In front of an app (`APP_UPSTREAM_URL`) the same rules check the client's frames, but each
+/// one goes on to the app (``AppRelayHandler``) as it came instead of being echoed, pings
+/// included; the app's frames come back through ``fromApp(_:)``. Every close reaches the other
+/// side: the client's close code goes to the app, the app's to the client, and a close the
+/// server starts (shed, drop, replaced, shutdown, a protocol error) goes to both with the same
+/// code. A client that vanishes leaves the app 1001 "client gone"; an app connection that ends
+/// without a close frame leaves the client 1014 "app connection lost". Reading from the client
+/// waits while the app's connection is not writable.
 final class WebSocketSessionHandler: ChannelDuplexHandler {
     typealias InboundIn = WebSocketFrame
     typealias InboundOut = WebSocketFrame
@@ -43,25 +52,100 @@ final class WebSocketSessionHandler: ChannelDuplexHandler {
     private var readHeldBack = false
     private var cause: SessionCloseReason?
     private var closeTimer: Scheduled<Void>?
+    /// The app's side of the session, in front of an app.
+    private var app: AppRelayHandler?
+    private var context: ChannelHandlerContext?
+
+    /// The payload of the server's own pings; their pongs are not the app's business.
+    static let pingPayload = "wsscale"
+    /// The close code a client gets when the app's connection ends without a close frame
+    /// (1014: the server, a gateway, got a bad answer from the upstream).
+    static let appLostCode: UInt16 = 1014
 
     /// - Parameters:
     ///   - sessions: the server's live sessions.
     ///   - role: a session, or a connection to refuse.
     ///   - maxMessageBytes: largest message accepted (all fragments together); 1009 above.
-    init(sessions: LiveSessions, role: Role, maxMessageBytes: Int) {
+    ///   - app: the app's side of the session, in front of an app; `nil` echoes.
+    init(sessions: LiveSessions, role: Role, maxMessageBytes: Int, app: AppRelayHandler? = nil) {
         self.sessions = sessions
         self.role = role
-        self.frames = InboundFrameStateMachine(maxMessageBytes: maxMessageBytes)
+        self.app = app
+        self.frames = InboundFrameStateMachine(maxMessageBytes: maxMessageBytes, relaying: app != nil)
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
         switch role {
         case .refused(let code, let reason):
             sendClose(context: context, code: code, reason: reason)
+            closeApp(code: UInt16(webSocketErrorCode: code), reason: reason)
         case .session(let entry):
             // Gone before the handler was in place: no channelInactive will come.
-            if !context.channel.isActive { sessions.closed(entry, cause: .error) }
+            if !context.channel.isActive {
+                sessions.closed(entry, cause: .error)
+                closeApp(code: 1001, reason: "client gone")
+                return
+            }
+            app?.attach(self)
         }
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        self.context = nil
+        closeApp(code: 1001, reason: "client gone")
+    }
+
+    // MARK: - The app's side (front door)
+
+    /// Whether the client's connection takes more writes now.
+    var isClientWritable: Bool {
+        context?.channel.isWritable ?? false
+    }
+
+    /// A frame from the app: to the client as it came, unless the session is closing.
+    func fromApp(_ frame: WebSocketFrame) {
+        guard let context, !closeSent else { return }
+        context.writeAndFlush(wrapOutboundOut(frame), promise: nil)
+    }
+
+    /// The app closed its side with `payload`: the client gets the same close frame.
+    func appClosed(payload: ByteBuffer) {
+        app = nil
+        guard let context else { return }
+        if cause == nil { cause = .app }
+        sendClose(context: context, payload: payload)
+    }
+
+    /// The app's connection ended without a close frame: the client gets 1014.
+    func appGone() {
+        app = nil
+        guard let context else { return }
+        if cause == nil { cause = .app }
+        var payload = context.channel.allocator.buffer(capacity: 24)
+        payload.writeInteger(Self.appLostCode)
+        payload.writeString("app connection lost")
+        sendClose(context: context, payload: payload)
+    }
+
+    /// The app's connection takes writes again: read from the client if we held back.
+    func appBecameWritable() {
+        guard readHeldBack, let context, context.channel.isWritable else { return }
+        readHeldBack = false
+        context.read()
+    }
+
+    /// Closes the app's side (once) with the code the client gets.
+    private func closeApp(code: UInt16, reason: String) {
+        guard let app else { return }
+        self.app = nil
+        app.close(code: code, reason: reason)
+    }
+
+    private func closeApp(payload: ByteBuffer) {
+        guard let app else { return }
+        self.app = nil
+        app.close(payload: payload)
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -77,6 +161,9 @@ final class WebSocketSessionHandler: ChannelDuplexHandler {
         switch frames.receive(frame) {
         case .none:
             break
+        case .forward(let relayed):
+            if relayed.opcode == .pong, relayed.data.readableBytesView.elementsEqual(Self.pingPayload.utf8) { return }
+            app?.send(relayed)
         case .echo(let opcode, let data):
             reply(context: context, WebSocketFrame(fin: true, opcode: opcode, data: data))
         case .pong(let data):
@@ -87,6 +174,7 @@ final class WebSocketSessionHandler: ChannelDuplexHandler {
             if cause == nil { cause = .client }
             var reply = context.channel.allocator.buffer(capacity: 2)
             if let code { reply.writeInteger(code) }
+            closeApp(payload: frame.unmaskedData)
             closeAfterWriting(context: context, WebSocketFrame(fin: true, opcode: .connectionClose, data: reply))
         case .fail(let code, let reason):
             failConnection(context: context, code: code, reason: reason)
@@ -96,7 +184,7 @@ final class WebSocketSessionHandler: ChannelDuplexHandler {
     /// Backpressure: while the client does not read what the server writes (the channel is not
     /// writable), the server reads nothing more from it, so echoes and pongs cannot pile up.
     func read(context: ChannelHandlerContext) {
-        if context.channel.isWritable {
+        if context.channel.isWritable, app?.isWritable ?? true {
             context.read()
         } else {
             if !readHeldBack { sessions.metrics.readsHeldBack.increment() }
@@ -105,9 +193,12 @@ final class WebSocketSessionHandler: ChannelDuplexHandler {
     }
 
     func channelWritabilityChanged(context: ChannelHandlerContext) {
-        if context.channel.isWritable, readHeldBack {
-            readHeldBack = false
-            context.read()
+        if context.channel.isWritable {
+            app?.clientBecameWritable()
+            if readHeldBack, app?.isWritable ?? true {
+                readHeldBack = false
+                context.read()
+            }
         }
         context.fireChannelWritabilityChanged()
     }
@@ -119,12 +210,14 @@ final class WebSocketSessionHandler: ChannelDuplexHandler {
         }
         if cause == nil { cause = close.cause }
         sendClose(context: context, code: close.code, reason: close.reason)
+        closeApp(code: UInt16(webSocketErrorCode: close.code), reason: close.reason)
         promise?.succeed(())
     }
 
     func channelInactive(context: ChannelHandlerContext) {
         closeTimer?.cancel()
         closeTimer = nil
+        closeApp(code: 1001, reason: "client gone")
         if case .session(let entry) = role { sessions.closed(entry, cause: cause ?? .error) }
         context.fireChannelInactive()
     }
@@ -156,6 +249,7 @@ final class WebSocketSessionHandler: ChannelDuplexHandler {
         var data = context.channel.allocator.buffer(capacity: 2 + reason.utf8.count)
         data.writeInteger(code)
         data.writeString(reason)
+        closeApp(payload: data)
         closeAfterWriting(context: context, WebSocketFrame(fin: true, opcode: .connectionClose, data: data))
     }
 
@@ -172,6 +266,7 @@ final class WebSocketSessionHandler: ChannelDuplexHandler {
         var data = context.channel.allocator.buffer(capacity: 16)
         data.write(webSocketErrorCode: .policyViolation)
         data.writeString("not reading")
+        closeApp(payload: data)
         context.writeAndFlush(wrapOutboundOut(WebSocketFrame(fin: true, opcode: .connectionClose, data: data)), promise: nil)
         context.close(promise: nil)
     }
@@ -182,12 +277,17 @@ final class WebSocketSessionHandler: ChannelDuplexHandler {
 
     /// Sends our close frame once, then waits a bounded time for the client's.
     private func sendClose(context: ChannelHandlerContext, code: WebSocketErrorCode, reason: String) {
-        guard !closeSent else { return }
-        closeSent = true
         var data = context.channel.allocator.buffer(capacity: 2 + reason.utf8.count)
         data.write(webSocketErrorCode: code)
         data.writeString(reason)
-        context.writeAndFlush(wrapOutboundOut(WebSocketFrame(fin: true, opcode: .connectionClose, data: data)),
+        sendClose(context: context, payload: data)
+    }
+
+    /// Sends our close frame with `payload` once, then waits a bounded time for the client's.
+    private func sendClose(context: ChannelHandlerContext, payload: ByteBuffer) {
+        guard !closeSent else { return }
+        closeSent = true
+        context.writeAndFlush(wrapOutboundOut(WebSocketFrame(fin: true, opcode: .connectionClose, data: payload)),
                               promise: nil)
         closeTimer = context.eventLoop.scheduleTask(in: Self.closeHandshakeTimeout) {
             context.close(promise: nil)

@@ -38,6 +38,9 @@ final class RawWebSocketClient: @unchecked Sendable {
     private var pending: [UInt8] = []
     private var ended = false
 
+    /// The server's answer to the upgrade (status line and headers).
+    private(set) var upgradeHead = ""
+
     private init(channel: Channel, chunks: AsyncStream<ByteBuffer>) {
         self.channel = channel
         self.chunks = chunks
@@ -47,7 +50,8 @@ final class RawWebSocketClient: @unchecked Sendable {
     /// Connects to 127.0.0.1:`port` and upgrades on `path`; returns once the 101 is read.
     /// - Parameter receiveBuffer: SO_RCVBUF of the client's socket (small: the kernel holds
     ///   less of what the server sends before the server sees the client is not reading).
-    static func connect(port: Int, path: String, receiveBuffer: Int32? = nil,
+    ///   - headers: more request header lines (`Name: value`).
+    static func connect(port: Int, path: String, receiveBuffer: Int32? = nil, headers: [String] = [],
                         group: EventLoopGroup = MultiThreadedEventLoopGroup.singleton) async throws -> RawWebSocketClient {
         let (chunks, continuation) = AsyncStream<ByteBuffer>.makeStream()
         var bootstrap = ClientBootstrap(group: group).channelOption(.tcpOption(.tcp_nodelay), value: 1)
@@ -65,10 +69,11 @@ final class RawWebSocketClient: @unchecked Sendable {
             Connection: Upgrade\r
             Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r
             Sec-WebSocket-Version: 13\r
-            \r
+            \(headers.map { $0 + "\r\n" }.joined())\r
 
             """.utf8))
         let head = try await client.readHead()
+        client.upgradeHead = head
         guard head.hasPrefix("HTTP/1.1 101") else {
             throw Failure(description: "upgrade answered \(head.prefix(40))")
         }

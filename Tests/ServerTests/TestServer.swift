@@ -22,17 +22,18 @@ struct TestServer {
                      maxMessageBytes: Int = ServerConfiguration.defaultMaxMessageBytes,
                      pingInterval: Duration = .seconds(30), idleTimeout: Duration = .seconds(75),
                      httpLimits: HTTPListenerLimits = HTTPListenerLimits(),
-                     eventLoopGroup: (any EventLoopGroup)? = nil,
+                     eventLoopGroup: (any EventLoopGroup)? = nil, appUpstream: AppUpstream? = nil,
                      _ body: (TestServer) async throws -> Void) async throws {
         let serverId = ServerConfiguration.randomServerId()
         let store = InMemoryHostSessionStore(hostId: serverId)
-        let configuration = ServerConfiguration(serverId: serverId, host: "127.0.0.1", port: 0,
+        var configuration = ServerConfiguration(serverId: serverId, host: "127.0.0.1", port: 0,
                                                 maxConnectionsPerHost: maxConnections, shutdownGrace: grace,
                                                 redisURL: ServerConfiguration.inMemoryRegistryURL,
                                                 maxMessageBytes: maxMessageBytes,
                                                 adminToken: AdminToken(TestSupport.adminToken),
                                                 pingInterval: pingInterval, idleTimeout: idleTimeout,
                                                 httpLimits: httpLimits)
+        configuration.appUpstream = appUpstream
         var logger = Logger(label: "test.server")
         logger.logLevel = .warning
         let server = WebSocketServer(configuration: configuration, store: store,

@@ -124,7 +124,8 @@ public actor ProcessDriver: InstanceDriver {
         }
         guard up else {
             if !isTracked(id, process: process) {
-                throw DriverError("exited before answering GET /health (see \(directory.logPath(id)))", instance: id)
+                throw DriverError("exited before answering GET /health (see \(directory.logPath(id)))"
+                                  + LogTail.read(path: directory.logPath(id)).shownAfterColon, instance: id)
             }
             throw DriverError("did not answer GET /health on \(instance.endpoint) within \(timeout)", instance: id)
         }
@@ -240,6 +241,9 @@ public actor ProcessDriver: InstanceDriver {
     private func reapEnded() {
         for (id, instance) in tracked where !stopping.contains(id) {
             guard let status = instance.process.exitStatusIfEnded() else { continue }
+            // What it started (the app behind its front door) ends with it: its group, which
+            // the server led, is killed.
+            kill(-instance.process.pid, SIGKILL)
             tracked[id] = nil
             directory.remove(id)
             logger.warning("instance ended on its own", metadata: ["instance": "\(id)", "status": "\(status)"])

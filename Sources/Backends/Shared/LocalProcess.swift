@@ -38,22 +38,29 @@ public struct LocalProcess: Sendable, Hashable {
     ///   - environment: the complete environment of the new process.
     ///   - outputPath: file that receives stdout and stderr (appended, created if needed);
     ///     `nil` sends both to `/dev/null`.
+    ///   - inheritsOutput: the child writes to this process's stdout and stderr instead
+    ///     (`outputPath` is then ignored).
+    ///   - ownProcessGroup: the child leads a process group of its own (the default); `false`
+    ///     keeps it in this process's group, so a SIGKILL of that group ends it too.
     /// - Returns: the running process.
     /// - Throws: `SpawnError` when the program does not exist or cannot be executed.
     public static func spawn(executable: String, arguments: [String], environment: [String: String],
-                             outputPath: String?) throws -> LocalProcess {
+                             outputPath: String?, inheritsOutput: Bool = false,
+                             ownProcessGroup: Bool = true) throws -> LocalProcess {
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
         posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 1, outputPath ?? "/dev/null", O_WRONLY | O_CREAT | O_APPEND, 0o644)
-        posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        if !inheritsOutput {
+            posix_spawn_file_actions_addopen(&actions, 1, outputPath ?? "/dev/null", O_WRONLY | O_CREAT | O_APPEND, 0o644)
+            posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        }
         try closeInheritedDescriptors(&actions, executable: executable)
 
         var attributes = posix_spawnattr_t()
         posix_spawnattr_init(&attributes)
         defer { posix_spawnattr_destroy(&attributes) }
-        let flags = POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF
+        let flags = (ownProcessGroup ? POSIX_SPAWN_SETPGROUP : 0) | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF
         posix_spawnattr_setflags(&attributes, Int16(flags))
         posix_spawnattr_setpgroup(&attributes, 0)
         var emptyMask = sigset_t()
@@ -141,13 +148,17 @@ public struct LocalProcess: Sendable, Hashable {
     }
 
     /// Stops the process: SIGTERM, up to `grace` for it to exit, then SIGKILL, and reaps it.
+    ///
+    /// SIGTERM goes to the process alone: it stops its own children in its own time (a server
+    /// drains, then stops the app it started). SIGKILL goes to its whole group, so nothing
+    /// it started outlives it.
     /// - Parameters:
     ///   - grace: time between SIGTERM and SIGKILL.
     ///   - pollInterval: how often to look whether it has exited.
     /// - Returns: how it ended, or `nil` if it still ran 5 seconds after SIGKILL.
     public func terminate(grace: Duration, pollInterval: Duration = .milliseconds(20)) async -> ProcessExitStatus? {
         if let status = exitStatusIfEnded() { return status }
-        send(SIGTERM)
+        kill(pid, SIGTERM)
         if let status = await waitForExit(within: grace, pollInterval: pollInterval) { return status }
         send(SIGKILL)
         return await waitForExit(within: .seconds(5), pollInterval: pollInterval)
