@@ -3,7 +3,7 @@
 # Safe to run again: it only installs missing Debian packages.
 set -euo pipefail
 
-APT_PACKAGES=(pkg-config libhiredis-dev libcurl4-openssl-dev libsystemd-dev redis-server haproxy curl python3 socat)
+APT_PACKAGES=(pkg-config libhiredis-dev libcurl4-openssl-dev libsystemd-dev redis-server haproxy curl python3 socat python3-websockets python3-redis)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

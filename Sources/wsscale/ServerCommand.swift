@@ -72,7 +72,8 @@ struct ServerCommand: AsyncParsableCommand {
         if let commandLine = launch.commandLine(arguments: app) {
             do {
                 let started = try await ChildApp.start(commandLine: commandLine, settings: launch,
-                                                       environment: environment, logger: logger)
+                                                       environment: AppLaunchSettings.appEnvironment(from: environment),
+                                                       logger: logger)
                 configuration.appUpstream = configuration.appUpstream?.resolvingPort(started.port)
                 child = started
             } catch {

@@ -11,7 +11,7 @@ import WSScaleCore
 ///
 /// | variable | default | meaning |
 /// |---|---|---|
-/// | `WSSCALE_APP_COMMAND` | none | the app, as a shell command (`/bin/sh -c 'exec COMMAND'`), when no `-- COMMAND ARGS…` is given |
+/// | `WSSCALE_APP_COMMAND` | none | the app, as a shell command (`/bin/sh -c 'exec COMMAND'`; without `exec` when it is compound), when no `-- COMMAND ARGS…` is given |
 /// | `APP_HEALTH_CHECK` | `tcp` | when the app is up: `tcp` (its port takes a connection) or an HTTP path such as `/health` (a 2xx answer) |
 /// | `APP_START_TIMEOUT_SECONDS` | `30` | how long the app has to pass its health check before the server gives up (exit status 3) |
 /// | `APP_STOP_GRACE_SECONDS` | `5` | after the server's sessions are closed, how long the app has between SIGTERM and SIGKILL |
@@ -47,11 +47,26 @@ public struct AppLaunchSettings: Sendable, Equatable, EnvironmentSettings {
         return AppLaunchSettings(shellCommand: command, healthCheck: check, startTimeout: start, stopGrace: stop)
     }
 
+    /// The app's environment: the server's, without the server's own secrets (its registry
+    /// address and password, the admin token): the app has its own.
+    public static func appEnvironment(from environment: [String: String]) -> [String: String] {
+        environment.filter { name, _ in
+            let upper = name.uppercased()
+            if upper.hasPrefix("REDIS_") { return false }
+            if upper.hasPrefix("WSSCALE_"), ["TOKEN", "SECRET", "PASSWORD"].contains(where: upper.contains) { return false }
+            return true
+        }
+    }
+
     /// The command line to start: `arguments` when given (`wsscale server -- COMMAND ARGS…`),
     /// else `WSSCALE_APP_COMMAND` through `/bin/sh`, else `nil` (no app).
     public func commandLine(arguments: [String]) -> [String]? {
         if !arguments.isEmpty { return arguments }
-        return shellCommand.map { ["/bin/sh", "-c", "exec " + $0] }
+        guard let shellCommand else { return nil }
+        // One simple command replaces the shell (`exec`), so the app itself gets the signals;
+        // a compound one (`;`, `&&`, a pipe …) runs under the shell.
+        let compound = shellCommand.contains { ";&|\n`$(".contains($0) }
+        return ["/bin/sh", "-c", compound ? shellCommand : "exec " + shellCommand]
     }
 }
 
