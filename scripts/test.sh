@@ -75,6 +75,11 @@ if [ -z "${WSSCALE_SYSTEMD_TEST_DEB:-}" ]; then
   fi
 fi
 
+# The example app's own test (examples/chat: Python, a redis-server of its own); the Swift
+# tests run it behind wsscale on every backend.
+echo "==> examples/chat/test_chat.py"
+/usr/bin/python3 examples/chat/test_chat.py
+
 TIMEOUT="${WSSCALE_TEST_TIMEOUT:-45m}"
 echo "==> swift test (stopped after $TIMEOUT)"
 status=0

@@ -70,10 +70,16 @@ struct ServerCommand: AsyncParsableCommand {
 
         var child: ChildApp?
         if let commandLine = launch.commandLine(arguments: app) {
+            // A SIGTERM while the app starts (the balancer gave up on this launch) stops it and
+            // exits; the service group watches the signals once the server runs.
+            let starting = Task { [logger] in
+                try await ChildApp.start(commandLine: commandLine, settings: launch,
+                                         environment: AppLaunchSettings.appEnvironment(from: environment), logger: logger)
+            }
+            let signals = TerminationSignals.onFirst { starting.cancel() }
+            defer { withExtendedLifetime(signals) {} }
             do {
-                let started = try await ChildApp.start(commandLine: commandLine, settings: launch,
-                                                       environment: AppLaunchSettings.appEnvironment(from: environment),
-                                                       logger: logger)
+                let started = try await starting.value
                 configuration.appUpstream = configuration.appUpstream?.resolvingPort(started.port)
                 child = started
             } catch {

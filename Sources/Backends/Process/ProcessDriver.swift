@@ -148,6 +148,8 @@ public actor ProcessDriver: InstanceDriver {
         guard let status else {
             throw DriverError("pid \(instance.process.pid) survived SIGKILL", instance: id)
         }
+        // Whatever it started and left behind (an app it had no time to stop) goes with it.
+        kill(-instance.process.pid, SIGKILL)
         if tracked[id]?.process == instance.process { tracked[id] = nil }
         directory.remove(id, includingLog: true)
         logger.info("stopped instance", metadata: ["instance": "\(id)", "status": "\(status)"])

@@ -151,7 +151,11 @@ public final class ChildApp: Sendable {
                 throw StartError(description: "the app `\(shown)` \(status) before passing its health check (\(settings.healthCheck) on port \(port))")
             }
             if await isHealthy(port: port, check: settings.healthCheck) { break }
-            if clock.now >= deadline || Task.isCancelled {
+            if Task.isCancelled {
+                _ = await process.terminate(grace: settings.stopGrace)
+                throw StartError(description: "the app `\(shown)` was stopped before it passed its health check (the server was told to stop)")
+            }
+            if clock.now >= deadline {
                 _ = await process.terminate(grace: .seconds(1))
                 throw StartError(description: "the app `\(shown)` did not pass its health check (\(settings.healthCheck) on port \(port)) within \(settings.startTimeout)")
             }
