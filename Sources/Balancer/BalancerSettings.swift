@@ -41,6 +41,8 @@ public enum BackendKind: String, Sendable, CaseIterable {
 /// | `BALANCER_STALL_SECONDS` | `15` | how long the loop may go without reading the pool whole (Redis, HAProxy, the backend) before `/health` answers 503; a reading slower than this is not decided on |
 /// | `WSSCALE_ADMIN_TOKEN` (or `WSSCALE_ADMIN_TOKEN_FILE`) | none | the admin credential, handed to every server it launches (their drop and session lists ask for it) |
 /// | `HTTP_REQUEST_TIMEOUT_SECONDS`, `MAX_HTTP_CONNECTIONS` | `10`, `1024` | the API listener's bounds (`HTTPListenerLimits`), handed to every server it launches |
+/// | `WSSCALE_APP_COMMAND`, `APP_UPSTREAM_URL`, `APP_*` | none | the team's app behind every server (`AppUpstream`, `AppLaunchSettings`), handed to every server it launches |
+/// | `WSSCALE_APP_ENV` | none | more variables of the balancer's environment every server (and so its app) gets, comma-separated names (`CHAT_REDIS_URL`) |
 public struct BalancerSettings: Sendable, EnvironmentSettings {
     /// The runtime servers run on.
     public var backend: BackendKind = .process
@@ -78,6 +80,14 @@ public struct BalancerSettings: Sendable, EnvironmentSettings {
     public var adminToken: AdminToken?
     /// The bounds of the API's listener, which the servers get too.
     public var httpLimits = HTTPListenerLimits()
+    /// The team's app behind every server: `WSSCALE_APP_COMMAND`, the `APP_*` settings and the
+    /// variables `WSSCALE_APP_ENV` names, as set here, handed to every server on every backend.
+    public var appEnvironment: [String: String] = [:]
+
+    /// The front-door and app settings a balancer hands on to its servers when they are set.
+    public static let appSettingNames = ["WSSCALE_APP_COMMAND", "APP_UPSTREAM_URL", "APP_FORWARD_HEADERS",
+                                         "APP_CONNECT_TIMEOUT_SECONDS", "APP_HEALTH_CHECK", "APP_START_TIMEOUT_SECONDS",
+                                         "APP_STOP_GRACE_SECONDS"]
 
     /// The defaults.
     public init() {}
@@ -132,7 +142,35 @@ public struct BalancerSettings: Sendable, EnvironmentSettings {
         settings.leaderLease = reader.seconds("LEADER_LEASE_SECONDS", default: settings.leaderLease, in: 1...300)
         settings.adminToken = AdminToken.read(from: &reader)
         settings.httpLimits = HTTPListenerLimits.read(from: &reader)
+        settings.appEnvironment = readAppEnvironment(from: &reader)
         return settings
+    }
+
+    /// The app's settings, checked here as the server will check them (so a bad one stops the
+    /// balancer, not every launch), and the variables `WSSCALE_APP_ENV` names.
+    static func readAppEnvironment(from reader: inout EnvironmentReader) -> [String: String] {
+        var environment: [String: String] = [:]
+        for name in appSettingNames {
+            if let value = reader.raw(name), !value.isEmpty { environment[name] = value }
+        }
+        let upstream = AppUpstream.read(from: &reader)
+        let launch = AppLaunchSettings.read(from: &reader)
+        if launch.shellCommand != nil, upstream == nil, environment["APP_UPSTREAM_URL"] == nil {
+            reader.report("APP_UPSTREAM_URL", "must say where the app takes sessions, such as ws://127.0.0.1:{port}/ws/{userId}, when WSSCALE_APP_COMMAND is set")
+        }
+        let reserved: Set<String> = ["SERVER_ID", "SERVER_HOST", "SERVER_PORT", "REDIS_URL", "REDIS_KEY_PREFIX",
+                                     "WSSCALE_ADMIN_TOKEN", "WSSCALE_POOL", "PORT"]
+        for name in (reader.raw("WSSCALE_APP_ENV") ?? "").split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) })
+        where !name.isEmpty {
+            let valid = name.first.map { $0 == "_" || $0.isLetter } == true
+                && name.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_") }
+            guard valid, !reserved.contains(name) else {
+                reader.report("WSSCALE_APP_ENV", "\"\(SettingRule.escaped(name))\" is not a variable the app may be given (a name of letters, digits and _, none the server sets itself)")
+                continue
+            }
+            if let value = reader.raw(name) { environment[name] = value }
+        }
+        return environment
     }
 
     /// The environment every launched server gets: how to reach the registry, the knobs it
@@ -148,6 +186,7 @@ public struct BalancerSettings: Sendable, EnvironmentSettings {
             "MAX_HTTP_CONNECTIONS": "\(httpLimits.maxConnections)",
         ]
         if let adminToken { environment["WSSCALE_ADMIN_TOKEN"] = adminToken.value }
+        environment.merge(appEnvironment) { own, _ in own }
         return environment
     }
 

@@ -2,6 +2,7 @@ import NIOCore
 import NIOHTTP1
 import NIOPosix
 import NIOWebSocket
+import WSScaleCore
 
 /// What the app answered when the front door opened a session's WebSocket to it.
 enum AppDialOutcome {

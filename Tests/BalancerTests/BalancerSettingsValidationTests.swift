@@ -27,7 +27,34 @@ import WSScaleLocalStack
         ("HAPROXY_RUNTIME_API", "unix:///run/a.sock,unix:///run/a.sock"),   // one HAProxy twice
         ("HAPROXY_RUNTIME_API", "unix:///run/a.sock,tcp://10.0.0.2"),       // the second has no port
         ("HAPROXY_RUNTIME_API", "unix:///run/a.sock,"),
+        ("APP_UPSTREAM_URL", "http://127.0.0.1:9000/"),  // the servers would refuse it at every launch
+        ("APP_HEALTH_CHECK", "health"),
+        ("WSSCALE_APP_ENV", "CHAT_URL,REDIS_URL"),      // the server's own registry address
+        ("WSSCALE_APP_ENV", "A=B"),
     ]
+
+    @Test("the app's settings and the variables WSSCALE_APP_ENV names reach every server; the rest of the environment does not")
+    func appEnvironmentReachesTheServers() throws {
+        let settings = try BalancerSettings.read(environment: [
+            "WSSCALE_APP_COMMAND": "python3 chat.py", "APP_UPSTREAM_URL": "ws://127.0.0.1:{port}/ws/{userId}",
+            "APP_HEALTH_CHECK": "/health", "WSSCALE_APP_ENV": "CHAT_REDIS_URL, CHAT_CHANNEL", "CHAT_REDIS_URL": "redis://r:6379/1",
+            "UNRELATED": "x",
+        ])
+        let environment = settings.serverEnvironment(scaling: ScalingConfiguration())
+        #expect(environment["WSSCALE_APP_COMMAND"] == "python3 chat.py")
+        #expect(environment["APP_UPSTREAM_URL"] == "ws://127.0.0.1:{port}/ws/{userId}")
+        #expect(environment["APP_HEALTH_CHECK"] == "/health")
+        #expect(environment["CHAT_REDIS_URL"] == "redis://r:6379/1")
+        #expect(environment["CHAT_CHANNEL"] == nil, "not set, so not passed")
+        #expect(environment["UNRELATED"] == nil)
+    }
+
+    @Test("an app command without APP_UPSTREAM_URL stops the balancer, naming APP_UPSTREAM_URL")
+    func appCommandWithoutUpstream() {
+        var reader = EnvironmentReader(environment: ["WSSCALE_APP_COMMAND": "python3 chat.py"])
+        _ = BalancerSettings.read(from: &reader)
+        #expect(reader.issues.map(\.variable) == ["APP_UPSTREAM_URL"])
+    }
 
     @Test(arguments: refused)
     func anInjectingValueIsRefusedUnderItsVariable(variable: String, value: String) {

@@ -1,5 +1,4 @@
 import Foundation
-import WSScaleCore
 
 /// Where the front door opens each client's WebSocket to the team's own app
 /// (`APP_UPSTREAM_URL`, for example `ws://127.0.0.1:{port}/ws/{userId}`), and what it tells it.
