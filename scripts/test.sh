@@ -39,6 +39,22 @@ ready_image() {
   fi
 }
 [ -n "${WSSCALE_DOCKER_TEST_IMAGE:-}" ] || ready_image Docker scripts/setup-docker.sh docker WSSCALE_DOCKER_TEST_IMAGE wsscale:local
+# ready_chat_image ENGINE VARIABLE IMAGE: the example chat's app image (examples/chat/Dockerfile: the
+# app with wsscale in front), built on the engine's wsscale:local once that is ready, named to the
+# tests in VARIABLE; without it the own-app container tests say they are skipped.
+ready_chat_image() {
+  local engine="$1" variable="$2" image="$3" log="/tmp/wsscale-test-build-$1-chat-image.log" started=$SECONDS
+  [ -z "${!variable:-}" ] || return 0
+  echo "==> own-app tests on $engine: examples/chat/build-image.sh $image (log: $log)"
+  if CONTAINER_ENGINE="$engine" examples/chat/build-image.sh "$image" >"$log" 2>&1; then
+    echo "==> $engine: $image is ready ($((SECONDS - started)) s)"
+    export "$variable=$image"
+  else
+    echo "==> the $engine chat image could not be made; the own-app tests on $engine will say so" >&2
+    tail -n 15 "$log" >&2 2>/dev/null || true
+  fi
+}
+[ -z "${WSSCALE_DOCKER_TEST_IMAGE:-}" ] || ready_chat_image docker WSSCALE_DOCKER_CHAT_IMAGE wsscale-chat:local
 # The swarm backend's tests run on a single-node swarm of that dockerd, made here before any
 # test runs (not in the middle of the Docker tests), advertised on 127.0.0.1 only; when it
 # cannot be made, the swarm tests say why.
@@ -47,6 +63,7 @@ if docker info >/dev/null 2>&1 && [ "$(docker info --format '{{.Swarm.LocalNodeS
   docker swarm init --advertise-addr 127.0.0.1 >/dev/null 2>&1 || echo "==> docker swarm init failed; the swarm tests will say why" >&2
 fi
 [ -n "${WSSCALE_PODMAN_TEST_IMAGE:-}" ] || ready_image Podman scripts/setup-podman.sh podman WSSCALE_PODMAN_TEST_IMAGE localhost/wsscale:local
+[ -z "${WSSCALE_PODMAN_TEST_IMAGE:-}" ] || ready_chat_image podman WSSCALE_PODMAN_CHAT_IMAGE localhost/wsscale-chat:local
 # The systemd backend's tests boot systemd in a podman container of systemd/image.sh's image
 # (named to them in WSSCALE_SYSTEMD_TEST_IMAGE); when it cannot be made, they print
 # `SKIPPING the systemd tests:` and why.

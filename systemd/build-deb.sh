@@ -54,6 +54,9 @@ install -m 0644 systemd/etc/haproxy.cfg "$ROOT/etc/wsscale/haproxy.cfg"
 install -m 0644 systemd/etc/redis.conf "$ROOT/etc/wsscale/redis.conf"
 install -m 0644 systemd/etc/redis-users.acl.in "$ROOT/usr/share/wsscale/redis-users.acl.in"
 install -m 0644 README.md "$ROOT/usr/share/doc/wsscale/README.md"
+# The example app (examples/chat): WSSCALE_APP_COMMAND='/usr/bin/python3 /usr/share/wsscale/examples/chat/chat.py'
+install -d -m 0755 "$ROOT/usr/share/wsscale/examples/chat"
+install -m 0644 examples/chat/chat.py examples/chat/README.md "$ROOT/usr/share/wsscale/examples/chat/"
 install -m 0644 systemd/README.md "$ROOT/usr/share/doc/wsscale/README.systemd.md"
 printf '%s\n' /etc/wsscale/wsscale.env /etc/wsscale/haproxy.cfg /etc/wsscale/redis.conf > "$ROOT/DEBIAN/conffiles"
 for script in postinst prerm postrm; do

@@ -137,14 +137,16 @@ public final class ContainerBackendStack: @unchecked Sendable {
             "CLIENT_TARGET_URL": "ws://127.0.0.1:\(trafficPort)",
         ]) { _, new in new }
         environment.merge(engine.balancerEnvironment(network: name)) { _, new in new }
-        environment.merge(settings) { _, new in new }
+        // `{stack}` in a setting is the stack's name (its network, `{stack}-redis` its Redis).
+        let stackName = name
+        environment.merge(settings.mapValues { $0.replacingOccurrences(of: "{stack}", with: stackName) }) { _, new in new }
         self.environment = environment
     }
 
     /// Starts the stack and waits until the balancer has a server in rotation.
     /// - Parameters:
     ///   - engine: Docker or Podman.
-    ///   - settings: knobs replacing `seedEnvironment`'s.
+    ///   - settings: knobs replacing `seedEnvironment`'s (`{stack}` in a value is the stack's name).
     /// - Returns: the running stack; call `stop()` at the end, also on failure.
     public static func start(engine: StackEngine = .docker, settings: [String: String] = [:],
                              haproxyCount: Int = 1) async throws -> ContainerBackendStack {
