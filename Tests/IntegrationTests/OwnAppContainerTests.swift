@@ -10,12 +10,17 @@ enum OwnAppContainerStack {
     /// The app image the test command built for an engine (`WSSCALE_DOCKER_CHAT_IMAGE`,
     /// `WSSCALE_PODMAN_CHAT_IMAGE`), if it did.
     static func chatImage(_ engine: StackEngine) -> String? {
-        ProcessInfo.processInfo.environment["WSSCALE_\(engine.backend.uppercased())_CHAT_IMAGE"]
+        ProcessInfo.processInfo.environment["WSSCALE_\(stem(engine))_CHAT_IMAGE"]
+    }
+
+    /// The stem of the engine's variables: swarm services are Docker's (`WSSCALE_DOCKER_IMAGE`).
+    static func stem(_ engine: StackEngine) -> String {
+        engine.isSwarm ? "DOCKER" : engine.backend.uppercased()
     }
 
     /// The balancer's settings that run the chat image with its Redis.
     static func settings(_ engine: StackEngine, image: String, _ extra: [String: String] = [:]) -> [String: String] {
-        ["WSSCALE_\(engine.backend.uppercased())_IMAGE": image, "WSSCALE_APP_ENV": "CHAT_REDIS_URL",
+        ["WSSCALE_\(stem(engine))_IMAGE": image, "WSSCALE_APP_ENV": "CHAT_REDIS_URL",
          "CHAT_REDIS_URL": "redis://{stack}-redis:6379/1"].merging(extra) { $1 }
     }
 
@@ -119,6 +124,34 @@ struct OwnAppPodmanTests {
             try await scenario.swissCheese(total: 40, timeout: .seconds(10))
         }
         print("podman, own app, experiment 4: settled after \(report.settleTime)")
+        #expect(report.settleTime < .seconds(10))
+    }
+}
+}
+
+extension RealStackTests.SwarmStackTests {
+@Suite("your own app in the pool: the chat image as swarm services",
+       .enabled(if: OwnAppContainerStack.chatImage(.swarm) != nil, "needs WSSCALE_DOCKER_CHAT_IMAGE (the test command builds it)"))
+struct OwnAppSwarmTests {
+    @Test("swarm chat: a message from a user on server A reaches a user on server B, also after a rebalance moved one of them")
+    func chat() async throws {
+        try await OwnAppContainerStack.chatAcrossServers(.swarm)
+    }
+
+    @Test("swarm 1 with the app: 40 users at once, everyone gets in, no server above 30")
+    func burst() async throws {
+        let report = try await OwnAppContainerStack.withStack(.swarm) { _, scenario in try await scenario.burstOfUsers(40) }
+        print("swarm, own app, experiment 1: all 40 connected after \(report.timeToAllConnected), highest \(report.highestSessions)")
+        #expect(report.refusedByFirstServer == 0)
+        #expect(report.highestSessions <= 30)
+    }
+
+    @Test("swarm 4 with the app: Swiss cheese settles within 10 s")
+    func swissCheese() async throws {
+        let report = try await OwnAppContainerStack.withStack(.swarm) { _, scenario in
+            try await scenario.swissCheese(total: 40, timeout: .seconds(10))
+        }
+        print("swarm, own app, experiment 4: settled after \(report.settleTime)")
         #expect(report.settleTime < .seconds(10))
     }
 }
