@@ -33,6 +33,11 @@ import WSScaleListeners
 /// 4001 and 1001 it waits up to 3 s for the client's close frame. Messages within the limit
 /// are echoed whole, as one frame, however the client fragmented them.
 ///
+/// In front of an app (`ServerConfiguration.appUpstream`, `APP_UPSTREAM_URL`) the sessions are
+/// relayed to the app instead of echoed (`AppUpstreamDialer`, `AppRelayHandler`): the app's
+/// refusal of an upgrade is the client's answer, every close reaches the other side, and an app
+/// connection that ends without a close frame closes the client with 1014 "app connection lost".
+///
 /// Endpoints: `GET /api/v1/websocket/{userId}` (upgrade; the 101 carries `X-WSScale-Host`),
 /// `GET /health` (200 `ok`, 503 `draining` / `shutting down`), `GET /ws-session/all` (the
 /// registry's sessions: `userId`, `sessionId`, `hostId`, plus `connectedAt` and `lastActive`),

@@ -21,6 +21,13 @@ struct FrontDoorTests {
         }
     }
 
+    /// An upgrade request whose answer is read as plain HTTP (a refusal).
+    private static func upgradeRequest(_ userId: String, port: Int) async throws -> RawHTTPClient.Response {
+        try await RawHTTPClient.request("GET", "/api/v1/websocket/\(userId)", port: port,
+                                        headers: [("Upgrade", "websocket"), ("Connection", "Upgrade"),
+                                                  ("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ=="), ("Sec-WebSocket-Version", "13")])
+    }
+
     @Test("frames pass both ways as they came: text, binary, fragments, and pings from either side")
     func framesPassThrough() async throws {
         try await withFrontDoor { server, app in
@@ -72,10 +79,7 @@ struct FrontDoorTests {
     @Test("an app that refuses the upgrade: the client gets the app's status and body, and no session is counted")
     func refusal() async throws {
         try await withFrontDoor { server, _ in
-            let response = try await RawHTTPClient.request(
-                "GET", "/api/v1/websocket/refuse-dave", port: server.port,
-                headers: [("Upgrade", "websocket"), ("Connection", "Upgrade"),
-                          ("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ=="), ("Sec-WebSocket-Version", "13")])
+            let response = try await Self.upgradeRequest("refuse-dave", port: server.port)
             #expect(response.status == 403)
             #expect(response.body.contains("no entry"))
             #expect(server.server.liveSessionCount == 0)
@@ -88,10 +92,7 @@ struct FrontDoorTests {
         let port = try TestSupport.freeLoopbackPort()
         let upstream = try AppUpstream.parse("ws://127.0.0.1:\(port)/ws/{userId}").get()
         try await TestServer.with(appUpstream: upstream) { server in
-            let response = try await RawHTTPClient.request(
-                "GET", "/api/v1/websocket/erin", port: server.port,
-                headers: [("Upgrade", "websocket"), ("Connection", "Upgrade"),
-                          ("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ=="), ("Sec-WebSocket-Version", "13")])
+            let response = try await Self.upgradeRequest("erin", port: server.port)
             #expect(response.status == 502)
             #expect(response.body.contains("cannot connect to the app"))
             #expect(server.server.liveSessionCount == 0)

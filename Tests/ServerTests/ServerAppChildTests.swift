@@ -24,16 +24,7 @@ struct ServerAppChildTests {
     }
 
     private func launch(_ environment: [String: String], app: [String]) throws -> (Process, Pipe) {
-        let process = Process()
-        process.executableURL = ServerProcessTests.binary
-        process.arguments = ["server"] + (app.isEmpty ? [] : ["--"] + app)
-        process.environment = environment
-        process.currentDirectoryURL = FileManager.default.temporaryDirectory
-        let errors = Pipe()
-        process.standardError = errors
-        process.standardOutput = FileHandle.nullDevice
-        try process.run()
-        return (process, errors)
+        try ServerProcessTests.launch(environment, arguments: ["server"] + (app.isEmpty ? [] : ["--"] + app))
     }
 
     /// The pids of a process's children (`/proc/PID/task/*/children`).

@@ -11,9 +11,15 @@ struct ServerProcessTests {
     }
 
     private func launch(_ environment: [String: String]) throws -> (Process, Pipe) {
+        try Self.launch(environment)
+    }
+
+    /// Starts `wsscale ARGUMENTS` (`server` by default) with `environment` (and a `PATH`),
+    /// its stderr in the returned pipe.
+    static func launch(_ environment: [String: String], arguments: [String] = ["server"]) throws -> (Process, Pipe) {
         let process = Process()
         process.executableURL = Self.binary
-        process.arguments = ["server"]
+        process.arguments = arguments
         process.environment = environment.merging(["PATH": "/usr/bin:/bin"]) { a, _ in a }
         process.currentDirectoryURL = FileManager.default.temporaryDirectory
         let errors = Pipe()
