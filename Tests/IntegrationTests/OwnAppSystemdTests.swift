@@ -4,7 +4,7 @@ import WSScaleTestSupport
 
 extension RealStackTests.SystemdStackTests {
 /// The example chat behind every server of the systemd deployment (the shared
-/// `SystemdContainerStack`): `/etc/wsscale/wsscale.env` names the app the package ships
+/// `SystemdContainerStack`): the balancer's environment file names the app the package ships
 /// (`/usr/share/wsscale/examples/chat/chat.py`), the balancer hands it to each
 /// `wsscale-server@` unit, and the unit runs it as the server's child in its sandbox. The
 /// chat's own Redis is a second redis-server in the container. The deployment is put back
@@ -27,12 +27,14 @@ struct OwnAppSystemdTests {
 
     /// Stops the balancer and every server, changes the configuration, and starts the balancer again.
     static func redeploy(_ stack: SystemdContainerStack, settings: String?) async throws {
-        let lines = settings.map { "printf '%s\\n' '\($0.replacingOccurrences(of: "'", with: "'\\''"))' >> /etc/wsscale/wsscale.env" } ?? ":"
+        // The last environment file the balancer reads wins: the tests' own knobs, when there are.
+        let lines = settings.map { "printf '%s\\n' '\($0.replacingOccurrences(of: "'", with: "'\\''"))' >> \"$f\"" } ?? ":"
         let script = """
             set -e
+            f=/etc/wsscale-try/try-in-container.env; [ -f "$f" ] || f=/etc/wsscale/wsscale.env
             systemctl stop wsscale-balancer.service
             systemctl stop 'wsscale-server@*' || true
-            sed -i '/# own-app-test begin/,/# own-app-test end/d' /etc/wsscale/wsscale.env
+            sed -i '/# own-app-test begin/,/# own-app-test end/d' "$f"
             \(lines)
             systemctl start wsscale-balancer.service
             """
@@ -56,9 +58,11 @@ struct OwnAppSystemdTests {
             let check = ChatCheck(trafficPort: stack.trafficPort) { host in
                 let server = try await api.topology().instances.first { $0.id == host }
                 let port = try #require(server?.endpoint?.port)
+                // The token the balancer hands its servers: the last file that sets it wins.
                 let drop = await stack.shell("""
-                    . /etc/wsscale/admin-token.env
-                    curl -fsS --max-time 5 -X POST -H "Authorization: Bearer $WSSCALE_ADMIN_TOKEN" http://127.0.0.1:\(port)/ws-session/\(host)/drop
+                    t=$(grep -h '^WSSCALE_ADMIN_TOKEN=' /etc/wsscale/admin-token.env /etc/wsscale/wsscale.env \\
+                        /etc/wsscale-try/try-in-container.env 2>/dev/null | tail -n 1 | cut -d= -f2-)
+                    printf 'Authorization: Bearer %s\\n' "$t" | curl -fsS --max-time 5 -X POST -H @- http://127.0.0.1:\(port)/ws-session/\(host)/drop
                     """)
                 guard drop.status == 0 else { throw StackAPIError("drop on \(host): \(drop.output)") }
             }
