@@ -1,6 +1,8 @@
 // ConnectionBench: opens N idle WebSocket connections to one `wsscale server` on loopback and
 // prints the opening rate, the server's RSS per idle connection and the time until the
-// registry lists them all. See bench/README.md.
+// registry lists them all; optionally (--rtt-messages) the round-trip time of echoed messages.
+// With --path-template and --no-registry it also measures any WebSocket echo app directly.
+// See bench/README.md.
 import ArgumentParser
 import Foundation
 import NIOConcurrencyHelpers
@@ -26,16 +28,34 @@ struct Options: ParsableCommand {
     @Option(help: "The host's session hash in Redis.") var registryKey = "wsscale:host:ws-bench:sessions"
     @Option(name: .customLong("hold"), help: "Seconds to keep the connections open after measuring (and count how the server closes them).")
     var holdSeconds = 0
+    @Option(help: "The upgrade request's path; {userId} becomes bench-<index> (e.g. /ws/{userId} for an app reached directly).")
+    var pathTemplate = "/api/v1/websocket/{userId}"
+    @Flag(help: "Do not read any registry (the peer is not a wsscale server).") var noRegistry = false
+    @Option(help: "Connections opened, used for one echoed message each and closed before the server's RSS is first read (warms up code paths and allocator arenas).")
+    var warmup = 0
+    @Option(help: "After measuring, send this many text messages one after another and time each until its echo comes back (p50/p99).")
+    var rttMessages = 0
+    @Option(help: "Connections the round-trip messages take turns on (the first ones opened).") var rttConnections = 1
+    @Option(help: "Bytes in each round-trip message (text, never JSON).") var rttBytes = 32
+    @Option(help: "A process whose CPU time (user + system) while opening is printed; repeat for several.")
+    var cpuPid: [Int32] = []
 
     func validate() throws {
         guard host.hasPrefix("127.") else { throw ValidationError("--host must be a loopback address (127.x.x.x), not \(host)") }
         for (flag, value) in [("--port", port), ("--registry-redis-port", registryRedisPort ?? 1)] where !(1...65535).contains(value) {
             throw ValidationError("\(flag) must be a port (1-65535), not \(value)")
         }
-        for (flag, value) in [("--count", count), ("--concurrency", concurrency), ("--server-pid", Int(serverPid ?? 1))] where value <= 0 {
+        for (flag, value) in [("--count", count), ("--concurrency", concurrency), ("--server-pid", Int(serverPid ?? 1)),
+                              ("--cpu-pid", Int(cpuPid.min() ?? 1))] where value <= 0 {
             throw ValidationError("\(flag) needs a positive number, not \(value)")
         }
         guard registryTimeout > 0, holdSeconds >= 0 else { throw ValidationError("--registry-timeout must be positive and --hold not negative") }
+        guard pathTemplate.hasPrefix("/"), !pathTemplate.contains(" ") else {
+            throw ValidationError("--path-template must be a path starting with /, not \(pathTemplate)")
+        }
+        guard warmup >= 0, rttMessages >= 0, (1...count).contains(rttConnections), (16...65536).contains(rttBytes) else {
+            throw ValidationError("--warmup and --rtt-messages must not be negative, --rtt-connections must be 1...--count, --rtt-bytes 16...65536")
+        }
     }
 }
 
@@ -47,6 +67,16 @@ func residentBytes(pid: Int32) -> Int? {
         return kilobytes.map { $0 * 1024 }
     }
     return nil
+}
+
+/// CPU time (user + system) a process has used so far, in seconds (/proc/PID/stat).
+func cpuSeconds(pid: Int32) -> Double? {
+    guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+          let end = stat.lastIndex(of: ")") else { return nil }
+    // After "pid (comm)": state is field 3, utime and stime are fields 14 and 15.
+    let fields = stat[stat.index(after: end)...].split(separator: " ")
+    guard fields.count > 12, let user = Double(fields[11]), let system = Double(fields[12]) else { return nil }
+    return (user + system) / Double(sysconf(Int32(_SC_CLK_TCK)))
 }
 
 /// Counts what the connections saw after the upgrade.
@@ -65,18 +95,72 @@ final class BenchCounters: @unchecked Sendable {
 
 /// Keeps an upgraded connection idle; answers the server's pings (as every client must, or
 /// the server closes it after `IDLE_TIMEOUT_SECONDS`) and its close frame, which it counts.
+/// On request (`roundTrip`) it sends one text message and times its echo.
 final class IdleConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
     typealias InboundIn = WebSocketFrame
     typealias OutboundOut = WebSocketFrame
 
     private let counters: BenchCounters
+    // Touched only on the channel's event loop.
+    private var context: ChannelHandlerContext?
+    private var pendingEcho: (expected: ByteBuffer, sentAt: NIODeadline, promise: EventLoopPromise<TimeAmount>)?
 
     init(counters: BenchCounters) {
         self.counters = counters
     }
 
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        self.context = nil
+        failPendingEcho(BenchError("handler removed while waiting for an echo"))
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        failPendingEcho(BenchError("connection closed while waiting for an echo"))
+        context.fireChannelInactive()
+    }
+
+    private func failPendingEcho(_ error: Error) {
+        guard let pending = pendingEcho else { return }
+        pendingEcho = nil
+        pending.promise.fail(error)
+    }
+
+    /// Sends `text` as one masked text frame and completes with the time until the same text
+    /// comes back (timed on the event loop, from just before the write to the echo's read).
+    /// Call on the channel's event loop; fails after `timeout`.
+    func roundTrip(_ text: String, on eventLoop: EventLoop, timeout: TimeAmount) -> EventLoopFuture<TimeAmount> {
+        eventLoop.preconditionInEventLoop()
+        guard let context, pendingEcho == nil else {
+            return eventLoop.makeFailedFuture(BenchError(context == nil ? "connection gone" : "a round trip is already under way"))
+        }
+        let promise = eventLoop.makePromise(of: TimeAmount.self)
+        let payload = context.channel.allocator.buffer(string: text)
+        pendingEcho = (payload, .now(), promise)
+        context.writeAndFlush(wrapOutboundOut(WebSocketFrame(fin: true, opcode: .text, maskKey: .random(), data: payload)),
+                              promise: nil)
+        let timer = eventLoop.scheduleTask(in: timeout) { [self] in
+            failPendingEcho(BenchError("no echo within \(timeout.nanoseconds / 1_000_000) ms"))
+        }
+        promise.futureResult.whenComplete { _ in timer.cancel() }
+        return promise.futureResult
+    }
+
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let frame = unwrapInboundIn(data)
+        if frame.opcode == .text || frame.opcode == .binary, let pending = pendingEcho {
+            let elapsed = NIODeadline.now() - pending.sentAt
+            pendingEcho = nil
+            if frame.fin, frame.opcode == .text, frame.unmaskedData == pending.expected {
+                pending.promise.succeed(elapsed)
+            } else {
+                pending.promise.fail(BenchError("the echo differs from the message sent"))
+            }
+            return
+        }
         if frame.opcode == .ping {
             context.writeAndFlush(wrapOutboundOut(WebSocketFrame(fin: true, opcode: .pong, maskKey: .random(), data: frame.unmaskedData)),
                                   promise: nil)
@@ -141,7 +225,8 @@ func openConnection(index: Int, options: Options, group: EventLoopGroup, counter
     var headers = HTTPHeaders()
     headers.add(name: "Host", value: "\(options.host):\(options.port)")
     headers.add(name: "Content-Length", value: "0")
-    let head = HTTPRequestHead(version: .http1_1, method: .GET, uri: "/api/v1/websocket/bench-\(index)", headers: headers)
+    let path = options.pathTemplate.replacingOccurrences(of: "{userId}", with: index < 0 ? "warmup\(index)" : "bench-\(index)")
+    let head = HTTPRequestHead(version: .http1_1, method: .GET, uri: path, headers: headers)
     let connect = ClientBootstrap(group: eventLoop)
         .channelOption(.socketOption(.so_reuseaddr), value: 1)
         .channelInitializer { channel in
@@ -241,6 +326,31 @@ func format(_ value: Double, _ digits: Int = 1) -> String {
     String(format: "%.\(digits)f", value)
 }
 
+/// The text of round-trip message `index`: `rtt <index> ` padded with `x` to `bytes` (never JSON,
+/// so a chat app echoes it).
+func roundTripText(_ index: Int, bytes: Int) -> String {
+    let head = "rtt \(index) "
+    return head + String(repeating: "x", count: max(0, bytes - head.utf8.count))
+}
+
+/// One timed round trip on `channel`: a text message and its echo.
+func roundTrip(_ text: String, channel: Channel, handler: IdleConnectionHandler) async throws -> TimeAmount {
+    try await channel.eventLoop.flatSubmit {
+        handler.roundTrip(text, on: channel.eventLoop, timeout: .seconds(5))
+    }.get()
+}
+
+/// The connection's `IdleConnectionHandler`.
+func idleHandler(of channel: Channel) async throws -> IdleConnectionHandler {
+    try await channel.pipeline.handler(type: IdleConnectionHandler.self).get()
+}
+
+/// The `fraction` percentile of sorted `values` (nearest rank).
+func percentile(_ sorted: [Double], _ fraction: Double) -> Double {
+    let rank = Int((fraction * Double(sorted.count)).rounded(.up))
+    return sorted[min(max(rank, 1), sorted.count) - 1]
+}
+
 // MARK: - Run
 
 let options = Options.parseOrExit()
@@ -249,7 +359,27 @@ let counters = BenchCounters()
 let channels = NIOLockedValueBox<[Channel]>([])
 let failures = NIOLockedValueBox<[String: Int]>([:])
 
+// Optional warm-up: a few connections, one echo each, closed again before the first RSS reading.
+if options.warmup > 0 {
+    var warm: [Channel] = []
+    var warmFailures = 0
+    for index in 1...options.warmup {
+        do {
+            let channel = try await openConnection(index: -index, options: options, group: group, counters: counters).get()
+            warm.append(channel)
+            _ = try await roundTrip(roundTripText(index, bytes: options.rttBytes), channel: channel,
+                                    handler: try await idleHandler(of: channel))
+        } catch {
+            warmFailures += 1
+        }
+    }
+    for channel in warm { channel.close(promise: nil) }
+    try? await Task.sleep(for: .seconds(1))
+    print("warm-up:                  \(options.warmup) connections opened, one echo each, closed\(warmFailures > 0 ? " (\(warmFailures) failed)" : "")")
+}
+
 let rssBefore = options.serverPid.flatMap(residentBytes(pid:))
+let cpuBefore = options.cpuPid.map(cpuSeconds(pid:))
 let clock = ContinuousClock()
 let started = clock.now
 
@@ -277,6 +407,7 @@ await withTaskGroup(of: Void.self) { tasks in
     }
 }
 let opened = clock.now
+let cpuAfter = options.cpuPid.map(cpuSeconds(pid:))
 let openSeconds = Double((opened - started).components.attoseconds) / 1e18 + Double((opened - started).components.seconds)
 let upgradedCount = channels.withLockedValue { $0.count }
 
@@ -285,7 +416,7 @@ let registrySource = options.registryRedisPort.map { "Redis 127.0.0.1:\($0) HLEN
     ?? "GET \(options.registryPath)"
 var registrySeconds: Double?
 let registryDeadline = clock.now + .seconds(options.registryTimeout)
-while clock.now < registryDeadline {
+while !options.noRegistry, clock.now < registryDeadline {
     if await registryCount(options: options, group: group) >= upgradedCount {
         let elapsed = clock.now - started
         registrySeconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
@@ -305,7 +436,16 @@ if !counters.closes.isEmpty { print("closed by the server:     \(counters.closes
 for (reason, count) in failures.withLockedValue({ $0 }) { print("failed:                   \(count) × \(reason)") }
 print("opening time:             \(format(openSeconds, 3)) s")
 print("connections per second:   \(format(Double(upgradedCount) / openSeconds, 0))")
-if let registrySeconds {
+if !options.cpuPid.isEmpty {
+    let used = zip(options.cpuPid, zip(cpuBefore, cpuAfter)).map { pid, times -> String in
+        guard let before = times.0, let after = times.1 else { return "pid \(pid) ?" }
+        return "pid \(pid) \(format(after - before, 2)) s"
+    }
+    print("CPU while opening:        \(used.joined(separator: ", "))")
+}
+if options.noRegistry {
+    print("registry lists all:       not read (--no-registry)")
+} else if let registrySeconds {
     print("registry lists all:       \(format(registrySeconds, 3)) s after the first connect, "
           + "\(format((registrySeconds - openSeconds) * 1000, 0)) ms after the last upgrade (\(registrySource))")
 } else {
@@ -316,6 +456,45 @@ if let before = rssBefore, let after = rssAfter, stillOpen > 0 {
     print("server RSS per idle conn: \((after - before) / stillOpen) bytes")
 } else {
     print("server RSS:               not measured (pass --server-pid)")
+}
+
+// Optionally: round trips, one message at a time, taking turns on the first connections.
+if options.rttMessages > 0 {
+    let used = Array(channels.withLockedValue { $0.filter(\.isActive) }.prefix(options.rttConnections))
+    var handlers: [IdleConnectionHandler] = []
+    for channel in used {
+        if let handler = try? await idleHandler(of: channel) { handlers.append(handler) }
+    }
+    var samples: [Double] = []  // microseconds
+    var rttFailures: [String: Int] = [:]
+    let rttStarted = clock.now
+    if handlers.count == used.count, !used.isEmpty {
+        for index in 0..<options.rttMessages {
+            let turn = index % used.count
+            do {
+                let elapsed = try await roundTrip(roundTripText(index, bytes: options.rttBytes), channel: used[turn],
+                                                  handler: handlers[turn])
+                samples.append(Double(elapsed.nanoseconds) / 1000)
+            } catch {
+                rttFailures["\(error)", default: 0] += 1
+                if rttFailures.values.reduce(0, +) >= 10 { break }  // give up: the peer does not echo
+            }
+        }
+    } else {
+        rttFailures["no open connection to send on", default: 0] += 1
+    }
+    let rttTime = clock.now - rttStarted
+    let rttSeconds = Double(rttTime.components.seconds) + Double(rttTime.components.attoseconds) / 1e18
+    print("round trips:              \(samples.count) of \(options.rttMessages) × \(options.rttBytes)-byte text, one at a time "
+          + "on \(used.count) connection(s), \(format(rttSeconds, 3)) s in all")
+    for (reason, count) in rttFailures { print("round trip failed:        \(count) × \(reason)") }
+    if !samples.isEmpty {
+        let sorted = samples.sorted()
+        print("round-trip p50:           \(format(percentile(sorted, 0.50))) µs")
+        print("round-trip p99:           \(format(percentile(sorted, 0.99))) µs")
+        print("round-trip min/mean/max:  \(format(sorted[0])) / \(format(sorted.reduce(0, +) / Double(sorted.count))) / "
+              + "\(format(sorted[sorted.count - 1])) µs")
+    }
 }
 
 // Optionally keep them open (e.g. to send the server SIGTERM meanwhile), then report how they ended.
