@@ -9,8 +9,8 @@ final class AppHandshake: @unchecked Sendable {
 
     init() {}
 
-    /// Keeps what the app answered. An app connection that no session takes (the client left
-    /// during the upgrade) is closed with the client's connection.
+    /// Keeps what the app answered. An app connection whose client already left is closed; one
+    /// that no session takes later closes itself (`AppRelayHandler.attachTimeout`).
     func keep(_ outcome: AppDialOutcome, until channel: any Channel) {
         switch outcome {
         case .connected(let relay, _):
@@ -19,9 +19,6 @@ final class AppHandshake: @unchecked Sendable {
                 return
             }
             self.relay = relay
-            channel.closeFuture.whenComplete { _ in
-                self.takeRelay()?.close(code: 1001, reason: "client gone")
-            }
         case .refused(let refusal):
             self.refusal = refusal
         }

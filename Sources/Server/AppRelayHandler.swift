@@ -27,6 +27,9 @@ final class AppRelayHandler: ChannelDuplexHandler, RemovableChannelHandler {
 
     /// How long the app has to answer our close frame before its connection is closed.
     static let closeHandshakeTimeout = TimeAmount.seconds(3)
+    /// How long an app connection waits for its session: one that none takes (the client left
+    /// during the upgrade) is closed with 1001 "client gone".
+    static let attachTimeout = TimeAmount.seconds(10)
 
     private var context: ChannelHandlerContext?
     private var session: WebSocketSessionHandler?
@@ -40,14 +43,20 @@ final class AppRelayHandler: ChannelDuplexHandler, RemovableChannelHandler {
     /// The app's close frame came (the app knows the session is over).
     private var closeReceived = false
     private var closeTimer: Scheduled<Void>?
+    private var attachTimer: Scheduled<Void>?
 
     init() {}
 
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
+        attachTimer = context.eventLoop.scheduleTask(in: Self.attachTimeout) { [weak self] in
+            self?.close(code: 1001, reason: "client gone")
+        }
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
+        attachTimer?.cancel()
+        attachTimer = nil
         closeTimer?.cancel()
         self.context = nil
         session = nil
@@ -60,6 +69,8 @@ final class AppRelayHandler: ChannelDuplexHandler, RemovableChannelHandler {
 
     /// Joins the client's session: the frames waiting go to it, and reading starts.
     func attach(_ session: WebSocketSessionHandler) {
+        attachTimer?.cancel()
+        attachTimer = nil
         for frame in waiting { session.fromApp(frame) }
         waiting = []
         if let waitingClose {
@@ -92,6 +103,8 @@ final class AppRelayHandler: ChannelDuplexHandler, RemovableChannelHandler {
         guard let context, !closeSent else { return }
         closeSent = true
         session = nil
+        attachTimer?.cancel()
+        attachTimer = nil
         let frame = WebSocketFrame(fin: true, opcode: .connectionClose, maskKey: .random(), data: payload)
         if closeReceived {
             context.writeAndFlush(wrapOutboundOut(frame)).whenComplete { _ in context.close(promise: nil) }
