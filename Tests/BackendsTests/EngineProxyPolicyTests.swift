@@ -127,4 +127,17 @@ import WSScaleCurlHTTP
         #expect(reason(policy.decide(EngineProxyRequest(method: "GET", uri: "/v1.41/events"))) != nil)
         #expect(policy.decide(EngineProxyRequest(method: "GET", uri: "/_ping")) == .forward(method: "GET", uri: "/_ping", body: nil))
     }
+
+    /// The label given twice: whichever one the check read, the engine gets that one alone, never
+    /// the empty list that would show every container on the host.
+    @Test(arguments: [#"{"label":["wsscale.pool=p1"],"label":[]}"#, #"{"label":[],"label":["wsscale.pool=p1"]}"#,
+                      #"{"label":["wsscale.pool=p1"],"label":["wsscale.pool=other"]}"#])
+    func aFilterKeyGivenTwiceIsForwardedAsChecked(_ text: String) throws {
+        for path in ["/v1.41/containers/json?all=1&filters=", "/v1.41/events?filters="] {
+            let decision = policy.decide(EngineProxyRequest(method: "GET", uri: path + HTTPQuery.escape(text)))
+            guard case .forward(_, let uri, _) = decision else { continue }  // refused: nothing reaches the engine
+            let forwarded = try #require(URLComponents(string: "http://engine" + uri)?.queryItems?.first { $0.name == "filters" }?.value)
+            #expect(forwarded == #"{"label":["wsscale.pool=p1"]}"#, "\(path)\(text) went on as \(forwarded)")
+        }
+    }
 }

@@ -50,6 +50,9 @@ public enum EngineProxyDecision: Sendable, Equatable {
 /// | `POST /containers/{name}/stop?t=…` (libpod: `?timeout=…`) | prefixed name, no body, 0…3600 |
 /// | `DELETE /containers/{name}?v=…&force=…` | prefixed name |
 ///
+/// Listing and event filters are forwarded as they were read (encoded again), never as the
+/// text that came, so a key given twice cannot mean one thing here and another to the engine.
+///
 /// In libpod mode the filters may name only the pool's label (and for events `type` and
 /// `event`). A name is never an id: ids are hexadecimal and the prefix ends in `-`, so a
 /// prefixed name can only mean the container with that name (Docker and Podman alike).
@@ -196,7 +199,17 @@ public struct EngineProxyPolicy: Sendable, Equatable {
         if let filterNames, let extra = filters.keys.sorted().first(where: { !filterNames.contains($0) }) {
             return .refuse(status: 403, reason: "\(target.path) may filter only on \(filterNames.sorted().joined(separator: ", ")), not \"\(extra)\"")
         }
-        return forward(request, target, query: query)
+        // Forward what was checked, not the text that came: a key given twice
+        // (`{"label":["wsscale.pool=P"],"label":[]}`) is read once here and would be read
+        // otherwise by the engine, which keeps the last.
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        guard let checked = try? encoder.encode(filters) else {
+            return .refuse(status: 403, reason: "\(target.path): the filters cannot be written again")
+        }
+        var forwarded = query
+        forwarded["filters"] = String(decoding: checked, as: UTF8.self)
+        return forward(request, target, query: forwarded)
     }
 
     /// A create: Docker's `?name=<pool>-…` with a body `DockerCreateBodyRule` accepts, or
