@@ -101,7 +101,7 @@ up() {
   inside sh -ec "
     mkdir -p /etc/systemd/system/haproxy.service.d /etc/systemd/system/wsscale-balancer.service.d \
              /etc/systemd/system/wsscale-client.service.d /etc/systemd/system/wsscale-dashboard.service.d
-    printf '[Service]\nEnvironment=WSSCALE_HAPROXY_ADDRESS=0.0.0.0\n' > /etc/systemd/system/haproxy.service.d/zz-try-in-container.conf
+    printf '[Service]\nEnvironment=WSSCALE_HAPROXY_ADDRESS=0.0.0.0 WSSCALE_HAPROXY_STATS_ADDRESS=0.0.0.0\n' > /etc/systemd/system/haproxy.service.d/zz-try-in-container.conf
     printf '[Service]\nEnvironment=BALANCER_HOST=0.0.0.0\nIPAddressAllow=10.0.0.0/8 172.16.0.0/12 192.168.0.0/16\n$env_line\n' > /etc/systemd/system/wsscale-balancer.service.d/zz-try-in-container.conf
     printf '[Service]\nEnvironment=CLIENT_HOST=0.0.0.0\n$env_line\n' > /etc/systemd/system/wsscale-client.service.d/zz-try-in-container.conf
     printf '[Service]\nEnvironment=DASHBOARD_HOST=0.0.0.0\n' > /etc/systemd/system/wsscale-dashboard.service.d/zz-try-in-container.conf
