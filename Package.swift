@@ -103,6 +103,7 @@ let package = Package(
             name: "WSScaleServer",
             dependencies: [
                 "WSScaleCore", "WSScaleListeners", "CSystemd",
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

@@ -33,7 +33,8 @@ struct AppRefusal: Sendable, Equatable {
 }
 
 /// Opens a session's WebSocket to the app (`APP_UPSTREAM_URL`) on the client connection's own
-/// event loop, so that the two connections of a session never cross threads.
+/// event loop, so that the two connections of a session never cross threads; the handshake is
+/// `AppHandshakeReader`'s.
 ///
 /// The upgrade request carries the user's id (`X-WSScale-User-Id`), this server's id
 /// (`X-WSScale-Host`), the client's address after those it named (`X-Forwarded-For`), the
@@ -70,13 +71,8 @@ struct AppUpstreamDialer: Sendable {
             .channelOption(.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: receiveBufferSize))
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    try Self.configure(channel: channel, head: head, maxFrameSize: maxFrameSize).whenComplete { result in
-                        switch result {
-                        case .success(let answer): outcome.complete(answer)
-                        case .failure(let error):
-                            outcome.complete(.refused(.unreachable("the app broke the upgrade: \(error)")))
-                        }
-                    }
+                    try channel.pipeline.syncOperations.addHandler(
+                        AppHandshakeReader(request: head, maxFrameSize: maxFrameSize) { outcome.complete($0) })
                 }
             }
         let connected: EventLoopFuture<Channel>
@@ -119,47 +115,6 @@ struct AppUpstreamDialer: Sendable {
         return HTTPRequestHead(version: .http1_1, method: .GET, uri: upstream.target(userId: userId, query: query),
                                headers: headers)
     }
-
-    private enum Upgrade: Sendable {
-        case upgraded(NIOLoopBound<AppRelayHandler>, subprotocol: String?)
-        case refused(EventLoopFuture<AppRefusal>)
-    }
-
-    /// The upgradable HTTP client pipeline; runs on the channel's event loop.
-    private static func configure(channel: any Channel, head: HTTPRequestHead,
-                                  maxFrameSize: Int) throws -> EventLoopFuture<AppDialOutcome> {
-        let upgrader = NIOTypedWebSocketClientUpgrader<Upgrade>(maxFrameSize: maxFrameSize) { channel, response in
-            channel.eventLoop.makeCompletedFuture {
-                let relay = AppRelayHandler()
-                try channel.pipeline.syncOperations.addHandler(relay)
-                return .upgraded(NIOLoopBound(relay, eventLoop: channel.eventLoop),
-                                 subprotocol: response.headers.first(name: "sec-websocket-protocol"))
-            }
-        }
-        let configuration = NIOTypedHTTPClientUpgradeConfiguration<Upgrade>(
-            upgradeRequestHead: head,
-            upgraders: [upgrader],
-            notUpgradingCompletionHandler: { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    let refusal = channel.eventLoop.makePromise(of: AppRefusal.self)
-                    try channel.pipeline.syncOperations.addHandler(AppRefusalReader(refusal: refusal))
-                    return .refused(refusal.futureResult)
-                }
-            }
-        )
-        var pipeline = NIOUpgradableHTTPClientPipelineConfiguration(upgradeConfiguration: configuration)
-        // The app may write frames right behind its 101: they must reach the decoder.
-        pipeline.leftOverBytesStrategy = .forwardBytes
-        let negotiated = try channel.pipeline.syncOperations.configureUpgradableHTTPClientPipeline(configuration: pipeline)
-        return negotiated.flatMap { upgrade in
-            switch upgrade {
-            case .upgraded(let relay, let subprotocol):
-                return channel.eventLoop.makeSucceededFuture(.connected(relay.value, subprotocol: subprotocol))
-            case .refused(let refusal):
-                return refusal.map { .refused($0) }
-            }
-        }
-    }
 }
 
 /// A promise that takes the first of several outcomes that race (the app's answer, the
@@ -185,54 +140,5 @@ private final class FirstOutcome: @unchecked Sendable {
         }
         completed = true
         promise.succeed(outcome)
-    }
-}
-
-/// Reads the app's refusal (status, type, the start of its body), then closes its connection.
-private final class AppRefusalReader: ChannelInboundHandler, RemovableChannelHandler {
-    typealias InboundIn = HTTPClientResponsePart
-
-    private let refusal: EventLoopPromise<AppRefusal>
-    private var answer: AppRefusal?
-
-    init(refusal: EventLoopPromise<AppRefusal>) {
-        self.refusal = refusal
-    }
-
-    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        switch unwrapInboundIn(data) {
-        case .head(let head):
-            answer = AppRefusal(status: head.status, contentType: head.headers.first(name: "content-type"), body: "")
-        case .body(let chunk):
-            guard var kept = answer, kept.body.utf8.count < AppRefusal.maxBodyBytes else { return }
-            let room = AppRefusal.maxBodyBytes - kept.body.utf8.count
-            kept.body += String(decoding: chunk.readableBytesView.prefix(room), as: UTF8.self)
-            answer = kept
-        case .end:
-            finish(context: context)
-        }
-    }
-
-    func channelInactive(context: ChannelHandlerContext) {
-        finish(context: context)
-        context.fireChannelInactive()
-    }
-
-    func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        finish(context: context)
-    }
-
-    private var finished = false
-
-    private func finish(context: ChannelHandlerContext) {
-        guard !finished else { return }
-        finished = true
-        if let answer {
-            refusal.succeed(answer)
-        } else {
-            refusal.succeed(.unreachable("the app closed the connection without answering the upgrade"))
-        }
-        answer = nil
-        context.close(promise: nil)
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import NIOCore
+import NIOPosix
 import Testing
 import WSScaleCore
 @testable import WSScaleServer
@@ -95,6 +96,24 @@ struct FrontDoorTests {
             let response = try await Self.upgradeRequest("erin", port: server.port)
             #expect(response.status == 502)
             #expect(response.body.contains("cannot connect to the app"))
+            #expect(server.server.liveSessionCount == 0)
+        }
+    }
+
+    @Test("an app that answers the upgrade with something else than WebSocket: 502 with a reason", arguments: [
+        "SSH-2.0-OpenSSH_9.2\r\n\r\n",
+        "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nSec-WebSocket-Accept: wrong\r\n\r\n",
+    ])
+    func notAWebSocketApp(_ answer: String) async throws {
+        let fake = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .childChannelInitializer { channel in channel.pipeline.addHandler(FixedAnswer(answer)) }
+            .bind(host: "127.0.0.1", port: 0).get()
+        defer { fake.close(promise: nil) }
+        let upstream = try AppUpstream.parse("ws://127.0.0.1:\(fake.localAddress!.port!)/ws/{userId}").get()
+        try await TestServer.with(appUpstream: upstream) { server in
+            let response = try await Self.upgradeRequest("oscar", port: server.port)
+            #expect(response.status == 502)
+            #expect(response.body.contains("the app"), "\(response.body)")
             #expect(server.server.liveSessionCount == 0)
         }
     }
@@ -225,10 +244,43 @@ struct AppUpstreamSettingsTests {
         #expect(reader.issues.contains { $0.variable == "APP_FORWARD_HEADERS" })
     }
 
+    @Test("the handshake's pure parts: RFC 6455's accept example, base64, an answer head")
+    func handshakeParts() throws {
+        #expect(AppHandshakeReader.acceptValue(for: "dGhlIHNhbXBsZSBub25jZQ==") == "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=")
+        #expect(AppHandshakeReader.base64(Array("f".utf8)) == "Zg==")
+        #expect(AppHandshakeReader.base64(Array("fo".utf8)) == "Zm8=")
+        #expect(AppHandshakeReader.base64(Array("foo".utf8)) == "Zm9v")
+        #expect(AppHandshakeReader.randomKey().count == 24)
+        let head = try #require(AppHandshakeReader.parseHead(
+            "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nSec-WebSocket-Protocol:  chat.v2 \r\n\r\n"))
+        #expect(head.status == 101)
+        #expect(head.first("upgrade") == "websocket")
+        #expect(head.first("sec-websocket-protocol") == "chat.v2")
+        for broken in ["SSH-2.0-OpenSSH\r\n\r\n", "HTTP/1.1 99 x\r\n\r\n", "HTTP/1.1 200 OK\r\nno colon\r\n\r\n", "\r\n\r\n"] {
+            #expect(AppHandshakeReader.parseHead(broken) == nil, "\(broken)")
+        }
+    }
+
     @Test("without APP_UPSTREAM_URL the server echoes")
     func absent() throws {
         var reader = EnvironmentReader(environment: [:])
         #expect(AppUpstream.read(from: &reader) == nil)
         try reader.finish()
+    }
+}
+
+/// Answers whatever comes with fixed bytes, then closes: an app that does not speak WebSocket.
+private final class FixedAnswer: ChannelInboundHandler, Sendable {
+    typealias InboundIn = ByteBuffer
+    let answer: String
+
+    init(_ answer: String) {
+        self.answer = answer
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        context.writeAndFlush(NIOAny(context.channel.allocator.buffer(string: answer))).whenComplete { _ in
+            context.close(promise: nil)
+        }
     }
 }
