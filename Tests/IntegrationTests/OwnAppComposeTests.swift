@@ -38,5 +38,23 @@ struct OwnAppComposeTests {
             print("chat under \(compose): \(report)")
         }
     }
+
+    @Test("compose: the seed's experiments with the chat behind every server (1: a burst, 2: gradual connects, 3: gradual disconnects, 4: Swiss cheese)",
+          arguments: RealStackTests.ComposeEngineTests.engines, 1...4)
+    func experiment(_ compose: ComposeEngine, _ number: Int) async throws {
+        guard let image = OwnAppContainerStack.chatImage(compose.engine) else {
+            print("SKIPPING the chat under \(compose): no chat image (the test command builds it with examples/chat/build-image.sh)")
+            return
+        }
+        let override = DockerTestEnvironment.repositoryRoot.appendingPathComponent("examples/chat/compose.yml").path
+        let settings = ["COMPOSE_FILE": "compose.yml:\(override)", "WSSCALE_CHAT_IMAGE": image]
+        try await RealStackTests.ComposeEngineTests.withStack(compose, settings: settings) { stack in
+            let scenario = stack.scenario
+            try await TestSupport.waitUntil("one server in rotation", timeout: .seconds(60)) {
+                try await scenario.api.topology().active.count == 1
+            }
+            try await OwnAppContainerStack.runExperiment(number, scenario, label: "\(compose), own app")
+        }
+    }
 }
 }

@@ -36,6 +36,34 @@ enum OwnAppContainerStack {
         return result
     }
 
+    /// The seed's experiment `number` (1–4) on a fresh stack of chat servers, with its checks.
+    static func experiment(_ number: Int, on engine: StackEngine) async throws {
+        try await withStack(engine) { _, scenario in try await runExperiment(number, scenario, label: "\(engine.backend), own app") }
+    }
+
+    /// Runs experiment `number` on `scenario` and checks what the seed's experiments check.
+    static func runExperiment(_ number: Int, _ scenario: StackScenario, label: String) async throws {
+        switch number {
+        case 1:
+            let report = try await scenario.burstOfUsers(40)
+            print("\(label), experiment 1: all 40 connected after \(report.timeToAllConnected), highest \(report.highestSessions)")
+            #expect(report.refusedByFirstServer == 0)
+            #expect(report.highestSessions <= 30)
+        case 2:
+            let report = try await scenario.gradualConnects(total: 40, batch: 5)
+            print("\(label), experiment 2: active servers after each batch \(report.serversAfterBatch)")
+            #expect(report.serversAfterBatch.last ?? 0 >= 5)
+        case 3:
+            let report = try await scenario.gradualDisconnects(total: 40, batch: 5)
+            print("\(label), experiment 3: drained \(report.drained.sorted())")
+            #expect(!report.drained.isEmpty)
+        default:
+            let report = try await scenario.swissCheese(total: 40, timeout: .seconds(10))
+            print("\(label), experiment 4: settled after \(report.settleTime)")
+            #expect(report.settleTime < .seconds(10))
+        }
+    }
+
     /// The chat check on a stack with two servers: A to B, and again after B's user was moved.
     static func chatAcrossServers(_ engine: StackEngine) async throws {
         try await withStack(engine, ["MIN_INSTANCES": "2"]) { stack, scenario in
@@ -64,39 +92,10 @@ struct OwnAppDockerTests {
         try await OwnAppContainerStack.chatAcrossServers(.docker)
     }
 
-    @Test("docker 1 with the app: 40 users at once, everyone gets in, no server above 30")
-    func burst() async throws {
-        let report = try await OwnAppContainerStack.withStack(.docker) { _, scenario in try await scenario.burstOfUsers(40) }
-        print("docker, own app, experiment 1: all 40 connected after \(report.timeToAllConnected), highest \(report.highestSessions)")
-        #expect(report.refusedByFirstServer == 0)
-        #expect(report.highestSessions <= 30)
-    }
-
-    @Test("docker 2 with the app: users arrive in batches, servers are added")
-    func gradualConnects() async throws {
-        let report = try await OwnAppContainerStack.withStack(.docker) { _, scenario in
-            try await scenario.gradualConnects(total: 40, batch: 5)
-        }
-        print("docker, own app, experiment 2: active servers after each batch \(report.serversAfterBatch)")
-        #expect(report.serversAfterBatch.last ?? 0 >= 5)
-    }
-
-    @Test("docker 3 with the app: users leave in batches, servers drain and go")
-    func gradualDisconnects() async throws {
-        let report = try await OwnAppContainerStack.withStack(.docker) { _, scenario in
-            try await scenario.gradualDisconnects(total: 40, batch: 5)
-        }
-        print("docker, own app, experiment 3: drained \(report.drained.sorted())")
-        #expect(!report.drained.isEmpty)
-    }
-
-    @Test("docker 4 with the app: Swiss cheese settles within 10 s")
-    func swissCheese() async throws {
-        let report = try await OwnAppContainerStack.withStack(.docker) { _, scenario in
-            try await scenario.swissCheese(total: 40, timeout: .seconds(10))
-        }
-        print("docker, own app, experiment 4: settled after \(report.settleTime)")
-        #expect(report.settleTime < .seconds(10))
+    @Test("docker: the seed's experiments with the app (1: a burst, 2: gradual connects, 3: gradual disconnects, 4: Swiss cheese)",
+          arguments: 1...4)
+    func experiment(_ number: Int) async throws {
+        try await OwnAppContainerStack.experiment(number, on: .docker)
     }
 }
 }
@@ -110,21 +109,10 @@ struct OwnAppPodmanTests {
         try await OwnAppContainerStack.chatAcrossServers(.podman)
     }
 
-    @Test("podman 1 with the app: 40 users at once, everyone gets in, no server above 30")
-    func burst() async throws {
-        let report = try await OwnAppContainerStack.withStack(.podman) { _, scenario in try await scenario.burstOfUsers(40) }
-        print("podman, own app, experiment 1: all 40 connected after \(report.timeToAllConnected), highest \(report.highestSessions)")
-        #expect(report.refusedByFirstServer == 0)
-        #expect(report.highestSessions <= 30)
-    }
-
-    @Test("podman 4 with the app: Swiss cheese settles within 10 s")
-    func swissCheese() async throws {
-        let report = try await OwnAppContainerStack.withStack(.podman) { _, scenario in
-            try await scenario.swissCheese(total: 40, timeout: .seconds(10))
-        }
-        print("podman, own app, experiment 4: settled after \(report.settleTime)")
-        #expect(report.settleTime < .seconds(10))
+    @Test("podman: the seed's experiments with the app (1: a burst, 2: gradual connects, 3: gradual disconnects, 4: Swiss cheese)",
+          arguments: 1...4)
+    func experiment(_ number: Int) async throws {
+        try await OwnAppContainerStack.experiment(number, on: .podman)
     }
 }
 }
@@ -138,21 +126,10 @@ struct OwnAppSwarmTests {
         try await OwnAppContainerStack.chatAcrossServers(.swarm)
     }
 
-    @Test("swarm 1 with the app: 40 users at once, everyone gets in, no server above 30")
-    func burst() async throws {
-        let report = try await OwnAppContainerStack.withStack(.swarm) { _, scenario in try await scenario.burstOfUsers(40) }
-        print("swarm, own app, experiment 1: all 40 connected after \(report.timeToAllConnected), highest \(report.highestSessions)")
-        #expect(report.refusedByFirstServer == 0)
-        #expect(report.highestSessions <= 30)
-    }
-
-    @Test("swarm 4 with the app: Swiss cheese settles within 10 s")
-    func swissCheese() async throws {
-        let report = try await OwnAppContainerStack.withStack(.swarm) { _, scenario in
-            try await scenario.swissCheese(total: 40, timeout: .seconds(10))
-        }
-        print("swarm, own app, experiment 4: settled after \(report.settleTime)")
-        #expect(report.settleTime < .seconds(10))
+    @Test("swarm: the seed's experiments with the app (1: a burst, 2: gradual connects, 3: gradual disconnects, 4: Swiss cheese)",
+          arguments: 1...4)
+    func experiment(_ number: Int) async throws {
+        try await OwnAppContainerStack.experiment(number, on: .swarm)
     }
 }
 }

@@ -42,7 +42,7 @@ struct OwnAppSystemdTests {
         guard result.status == 0 else { throw StackAPIError("redeploying: \(result.output)") }
     }
 
-    @Test("systemd: the chat behind every unit; a message crosses servers, also after a move; experiments 1 and 4 with it")
+    @Test("systemd: the chat behind every unit; a message crosses servers, also after a move; the seed's four experiments with it")
     func chatUnderSystemd() async throws {
         let stack = try SystemdContainerStack.running()
         let redis = await stack.shell("redis-cli -p 6390 ping >/dev/null 2>&1 || redis-server --port 6390 --bind 127.0.0.1 --save '' --daemonize yes")
@@ -71,15 +71,10 @@ struct OwnAppSystemdTests {
 
             try await Self.redeploy(stack, settings: Self.appSettings(minInstances: 1))
             let scenario = try RealStackTests.SystemdStackTests.resetScenario()
-            try await RealStackTests.SystemdStackTests.resetToIdle(api)
-            let burst = try await scenario.burstOfUsers(40)
-            print("systemd, own app, experiment 1: all 40 connected after \(burst.timeToAllConnected), highest \(burst.highestSessions)")
-            #expect(burst.refusedByFirstServer == 0)
-            #expect(burst.highestSessions <= 30)
-            try await RealStackTests.SystemdStackTests.resetToIdle(api)
-            let cheese = try await scenario.swissCheese(total: 40, timeout: .seconds(10))
-            print("systemd, own app, experiment 4: settled after \(cheese.settleTime)")
-            #expect(cheese.settleTime < .seconds(10))
+            for number in 1...4 {
+                try await RealStackTests.SystemdStackTests.resetToIdle(api)
+                try await OwnAppContainerStack.runExperiment(number, scenario, label: "systemd, own app")
+            }
         } catch {
             try? await Self.redeploy(stack, settings: nil)
             throw error
