@@ -37,9 +37,9 @@ public struct AppUpstream: Sendable, Equatable {
         self.connectTimeout = connectTimeout
     }
 
-    /// The placeholder of the app's port in `APP_UPSTREAM_URL` (and in the app's arguments).
+    /// The marker of the app's port in `APP_UPSTREAM_URL` (and in the app's arguments).
     public static let portPlaceholder = "{port}"
-    /// The placeholder of the user's id in `APP_UPSTREAM_URL`'s path.
+    /// The marker of the user's id in `APP_UPSTREAM_URL`'s path.
     public static let userIdPlaceholder = "{userId}"
 
     /// Parses `ws://HOST:PORT/PATH` (PORT may be `{port}`).
